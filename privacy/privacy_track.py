@@ -1,0 +1,187 @@
+"""The one gate every inbound video frame passes before it can reach a sender or a recorder.
+
+A :class:`PrivacyTrack` wraps a participant's inbound camera track. It drains the inbound track continuously
+(aiortc queues without limit when nobody reads), keeps only the newest frame, and runs the frame processor
+off the event loop with a deadline. Whatever goes wrong — a slow or failing detector, a frame arriving while
+the previous one is still being checked, a pause — the frame that leaves is never the unchecked input.
+Frames leave as yuv420p so that encoders sharing one frame never convert it concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Protocol
+
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import VideoFrame
+
+log = logging.getLogger(__name__)
+
+
+class FrameProcessor(Protocol):
+    """The pure privacy pipeline: one call at a time per track state, in a worker thread."""
+
+    def new_track(self) -> Any: ...
+
+    def process(self, frame_bgr: np.ndarray, state: Any, now: float) -> np.ndarray: ...
+
+
+@dataclass(slots=True)
+class TrackCounters:
+    received: int = 0
+    processed: int = 0
+    obscured: int = 0
+    """Frames replaced because they could not be checked in time (or the check failed)."""
+    dropped: int = 0
+    """Frames overwritten by a newer one before they were processed."""
+    paused: int = 0
+
+
+def neutral_card_yuv(width: int, height: int, luma: int = 96) -> np.ndarray:
+    """A flat grey yuv420p plane set (no information at all), cheap enough to build on the event loop."""
+    card = np.full((height * 3 // 2, width), 128, dtype=np.uint8)
+    card[:height] = luma
+    return card
+
+
+class PrivacyTrack(MediaStreamTrack):
+    kind = "video"
+
+    def __init__(
+        self,
+        source: MediaStreamTrack,
+        processor: FrameProcessor,
+        *,
+        executor: Executor,
+        deadline_s: float,
+        pause_card: Callable[[int, int], np.ndarray],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._source = source
+        self._processor = processor
+        self._state = processor.new_track()
+        self._executor = executor
+        self._deadline = deadline_s
+        self._pause_card = pause_card
+        self._clock = clock
+        self.counters = TrackCounters()
+        self._paused = False
+        self._newest: tuple[VideoFrame, float] | None = None
+        self._arrived = asyncio.Event()
+        self._job: asyncio.Future[VideoFrame] | None = None
+        self._reader = asyncio.ensure_future(self._drain())
+        self._cards: dict[tuple[str, int, int], np.ndarray] = {}
+        self.on_counters: Callable[[str], None] | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_paused(self, paused: bool) -> None:
+        """Takes effect for the very next frame that leaves, also one being processed now."""
+        self._paused = paused
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                frame = await self._source.recv()
+                self.counters.received += 1
+                if self._newest is not None:
+                    self.counters.dropped += 1
+                    self._count("dropped")
+                self._newest = (frame, self._clock())  # type: ignore[assignment]
+                self._arrived.set()
+        except MediaStreamError:
+            pass
+        finally:
+            self._arrived.set()
+
+    def _count(self, what: str) -> None:
+        if self.on_counters is not None:
+            self.on_counters(what)
+
+    def _card(self, kind: str, frame: VideoFrame) -> VideoFrame:
+        key = (kind, frame.width, frame.height)
+        if key not in self._cards:
+            if kind == "pause":
+                bgr = self._pause_card(frame.width, frame.height)
+                self._cards[key] = VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format="yuv420p").to_ndarray()
+            else:
+                self._cards[key] = neutral_card_yuv(frame.width, frame.height)
+        return _with_timing(VideoFrame.from_ndarray(self._cards[key], format="yuv420p"), frame)
+
+    def _run(self, frame: VideoFrame) -> VideoFrame:
+        bgr = frame.to_ndarray(format="bgr24")
+        out = self._processor.process(bgr, self._state, self._clock())
+        if out is bgr:  # a processor must never hand back its input
+            raise RuntimeError("frame processor returned its input")
+        return _with_timing(VideoFrame.from_ndarray(out, format="bgr24").reformat(format="yuv420p"), frame)
+
+    async def recv(self) -> VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        while self._newest is None:
+            if self._reader.done():
+                self.stop()
+                raise MediaStreamError
+            self._arrived.clear()
+            await self._arrived.wait()
+        frame, arrived = self._newest
+        self._newest = None
+        if self._paused:
+            self.counters.paused += 1
+            self._count("paused")
+            return self._card("pause", frame)
+        if self._job is not None and not self._job.done():
+            # The previous frame is still being checked: this one cannot be, in time.
+            return self._obscured(frame)
+        loop = asyncio.get_running_loop()
+        self._job = asyncio.ensure_future(loop.run_in_executor(self._executor, self._run, frame))
+        remaining = self._deadline - (self._clock() - arrived)
+        try:
+            out = await asyncio.wait_for(asyncio.shield(self._job), timeout=max(0.0, remaining))
+        except TimeoutError:
+            return self._obscured(frame)
+        except Exception:
+            log.warning("frame processing failed", exc_info=True)
+            return self._obscured(frame)
+        if self._paused:  # paused while this frame was being processed
+            self.counters.paused += 1
+            self._count("paused")
+            return self._card("pause", frame)
+        self.counters.processed += 1
+        return out
+
+    def _obscured(self, frame: VideoFrame) -> VideoFrame:
+        self.counters.obscured += 1
+        self._count("obscured")
+        return self._card("obscured", frame)
+
+    def stop(self) -> None:
+        super().stop()
+        self._reader.cancel()
+        if self._job is not None:
+            # Let a running job finish in its thread; its result is simply never used.
+            self._job.add_done_callback(_consume)
+        with contextlib.suppress(Exception):
+            self._source.stop()
+
+
+def _consume(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
+def _with_timing(out: VideoFrame, like: VideoFrame) -> VideoFrame:
+    out.pts = like.pts
+    out.time_base = like.time_base if like.time_base is not None else Fraction(1, 90000)
+    return out

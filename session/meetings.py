@@ -1,0 +1,143 @@
+"""Meetings and their join links: creation, issuing links per role, resolving a link.
+
+A link token is 256 random bits shown once; only its SHA-256 is stored, so the database alone cannot be used
+to join. Time is passed in so that expiry is tested without waiting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from session.errors import LinkExpired, LinkInvalid, LinkRevoked, MeetingInvalid
+from session.roles import Role
+from session.tables import invitations, meetings
+
+MEETING_KINDS = ("bolig", "mobilitet", "kommunikasjon", "reparasjon", "annet")
+TOPIC_MAX = 200
+TOKEN_MAX = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    id: str
+    organisation_id: int
+    centre_id: int | None
+    topic: str
+    kind: str
+    created_by: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    id: int
+    meeting_id: str
+    role: Role
+    host: bool
+    staff_id: int | None
+    expires_at: datetime
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def clean_text(value: str, *, field: str, max_len: int, required: bool = True) -> str:
+    """Trimmed single-line text without control characters, or MeetingInvalid saying what is wrong."""
+    value = value.strip()
+    if required and not value:
+        raise MeetingInvalid(f"Feltet «{field}» må fylles ut.")
+    if len(value) > max_len:
+        raise MeetingInvalid(f"Feltet «{field}» kan ha høyst {max_len} tegn.")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise MeetingInvalid(f"Feltet «{field}» inneholder kontrolltegn.")
+    return value
+
+
+async def create_meeting(
+    conn: AsyncConnection,
+    *,
+    organisation_id: int,
+    centre_id: int | None,
+    topic: str,
+    kind: str,
+    created_by: int,
+    now: datetime,
+) -> Meeting:
+    topic = clean_text(topic, field="Tema", max_len=TOPIC_MAX)
+    if kind not in MEETING_KINDS:
+        raise MeetingInvalid("Ukjent møtetype.")
+    meeting_id = secrets.token_hex(8)
+    await conn.execute(
+        insert(meetings).values(
+            id=meeting_id,
+            organisation_id=organisation_id,
+            centre_id=centre_id,
+            topic=topic,
+            kind=kind,
+            created_by=created_by,
+            created_at=now,
+            status="planned",
+        )
+    )
+    return Meeting(meeting_id, organisation_id, centre_id, topic, kind, created_by, "planned")
+
+
+async def get_meeting(conn: AsyncConnection, meeting_id: str) -> Meeting | None:
+    row = (await conn.execute(select(meetings).where(meetings.c.id == meeting_id))).first()
+    if row is None:
+        return None
+    return Meeting(row.id, row.organisation_id, row.centre_id, row.topic, row.kind, row.created_by, row.status)
+
+
+async def issue_invitation(
+    conn: AsyncConnection,
+    *,
+    meeting_id: str,
+    role: Role,
+    now: datetime,
+    ttl: timedelta,
+    host: bool = False,
+    staff_id: int | None = None,
+) -> str:
+    """Create a join link for one role in one meeting and return its token (shown once, stored hashed)."""
+    token = secrets.token_urlsafe(32)
+    await conn.execute(
+        insert(invitations).values(
+            meeting_id=meeting_id,
+            role=role.value,
+            token_hash=token_hash(token),
+            host=host,
+            staff_id=staff_id,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    return token
+
+
+def _aware(value: datetime, like: datetime) -> datetime:
+    # SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC.
+    return value.replace(tzinfo=like.tzinfo) if value.tzinfo is None else value
+
+
+async def resolve_invitation(conn: AsyncConnection, token: str, now: datetime) -> Invitation:
+    """The invitation behind ``token``; LinkInvalid, LinkRevoked or LinkExpired otherwise."""
+    if not token or len(token) > TOKEN_MAX:
+        raise LinkInvalid()
+    row = (await conn.execute(select(invitations).where(invitations.c.token_hash == token_hash(token)))).first()
+    if row is None:
+        raise LinkInvalid()
+    if row.revoked_at is not None:
+        raise LinkRevoked()
+    expires_at = _aware(row.expires_at, now)
+    if expires_at <= now:
+        raise LinkExpired()
+    return Invitation(row.id, row.meeting_id, Role(row.role), bool(row.host), row.staff_id, expires_at)

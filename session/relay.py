@@ -1,0 +1,160 @@
+"""The media relay: one aiortc peer connection per participant, fixed receive slots, no renegotiation.
+
+The browser offers, in this order: audio (send), video (send, and receive its own processed view back), then
+``slots`` pairs of audio+video receive-only transceivers. The server answers once; afterwards who appears in
+which slot is changed with ``replaceTrack`` and announced over signalling, so people joining and leaving never
+renegotiate. Inbound video is reachable only through the participant's :class:`PrivacyTrack`: the fan-outs
+are built from it, and the raw track object is never handed to a sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from privacy.privacy_track import FrameProcessor, PrivacyTrack
+from session.fanout import Fanout
+from session.ice import rtc_configuration
+
+log = logging.getLogger(__name__)
+
+
+class OfferRejected(Exception):
+    """The browser's offer cannot be used; the message is for people, the SDP is never logged."""
+
+
+@dataclass(slots=True)
+class _Media:
+    pc: RTCPeerConnection
+    privacy: PrivacyTrack | None = None
+    video: Fanout | None = None
+    audio: Fanout | None = None
+    self_view: MediaStreamTrack | None = None
+    slot_senders: list[tuple[RTCRtpSender, RTCRtpSender]] = field(default_factory=list)
+    slot_tracks: dict[int, tuple[MediaStreamTrack | None, MediaStreamTrack | None]] = field(default_factory=dict)
+    tracks_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True, slots=True)
+class RelayConfig:
+    slots: int
+    deadline_s: float
+    ice_servers: tuple[dict[str, object], ...] = ()
+
+
+class MediaRelay:
+    """Owns every peer connection of one server process."""
+
+    def __init__(
+        self,
+        config: RelayConfig,
+        processor: FrameProcessor,
+        executor: Executor,
+        pause_card: Callable[[int, int], np.ndarray],
+    ) -> None:
+        self.config = config
+        self._processor = processor
+        self._executor = executor
+        self._pause_card = pause_card
+        self._media: dict[str, _Media] = {}
+        self.on_counter: Callable[[str], None] | None = None
+
+    def privacy_track(self, pid: str) -> PrivacyTrack | None:
+        media = self._media.get(pid)
+        return media.privacy if media else None
+
+    async def negotiate(self, pid: str, offer_sdp: str) -> str:
+        """Answer the browser's single offer; OfferRejected when it does not have the agreed layout."""
+        if pid in self._media:
+            raise OfferRejected("Tilkoblingen er allerede satt opp.")
+        pc = RTCPeerConnection(rtc_configuration(self.config.ice_servers))
+        media = _Media(pc)
+        self._media[pid] = media
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        except Exception:
+            await self.close(pid)
+            raise OfferRejected("Tilbudet (SDP) kunne ikke brukes.") from None
+        transceivers = pc.getTransceivers()
+        expected = ["audio", "video"] + ["audio", "video"] * self.config.slots
+        if [t.kind for t in transceivers] != expected:
+            await self.close(pid)
+            raise OfferRejected("Tilbudet har ikke den avtalte oppbygningen av lyd- og bildekanaler.")
+
+        audio_in, video_in = transceivers[0].receiver.track, transceivers[1].receiver.track
+        media.privacy = PrivacyTrack(
+            video_in,
+            self._processor,
+            executor=self._executor,
+            deadline_s=self.config.deadline_s,
+            pause_card=self._pause_card,
+        )
+        media.privacy.on_counters = self.on_counter
+        media.video = Fanout(media.privacy)
+        media.audio = Fanout(audio_in)
+        # The participant's own processed view comes back on the video transceiver they send on.
+        transceivers[0].direction = "recvonly"
+        transceivers[1].direction = "sendrecv"
+        media.self_view = media.video.subscribe()
+        transceivers[1].sender.replaceTrack(media.self_view)
+        for i in range(self.config.slots):
+            a, v = transceivers[2 + 2 * i], transceivers[3 + 2 * i]
+            a.direction = v.direction = "sendonly"
+            media.slot_senders.append((a.sender, v.sender))
+        try:
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception:
+            await self.close(pid)
+            raise OfferRejected("Kunne ikke lage svar på tilbudet.") from None
+        return pc.localDescription.sdp
+
+    def attach(self, viewer: str, slot: int, source: str) -> None:
+        v, s = self._media.get(viewer), self._media.get(source)
+        if v is None or s is None or s.video is None or s.audio is None or slot >= len(v.slot_senders):
+            return
+        self.detach(viewer, slot)
+        audio, video = s.audio.subscribe(), s.video.subscribe()
+        v.slot_tracks[slot] = (audio, video)
+        a_sender, v_sender = v.slot_senders[slot]
+        a_sender.replaceTrack(audio)
+        v_sender.replaceTrack(video)
+
+    def detach(self, viewer: str, slot: int) -> None:
+        v = self._media.get(viewer)
+        if v is None or slot not in v.slot_tracks:
+            return
+        a_sender, v_sender = v.slot_senders[slot]
+        a_sender.replaceTrack(None)
+        v_sender.replaceTrack(None)
+        for track in v.slot_tracks.pop(slot):
+            if track is not None:
+                track.stop()
+
+    async def close(self, pid: str) -> None:
+        media = self._media.pop(pid, None)
+        if media is None:
+            return
+        for slot in list(media.slot_tracks):
+            for track in media.slot_tracks.pop(slot):
+                if track is not None:
+                    track.stop()
+        for fan in (media.video, media.audio):
+            if fan is not None:
+                await fan.stop()
+        with contextlib.suppress(Exception):
+            await media.pc.close()
+
+    async def close_all(self) -> None:
+        for pid in list(self._media):
+            await self.close(pid)
+
+    def __len__(self) -> int:
+        return len(self._media)

@@ -1,0 +1,111 @@
+"""The composition root: settings in, a wired aiohttp application out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from privacy.privacy_track import FrameProcessor
+from session.ice import enable_loopback_candidates
+from session.relay import MediaRelay, RelayConfig
+from web.auth import SessionSigner, load_or_create_secret
+from web.database import create_engine
+from web.frame_processing import default_processor, pause_card
+from web.live import LiveMeetings
+from web.metrics import Metrics, create_metrics
+from web.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+RELAY = web.AppKey("relay", MediaRelay)
+METRICS = web.AppKey("metrics", Metrics)
+SIGNER = web.AppKey("signer", SessionSigner)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+CLOCK = web.AppKey("clock", Clock)
+LIVE = web.AppKey("live", LiveMeetings)
+STATIC = Path(__file__).with_name("static")
+VENDOR = Path(__file__).resolve().parent.parent / "node_modules"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    processor: FrameProcessor | None = None,
+    clock: Clock = utc_now,
+) -> web.Application:
+    from web import call_ws, health, pages  # local: handlers import the keys above
+
+    app = web.Application(client_max_size=256 * 1024, middlewares=[pages.security_headers, pages.error_pages])
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[METRICS] = create_metrics()
+    app[SIGNER] = SessionSigner(load_or_create_secret(settings.data_dir, settings.session_secret.value))
+    app[TEMPLATES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    app[LIVE] = LiveMeetings()
+    enable_loopback_candidates(settings.ice_loopback)
+
+    async def storage(app: web.Application) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app[ENGINE] = engine
+        yield
+        await engine.dispose()
+
+    async def media(app: web.Application) -> AsyncIterator[None]:
+        executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="privacy")
+        relay = MediaRelay(
+            RelayConfig(
+                slots=settings.max_participants - 1,
+                deadline_s=settings.frame_deadline_ms / 1000,
+                ice_servers=tuple(dict(s) for s in settings.ice_servers),
+            ),
+            processor if processor is not None else default_processor(),
+            executor,
+            pause_card,
+        )
+        relay.on_counter = app[METRICS].count_frame
+        app[RELAY] = relay
+        yield
+        await app[LIVE].close_all()
+        await relay.close_all()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    app.cleanup_ctx.append(storage)
+    app.cleanup_ctx.append(media)
+    health.setup_routes(app)
+    pages.setup_routes(app)
+    call_ws.setup_routes(app)
+    app.router.add_static("/static/", STATIC, append_version=True)
+    ds_css = VENDOR / "@navikt" / "ds-css" / "dist"
+    if ds_css.is_dir():
+        app.router.add_static("/vendor/ds-css/", ds_css)
+    return app
+
+
+async def database_ready(engine: AsyncEngine) -> bool:
+    try:
+        async with engine.connect() as conn:
+            await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,77 @@
+"""Staff sessions: a signed cookie naming the staff member, and CSRF tokens bound to that session.
+
+The cookie is HttpOnly, SameSite=Lax and Secure whenever the public address is https. It carries the staff id,
+an expiry and a random session nonce, signed with HMAC-SHA256; the CSRF token of a session is an HMAC of its
+nonce, checked on every state-changing form.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+COOKIE = "samhandling_staff"
+SESSION_SECONDS = 8 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class StaffSession:
+    staff_id: int
+    nonce: str
+    expires: int
+
+
+def load_or_create_secret(data_dir: Path, given: str) -> bytes:
+    """The configured secret, or one generated on first start and kept owner-only in the data directory."""
+    if given:
+        return given.encode()
+    path = data_dir / "session.key"
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        fd = path.open("xb")
+        try:
+            path.chmod(0o600)
+            fd.write(secrets.token_bytes(32))
+        finally:
+            fd.close()
+    return path.read_bytes()
+
+
+class SessionSigner:
+    def __init__(self, secret: bytes) -> None:
+        self._key = hashlib.sha256(b"samhandling-session:" + secret).digest()
+
+    def _mac(self, payload: str) -> str:
+        digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def issue(self, staff_id: int, now: float | None = None) -> str:
+        expires = int((now if now is not None else time.time()) + SESSION_SECONDS)
+        payload = f"{staff_id}.{expires}.{secrets.token_urlsafe(12)}"
+        return f"{payload}.{self._mac(payload)}"
+
+    def read(self, cookie: str | None, now: float | None = None) -> StaffSession | None:
+        if not cookie or len(cookie) > 200:
+            return None
+        payload, _, mac = cookie.rpartition(".")
+        if not hmac.compare_digest(mac, self._mac(payload)):
+            return None
+        try:
+            staff_id, expires, nonce = payload.split(".", 2)
+            session = StaffSession(int(staff_id), nonce, int(expires))
+        except ValueError:
+            return None
+        if session.expires < (now if now is not None else time.time()):
+            return None
+        return session
+
+    def csrf_token(self, session: StaffSession) -> str:
+        return self._mac("csrf:" + session.nonce)
+
+    def check_csrf(self, session: StaffSession, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(token or "", self.csrf_token(session))

@@ -1,0 +1,94 @@
+"""The ``samhandling`` command: serve, migrate, seed the demo, and the offline tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from web.database import create_engine, migrate
+from web.logging_setup import configure_logging
+from web.settings import Settings, SettingsError, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings()
+    changes: dict[str, object] = {}
+    if getattr(args, "host", None):
+        changes["host"] = args.host
+    if getattr(args, "port", None) is not None:
+        changes["port"] = args.port
+    return dataclasses.replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
+
+
+async def _seed(settings: Settings) -> bool:
+    from web.seed import seed_demo
+
+    engine = create_engine(settings.database_url)
+    try:
+        return await seed_demo(engine)
+    finally:
+        await engine.dispose()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from web.app import create_app
+
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    migrate(settings.database_url)
+    if args.demo:
+        if not settings.dev_mode:
+            print("--demo krever utviklingsmodus (SAMHANDLING_DEV_MODE=true).", file=sys.stderr)
+            return 2
+        asyncio.run(_seed(settings))
+    app = create_app(settings)
+    print(f"Samhandling kjører. Åpne {settings.base_url}/ i nettleseren (Ctrl+C for å stoppe).", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    migrate(settings.database_url)
+    print("Databasen er oppdatert.")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    migrate(settings.database_url)
+    print("Demodata lagt inn." if asyncio.run(_seed(settings)) else "Databasen har allerede data; ingenting endret.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="samhandling", description="Samhandling: videomøter med personvern.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start the service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--demo", action="store_true", help="seed the demo organisations first (development mode)")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed-demo", help="insert the demo organisations and staff").set_defaults(func=cmd_seed)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except SettingsError as exc:
+        print(f"Feil i innstillingene: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""Meetings with someone connected to this process (a room lives on one node, as in any SFU)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from session.room import Room
+
+
+@dataclass
+class LiveMeeting:
+    room: Room
+    sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
+
+
+class LiveMeetings:
+    """All meetings with someone connected to this process (a room lives on one node)."""
+
+    def __init__(self) -> None:
+        self.meetings: dict[str, LiveMeeting] = {}
+        self.draining = False
+
+    def participant_count(self) -> int:
+        return sum(len(m.sockets) for m in self.meetings.values())
+
+    async def close_all(self) -> None:
+        self.draining = True
+        for meeting in list(self.meetings.values()):
+            for ws in list(meeting.sockets.values()):
+                with contextlib.suppress(Exception):
+                    await ws.send_json({"type": "ended", "reason": "server_shutdown"})
+                    await ws.close()

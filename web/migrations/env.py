@@ -1,0 +1,36 @@
+"""Alembic environment: runs migrations through the async engine the service uses."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from web.database import create_engine
+
+
+def _run(connection: Connection) -> None:
+    context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _main(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(_run)
+    await engine.dispose()
+
+
+def run() -> None:
+    url = context.config.get_main_option("sqlalchemy.url") or ""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(_main(url))
+    else:  # pragma: no cover - migrations are run before the loop starts
+        raise RuntimeError("migrate() must be called outside a running event loop")
+
+
+run()

@@ -1,0 +1,110 @@
+"""One frozen settings object read from the environment, with defaults for the embedded mode.
+
+Secrets are wrapped in :class:`Secret` so that printing the settings (or a traceback) never shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable, never its value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A string whose repr is masked."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    """Everything durable lives here: the SQLite database, keys, encrypted recordings."""
+    database_url: str
+    """SQLAlchemy async URL; SQLite under ``data_dir`` by default, ``postgresql+asyncpg://…`` to scale."""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    """The address people open (used in links and invitations); derived from host/port when empty."""
+    dev_mode: bool = True
+    """Enables the built-in development identity provider with the demo staff. Never in production."""
+    session_secret: Secret = Secret("")
+    """Signs staff session cookies; generated into ``data_dir`` on first start when not given."""
+    ice_servers: tuple[Mapping[str, object], ...] = ()
+    """STUN/TURN servers handed to browsers and the server; empty means host candidates only."""
+    ice_loopback: bool = False
+    """Gather 127.0.0.1 as a host candidate (tests and single-machine demos; aioice skips it otherwise)."""
+    join_link_ttl_hours: int = 72
+    max_participants: int = 6
+    frame_deadline_ms: int = 150
+    """A frame not checked by the privacy core within this time is replaced by a fully obscured frame."""
+    log_level: str = "INFO"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read ``SAMHANDLING_*`` variables; anything unset falls back to the embedded default."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("SAMHANDLING_DATA_DIR") or "var").resolve()
+    database_url = env.get("SAMHANDLING_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'samhandling.db'}"
+    ice_raw = env.get("SAMHANDLING_ICE_SERVERS") or "[]"
+    try:
+        ice = json.loads(ice_raw)
+    except json.JSONDecodeError:
+        raise SettingsError("SAMHANDLING_ICE_SERVERS must be a JSON list") from None
+    if not isinstance(ice, list) or not all(isinstance(s, dict) and "urls" in s for s in ice):
+        raise SettingsError("SAMHANDLING_ICE_SERVERS must be a JSON list of {urls, username?, credential?}")
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        host=env.get("SAMHANDLING_HOST") or "127.0.0.1",
+        port=_int(env, "SAMHANDLING_PORT", 8080, 0, 65535),
+        public_url=env.get("SAMHANDLING_PUBLIC_URL") or "",
+        dev_mode=_bool(env, "SAMHANDLING_DEV_MODE", True),
+        session_secret=Secret(env.get("SAMHANDLING_SESSION_SECRET") or ""),
+        ice_servers=tuple(ice),
+        ice_loopback=_bool(env, "SAMHANDLING_ICE_LOOPBACK", False),
+        join_link_ttl_hours=_int(env, "SAMHANDLING_JOIN_LINK_TTL_HOURS", 72, 1, 24 * 90),
+        max_participants=_int(env, "SAMHANDLING_MAX_PARTICIPANTS", 6, 2, 12),
+        frame_deadline_ms=_int(env, "SAMHANDLING_FRAME_DEADLINE_MS", 150, 10, 2000),
+        log_level=(env.get("SAMHANDLING_LOG_LEVEL") or "INFO").upper(),
+    )
