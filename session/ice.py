@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 
@@ -27,7 +27,11 @@ def enable_loopback_candidates(enabled: bool) -> None:
 
 
 def rtc_configuration(servers: Iterable[Mapping[str, object]]) -> RTCConfiguration:
-    """Always explicit: aiortc's default is a public STUN server, which must never be contacted implicitly."""
+    """Always explicit: aiortc's default is a public STUN server, which must never be contacted implicitly.
+
+    Max-bundle: with aiortc's default (balanced) policy a second video transceiver keeps the transport of the
+    first one from before BUNDLE replaced it, so it never starts sending.
+    """
     ice: list[RTCIceServer] = []
     for s in servers:
         urls = s["urls"]
@@ -40,4 +44,4 @@ def rtc_configuration(servers: Iterable[Mapping[str, object]]) -> RTCConfigurati
                 credential=str(credential) if credential is not None else None,
             )
         )
-    return RTCConfiguration(iceServers=ice)
+    return RTCConfiguration(iceServers=ice, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)

@@ -1,0 +1,147 @@
+"""Real calls between headless Chromium instances through the real server: video, audio, leaving, privacy."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from tests.browser_support import axe_violations, grab_frame, launch
+from tests.live_server import LiveServer, create_meeting, staff_client, start_server, server_settings
+from web.frame_processing import WholeFrameObscurer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+async def join(page: Page, link: str) -> None:
+    await page.goto(link)
+    await page.wait_for_selector("#enter:not([disabled])", timeout=30_000)
+    await page.click("#enter")
+    await page.wait_for_function("window.samhandling.state === 'in-call'", timeout=10_000)
+
+
+async def remote_fps(page: Page, seconds: float = 3.0) -> list[float]:
+    """Frames presented per second by each visible remote video, measured in the page."""
+    js = "() => window.samhandling.tiles.map(t => t.fig.hidden ? -1 : window.samhandling.frames.get(t.video) || 0)"
+    before = await page.evaluate(js)
+    await asyncio.sleep(seconds)
+    after = await page.evaluate(js)
+    return [(a - b) / seconds for a, b in zip(after, before, strict=True) if b >= 0 and a >= 0]
+
+
+async def audio_energy(page: Page) -> float:
+    return float(
+        await page.evaluate(
+            """async () => {
+              let energy = 0;
+              const stats = await window.samhandling.pc.getStats();
+              stats.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'audio') energy += s.totalAudioEnergy || 0; });
+              return energy;
+            }"""
+        )
+    )
+
+
+def decode_png(png: bytes) -> np.ndarray:
+    import cv2
+
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+
+
+def in_block_detail(bgr: np.ndarray, cols: int = 16, rows: int = 12) -> float:
+    """Mean pixel spread inside the cells of the obscuring grid (cell borders left out for codec ringing)."""
+    import cv2
+
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    h, w = gray.shape
+    bh, bw = h // rows, w // cols
+    spreads = [
+        float(gray[r * bh + 3 : (r + 1) * bh - 3, c * bw + 3 : (c + 1) * bw - 3].std())
+        for r in range(rows)
+        for c in range(cols)
+    ]
+    return float(np.mean(spreads))
+
+
+def thumbnail(bgr: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(bgr, (16, 12), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+@pytest.fixture
+async def obscuring_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    live = await start_server(server_settings(tmp_path / "data"), processor=WholeFrameObscurer())
+    yield live
+    await live.stop()
+
+
+@pytest.fixture
+async def chromium(camera_y4m: Path) -> AsyncIterator[tuple[Browser, Browser]]:
+    async with async_playwright() as pw:
+        first, second = await launch(pw, camera_y4m), await launch(pw, camera_y4m)
+        yield first, second
+        await first.close()
+        await second.close()
+
+
+async def test_two_browsers_see_and_hear_each_other_only_processed(
+    obscuring_server: LiveServer, chromium: tuple[Browser, Browser], camera_y4m: Path
+) -> None:
+    server = obscuring_server
+    client = await staff_client(server)
+    links = await create_meeting(client, server, ["bruker"])
+    await client.close()
+    host_page = await chromium[0].new_page(locale="nb-NO")
+    user_page = await chromium[1].new_page(locale="nb-NO")
+    await join(host_page, links["host"])
+    await join(user_page, links["bruker"])
+    for page in (host_page, user_page):
+        await page.wait_for_selector(".tile:not([hidden])", timeout=15_000)
+
+    for page in (host_page, user_page):
+        fps = await remote_fps(page)
+        assert fps and min(fps) >= 10, f"remote video too slow: {fps}"
+        assert await audio_energy(page) > 0, "no audio arrived"
+
+    # What a browser receives, and what it shows as its own view, is the processed stream: the camera's
+    # picture at the coarse scale (so it is live video, not a blank card), with no detail left inside.
+    source = _source_sample()
+    source_detail = float(np.median([in_block_detail(f) for f in source]))
+    for page, selector in ((user_page, ".tile:not([hidden]) video"), (host_page, "#self-view")):
+        png = await grab_frame(page, selector)
+        assert png is not None
+        frame = decode_png(png)
+        assert frame.shape[:2] == (480, 640)
+        assert in_block_detail(frame) < source_detail / 4, "a received frame still has the camera's detail"
+        closest = min(float(np.abs(thumbnail(frame) - thumbnail(f)).mean()) for f in source)
+        assert closest < 20, "the received frame does not resemble the camera picture at all"
+
+
+def _source_sample() -> list[np.ndarray]:
+    from tests.media import clip_frames
+
+    return clip_frames()[::3]
+
+
+async def test_leaving_is_seen_and_pages_pass_axe(server: LiveServer, chromium: tuple[Browser, Browser]) -> None:
+    client = await staff_client(server)
+    links = await create_meeting(client, server, ["bruker"])
+    await client.close()
+    host_page = await chromium[0].new_page(bypass_csp=True, locale="nb-NO")  # axe-core is injected as a script
+    user_page = await chromium[1].new_page(locale="nb-NO")
+    await host_page.goto(links["host"])
+    await host_page.wait_for_selector("#enter:not([disabled])", timeout=30_000)
+    assert await axe_violations(host_page) == []
+    await host_page.click("#enter")
+    await join(user_page, links["bruker"])
+    await host_page.wait_for_selector(".tile:not([hidden])", timeout=15_000)
+    assert await axe_violations(host_page) == []
+
+    await user_page.click("#leave")
+    await host_page.wait_for_function("window.samhandling.tiles.every(t => t.fig.hidden)", timeout=10_000)
+    assert "forlatt" in (await host_page.inner_text("#status"))

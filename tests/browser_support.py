@@ -1,0 +1,66 @@
+"""Headless Debian Chromium through Playwright, with a fake camera fed from a real video, and axe-core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, Page, Playwright
+
+from tests.media import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+
+
+async def launch(pw: Playwright, camera_y4m: Path) -> Browser:
+    return await pw.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--allow-loopback-in-peer-connection",
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera_y4m}",
+            "--autoplay-policy=no-user-gesture-required",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+        ],
+    )
+
+
+async def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """WCAG 2.0/2.1 A and AA violations that axe-core finds on the page as it is now."""
+    await page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = await page.evaluate(
+        """async () => await axe.run(document, {runOnly: {type: 'tag',
+             values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"""
+    )
+    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]]
+
+
+GRAB_JS = """(selector) => {
+  const v = document.querySelector(selector);
+  if (!v || !v.videoWidth) return null;
+  const c = document.createElement('canvas');
+  c.width = v.videoWidth; c.height = v.videoHeight;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(v, 0, 0);
+  return c.toDataURL('image/png');
+}"""
+
+
+async def grab_frame(page: Page, selector: str) -> bytes | None:
+    """The frame a <video> element shows now, as PNG bytes (what the person in front of it sees)."""
+    import base64
+
+    url = await page.evaluate(GRAB_JS, selector)
+    if not url:
+        return None
+    return base64.b64decode(url.split(",", 1)[1])

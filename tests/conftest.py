@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.live_server import LiveServer, start_server, server_settings
+from tests.media import clip_frames, write_y4m
+
+
+@pytest.fixture(scope="session")
+def camera_y4m(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real test clip as a 640x480 15 fps fake camera (made once per test run, outside the repository)."""
+    return write_y4m(clip_frames(), tmp_path_factory.mktemp("camera") / "camera.y4m")
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    live = await start_server(server_settings(tmp_path / "data"))
+    yield live
+    await live.stop()

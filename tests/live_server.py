@@ -1,0 +1,104 @@
+"""A real Samhandling server on 127.0.0.1 for integration and browser tests, and HTTP flows to drive it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from privacy.privacy_track import FrameProcessor
+from web.app import create_app
+from web.database import migrate
+from web.seed import seed_demo
+from web.settings import Settings, load_settings
+
+DEMO_FORMIDLER = 1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def server_settings(data_dir: Path, **changes: object) -> Settings:
+    base = load_settings({"SAMHANDLING_DATA_DIR": str(data_dir), "SAMHANDLING_ICE_LOOPBACK": "true"})
+    return dataclasses.replace(base, port=free_port(), **changes)  # type: ignore[arg-type]
+
+
+@dataclass
+class LiveServer:
+    settings: Settings
+    runner: web.AppRunner
+
+    @property
+    def url(self) -> str:
+        return self.settings.base_url
+
+    @property
+    def app(self) -> web.Application:
+        return self.runner.app
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_server(settings: Settings, processor: FrameProcessor | None = None) -> LiveServer:
+    await asyncio.to_thread(migrate, settings.database_url)
+    app = create_app(settings, processor=processor)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    from web.app import ENGINE
+
+    await seed_demo(app[ENGINE])
+    await web.TCPSite(runner, "127.0.0.1", settings.port).start()
+    return LiveServer(settings, runner)
+
+
+async def staff_client(server: LiveServer, staff_id: int = DEMO_FORMIDLER) -> aiohttp.ClientSession:
+    """A logged-in staff browser session (development identity provider)."""
+    client = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    async with client.post(f"{server.url}/dev/login", data={"staff_id": str(staff_id)}) as resp:
+        assert resp.status == 200, await resp.text()
+    return client
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+async def create_meeting(
+    client: aiohttp.ClientSession, server: LiveServer, roles: list[str], topic: str = "Tilpasning av hodestøtte"
+) -> dict[str, str]:
+    """Create a meeting through the staff form; returns the join links by role ("host" for the host's)."""
+    async with client.get(f"{server.url}/staff") as resp:
+        csrf = csrf_of(await resp.text())
+    form = aiohttp.FormData()
+    form.add_field("csrf", csrf)
+    form.add_field("topic", topic)
+    form.add_field("kind", "bolig")
+    for role in roles:
+        form.add_field("roles", role)
+    async with client.post(f"{server.url}/staff/meetings", data=form) as resp:
+        html = await resp.text()
+        assert resp.status == 200, html
+    links: dict[str, str] = {}
+    host = re.search(r'href="([^"]+)" data-role="host"', html)
+    assert host
+    links["host"] = host.group(1)
+    found = re.findall(r'<dt>([^<]+)</dt><dd><a href="([^"]+)" class="join-link">', html)
+    from session.roles import LABELS, Role
+
+    by_label = {label: role.value for role, label in LABELS["nb"].items() if isinstance(role, Role)}
+    for label, link in found:
+        links[by_label[label]] = link
+    return links
