@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import LiveServer, start_server, server_settings
+from tests.live_server import LiveServer, server_settings, start_server
 from tests.media import clip_frames, write_y4m
 
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from tests.browser_support import axe_violations, grab_frame, launch
-from tests.live_server import LiveServer, create_meeting, staff_client, start_server, server_settings
+from tests.live_server import LiveServer, create_meeting, server_settings, staff_client, start_server
 from web.frame_processing import WholeFrameObscurer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -39,7 +39,9 @@ async def audio_energy(page: Page) -> float:
             """async () => {
               let energy = 0;
               const stats = await window.samhandling.pc.getStats();
-              stats.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'audio') energy += s.totalAudioEnergy || 0; });
+              stats.forEach(s => {
+                if (s.type === 'inbound-rtp' && s.kind === 'audio') energy += s.totalAudioEnergy || 0;
+              });
               return energy;
             }"""
         )
