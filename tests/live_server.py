@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from privacy.privacy_track import FrameProcessor
+from web.access_log import RouteAccessLogger
 from web.app import create_app
 from web.database import migrate
 from web.seed import seed_demo
@@ -53,7 +54,7 @@ class LiveServer:
 async def start_server(settings: Settings, processor: FrameProcessor | None = None) -> LiveServer:
     await asyncio.to_thread(migrate, settings.database_url)
     app = create_app(settings, processor=processor)
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=RouteAccessLogger)
     await runner.setup()
     from web.app import ENGINE
 

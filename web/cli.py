@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from web.access_log import RouteAccessLogger
 from web.database import create_engine, migrate
 from web.logging_setup import configure_logging
 from web.settings import Settings, SettingsError, load_settings
@@ -48,7 +49,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(_seed(settings))
     app = create_app(settings)
     print(f"Samhandling kjører. Åpne {settings.base_url}/ i nettleseren (Ctrl+C for å stoppe).", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        shutdown_timeout=10,
+        access_log_class=RouteAccessLogger,
+    )
     return 0
 
 

@@ -42,6 +42,6 @@ def configure_logging(level: str = "INFO", stream: Any = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # aiohttp's access log writes client addresses and full paths (join tokens): keep it off.
-    logging.getLogger("aiohttp.access").disabled = True
+    logging.getLogger("aiohttp.access").disabled = True  # replaced by web.access_log (route patterns only)
     for noisy in ("aioice", "aiortc", "aiosqlite", "sqlalchemy.engine", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,145 @@
+"""The PrivacyTrack fails closed: slow or failing processing, pauses and backlog never let a raw frame out."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pytest
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import VideoFrame
+
+from privacy.privacy_track import PrivacyTrack
+from tests.media import clip_frames
+
+
+class FrameSource(MediaStreamTrack):
+    """Inbound camera stand-in: yields the given frames every ``interval`` seconds, then ends."""
+
+    kind = "video"
+
+    def __init__(self, frames: list[np.ndarray], interval: float) -> None:
+        super().__init__()
+        self.frames, self.interval, self.i = frames, interval, 0
+
+    async def recv(self) -> VideoFrame:
+        if self.i >= len(self.frames):
+            raise MediaStreamError
+        await asyncio.sleep(self.interval)
+        frame = VideoFrame.from_ndarray(self.frames[self.i], format="bgr24")
+        frame.pts, frame.time_base = self.i * 6000, fractions.Fraction(1, 90000)
+        self.i += 1
+        return frame
+
+
+class Blackout:
+    """A processor that blacks out the frame (marks 'processed' output unmistakably)."""
+
+    def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
+        self.delay, self.fail = delay, fail
+        self.calls = 0
+        self.threads: set[str] = set()
+
+    def new_track(self) -> Any:
+        return None
+
+    def process(self, frame_bgr: np.ndarray, state: Any, now: float) -> np.ndarray:
+        self.calls += 1
+        self.threads.add(threading.current_thread().name)
+        if self.fail:
+            raise RuntimeError("detector crashed")
+        time.sleep(self.delay)
+        return np.zeros_like(frame_bgr)
+
+
+def pause_card(width: int, height: int) -> np.ndarray:
+    return np.full((height, width, 3), 200, dtype=np.uint8)
+
+
+@pytest.fixture
+def frames() -> list[np.ndarray]:
+    return clip_frames()[:12]
+
+
+@pytest.fixture
+def executor() -> Any:
+    with ThreadPoolExecutor(2, thread_name_prefix="privacy") as pool:
+        yield pool
+
+
+def is_input(out: VideoFrame, frames: list[np.ndarray]) -> bool:
+    """Whether ``out`` is (close to) one of the unprocessed inputs."""
+    bgr = out.to_ndarray(format="bgr24").astype(np.int16)
+    return any(np.abs(bgr - f).mean() < 12 for f in frames)
+
+
+async def collect(track: PrivacyTrack, n: int) -> list[VideoFrame]:
+    out: list[VideoFrame] = []
+    try:
+        while len(out) < n:
+            out.append(await asyncio.wait_for(track.recv(), 5))
+    except MediaStreamError:
+        pass
+    return out
+
+
+async def test_processed_frames_leave_as_yuv420p_with_timing(frames: list[np.ndarray], executor: Any) -> None:
+    proc = Blackout()
+    track = PrivacyTrack(FrameSource(frames, 0.07), proc, executor=executor, deadline_s=1, pause_card=pause_card)
+    out = await collect(track, 5)
+    assert len(out) == 5
+    assert all(f.format.name == "yuv420p" for f in out)
+    assert all(f.pts is not None and f.pts % 6000 == 0 for f in out)
+    assert all(f.to_ndarray(format="bgr24").max() < 30 for f in out)  # the processor's output
+    assert proc.threads and all(name.startswith("privacy") for name in proc.threads)  # never on the event loop
+    assert track.counters.processed == 5
+    track.stop()
+
+
+@pytest.mark.parametrize("proc", [Blackout(delay=0.3), Blackout(fail=True)], ids=["too-slow", "raises"])
+async def test_a_frame_not_checked_in_time_is_replaced_never_sent(
+    proc: Blackout, frames: list[np.ndarray], executor: Any
+) -> None:
+    track = PrivacyTrack(FrameSource(frames, 0.05), proc, executor=executor, deadline_s=0.05, pause_card=pause_card)
+    out = await collect(track, 8)
+    assert len(out) >= 4
+    assert not any(is_input(f, frames) for f in out)
+    assert track.counters.obscured >= 4
+    assert track.counters.processed == 0
+    track.stop()
+
+
+async def test_pause_shows_the_card_at_once_and_resume_returns(frames: list[np.ndarray], executor: Any) -> None:
+    proc = Blackout()
+    track = PrivacyTrack(FrameSource(frames, 0.05), proc, executor=executor, deadline_s=1, pause_card=pause_card)
+    await collect(track, 2)
+    track.set_paused(True)
+    paused = await collect(track, 3)
+    assert all(abs(float(f.to_ndarray(format="bgr24").mean()) - 200) < 8 for f in paused)
+    assert track.counters.paused == 3
+    track.set_paused(False)
+    resumed = await collect(track, 2)
+    assert all(f.to_ndarray(format="bgr24").max() < 30 for f in resumed)
+    track.stop()
+
+
+async def test_a_slow_reader_causes_drops_not_a_queue(frames: list[np.ndarray], executor: Any) -> None:
+    many = frames * 5
+    source = FrameSource(many, 0.005)
+    track = PrivacyTrack(source, Blackout(), executor=executor, deadline_s=1, pause_card=pause_card)
+    got = []
+    while True:
+        try:
+            got.append(await asyncio.wait_for(track.recv(), 5))
+        except MediaStreamError:
+            break
+        await asyncio.sleep(0.05)  # a consumer 10x slower than the camera
+    assert source.i == len(many)  # the source was drained at its own pace
+    assert track.counters.dropped >= len(many) // 2
+    assert len(got) + track.counters.dropped == track.counters.received
+    track.stop()

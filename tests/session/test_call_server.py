@@ -1,0 +1,184 @@
+"""The call through the real server on 127.0.0.1 with real aiortc peers: links, signalling errors, relay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+
+from session.meetings import issue_invitation
+from session.roles import Role
+from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from
+from tests.live_server import LiveServer, create_meeting, staff_client
+from tests.media import clip_frames
+from web.app import ENGINE, RELAY, utc_now
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def links_for(server: LiveServer, roles: list[str]) -> dict[str, str]:
+    client = await staff_client(server)
+    try:
+        return await create_meeting(client, server, roles)
+    finally:
+        await client.close()
+
+
+async def test_forged_expired_and_malformed_links_join_nothing(server: LiveServer) -> None:
+    links = await links_for(server, ["bruker"])
+    meeting_id = None
+    async with aiohttp.ClientSession() as http:
+        async with http.get(links["bruker"]) as resp:
+            assert resp.status == 200
+        forged = links["bruker"][:-4] + ("AAAA" if not links["bruker"].endswith("AAAA") else "BBBB")
+        async with http.get(forged, headers={"Accept": "text/html"}) as resp:
+            assert resp.status == 403
+            assert "Lenken er ikke gyldig" in await resp.text()
+        async with http.get(f"{server.url}/j/{'x' * 500}") as resp:
+            assert resp.status == 403
+        async with http.get(forged + "/ws") as resp:  # no upgrade for a forged link
+            assert resp.status == 403
+
+        # An expired link, issued in the past through the same code path staff use.
+        async with server.app[ENGINE].begin() as conn:
+            from sqlalchemy import select
+
+            from session.tables import meetings
+
+            meeting_id = (await conn.execute(select(meetings.c.id))).scalar_one()
+            expired = await issue_invitation(
+                conn,
+                meeting_id=meeting_id,
+                role=Role.PARORENDE,
+                now=utc_now() - timedelta(days=10),
+                ttl=timedelta(hours=1),
+            )
+        async with http.get(f"{server.url}/j/{expired}") as resp:
+            assert resp.status == 410
+            assert "utløpt" in await resp.text()
+        async with http.get(f"{server.url}/j/{expired}/ws") as resp:
+            assert resp.status == 410
+
+
+async def test_bad_signalling_gets_an_error_and_the_call_goes_on(server: LiveServer) -> None:
+    links = await links_for(server, ["bruker"])
+    client = CallClient(links["host"], ArrayVideoTrack(clip_frames()[:30]))
+    try:
+        await client.connect()
+        bad: list[tuple[str | bytes, str]] = [
+            ("{oops", "invalid_json"),
+            (json.dumps({"type": "dance"}), "unknown_type"),
+            (json.dumps({"type": "ping", "t": "x" * 100_000}), "too_large"),
+            (json.dumps({"type": "offer", "sdp": "v=0\r\nthis is not sdp"}), "offer_rejected"),
+        ]
+        for raw, code in bad:
+            before = len(client.messages)
+            await client.send(raw if isinstance(raw, str) else raw.decode())
+            msg = await client.wait_for("error", after=before)
+            assert msg["code"] == code
+        assert client.ws is not None
+        await client.ws.send_bytes(b"\x00\x01")
+        await client.wait_for("error", code="binary")
+        await client.send({"type": "ping", "t": 1})
+        await client.wait_for("pong")
+        frames = await frames_from(client.self_view, 3)  # type: ignore[arg-type]
+        assert frames and frames[0].shape == (480, 640, 3)
+    finally:
+        await client.close()
+
+
+def block_detail(bgr: np.ndarray) -> float:
+    import cv2
+
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    return float(np.abs(cv2.Laplacian(gray, cv2.CV_32F)).mean())
+
+
+async def test_participants_join_and_leave_mid_call_and_everything_is_cleaned_up(server: LiveServer) -> None:
+    links = await links_for(server, ["bruker", "radgiver"])
+    source = clip_frames()[:45]
+    a = CallClient(links["host"], ArrayVideoTrack(source))
+    b = CallClient(links["bruker"], ArrayVideoTrack(source))
+    c = CallClient(links["radgiver"], ArrayVideoTrack(source))
+    relay = server.app[RELAY]
+    try:
+        for client in (a, b):
+            await client.connect()
+            await client.enter()
+        slot = await a.wait_for("slot", participant=b.messages[0]["participant"])
+        received = await frames_from(a.slot_video[slot["slot"]], 5)
+        assert all(f.shape == (480, 640, 3) for f in received)
+
+        await c.connect()
+        await c.enter()
+        await a.wait_for("participant-joined")
+        c_slots = [m for m in c.messages if m["type"] == "slot"]
+        assert len(c_slots) == 2  # c sees a and b
+        assert len(relay) == 3
+
+        await b.close()
+        await a.wait_for("participant-left", participant=b.messages[0]["participant"])
+        await c.wait_for("participant-left")
+        for _ in range(50):
+            if len(relay) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(relay) == 2
+    finally:
+        for client in (a, b, c):
+            await client.close()
+    for _ in range(50):
+        if len(relay) == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert len(relay) == 0
+
+
+async def test_the_same_link_on_a_second_device_replaces_the_first(server: LiveServer) -> None:
+    links = await links_for(server, ["bruker"])
+    first = CallClient(links["bruker"], None)
+    second = CallClient(links["bruker"], None)
+    try:
+        await first.connect()
+        await second.connect()
+        ended = await first.wait_for("ended")
+        assert ended["reason"] == "replaced"
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_logs_carry_no_join_token_and_no_sdp(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    links = await links_for(server, ["bruker"])
+    client = CallClient(links["bruker"], ArrayVideoTrack(clip_frames()[:15]))
+    try:
+        await client.connect()
+        await client.send({"type": "offer", "sdp": "v=0\r\ncanary-sdp-7f3a"})
+        await client.wait_for("error")
+    finally:
+        await client.close()
+    text = "\n".join(
+        f"{r.getMessage()} {r.__dict__}"
+        for r in caplog.records
+        if r.name.split(".")[0] in {"web", "session", "privacy", "aiohttp"}
+    )
+    token = links["bruker"].rsplit("/", 1)[1]
+    assert token not in text
+    assert "canary-sdp-7f3a" not in text
+
+
+async def test_metrics_and_health(server: LiveServer, tmp_path: Path) -> None:
+    async with aiohttp.ClientSession() as http:
+        for path, expected in (("/internal/isalive", 200), ("/internal/isready", 200)):
+            async with http.get(server.url + path) as resp:
+                assert resp.status == expected
+        async with http.get(server.url + "/internal/metrics") as resp:
+            body = await resp.text()
+        assert "samhandling_peer_connections" in body and "samhandling_video_frames" in body
