@@ -23,7 +23,7 @@ def _with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 
 def enable_loopback_candidates(enabled: bool) -> None:
     """Process-wide: aioice looks the function up at gathering time, so replacing it takes effect at once."""
-    aioice.ice.get_host_addresses = _with_loopback if enabled else _original_get_host_addresses  # type: ignore[assignment]
+    aioice.ice.get_host_addresses = _with_loopback if enabled else _original_get_host_addresses
 
 
 def rtc_configuration(servers: Iterable[Mapping[str, object]]) -> RTCConfiguration:
@@ -39,7 +39,7 @@ def rtc_configuration(servers: Iterable[Mapping[str, object]]) -> RTCConfigurati
         credential = s.get("credential")
         ice.append(
             RTCIceServer(
-                urls=urls if isinstance(urls, str | list) else str(urls),  # type: ignore[arg-type]
+                urls=urls if isinstance(urls, str | list) else str(urls),
                 username=str(username) if username is not None else None,
                 credential=str(credential) if credential is not None else None,
             )

@@ -127,9 +127,10 @@ async def frames_from(track: MediaStreamTrack, count: int, timeout: float = 20) 
     """Decode ``count`` frames from a received video track, as BGR arrays."""
 
     async def collect() -> list[np.ndarray]:
-        out = []
+        out: list[np.ndarray] = []
         while len(out) < count:
             frame = await track.recv()
+            assert isinstance(frame, VideoFrame)
             out.append(frame.to_ndarray(format="bgr24"))
         return out
 

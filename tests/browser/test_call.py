@@ -51,7 +51,9 @@ async def audio_energy(page: Page) -> float:
 def decode_png(png: bytes) -> np.ndarray:
     import cv2
 
-    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    return np.asarray(image)
 
 
 def in_block_detail(bgr: np.ndarray, cols: int = 16, rows: int = 12) -> float:

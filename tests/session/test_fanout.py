@@ -26,7 +26,7 @@ async def drain(track: MediaStreamTrack, delay: float) -> list[int]:
     got: list[int] = []
     try:
         while True:
-            got.append(await track.recv())
+            got.append(await track.recv())  # type: ignore[arg-type]  # Counter yields ints
             await asyncio.sleep(delay)
     except MediaStreamError:
         return got

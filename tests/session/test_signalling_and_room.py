@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pytest
 
@@ -57,7 +58,7 @@ def test_good_messages_become_dataclasses() -> None:
     assert parse_client_message('{"type": "ping", "t": 12.5}') == Ping(12.5)
 
 
-def sends_to(effects: list[object], pid: str) -> list[dict[str, object]]:
+def sends_to(effects: Sequence[object], pid: str) -> list[dict[str, object]]:
     return [e.message for e in effects if isinstance(e, Send) and e.to == pid]
 
 
