@@ -146,6 +146,20 @@ async def test_leaving_is_seen_and_pages_pass_axe(server: LiveServer, chromium: 
     await host_page.wait_for_selector(".tile:not([hidden])", timeout=15_000)
     assert await axe_violations(host_page) == []
 
+    # Mute and camera off are shown to the others; switching camera keeps the own (processed) view running.
+    await user_page.click("#mute")
+    await host_page.wait_for_selector('.tile[data-flags*="Mikrofon av"]', timeout=5_000)
+    await user_page.click("#camera")
+    await host_page.wait_for_selector('.tile[data-flags*="Kamera av"]', timeout=5_000)
+    await user_page.click("#camera")
+    assert await user_page.get_attribute("#mute", "aria-pressed") == "true"
+    before = await user_page.evaluate("window.samhandling.frames.get(document.getElementById('self-view'))")
+    await user_page.click("#switch")
+    await asyncio.sleep(2)
+    after = await user_page.evaluate("window.samhandling.frames.get(document.getElementById('self-view'))")
+    assert after - before >= 10
+    assert await user_page.evaluate("window.samhandling.errors") == []
+
     await user_page.click("#leave")
     await host_page.wait_for_function("window.samhandling.tiles.every(t => t.fig.hidden)", timeout=10_000)
     assert "forlatt" in (await host_page.inner_text("#status"))
