@@ -102,10 +102,7 @@ class ChainEntry:
         return ChainHead(self.seq, self.entry_hash)
 
     def payload(self) -> dict[str, Any]:
-        value = json.loads(self.payload_json)
-        if not isinstance(value, dict):
-            raise NotCanonical("payload is not a JSON object")
-        return value
+        return parse_payload(self.payload_json)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The entry as one JSON object, the payload as a nested object (the export format)."""
@@ -118,6 +115,14 @@ class ChainEntry:
             "entry_hash": self.entry_hash,
             "signature": self.signature,
         }
+
+
+def parse_payload(payload_json: str) -> dict[str, Any]:
+    """A stored payload text as a JSON object; NotCanonical when it is not an object."""
+    value = json.loads(payload_json)
+    if not isinstance(value, dict):
+        raise NotCanonical("payload is not a JSON object")
+    return value
 
 
 def compute_hash(chain: str, seq: int, prev_hash: str, created_at: str, payload_json: str) -> str:

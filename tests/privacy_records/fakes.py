@@ -45,3 +45,13 @@ class FixedClock:
     def advance(self, seconds: float) -> datetime:
         self._now += timedelta(seconds=seconds)
         return self._now
+
+
+class FakeMeetings:
+    """The session layer's meeting lookup, as a set of known meeting ids."""
+
+    def __init__(self, *known: str) -> None:
+        self.known = set(known)
+
+    async def __call__(self, _conn: object, meeting_id: str) -> bool:
+        return meeting_id in self.known
