@@ -139,9 +139,9 @@ function showSlot(slot, participant, role) {
 
 function updateWaiting() {
   if (call.state !== "in-call") return;
-  const anyone = call.tiles.some((t) => t.participant);
-  root.classList.toggle("alone", !anyone);
-  if (!anyone) say(S["call.waiting"]);
+  const present = call.tiles.filter((t) => t.participant).map((t) => t.cap.textContent);
+  root.classList.toggle("alone", present.length === 0);
+  say(present.length ? `${S["call.incall"]}: ${present.join(", ")}` : S["call.waiting"]);
 }
 
 function send(msg) {
