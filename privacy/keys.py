@@ -48,12 +48,18 @@ def load_or_create_signing_key(key_dir: Path) -> Ed25519PrivateKey:
     file and hard-linked into place, which fails if a key already exists, so the loser loads the winner's key
     and no half-written file is ever read.
     """
-    key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(key_dir, 0o700)  # mkdir's mode is reduced by the umask and ignored for an existing directory
     path = key_dir / PRIVATE_KEY_FILE
-    if not path.exists():
-        _create(key_dir, path)
-    return load_signing_key(path)
+    try:
+        key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(key_dir, 0o700)  # mkdir's mode is reduced by the umask and ignored for an existing directory
+        if not path.exists():
+            _create(key_dir, path)
+    except OSError as exc:
+        raise SigningKeyError("Nøkkelmappen kan ikke opprettes eller brukes.") from exc
+    key = load_signing_key(path)
+    if not (key_dir / PUBLIC_KEY_FILE).exists():
+        _write_public(key_dir, key)
+    return key
 
 
 def load_signing_key(path: Path) -> Ed25519PrivateKey:

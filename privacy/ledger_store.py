@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Insert, Row, Table, insert, select, update
+from sqlalchemy import Insert, Row, Table, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -212,15 +212,17 @@ async def append_entry(
     payload: Mapping[str, object],
     *,
     key: Ed25519PrivateKey,
-    now: datetime,
+    now: datetime | Callable[[], datetime],
     check: Check | None = None,
     tail_window: int = TAIL_WINDOW,
 ) -> ChainEntry:
     """Seal ``payload`` as the next entry of ``chain`` inside the caller's transaction.
 
-    ``check`` runs after the lock is taken and the tail verified, so a domain rule that depends on earlier
-    entries (a withdrawal needs its consent) sees exactly the entries this one will follow. Any exception
-    leaves nothing written once the caller's transaction rolls back.
+    ``now`` may be a clock function; it is then read after the lock is taken, so that entries appended by
+    processes queueing for the lock get times in chain order. ``check`` runs after the lock is taken and the
+    tail verified, so a domain rule that depends on earlier entries (a withdrawal needs its consent) sees
+    exactly the entries this one will follow. Any exception leaves nothing written once the caller's
+    transaction rolls back.
     """
     if not conn.in_transaction():
         raise RuntimeError("append_entry must run inside a transaction (use engine.begin())")
@@ -230,7 +232,8 @@ async def append_entry(
         raise ChainTampered(chain.value, tail.first_bad_seq, tail.reason.value if tail.reason else "unknown")
     if check is not None:
         await check(conn)
-    entry = seal(head, chain=chain.value, payload=payload, created_at=now, key=key)
+    created_at = now() if callable(now) else now
+    entry = seal(head, chain=chain.value, payload=payload, created_at=created_at, key=key)
     columns, org_ids = derived_columns(chain, entry.payload())
     await conn.execute(
         insert(TABLES[chain]).values(
@@ -272,17 +275,32 @@ async def iter_entries(
 async def verify_stored(
     conn: AsyncConnection, chain: ChainName, public_key: Ed25519PublicKey, *, batch: int = BATCH
 ) -> VerifyResult:
-    """Verify a whole stored chain: every entry, every derived column, and the head record."""
+    """Verify a whole stored chain: every entry, every derived column, and the head record.
+
+    Safe while the server appends: entries are verified up to the head read at the start, and entries past
+    it must be covered by the head read at the end (an append writes its entry and the head in one commit,
+    so a row no head covers was put there by hand).
+    """
     table = TABLES[chain]
+    recorded = await read_head(conn, chain)
+    limit = recorded.seq if recorded is not None else 0
     head: ChainHead = GENESIS
     checked = 0
-    while True:
-        query = select(table).where(table.c.seq > head.seq).order_by(table.c.seq).limit(batch)
+    while head.seq < limit:
+        query = select(table).where(table.c.seq > head.seq, table.c.seq <= limit).order_by(table.c.seq).limit(batch)
         rows = (await conn.execute(query)).all()
         result = await _check_rows(conn, chain, rows, public_key, head, checked)
         if not result.ok:
             return result
-        head, checked = result.head, result.checked
-        if len(rows) < batch:
+        if not rows:
             break
-    return _head_problem(await read_head(conn, chain), head, checked) or VerifyResult(True, checked, head)
+        head, checked = result.head, result.checked
+    if recorded is not None and (problem := _head_problem(recorded, head, checked)) is not None:
+        return problem
+    highest = (await conn.execute(select(func.max(table.c.seq)))).scalar()
+    final = await read_head(conn, chain)
+    if highest is not None and (final is None or int(highest) > final.seq):
+        covered = final.seq if final is not None else 0
+        detail = f"entries after seq {covered} are not in the head record"
+        return failure(head, checked, covered + 1, FailureReason.HEAD_MISMATCH, detail)
+    return VerifyResult(True, checked, head)

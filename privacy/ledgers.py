@@ -83,7 +83,7 @@ class ConsentLedger:
 
         async with transaction(self._engine, conn) as tx:
             return await append_entry(
-                tx, ChainName.CONSENT, consent.to_payload(event), key=self._key, now=self._clock.now(), check=check
+                tx, ChainName.CONSENT, consent.to_payload(event), key=self._key, now=self._clock.now, check=check
             )
 
     async def events(
@@ -128,7 +128,7 @@ class AuditLog:
 
     async def append(self, record: AuditRecord, *, conn: AsyncConnection | None = None) -> ChainEntry:
         async with transaction(self._engine, conn) as tx:
-            return await append_entry(tx, ChainName.AUDIT, record.to_payload(), key=self._key, now=self._clock.now())
+            return await append_entry(tx, ChainName.AUDIT, record.to_payload(), key=self._key, now=self._clock.now)
 
     async def entries(
         self,

@@ -55,3 +55,10 @@ class FakeMeetings:
 
     async def __call__(self, _conn: object, meeting_id: str) -> bool:
         return meeting_id in self.known
+
+
+class TickingClock(FixedClock):
+    """A clock that moves one millisecond every time it is read, so the order of reads shows in the times."""
+
+    def now(self) -> datetime:
+        return self.advance(0.001)

@@ -72,6 +72,20 @@ def test_missing_key_file_and_symlink_are_refused(tmp_path: Path) -> None:
         load_signing_key(link)
 
 
+def test_missing_public_file_is_written_again(tmp_path: Path) -> None:
+    key = load_or_create_signing_key(tmp_path)
+    (tmp_path / PUBLIC_KEY_FILE).unlink()
+    load_or_create_signing_key(tmp_path)
+    assert (tmp_path / PUBLIC_KEY_FILE).read_bytes() == public_key_pem(key)
+
+
+def test_unusable_key_directory_is_a_signing_key_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(SigningKeyError):
+        load_or_create_signing_key(blocker / "keys")
+
+
 def test_existing_key_is_never_replaced(tmp_path: Path) -> None:
     first = load_or_create_signing_key(tmp_path)
     for _ in range(3):

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.audit_record import Actor, ActorKind, AuditAction, AuditRecord
@@ -19,9 +19,9 @@ from privacy.record_errors import (
     InvalidAuditRecord,
     UnknownMeeting,
 )
-from privacy.signed_chain import FailureReason
+from privacy.signed_chain import ChainHead, FailureReason, seal
 from privacy.tables import audit_log, audit_log_orgs, chain_heads, consent_ledger
-from tests.privacy_records.fakes import FakeMeetings, FixedClock
+from tests.privacy_records.fakes import FakeMeetings, FixedClock, TickingClock
 
 STAFF = Recorder(RecorderKind.STAFF, "staff-17")
 FORMIDLER = Actor(ActorKind.STAFF, "staff-17")
@@ -137,12 +137,13 @@ async def test_audit_refuses_personal_data_before_locking(engine: AsyncEngine, k
 
 
 async def test_concurrent_appends_are_serialised(engine: AsyncEngine, key: Ed25519PrivateKey) -> None:
-    clock = FixedClock()
-    store = records(engine, key, clock)
+    store = records(engine, key, TickingClock())
     await asyncio.gather(*(store.audit.append(pause()) for _ in range(12)))
     async with engine.connect() as conn:
         result = await verify_stored(conn, ChainName.AUDIT, key.public_key())
+        times = (await conn.execute(select(audit_log.c.created_at).order_by(audit_log.c.seq))).scalars().all()
     assert result.ok and result.checked == 12 and result.head.seq == 12
+    assert times == sorted(times) and len(set(times)) == 12  # the clock is read under the lock
 
 
 async def test_append_needs_a_transaction(engine: AsyncEngine, key: Ed25519PrivateKey) -> None:
@@ -234,6 +235,31 @@ async def test_entries_cut_off_the_end_are_noticed(engine: AsyncEngine, key: Ed2
     async with engine.begin() as conn:
         await conn.execute(delete(audit_log_orgs).where(audit_log_orgs.c.seq >= 4))
         await conn.execute(delete(audit_log).where(audit_log.c.seq >= 4))
+    await expect_refusal(engine, key, 4, FailureReason.HEAD_MISMATCH)
+
+
+async def test_entry_past_the_head_record_is_noticed(engine: AsyncEngine, key: Ed25519PrivateKey) -> None:
+    clock = FixedClock()
+    await fill_audit(records(engine, key, clock), clock, 3)
+    async with engine.begin() as conn:
+        last = (await conn.execute(select(audit_log).where(audit_log.c.seq == 3))).one()
+        # Even a correctly signed entry is suspect when no append put it there (the head was not moved).
+        extra = seal(
+            ChainHead(3, last.entry_hash), chain="audit", payload=pause().to_payload(), created_at=clock.now(), key=key
+        )
+        await conn.execute(
+            insert(audit_log).values(
+                seq=4,
+                prev_hash=extra.prev_hash,
+                entry_hash=extra.entry_hash,
+                signature=extra.signature,
+                created_at=extra.created_at,
+                payload=extra.payload_json,
+                action="pause",
+                meeting_id="m1",
+            )
+        )
+        await conn.execute(insert(audit_log_orgs).values(seq=4, org_id=ORG_A))
     await expect_refusal(engine, key, 4, FailureReason.HEAD_MISMATCH)
 
 
