@@ -108,16 +108,14 @@ async def lock_chain(conn: AsyncConnection, chain: ChainName) -> ChainHead:
         await conn.execute(_insert_head_if_missing(conn, chain))
         await conn.execute(touch)
     head = await read_head(conn, chain)
-    assert head is not None  # inserted above within this transaction
+    if head is None:  # cannot happen: the row was touched or inserted in this transaction
+        raise RuntimeError("chain head row missing after locking")
     return head
 
 
-async def _rows(conn: AsyncConnection, chain: ChainName, lo: int, hi: int | None) -> list[Row[Any]]:
+async def _rows_after(conn: AsyncConnection, chain: ChainName, lo: int) -> list[Row[Any]]:
     table = TABLES[chain]
-    query = select(table).where(table.c.seq > lo).order_by(table.c.seq)
-    if hi is not None:
-        query = query.where(table.c.seq <= hi)
-    return list((await conn.execute(query)).all())
+    return list((await conn.execute(select(table).where(table.c.seq > lo).order_by(table.c.seq))).all())
 
 
 async def _org_links(conn: AsyncConnection, lo: int, hi: int) -> dict[int, set[int]]:
@@ -198,7 +196,7 @@ async def verify_tail(
     lowest = (await conn.execute(select(newest.c.seq).order_by(newest.c.seq).limit(1))).scalar()
     if lowest is None:
         return _head_problem(head, GENESIS, 0) or VerifyResult(True, 0, GENESIS)
-    rows = await _rows(conn, chain, int(lowest) - 1, None)
+    rows = await _rows_after(conn, chain, int(lowest) - 1)
     start = GENESIS if int(lowest) == 1 else None
     result = await _check_rows(conn, chain, rows, public_key, start, 0)
     if not result.ok:
