@@ -43,6 +43,15 @@ class TrackCounters:
     dropped: int = 0
     """Frames overwritten by a newer one before they were processed."""
     paused: int = 0
+    gated: int = 0
+    """Frames replaced by a card because the participant may not be shown yet (roster, consent)."""
+
+
+OPEN = "open"
+FACE_VISIBLE = "face_visible"
+PAUSE = "pause"
+CLOSED = "closed"
+"""Gate values. Anything other than OPEN and FACE_VISIBLE replaces the picture with a card."""
 
 
 def neutral_card_yuv(width: int, height: int, luma: int = 96) -> np.ndarray:
@@ -62,7 +71,7 @@ class PrivacyTrack(MediaStreamTrack):
         *,
         executor: Executor,
         deadline_s: float,
-        pause_card: Callable[[int, int], np.ndarray],
+        card: Callable[[int, int, str], np.ndarray],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
@@ -71,10 +80,10 @@ class PrivacyTrack(MediaStreamTrack):
         self._state = processor.new_track()
         self._executor = executor
         self._deadline = deadline_s
-        self._pause_card = pause_card
+        self._render_card = card
         self._clock = clock
         self.counters = TrackCounters()
-        self._paused = False
+        self._gate = CLOSED  # nothing of the camera leaves before the room has opened the gate
         self._newest: tuple[VideoFrame, float] | None = None
         self._arrived = asyncio.Event()
         self._job: asyncio.Future[VideoFrame] | None = None
@@ -83,12 +92,12 @@ class PrivacyTrack(MediaStreamTrack):
         self.on_counters: Callable[[str], None] | None = None
 
     @property
-    def paused(self) -> bool:
-        return self._paused
+    def gate(self) -> str:
+        return self._gate
 
-    def set_paused(self, paused: bool) -> None:
+    def set_gate(self, gate: str) -> None:
         """Takes effect for the very next frame that leaves, also one being processed now."""
-        self._paused = paused
+        self._gate = gate
 
     async def _drain(self) -> None:
         try:
@@ -112,15 +121,30 @@ class PrivacyTrack(MediaStreamTrack):
     def _card(self, kind: str, frame: VideoFrame) -> VideoFrame:
         key = (kind, frame.width, frame.height)
         if key not in self._cards:
-            if kind == "pause":
-                bgr = self._pause_card(frame.width, frame.height)
-                self._cards[key] = VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format="yuv420p").to_ndarray()
-            else:
+            if kind == "obscured":
                 self._cards[key] = neutral_card_yuv(frame.width, frame.height)
+            else:
+                bgr = self._render_card(frame.width, frame.height, "Pause" if kind == PAUSE else "")
+                self._cards[key] = VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format="yuv420p").to_ndarray()
         return _with_timing(VideoFrame.from_ndarray(self._cards[key], format="yuv420p"), frame)
 
-    def _run(self, frame: VideoFrame) -> VideoFrame:
+    def _gated(self, frame: VideoFrame) -> VideoFrame | None:
+        """The card for a closed gate, or None when the picture may go through the processor."""
+        gate = self._gate
+        if gate in (OPEN, FACE_VISIBLE):
+            return None
+        if gate == PAUSE:
+            self.counters.paused += 1
+            self._count("paused")
+        else:
+            self.counters.gated += 1
+            self._count("gated")
+        return self._card(PAUSE if gate == PAUSE else CLOSED, frame)
+
+    def _run(self, frame: VideoFrame, gate: str) -> VideoFrame:
         bgr = frame.to_ndarray(format="bgr24")
+        if gate == FACE_VISIBLE:  # consented exception: the picture is sent as it is, for a limited time
+            return _with_timing(frame.reformat(format="yuv420p"), frame)
         out = self._processor.process(bgr, self._state, self._clock())
         if out is bgr:  # a processor must never hand back its input
             raise RuntimeError("frame processor returned its input")
@@ -137,15 +161,15 @@ class PrivacyTrack(MediaStreamTrack):
             await self._arrived.wait()
         frame, arrived = self._newest
         self._newest = None
-        if self._paused:
-            self.counters.paused += 1
-            self._count("paused")
-            return self._card("pause", frame)
+        card = self._gated(frame)
+        if card is not None:
+            return card
         if self._job is not None and not self._job.done():
             # The previous frame is still being checked: this one cannot be, in time.
             return self._obscured(frame)
         loop = asyncio.get_running_loop()
-        self._job = asyncio.ensure_future(loop.run_in_executor(self._executor, self._run, frame))
+        gate = self._gate
+        self._job = asyncio.ensure_future(loop.run_in_executor(self._executor, self._run, frame, gate))
         remaining = self._deadline - (self._clock() - arrived)
         try:
             out = await asyncio.wait_for(asyncio.shield(self._job), timeout=max(0.0, remaining))
@@ -154,10 +178,10 @@ class PrivacyTrack(MediaStreamTrack):
         except Exception:
             log.warning("frame processing failed", exc_info=True)
             return self._obscured(frame)
-        if self._paused:  # paused while this frame was being processed
-            self.counters.paused += 1
-            self._count("paused")
-            return self._card("pause", frame)
+        if self._gate != gate:  # the gate changed while this frame was being processed
+            card = self._gated(frame)
+            if card is not None or gate == FACE_VISIBLE:
+                return card or self._obscured(frame)
         self.counters.processed += 1
         return out
 

@@ -27,6 +27,8 @@ class Fanout:
         self.source = source
         self.kind = source.kind
         self._subscribers: set[_Subscriber] = set()
+        self.enabled = True
+        """When False, frames are read and dropped: subscribers receive nothing (silence for audio)."""
         self._pump = asyncio.ensure_future(self._run())
 
     def subscribe(self) -> MediaStreamTrack:
@@ -43,6 +45,8 @@ class Fanout:
         try:
             while True:
                 frame = await self.source.recv()
+                if not self.enabled:
+                    continue
                 for sub in list(self._subscribers):
                     sub.offer(frame)
         except MediaStreamError:

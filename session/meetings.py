@@ -12,12 +12,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from session.errors import LinkExpired, LinkInvalid, LinkRevoked, MeetingInvalid
 from session.roles import Role
-from session.tables import invitations, meetings
+from session.tables import invitations, meetings, organisations
 
 MEETING_KINDS = ("bolig", "mobilitet", "kommunikasjon", "reparasjon", "annet")
 TOPIC_MAX = 200
@@ -141,3 +141,26 @@ async def resolve_invitation(conn: AsyncConnection, token: str, now: datetime) -
     if expires_at <= now:
         raise LinkExpired()
     return Invitation(row.id, row.meeting_id, Role(row.role), bool(row.host), row.staff_id, expires_at)
+
+
+async def revoke_invitation(conn: AsyncConnection, invitation_id: int, now: datetime) -> None:
+    """A revoked link is refused from now on (410), also when it is opened again on the same device."""
+    await conn.execute(
+        update(invitations)
+        .where(invitations.c.id == invitation_id, invitations.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def meeting_exists(conn: AsyncConnection, meeting_id: str) -> bool:
+    return (await conn.execute(select(meetings.c.id).where(meetings.c.id == meeting_id))).first() is not None
+
+
+async def meeting_org_ids(conn: AsyncConnection, meeting_id: str) -> tuple[int, ...]:
+    """The meeting's organisations and their parents (a municipality sees its units' meetings)."""
+    row = (
+        await conn.execute(select(meetings.c.organisation_id, meetings.c.centre_id).where(meetings.c.id == meeting_id))
+    ).one()
+    direct = [o for o in (row.organisation_id, row.centre_id) if o is not None]
+    parents = (await conn.execute(select(organisations.c.parent_id).where(organisations.c.id.in_(direct)))).scalars()
+    return tuple(sorted({*direct, *(p for p in parents if p is not None)}))

@@ -20,7 +20,7 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from privacy.privacy_track import FrameProcessor, PrivacyTrack
+from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack
 from session.fanout import Fanout
 from session.ice import rtc_configuration
 
@@ -58,13 +58,14 @@ class MediaRelay:
         config: RelayConfig,
         processor: FrameProcessor,
         executor: Executor,
-        pause_card: Callable[[int, int], np.ndarray],
+        card: Callable[[int, int, str], np.ndarray],
     ) -> None:
         self.config = config
         self._processor = processor
         self._executor = executor
-        self._pause_card = pause_card
+        self._card = card
         self._media: dict[str, _Media] = {}
+        self._gates: dict[str, tuple[str, bool]] = {}
         self.on_counter: Callable[[str], None] | None = None
 
     def privacy_track(self, pid: str) -> PrivacyTrack | None:
@@ -95,11 +96,12 @@ class MediaRelay:
             self._processor,
             executor=self._executor,
             deadline_s=self.config.deadline_s,
-            pause_card=self._pause_card,
+            card=self._card,
         )
         media.privacy.on_counters = self.on_counter
         media.video = Fanout(media.privacy)
         media.audio = Fanout(audio_in)
+        self._apply_gates(pid)
         # The participant's own processed view comes back on the video transceiver they send on.
         transceivers[0].direction = "recvonly"
         transceivers[1].direction = "sendrecv"
@@ -115,6 +117,18 @@ class MediaRelay:
             await self.close(pid)
             raise OfferRejected("Kunne ikke lage svar på tilbudet.") from None
         return pc.localDescription.sdp
+
+    def set_gates(self, pid: str, video: str, audio: bool) -> None:
+        """What of this participant may leave the server; remembered for a connection not negotiated yet."""
+        self._gates[pid] = (video, audio)
+        self._apply_gates(pid)
+
+    def _apply_gates(self, pid: str) -> None:
+        media = self._media.get(pid)
+        video, audio = self._gates.get(pid, (CLOSED, False))
+        if media is not None and media.privacy is not None and media.audio is not None:
+            media.privacy.set_gate(video)
+            media.audio.enabled = audio
 
     def attach(self, viewer: str, slot: int, source: str) -> None:
         v, s = self._media.get(viewer), self._media.get(source)
@@ -139,6 +153,7 @@ class MediaRelay:
                 track.stop()
 
     async def close(self, pid: str) -> None:
+        self._gates.pop(pid, None)
         media = self._media.pop(pid, None)
         if media is None:
             return

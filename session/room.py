@@ -1,16 +1,47 @@
-"""The room state machine: who is connected, who is in the call, and which receive slot shows whom.
+"""The room state machine: preview, lobby, who is in the call, roster, pause, chat, and what each one may send.
 
-Pure: each event returns the effects to carry out (messages to send, relay slots to attach or detach). The
-WebSocket handler and the media relay carry them out; this module can be tested without a network.
+Pure: each event returns the effects to carry out (messages to send, relay slots to wire, media gates to set,
+audit records to append, links to revoke). The WebSocket handler and the media relay carry them out; this
+module is tested without a network. After every event the gates of every participant are recomputed from the
+state, so no event can forget to close one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from session.errors import MeetingFull
+from session.errors import MeetingFull, SessionError
 from session.roles import Role
+from session.roster import OffCameraList
+
+CHAT_MAX = 1000
+LOBBY_MESSAGE_MAX = 280
+
+
+class NotAllowed(SessionError):
+    code = "not_allowed"
+
+
+class Stage(StrEnum):
+    PREVIEW = "preview"
+    LOBBY = "lobby"
+    IN_CALL = "in_call"
+
+
+class VideoGate(StrEnum):
+    """What leaves a participant's PrivacyTrack. Only OPEN and FACE_VISIBLE let camera content through."""
+
+    OPEN = "open"
+    """Anonymized camera picture."""
+    FACE_VISIBLE = "face_visible"
+    """Camera picture without face anonymization: an exception with its own consent and time limit."""
+    PAUSE = "pause"
+    ROSTER = "roster"
+    """Waiting for the host to confirm who is present."""
+    CONSENT = "consent"
+    """The user has not (or no longer) consented to video."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +65,34 @@ class Detach:
     slot: int
 
 
-Effect = Send | Attach | Detach
+@dataclass(frozen=True, slots=True)
+class SetGates:
+    participant: str
+    video: VideoGate
+    audio: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """A record for the signed audit log: roles and ids only, never chat or names."""
+
+    action: str
+    actor_role: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Revoke:
+    invitation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    participant: str
+    reason: str
+
+
+Effect = Send | Attach | Detach | SetGates | Audit | Revoke | Close
 
 
 @dataclass(slots=True)
@@ -43,11 +101,19 @@ class Participant:
     role: Role
     invitation_id: int
     host: bool
-    in_call: bool = False
+    staff_id: int | None = None
+    """Set when a logged-in staff member joined through their own link; citizens have none."""
+    stage: Stage = Stage.PREVIEW
     audio: bool = True
     video: bool = True
+    paused: bool = False
     slots: dict[int, str] = field(default_factory=dict)
     """slot number -> the participant shown in it."""
+    gates: tuple[VideoGate, bool] | None = None
+
+    @property
+    def in_call(self) -> bool:
+        return self.stage is Stage.IN_CALL
 
     def public(self) -> dict[str, Any]:
         return {
@@ -56,6 +122,7 @@ class Participant:
             "host": self.host,
             "audio": self.audio,
             "video": self.video,
+            "paused": self.paused,
         }
 
 
@@ -66,43 +133,106 @@ class Room:
         self.meeting_id = meeting_id
         self.slot_count = slot_count
         self.participants: dict[str, Participant] = {}
+        self.off_camera = OffCameraList()
+        self.roster_confirmed = False
+        self.consents: dict[int, frozenset[str]] = {}
+        """Active consent scopes of each ``bruker`` link (by invitation id), kept across reconnects."""
+
+    # -- queries --------------------------------------------------------------------------------------------
 
     def in_call(self) -> list[Participant]:
         return [p for p in self.participants.values() if p.in_call]
 
+    def hosts(self) -> list[Participant]:
+        return [p for p in self.in_call() if p.host]
+
     def find_by_invitation(self, invitation_id: int) -> Participant | None:
         return next((p for p in self.participants.values() if p.invitation_id == invitation_id), None)
 
-    def connect(self, pid: str, role: Role, invitation_id: int, host: bool) -> list[Effect]:
+    def roster(self) -> dict[str, Any]:
+        return {
+            "type": "roster",
+            "confirmed": self.roster_confirmed,
+            "participants": [p.public() for p in self.in_call()],
+            "off_camera": [e.public() for e in self.off_camera.entries.values()],
+        }
+
+    def _get(self, pid: str) -> Participant:
+        participant = self.participants.get(pid)
+        if participant is None:
+            raise NotAllowed("Du er ikke med i møtet.")
+        return participant
+
+    def _host(self, pid: str) -> Participant:
+        actor = self._get(pid)
+        if not actor.host or not actor.in_call:
+            raise NotAllowed("Bare verten for møtet kan gjøre dette.")
+        return actor
+
+    # -- arriving and leaving --------------------------------------------------------------------------------
+
+    def connect(
+        self, pid: str, role: Role, invitation_id: int, host: bool, staff_id: int | None = None
+    ) -> list[Effect]:
         """A participant opened the call page (preview): they see nobody yet and nobody sees them."""
         if len(self.participants) > self.slot_count:
             raise MeetingFull()
-        self.participants[pid] = Participant(pid, role, invitation_id, host)
-        return [Send(pid, {"type": "welcome", "participant": pid, "role": role.value, "slots": self.slot_count})]
+        self.participants[pid] = Participant(pid, role, invitation_id, host, staff_id)
+        welcome = {"type": "welcome", "participant": pid, "role": role.value, "host": host, "slots": self.slot_count}
+        return [Send(pid, welcome), *self._sync_gates()]
 
-    def enter(self, pid: str) -> list[Effect]:
-        me = self.participants[pid]
-        if me.in_call:
+    def request_entry(self, pid: str) -> list[Effect]:
+        """The host goes straight in; everyone else waits in the lobby until the host lets them in."""
+        me = self._get(pid)
+        if me.stage is not Stage.PREVIEW:
             return []
-        me.in_call = True
-        effects: list[Effect] = [Send(pid, {"type": "entered", "participants": [p.public() for p in self.in_call()]})]
-        for other in self.in_call():
-            if other.id == pid:
-                continue
-            effects.append(Send(other.id, {"type": "participant-joined", "participant": me.public()}))
-            effects += self._show(viewer=other, source=me)
-            effects += self._show(viewer=me, source=other)
-        return effects
+        if me.host:
+            return self._enter(me)
+        me.stage = Stage.LOBBY
+        effects: list[Effect] = [Send(pid, {"type": "lobby", "hosts_present": bool(self.hosts())})]
+        return effects + self._lobby_update()
 
-    def set_media(self, pid: str, audio: bool, video: bool) -> list[Effect]:
-        me = self.participants[pid]
-        me.audio, me.video = audio, video
-        msg = {"type": "media", "participant": pid, "audio": audio, "video": video}
-        return [Send(p.id, msg) for p in self.participants.values() if p.in_call or p.id == pid]
+    def admit(self, host_pid: str, pid: str) -> list[Effect]:
+        host = self._host(host_pid)
+        guest = self.participants.get(pid)
+        if guest is None or guest.stage is not Stage.LOBBY:
+            raise NotAllowed("Personen venter ikke i lobbyen.")
+        audit = Audit("lobby.admit", host.role.value, {"participant_role": guest.role.value})
+        return [audit, *self._enter(guest), *self._lobby_update()]
+
+    def deny(self, host_pid: str, pid: str) -> list[Effect]:
+        """Turned away: the link is revoked, so the same link cannot be used to come back."""
+        host = self._host(host_pid)
+        guest = self.participants.get(pid)
+        if guest is None or guest.stage is not Stage.LOBBY:
+            raise NotAllowed("Personen venter ikke i lobbyen.")
+        del self.participants[pid]
+        return [
+            Audit("lobby.deny", host.role.value, {"participant_role": guest.role.value}),
+            Revoke(guest.invitation_id),
+            Send(pid, {"type": "denied"}),
+            Close(pid, "denied"),
+            *self._lobby_update(),
+        ]
+
+    def lobby_message(self, host_pid: str, text: str) -> list[Effect]:
+        self._host(host_pid)
+        text = " ".join(text.split())
+        if not text or len(text) > LOBBY_MESSAGE_MAX:
+            raise NotAllowed(f"Meldingen til lobbyen må ha 1–{LOBBY_MESSAGE_MAX} tegn.")
+        return [
+            Send(p.id, {"type": "lobby-message", "text": text})
+            for p in self.participants.values()
+            if p.stage is Stage.LOBBY
+        ]
 
     def leave(self, pid: str) -> list[Effect]:
         me = self.participants.pop(pid, None)
-        if me is None or not me.in_call:
+        if me is None:
+            return []
+        if me.stage is Stage.LOBBY:
+            return self._lobby_update()
+        if not me.in_call:
             return []
         effects: list[Effect] = []
         for other in self.in_call():
@@ -112,7 +242,20 @@ class Room:
                     effects.append(Detach(other.id, slot))
                     effects.append(Send(other.id, {"type": "slot", "slot": slot, "participant": None}))
             effects.append(Send(other.id, {"type": "participant-left", "participant": pid}))
-        return effects
+        return effects + self._broadcast(self.roster())
+
+    def _enter(self, me: Participant) -> list[Effect]:
+        me.stage = Stage.IN_CALL
+        effects: list[Effect] = [Send(me.id, {"type": "entered", "participants": [p.public() for p in self.in_call()]})]
+        for other in self.in_call():
+            if other.id == me.id:
+                continue
+            effects.append(Send(other.id, {"type": "participant-joined", "participant": me.public()}))
+            effects += self._show(viewer=other, source=me)
+            effects += self._show(viewer=me, source=other)
+        if me.host:
+            effects += self._lobby_update()
+        return effects + self._broadcast(self.roster()) + self._sync_gates()
 
     def _show(self, viewer: Participant, source: Participant) -> list[Effect]:
         free = next((s for s in range(self.slot_count) if s not in viewer.slots), None)
@@ -123,3 +266,111 @@ class Room:
             Attach(viewer.id, free, source.id),
             Send(viewer.id, {"type": "slot", "slot": free, "participant": source.id, "role": source.role.value}),
         ]
+
+    def _lobby_update(self) -> list[Effect]:
+        waiting = [{"id": p.id, "role": p.role.value} for p in self.participants.values() if p.stage is Stage.LOBBY]
+        return [Send(h.id, {"type": "lobby-list", "waiting": waiting}) for h in self.hosts()]
+
+    # -- roster ---------------------------------------------------------------------------------------------
+
+    def add_off_camera(self, pid: str, role: str, first_name: str) -> list[Effect]:
+        actor = self._get(pid)
+        if not actor.in_call:
+            raise NotAllowed("Du må være med i møtet for å legge til tilstedeværende.")
+        entry = self.off_camera.add(role, first_name, pid)
+        audit = Audit("roster.change", actor.role.value, {"change": "added", "role": entry.role})
+        return [audit, *self._broadcast(self.roster())]
+
+    def remove_off_camera(self, pid: str, entry_id: int) -> list[Effect]:
+        actor = self._get(pid)
+        if not actor.in_call:
+            raise NotAllowed("Du må være med i møtet for å endre listen.")
+        entry = self.off_camera.remove(entry_id)
+        audit = Audit("roster.change", actor.role.value, {"change": "removed", "role": entry.role})
+        return [audit, *self._broadcast(self.roster())]
+
+    def confirm_roster(self, host_pid: str) -> list[Effect]:
+        """Video starts only once the host has confirmed who is present, on and off camera."""
+        host = self._host(host_pid)
+        self.roster_confirmed = True
+        roles = sorted(p.role.value for p in self.in_call()) + sorted(e.role for e in self.off_camera.entries.values())
+        audit = Audit("roster.confirmed", host.role.value, {"roles": roles})
+        return [audit, *self._broadcast(self.roster()), *self._sync_gates()]
+
+    # -- pause, media state, chat, consent -------------------------------------------------------------------
+
+    def set_paused(self, actor_pid: str, target_pid: str, paused: bool) -> list[Effect]:
+        """The user pauses themself, or staff do it for them; resuming is the user's, or staff at their request."""
+        actor = self._get(actor_pid)
+        target = self._get(target_pid)
+        if actor.id != target.id and not actor.role.is_staff:
+            raise NotAllowed("Bare brukeren selv eller en ansatt kan sette brukeren på pause.")
+        if target.paused == paused:
+            return []
+        target.paused = paused
+        audit = Audit(
+            "pause" if paused else "resume",
+            actor.role.value,
+            {"participant_role": target.role.value, "by_self": actor.id == target.id},
+        )
+        msg = {"type": "paused", "participant": target.id, "role": target.role.value, "paused": paused}
+        return [audit, *self._broadcast(msg, include_lobby=False, also=target.id), *self._sync_gates()]
+
+    def set_media(self, pid: str, audio: bool, video: bool) -> list[Effect]:
+        me = self._get(pid)
+        me.audio, me.video = audio, video
+        msg = {"type": "media", "participant": pid, "audio": audio, "video": video}
+        return self._broadcast(msg, also=pid)
+
+    def chat(self, pid: str, text: str) -> list[Effect]:
+        """Relayed to those in the call now; never stored, logged or audited."""
+        me = self._get(pid)
+        if not me.in_call:
+            raise NotAllowed("Du må være med i møtet for å skrive i chatten.")
+        text = text.strip()
+        if not text or len(text) > CHAT_MAX:
+            raise NotAllowed(f"En chatmelding må ha 1–{CHAT_MAX} tegn.")
+        return self._broadcast({"type": "chat", "from": pid, "role": me.role.value, "text": text})
+
+    def set_consent_scopes(self, invitation_id: int, scopes: frozenset[str]) -> list[Effect]:
+        """The ledger's answer for one user link changed (given, withdrawn, expired): gates follow at once."""
+        self.consents[invitation_id] = scopes
+        effects: list[Effect] = []
+        for p in self.participants.values():
+            if p.invitation_id == invitation_id:
+                effects += self._broadcast(
+                    {"type": "consent", "participant": p.id, "scopes": sorted(scopes)}, also=p.id
+                )
+        return effects + self._sync_gates()
+
+    # -- gates ----------------------------------------------------------------------------------------------
+
+    def gates_for(self, p: Participant) -> tuple[VideoGate, bool]:
+        scopes = self.consents.get(p.invitation_id, frozenset()) if p.role is Role.BRUKER else None
+        audio = scopes is None or "audio" in scopes
+        if p.paused:
+            return VideoGate.PAUSE, audio
+        if scopes is not None and "video" not in scopes:
+            return VideoGate.CONSENT, audio
+        if not self.roster_confirmed:
+            return VideoGate.ROSTER, audio
+        if scopes is not None and "face_visible" in scopes:
+            return VideoGate.FACE_VISIBLE, audio
+        return VideoGate.OPEN, audio
+
+    def _sync_gates(self) -> list[Effect]:
+        effects: list[Effect] = []
+        for p in self.participants.values():
+            gates = self.gates_for(p)
+            if gates != p.gates:
+                p.gates = gates
+                effects.append(SetGates(p.id, *gates))
+        return effects
+
+    def _broadcast(
+        self, message: dict[str, Any], *, include_lobby: bool = False, also: str | None = None
+    ) -> list[Effect]:
+        to = [p.id for p in self.participants.values() if p.in_call or (include_lobby and p.stage is Stage.LOBBY)]
+        if also is not None and also not in to and also in self.participants:
+            to.append(also)
+        return [Send(pid, message) for pid in to]

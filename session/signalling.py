@@ -50,7 +50,83 @@ class Ping:
     t: float
 
 
-ClientMessage = Offer | Enter | SetMedia | Leave | Ping
+@dataclass(frozen=True, slots=True)
+class Admit:
+    participant: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deny:
+    participant: str
+
+
+@dataclass(frozen=True, slots=True)
+class LobbyMessage:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RosterAdd:
+    role: str
+    first_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RosterRemove:
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RosterConfirm:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    participant: str
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class GiveConsent:
+    """Oral consent recorded by staff for ``participant``, or written consent given on one's own device."""
+
+    participant: str
+    giver: str
+    form: str
+    scopes: tuple[str, ...]
+    purpose: str
+    face_visible_minutes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawConsent:
+    participant: str
+    consent_id: str
+
+
+ClientMessage = (
+    Offer
+    | Enter
+    | SetMedia
+    | Leave
+    | Ping
+    | Admit
+    | Deny
+    | LobbyMessage
+    | RosterAdd
+    | RosterRemove
+    | RosterConfirm
+    | Pause
+    | Chat
+    | GiveConsent
+    | WithdrawConsent
+)
 
 
 def _bool(data: dict[str, Any], key: str) -> bool:
@@ -76,12 +152,57 @@ def _ping(data: dict[str, Any]) -> Ping:
     return Ping(float(t))
 
 
+def _str(data: dict[str, Any], key: str, max_len: int, *, required: bool = True) -> str:
+    value = data.get(key, "" if not required else None)
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ProtocolError("invalid_field", f"Feltet «{key}» må være tekst.")
+    if len(value) > max_len:
+        raise ProtocolError("too_large", f"Feltet «{key}» kan ha høyst {max_len} tegn.")
+    return value
+
+
+def _pid(data: dict[str, Any]) -> str:
+    return _str(data, "participant", 16)
+
+
+def _int(data: dict[str, Any], key: str, low: int, high: int) -> int:
+    value = data.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ProtocolError("invalid_field", f"Feltet «{key}» må være et heltall fra {low} til {high}.")
+    return value
+
+
+def _consent(data: dict[str, Any]) -> GiveConsent:
+    scopes = data.get("scopes")
+    if not isinstance(scopes, list) or not 1 <= len(scopes) <= 4 or not all(isinstance(x, str) for x in scopes):
+        raise ProtocolError("invalid_field", "Feltet «scopes» må være en liste med 1–4 omfang.")
+    minutes = data.get("face_visible_minutes")
+    return GiveConsent(
+        participant=_pid(data),
+        giver=_str(data, "giver", 16),
+        form=_str(data, "form", 16),
+        scopes=tuple(scopes),
+        purpose=_str(data, "purpose", 200),
+        face_visible_minutes=None if minutes is None else _int(data, "face_visible_minutes", 1, 240),
+    )
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "offer": _offer,
     "enter": lambda _d: Enter(),
     "media": lambda d: SetMedia(audio=_bool(d, "audio"), video=_bool(d, "video")),
     "leave": lambda _d: Leave(),
     "ping": _ping,
+    "admit": lambda d: Admit(_pid(d)),
+    "deny": lambda d: Deny(_pid(d)),
+    "lobby-message": lambda d: LobbyMessage(_str(d, "text", 280)),
+    "roster-add": lambda d: RosterAdd(_str(d, "role", 32), _str(d, "first_name", 40, required=False)),
+    "roster-remove": lambda d: RosterRemove(_int(d, "id", 1, 10_000)),
+    "roster-confirm": lambda _d: RosterConfirm(),
+    "pause": lambda d: Pause(_pid(d), _bool(d, "paused")),
+    "chat": lambda d: Chat(_str(d, "text", 1000)),
+    "consent": _consent,
+    "consent-withdraw": lambda d: WithdrawConsent(_pid(d), _str(d, "consent_id", 64)),
 }
 
 

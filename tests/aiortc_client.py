@@ -81,9 +81,39 @@ class CallClient:
         self.slot_audio = [transceivers[2 + 2 * i].receiver.track for i in range(welcome["slots"])]
         self.slot_video = [transceivers[3 + 2 * i].receiver.track for i in range(welcome["slots"])]
 
-    async def enter(self) -> None:
+    @property
+    def pid(self) -> str:
+        return str(self.messages[0]["participant"])
+
+    async def enter(self, host: "CallClient | None" = None) -> None:
+        """Ask to enter; a guest waits in the lobby until ``host`` admits them."""
+        before = len(self.messages)
         await self.send({"type": "enter"})
-        await self.wait_for("entered")
+        if host is not None:
+            await self.wait_for("lobby", after=before)
+            await host.send({"type": "admit", "participant": self.pid})
+        await self.wait_for("entered", after=before)
+
+    async def confirm_roster(self) -> None:
+        before = len(self.messages)
+        await self.send({"type": "roster-confirm"})
+        await self.wait_for("roster", after=before, confirmed=True)
+
+    async def consent_for(self, user: "CallClient", scopes: list[str], **extra: Any) -> dict[str, Any]:
+        """Oral consent for ``user``, recorded by this (staff) participant."""
+        before = len(self.messages)
+        await self.send(
+            {
+                "type": "consent",
+                "participant": user.pid,
+                "giver": "user",
+                "form": "oral",
+                "scopes": scopes,
+                "purpose": "Tilpasning av hodestøtte",
+                **extra,
+            }
+        )
+        return await self.wait_for("consent-recorded", after=before)
 
     async def send(self, msg: dict[str, Any] | str) -> None:
         assert self.ws is not None

@@ -14,12 +14,16 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from privacy.keys import load_or_create_signing_key
+from privacy.ledgers import PrivacyRecords
+from privacy.pause_card import pause_card
 from privacy.privacy_track import FrameProcessor
 from session.ice import enable_loopback_candidates
+from session.meetings import meeting_exists
 from session.relay import MediaRelay, RelayConfig
 from web.auth import SessionSigner, load_or_create_secret
 from web.database import create_engine
-from web.frame_processing import default_processor, pause_card
+from web.frame_processing import default_processor
 from web.live import LiveMeetings
 from web.metrics import Metrics, create_metrics
 from web.settings import Settings
@@ -36,12 +40,23 @@ SIGNER = web.AppKey("signer", SessionSigner)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 LIVE = web.AppKey("live", LiveMeetings)
+RECORDS = web.AppKey("records", PrivacyRecords)
 STATIC = Path(__file__).with_name("static")
 VENDOR = Path(__file__).resolve().parent.parent / "node_modules"
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class _ClockAdapter:
+    """The privacy records take an object with ``now()``; the app takes a plain callable."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock()
 
 
 def create_app(
@@ -68,6 +83,8 @@ def create_app(
     async def storage(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         app[ENGINE] = engine
+        key = load_or_create_signing_key(settings.data_dir / "keys")
+        app[RECORDS] = PrivacyRecords(engine, key, _ClockAdapter(clock), meeting_known=meeting_exists)
         yield
         await engine.dispose()
 

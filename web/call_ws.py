@@ -3,19 +3,40 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
-from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from session.errors import MeetingFull, SessionError
-from session.meetings import Invitation, resolve_invitation
-from session.relay import MediaRelay, OfferRejected
-from session.room import Attach, Detach, Effect, Room, Send
-from session.signalling import Enter, Leave, Offer, Ping, ProtocolError, SetMedia, error, parse_client_message
+from session.meetings import Invitation, meeting_org_ids, resolve_invitation
+from session.relay import OfferRejected
+from session.roles import Role
+from session.room import Effect, Room
+from session.signalling import (
+    Admit,
+    Chat,
+    ClientMessage,
+    Deny,
+    Enter,
+    GiveConsent,
+    Leave,
+    LobbyMessage,
+    Offer,
+    Pause,
+    Ping,
+    ProtocolError,
+    RosterAdd,
+    RosterConfirm,
+    RosterRemove,
+    SetMedia,
+    WithdrawConsent,
+    error,
+    parse_client_message,
+)
+from web import consent_flow
 from web.app import CLOCK, ENGINE, LIVE, METRICS, RELAY, SETTINGS
+from web.effects import carry_out
 from web.live import LiveMeeting
 
 log = logging.getLogger(__name__)
@@ -23,19 +44,6 @@ log = logging.getLogger(__name__)
 # aiohttp closes the socket on a frame above max_msg_size; the protocol's own 64 KiB limit is checked per
 # message with an error reply, so this transport limit only stops abuse.
 TRANSPORT_MAX_BYTES = 1024 * 1024
-
-
-async def _carry_out(meeting: LiveMeeting, relay: MediaRelay, effects: list[Effect]) -> None:
-    for effect in effects:
-        if isinstance(effect, Send):
-            ws = meeting.sockets.get(effect.to)
-            if ws is not None and not ws.closed:
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await ws.send_json(effect.message)
-        elif isinstance(effect, Attach):
-            relay.attach(effect.viewer, effect.slot, effect.source)
-        elif isinstance(effect, Detach):
-            relay.detach(effect.viewer, effect.slot)
 
 
 async def _resolve(request: web.Request) -> Invitation:
@@ -58,8 +66,10 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     settings, relay, metrics = request.app[SETTINGS], request.app[RELAY], request.app[METRICS]
     meeting = live.meetings.get(invitation.meeting_id)
     if meeting is None:
-        meeting = live.meetings[invitation.meeting_id] = LiveMeeting(
-            Room(invitation.meeting_id, settings.max_participants - 1)
+        async with request.app[ENGINE].connect() as conn:
+            org_ids = await meeting_org_ids(conn, invitation.meeting_id)
+        meeting = live.meetings.setdefault(
+            invitation.meeting_id, LiveMeeting(Room(invitation.meeting_id, settings.max_participants - 1), org_ids)
         )
     previous = meeting.room.find_by_invitation(invitation.id)
     if previous is not None:  # one device at a time per link: the newest wins
@@ -69,7 +79,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
             await old.close()
     pid = secrets.token_hex(4)
     try:
-        effects = meeting.room.connect(pid, invitation.role, invitation.id, invitation.host)
+        effects = meeting.room.connect(pid, invitation.role, invitation.id, invitation.host, invitation.staff_id)
     except MeetingFull as exc:
         await ws.send_json(error(exc.code, str(exc)))
         await ws.close()
@@ -77,7 +87,11 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     meeting.sockets[pid] = ws
     log.info("participant connected", extra={"meeting": invitation.meeting_id, "role": invitation.role.value})
     try:
-        await _carry_out(meeting, relay, effects)
+        await carry_out(request.app, meeting, effects)
+        if invitation.role is Role.BRUKER:  # consent given earlier through this link still holds
+            await carry_out(
+                request.app, meeting, await consent_flow.refresh(request.app, meeting, meeting.room.participants[pid])
+            )
         await ws.send_json({"type": "config", "iceServers": list(settings.ice_servers)})
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -90,16 +104,21 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
                     continue
                 if isinstance(parsed, Leave):
                     break
-                await _handle(parsed, pid, meeting, relay, ws, metrics)
+                try:
+                    await _handle(request.app, parsed, pid, meeting, ws)
+                except SessionError as exc:
+                    metrics.ws_errors.labels(code=exc.code).inc()
+                    await ws.send_json(error(exc.code, str(exc)))
             elif msg.type == WSMsgType.BINARY:
                 metrics.ws_errors.labels(code="binary").inc()
                 await ws.send_json(error("binary", "Binære meldinger støttes ikke."))
     finally:
         if meeting.sockets.get(pid) is ws:
             del meeting.sockets[pid]
-        await _carry_out(meeting, relay, meeting.room.leave(pid))
+        await carry_out(request.app, meeting, meeting.room.leave(pid))
         await relay.close(pid)
         if not meeting.room.participants and live.meetings.get(invitation.meeting_id) is meeting:
+            meeting.cancel_timers()
             del live.meetings[invitation.meeting_id]
         log.info("participant disconnected", extra={"meeting": invitation.meeting_id})
         if not ws.closed:
@@ -108,23 +127,48 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
 
 
 async def _handle(
-    msg: Any, pid: str, meeting: LiveMeeting, relay: MediaRelay, ws: web.WebSocketResponse, metrics: Any
+    app: web.Application, msg: ClientMessage, pid: str, meeting: LiveMeeting, ws: web.WebSocketResponse
 ) -> None:
+    """One validated message; SessionError (not allowed, bad roster entry …) is answered by the caller."""
+    room = meeting.room
     if isinstance(msg, Offer):
         try:
-            answer = await asyncio.wait_for(relay.negotiate(pid, msg.sdp), timeout=15)
+            answer = await asyncio.wait_for(app[RELAY].negotiate(pid, msg.sdp), timeout=15)
         except (OfferRejected, TimeoutError) as exc:
-            code = "offer_rejected"
-            metrics.ws_errors.labels(code=code).inc()
-            await ws.send_json(error(code, str(exc) or "Tilkoblingen kunne ikke settes opp i tide."))
+            app[METRICS].ws_errors.labels(code="offer_rejected").inc()
+            await ws.send_json(error("offer_rejected", str(exc) or "Tilkoblingen kunne ikke settes opp i tide."))
             return
         await ws.send_json({"type": "answer", "sdp": answer})
-    elif isinstance(msg, Enter):
-        await _carry_out(meeting, relay, meeting.room.enter(pid))
-    elif isinstance(msg, SetMedia):
-        await _carry_out(meeting, relay, meeting.room.set_media(pid, msg.audio, msg.video))
-    elif isinstance(msg, Ping):
+        return
+    if isinstance(msg, Ping):
         await ws.send_json({"type": "pong", "t": msg.t})
+        return
+    effects: list[Effect]
+    if isinstance(msg, Enter):
+        effects = room.request_entry(pid)
+    elif isinstance(msg, SetMedia):
+        effects = room.set_media(pid, msg.audio, msg.video)
+    elif isinstance(msg, Admit):
+        effects = room.admit(pid, msg.participant)
+    elif isinstance(msg, Deny):
+        effects = room.deny(pid, msg.participant)
+    elif isinstance(msg, LobbyMessage):
+        effects = room.lobby_message(pid, msg.text)
+    elif isinstance(msg, RosterAdd):
+        effects = room.add_off_camera(pid, msg.role, msg.first_name)
+    elif isinstance(msg, RosterRemove):
+        effects = room.remove_off_camera(pid, msg.id)
+    elif isinstance(msg, RosterConfirm):
+        effects = room.confirm_roster(pid)
+    elif isinstance(msg, Pause):
+        effects = room.set_paused(pid, msg.participant, msg.paused)
+    elif isinstance(msg, Chat):
+        effects = room.chat(pid, msg.text)
+    elif isinstance(msg, GiveConsent | WithdrawConsent):
+        effects = await consent_flow.handle(app, meeting, pid, msg)
+    else:  # Leave ends the loop before it gets here
+        return
+    await carry_out(app, meeting, effects)
 
 
 def setup_routes(app: web.Application) -> None:

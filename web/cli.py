@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from privacy.audit_cli import add_audit_parser
 from web.access_log import RouteAccessLogger
 from web.database import create_engine, migrate
 from web.logging_setup import configure_logging
@@ -74,6 +75,13 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_db_url() -> str | None:
+    try:
+        return load_settings().database_url
+    except SettingsError:
+        return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samhandling", description="Samhandling: videomøter med personvern.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
     sub.add_parser("seed-demo", help="insert the demo organisations and staff").set_defaults(func=cmd_seed)
+    add_audit_parser(sub, default_db_url=_default_db_url())
     return parser
 
 

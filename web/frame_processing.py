@@ -22,9 +22,3 @@ class WholeFrameObscurer:
 
 def default_processor() -> WholeFrameObscurer:
     return WholeFrameObscurer()
-
-
-def pause_card(width: int, height: int) -> np.ndarray:
-    card = np.full((height, width, 3), (90, 70, 50), dtype=np.uint8)
-    cv2.putText(card, "Pause", (width // 3, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (255, 255, 255), 3)
-    return card

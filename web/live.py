@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
@@ -13,7 +14,15 @@ from session.room import Room
 @dataclass
 class LiveMeeting:
     room: Room
+    org_ids: tuple[int, ...]
+    """The organisations the meeting belongs to: its audit entries are theirs to read."""
     sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
+    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+
+    def cancel_timers(self) -> None:
+        for timer in self.timers.values():
+            timer.cancel()
+        self.timers.clear()
 
 
 class LiveMeetings:

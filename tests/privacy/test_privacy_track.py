@@ -14,7 +14,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
-from privacy.privacy_track import PrivacyTrack
+from privacy.privacy_track import CLOSED, FACE_VISIBLE, OPEN, PAUSE, PrivacyTrack
 from tests.media import clip_frames
 
 
@@ -57,8 +57,14 @@ class Blackout:
         return np.zeros_like(frame_bgr)
 
 
-def pause_card(width: int, height: int) -> np.ndarray:
-    return np.full((height, width, 3), 200, dtype=np.uint8)
+def card(width: int, height: int, text: str) -> np.ndarray:
+    return np.full((height, width, 3), 200 if text == "Pause" else 100, dtype=np.uint8)
+
+
+def open_track(source: FrameSource, proc: Blackout, deadline: float, executor: Any) -> PrivacyTrack:
+    track = PrivacyTrack(source, proc, executor=executor, deadline_s=deadline, card=card)
+    track.set_gate(OPEN)
+    return track
 
 
 @pytest.fixture
@@ -90,7 +96,7 @@ async def collect(track: PrivacyTrack, n: int) -> list[VideoFrame]:
 
 async def test_processed_frames_leave_as_yuv420p_with_timing(frames: list[np.ndarray], executor: Any) -> None:
     proc = Blackout()
-    track = PrivacyTrack(FrameSource(frames, 0.07), proc, executor=executor, deadline_s=1, pause_card=pause_card)
+    track = open_track(FrameSource(frames, 0.07), proc, 1, executor)
     out = await collect(track, 5)
     assert len(out) == 5
     assert all(f.format.name == "yuv420p" for f in out)
@@ -105,7 +111,7 @@ async def test_processed_frames_leave_as_yuv420p_with_timing(frames: list[np.nda
 async def test_a_frame_not_checked_in_time_is_replaced_never_sent(
     proc: Blackout, frames: list[np.ndarray], executor: Any
 ) -> None:
-    track = PrivacyTrack(FrameSource(frames, 0.05), proc, executor=executor, deadline_s=0.05, pause_card=pause_card)
+    track = open_track(FrameSource(frames, 0.05), proc, 0.05, executor)
     out = await collect(track, 8)
     assert len(out) >= 4
     assert not any(is_input(f, frames) for f in out)
@@ -116,13 +122,13 @@ async def test_a_frame_not_checked_in_time_is_replaced_never_sent(
 
 async def test_pause_shows_the_card_at_once_and_resume_returns(frames: list[np.ndarray], executor: Any) -> None:
     proc = Blackout()
-    track = PrivacyTrack(FrameSource(frames, 0.05), proc, executor=executor, deadline_s=1, pause_card=pause_card)
+    track = open_track(FrameSource(frames, 0.05), proc, 1, executor)
     await collect(track, 2)
-    track.set_paused(True)
+    track.set_gate(PAUSE)
     paused = await collect(track, 3)
     assert all(abs(float(f.to_ndarray(format="bgr24").mean()) - 200) < 8 for f in paused)
     assert track.counters.paused == 3
-    track.set_paused(False)
+    track.set_gate(OPEN)
     resumed = await collect(track, 2)
     assert all(f.to_ndarray(format="bgr24").max() < 30 for f in resumed)
     track.stop()
@@ -131,7 +137,7 @@ async def test_pause_shows_the_card_at_once_and_resume_returns(frames: list[np.n
 async def test_a_slow_reader_causes_drops_not_a_queue(frames: list[np.ndarray], executor: Any) -> None:
     many = frames * 5
     source = FrameSource(many, 0.005)
-    track = PrivacyTrack(source, Blackout(), executor=executor, deadline_s=1, pause_card=pause_card)
+    track = open_track(source, Blackout(), 1, executor)
     got = []
     while True:
         try:
@@ -142,4 +148,18 @@ async def test_a_slow_reader_causes_drops_not_a_queue(frames: list[np.ndarray], 
     assert source.i == len(many)  # the source was drained at its own pace
     assert track.counters.dropped >= len(many) // 2
     assert len(got) + track.counters.dropped == track.counters.received
+    track.stop()
+
+
+async def test_closed_until_opened_and_face_visible_only_by_its_gate(frames: list[np.ndarray], executor: Any) -> None:
+    proc = Blackout()
+    track = PrivacyTrack(FrameSource(frames, 0.05), proc, executor=executor, deadline_s=1, card=card)
+    closed = await collect(track, 3)  # a new track shows a card until the room opens it
+    assert all(abs(float(f.to_ndarray(format="bgr24").mean()) - 100) < 8 for f in closed)
+    assert track.counters.gated == 3 and proc.calls == 0
+    track.set_gate(FACE_VISIBLE)
+    visible = await collect(track, 2)
+    assert all(is_input(f, frames) for f in visible)  # the consented exception passes the picture as it is
+    track.set_gate(CLOSED)
+    assert not any(is_input(f, frames) for f in await collect(track, 2))
     track.stop()

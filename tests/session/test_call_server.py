@@ -108,15 +108,17 @@ async def test_participants_join_and_leave_mid_call_and_everything_is_cleaned_up
     c = CallClient(links["radgiver"], ArrayVideoTrack(source))
     relay = server.app[RELAY]
     try:
-        for client in (a, b):
-            await client.connect()
-            await client.enter()
-        slot = await a.wait_for("slot", participant=b.messages[0]["participant"])
+        await a.connect()
+        await a.enter()
+        await b.connect()
+        await b.enter(host=a)
+        await a.confirm_roster()
+        slot = await a.wait_for("slot", participant=b.pid)
         received = await frames_from(a.slot_video[slot["slot"]], 5)
         assert all(f.shape == (480, 640, 3) for f in received)
 
         await c.connect()
-        await c.enter()
+        await c.enter(host=a)
         await a.wait_for("participant-joined")
         c_slots = [m for m in c.messages if m["type"] == "slot"]
         assert len(c_slots) == 2  # c sees a and b

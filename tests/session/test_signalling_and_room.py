@@ -9,7 +9,8 @@ import pytest
 
 from session.errors import MeetingFull
 from session.roles import Role
-from session.room import Attach, Detach, Room, Send
+from session.room import Attach, Audit, Close, Detach, NotAllowed, Revoke, Room, Send, SetGates, VideoGate
+from session.roster import RosterInvalid
 from session.signalling import (
     MAX_MESSAGE_BYTES,
     Enter,
@@ -62,39 +63,142 @@ def sends_to(effects: Sequence[object], pid: str) -> list[dict[str, object]]:
     return [e.message for e in effects if isinstance(e, Send) and e.to == pid]
 
 
-def test_preview_is_private_until_entering() -> None:
-    room = Room("m1", slot_count=2)
-    room.connect("a", Role.FORMIDLER, 1, host=True)
-    effects = room.connect("b", Role.BRUKER, 2, host=False)
-    assert [m["type"] for m in sends_to(effects, "b")] == ["welcome"]
-    assert sends_to(effects, "a") == []  # nobody learns of a participant still in preview
-    assert room.enter("a") == [Send("a", {"type": "entered", "participants": [room.participants["a"].public()]})]
+def gates(effects: Sequence[object]) -> dict[str, tuple[VideoGate, bool]]:
+    return {e.participant: (e.video, e.audio) for e in effects if isinstance(e, SetGates)}
 
 
-def test_entering_shows_each_to_the_other_in_a_free_slot() -> None:
+def meeting_with(*guests: tuple[str, Role], confirmed: bool = True, slots: int = 3) -> Room:
+    """A room where host "h" is in the call and each guest has been admitted."""
+    room = Room("m1", slot_count=slots)
+    room.connect("h", Role.FORMIDLER, 1, host=True)
+    room.request_entry("h")
+    for n, (pid, role) in enumerate(guests, start=2):
+        room.connect(pid, role, n, host=False)
+        room.request_entry(pid)
+        room.admit("h", pid)
+    if confirmed:
+        room.confirm_roster("h")
+    return room
+
+
+def test_preview_is_private_and_guests_wait_in_the_lobby() -> None:
     room = Room("m1", slot_count=2)
-    room.connect("a", Role.FORMIDLER, 1, host=True)
+    effects = room.connect("h", Role.FORMIDLER, 1, host=True)
+    assert gates(effects) == {"h": (VideoGate.ROSTER, True)}  # closed from the first frame
     room.connect("b", Role.BRUKER, 2, host=False)
-    room.enter("a")
-    effects = room.enter("b")
-    assert Attach("a", 0, "b") in effects and Attach("b", 0, "a") in effects
-    assert {"type": "slot", "slot": 0, "participant": "b", "role": "bruker"} in sends_to(effects, "a")
-    assert any(m["type"] == "participant-joined" for m in sends_to(effects, "a"))
+    assert sends_to(room.request_entry("h"), "h")[0]["type"] == "entered"
+    effects = room.request_entry("b")
+    assert sends_to(effects, "b") == [{"type": "lobby", "hosts_present": True}]
+    assert sends_to(effects, "h") == [{"type": "lobby-list", "waiting": [{"id": "b", "role": "bruker"}]}]
+    assert not any(isinstance(e, Attach) for e in effects)  # nobody sees someone waiting in the lobby
+
+
+def test_admit_shows_each_to_the_other_and_is_audited() -> None:
+    room = Room("m1", slot_count=2)
+    room.connect("h", Role.FORMIDLER, 1, host=True)
+    room.request_entry("h")
+    room.connect("r", Role.RADGIVER, 2, host=False)
+    room.request_entry("r")
+    effects = room.admit("h", "r")
+    assert Attach("h", 0, "r") in effects and Attach("r", 0, "h") in effects
+    assert {"type": "slot", "slot": 0, "participant": "r", "role": "radgiver"} in sends_to(effects, "h")
+    assert Audit("lobby.admit", "formidler", {"participant_role": "radgiver"}) in effects
+
+
+def test_deny_revokes_the_link_and_only_the_host_may() -> None:
+    room = Room("m1", slot_count=2)
+    room.connect("h", Role.FORMIDLER, 1, host=True)
+    room.request_entry("h")
+    room.connect("p", Role.PARORENDE, 7, host=False)
+    room.request_entry("p")
+    room.connect("x", Role.LEVERANDOR, 8, host=False)
+    with pytest.raises(NotAllowed):
+        room.deny("x", "p")
+    effects = room.deny("h", "p")
+    assert Revoke(7) in effects and Close("p", "denied") in effects
+    assert "p" not in room.participants
+
+
+def test_lobby_message_reaches_only_those_waiting() -> None:
+    room = Room("m1", slot_count=3)
+    room.connect("h", Role.FORMIDLER, 1, host=True)
+    room.request_entry("h")
+    room.connect("w", Role.BRUKER, 2, host=False)
+    room.request_entry("w")
+    room.connect("v", Role.PARORENDE, 3, host=False)  # still in preview
+    effects = room.lobby_message("h", "  Vi starter om  fem minutter ")
+    assert effects == [Send("w", {"type": "lobby-message", "text": "Vi starter om fem minutter"})]
+    with pytest.raises(NotAllowed):
+        room.lobby_message("w", "hei")
+
+
+def test_video_waits_for_the_roster_and_a_users_consent() -> None:
+    room = meeting_with(("b", Role.BRUKER), ("r", Role.RADGIVER), confirmed=False)
+    assert room.gates_for(room.participants["r"]) == (VideoGate.ROSTER, True)
+    assert room.gates_for(room.participants["b"]) == (VideoGate.CONSENT, False)
+    effects = room.confirm_roster("h")
+    assert gates(effects) == {"h": (VideoGate.OPEN, True), "r": (VideoGate.OPEN, True)}
+    effects = room.set_consent_scopes(2, frozenset({"video", "audio"}))
+    assert gates(effects) == {"b": (VideoGate.OPEN, True)}
+    effects = room.set_consent_scopes(2, frozenset({"audio"}))  # video withdrawn
+    assert gates(effects) == {"b": (VideoGate.CONSENT, True)}
+    effects = room.set_consent_scopes(2, frozenset({"video", "audio", "face_visible"}))
+    assert gates(effects) == {"b": (VideoGate.FACE_VISIBLE, True)}
+
+
+def test_pause_by_the_user_or_staff_and_not_by_others() -> None:
+    room = meeting_with(("b", Role.BRUKER), ("l", Role.LEVERANDOR))
+    room.set_consent_scopes(2, frozenset({"video", "audio"}))
+    with pytest.raises(NotAllowed):
+        room.set_paused("l", "b", True)
+    effects = room.set_paused("h", "b", True)
+    assert gates(effects) == {"b": (VideoGate.PAUSE, True)}
+    assert {"type": "paused", "participant": "b", "role": "bruker", "paused": True} in sends_to(effects, "l")
+    assert Audit("pause", "formidler", {"participant_role": "bruker", "by_self": False}) in effects
+    effects = room.set_paused("b", "b", False)
+    assert gates(effects) == {"b": (VideoGate.OPEN, True)}
+    # a pause outranks consent changes that arrive meanwhile
+    room.set_paused("b", "b", True)
+    assert gates(room.set_consent_scopes(2, frozenset({"video", "audio", "face_visible"}))) == {}
+
+
+def test_roster_lists_people_off_camera_with_roles_only_in_the_audit() -> None:
+    room = meeting_with(("b", Role.BRUKER))
+    effects = room.add_off_camera("b", "parorende", "Ola")
+    roster = sends_to(effects, "h")[0]
+    assert roster["off_camera"] == [{"id": 1, "role": "parorende", "first_name": "Ola", "added_by": "b"}]
+    assert Audit("roster.change", "bruker", {"change": "added", "role": "parorende"}) in effects
+    with pytest.raises(RosterInvalid):
+        room.add_off_camera("b", "parorende", "12345678901")
+    with pytest.raises(RosterInvalid):
+        room.add_off_camera("b", "astronaut", "")
+    room.remove_off_camera("h", 1)
+    assert room.off_camera.entries == {}
+
+
+def test_chat_goes_to_those_in_the_call_and_has_limits() -> None:
+    room = meeting_with(("b", Role.BRUKER))
+    room.connect("w", Role.PARORENDE, 9, host=False)
+    room.request_entry("w")
+    effects = room.chat("b", "hei")
+    assert {e.to for e in effects if isinstance(e, Send)} == {"h", "b"}
+    assert not any(isinstance(e, Audit) for e in effects)  # chat is never recorded anywhere
+    with pytest.raises(NotAllowed):
+        room.chat("w", "from the lobby")
+    with pytest.raises(NotAllowed):
+        room.chat("b", "x" * 1001)
 
 
 def test_leaving_frees_slots_and_tells_the_others() -> None:
-    room = Room("m1", slot_count=2)
-    for pid, n in (("a", 1), ("b", 2), ("c", 3)):
-        room.connect(pid, Role.RADGIVER, n, host=False)
-        room.enter(pid)
+    room = meeting_with(("b", Role.RADGIVER), ("c", Role.TEKNIKER))
     effects = room.leave("b")
-    # a saw b first (slot 0); c saw a, then b (slot 1)
-    assert Detach("a", 0) in effects and Detach("c", 1) in effects
-    assert {"type": "participant-left", "participant": "b"} in sends_to(effects, "a")
+    # h saw b first (slot 0); c saw h, then b (slot 1)
+    assert Detach("h", 0) in effects and Detach("c", 1) in effects
+    assert {"type": "participant-left", "participant": "b"} in sends_to(effects, "h")
     assert "b" not in room.participants
-    # the freed slot is used again by the next one to enter
     room.connect("d", Role.LEVERANDOR, 4, host=False)
-    assert Attach("a", 0, "d") in room.enter("d")
+    room.request_entry("d")
+    assert Attach("h", 0, "d") in room.admit("h", "d")
 
 
 def test_a_full_room_refuses_one_more() -> None:
@@ -106,11 +210,7 @@ def test_a_full_room_refuses_one_more() -> None:
 
 
 def test_media_state_goes_to_everyone_in_the_call() -> None:
-    room = Room("m1", slot_count=2)
-    room.connect("a", Role.FORMIDLER, 1, host=True)
-    room.connect("b", Role.BRUKER, 2, host=False)
-    room.enter("a")
-    room.enter("b")
+    room = meeting_with(("b", Role.BRUKER))
     effects = room.set_media("b", audio=False, video=True)
-    assert {e.to for e in effects if isinstance(e, Send)} == {"a", "b"}
+    assert {e.to for e in effects if isinstance(e, Send)} == {"h", "b"}
     assert room.participants["b"].audio is False

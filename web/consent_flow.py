@@ -1,0 +1,131 @@
+"""Consent in a live meeting: recorded in the signed ledger, then the room's gates follow the ledger.
+
+Consent is about the user (role ``bruker``) and is kept per join link, so it survives a reconnect. Oral consent
+is recorded by a staff member who heard it; written consent is given on the person's own device, by the user or
+by a relative or guardian on the user's behalf. ``face_visible`` ends by itself: a timer re-reads the ledger
+at its end so the picture reverts to anonymized within one frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from datetime import timedelta
+
+from aiohttp import web
+
+from privacy.audit_record import Actor, ActorKind
+from privacy.consent import ConsentForm, ConsentGiven, ConsentWithdrawn, Giver, Recorder, RecorderKind, parse_scopes
+from privacy.record_errors import ConsentError
+from session.errors import SessionError
+from session.roles import Role
+from session.room import Effect, NotAllowed, Participant, Send
+from session.signalling import GiveConsent, WithdrawConsent
+from web.app import CLOCK, RECORDS
+from web.effects import carry_out
+from web.live import LiveMeeting
+
+log = logging.getLogger(__name__)
+
+
+class ConsentRefused(SessionError):
+    code = "consent_refused"
+
+
+def subject_ref(p: Participant) -> str:
+    return f"link-{p.invitation_id}"
+
+
+def actor_of(p: Participant) -> Actor:
+    return Actor(ActorKind.STAFF, f"staff-{p.staff_id}") if p.staff_id else Actor(ActorKind.ROLE, p.role.value)
+
+
+def _recorder(p: Participant) -> Recorder:
+    if p.role.is_staff:
+        return Recorder(RecorderKind.STAFF, f"staff-{p.staff_id}" if p.staff_id else f"link-{p.invitation_id}")
+    return Recorder(RecorderKind.PARTICIPANT, f"link-{p.invitation_id}")
+
+
+def _check_who(actor: Participant, subject: Participant, form: ConsentForm) -> None:
+    if subject.role is not Role.BRUKER:
+        raise NotAllowed("Samtykke gjelder brukeren i møtet.")
+    if form is ConsentForm.ORAL and not actor.role.is_staff:
+        raise NotAllowed("Muntlig samtykke registreres av en ansatt som hørte det.")
+    if form is ConsentForm.WRITTEN and actor.id != subject.id and actor.role is not Role.PARORENDE:
+        raise NotAllowed("Skriftlig samtykke gis av brukeren eller en pårørende på egen enhet.")
+
+
+async def refresh(app: web.Application, meeting: LiveMeeting, subject: Participant) -> list[Effect]:
+    """Read the ledger for this user's link and set the room's gates; schedule the end of face_visible."""
+    records, now = app[RECORDS], app[CLOCK]()
+    ref = subject_ref(subject)
+    state = await records.consent.state(meeting.room.meeting_id)
+    scopes = frozenset(s.value for s in state.active_scopes(meeting.room.meeting_id, ref, now))
+    ends = state.face_visible_ends_at(meeting.room.meeting_id, ref, now)
+    timer = meeting.timers.pop(ref, None)
+    if timer is not None:
+        timer.cancel()
+    if ends is not None:
+        delay = max(0.0, (ends - now).total_seconds())
+        invitation_id = subject.invitation_id
+        meeting.timers[ref] = asyncio.get_running_loop().call_later(
+            delay, lambda: asyncio.ensure_future(_expire(app, meeting, invitation_id))
+        )
+    return meeting.room.set_consent_scopes(subject.invitation_id, scopes)
+
+
+async def _expire(app: web.Application, meeting: LiveMeeting, invitation_id: int) -> None:
+    subject = meeting.room.find_by_invitation(invitation_id)
+    if subject is not None:
+        await carry_out(app, meeting, await refresh(app, meeting, subject))
+
+
+async def handle(
+    app: web.Application, meeting: LiveMeeting, pid: str, msg: GiveConsent | WithdrawConsent
+) -> list[Effect]:
+    room = meeting.room
+    actor = room.participants.get(pid)
+    subject = room.participants.get(msg.participant)
+    if actor is None or subject is None:
+        raise NotAllowed("Fant ikke deltakeren.")
+    now = app[CLOCK]()
+    try:
+        if isinstance(msg, GiveConsent):
+            form = ConsentForm(msg.form)
+            _check_who(actor, subject, form)
+            scopes = parse_scopes(msg.scopes)
+            event: ConsentGiven | ConsentWithdrawn = ConsentGiven(
+                consent_id=secrets.token_hex(8),
+                meeting_id=room.meeting_id,
+                subject_ref=subject_ref(subject),
+                giver=Giver(msg.giver),
+                form=form,
+                scopes=scopes,
+                purpose=msg.purpose,
+                given_at=now,
+                recorded_by=_recorder(actor),
+                face_visible_until=(now + timedelta(minutes=msg.face_visible_minutes))
+                if msg.face_visible_minutes
+                else None,
+            )
+        else:
+            if actor.id != subject.id and not actor.role.is_staff and actor.role is not Role.PARORENDE:
+                raise NotAllowed("Bare brukeren, en pårørende eller en ansatt kan trekke tilbake samtykke.")
+            event = ConsentWithdrawn(
+                consent_id=msg.consent_id,
+                meeting_id=room.meeting_id,
+                subject_ref=subject_ref(subject),
+                withdrawn_at=now,
+                recorded_by=_recorder(actor),
+            )
+        await app[RECORDS].record_consent(event, org_ids=meeting.org_ids, actor=actor_of(actor))
+    except ValueError:
+        raise ConsentRefused("Ugyldig form eller avgiver for samtykket.") from None
+    except ConsentError as exc:
+        raise ConsentRefused(str(exc)) from None
+    effects = await refresh(app, meeting, subject)
+    if isinstance(event, ConsentGiven):
+        confirm = {"type": "consent-recorded", "consent_id": event.consent_id, "participant": subject.id}
+        effects.insert(0, Send(pid, confirm))
+    return effects
