@@ -1,0 +1,226 @@
+"""The frame anonymizer: detect, follow and hold, enlarge, obscure; and fail closed on every doubt.
+
+One :class:`Anonymizer` serves a whole server (it owns the detectors); each participant's video track has a
+:class:`TrackState`. :meth:`Anonymizer.process` is called from a worker thread for one frame at a time per
+state and returns a new frame in which every face is obscured, or, when that cannot be assured (a detector
+raised, the expensive detector's results went stale, processing ran past the deadline), the whole frame
+obscured. A paused state returns the neutral card without looking at the frame.
+
+Per frame: optical flow carries the held tracks to the new frame; cheap BlazeFace passes run on the whole
+frame and on a rotating pair of tiles; CenterFace runs every few frames, in the background by default, and its
+boxes are carried by optical flow from the frame it saw to the current one; detections refresh or start tracks;
+every track becomes an enlarged mask; the masks are pixelated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+
+from privacy.boxes import Box, FaceDetector
+from privacy.counters import CounterSnapshot, FrameCounters
+from privacy.detector_stack import FastDetectors, SingleDetector, StrongDetector
+from privacy.lighting import detection_input
+from privacy.motion import Motion, estimate_motion, flow_image
+from privacy.obscure import obscure_boxes
+from privacy.obscure import obscure_whole_frame as obscure_whole_frame
+from privacy.options import AnonymizerOptions as AnonymizerOptions
+from privacy.options import StrongMode
+from privacy.pause_card import pause_card as pause_card
+from privacy.tracking import Track, advance, associate, masks
+
+__all__ = ["Anonymizer", "AnonymizerOptions", "TrackState", "obscure_whole_frame", "pause_card"]
+
+
+class TrackState:
+    """Per-participant state: the tracks being held, the last frame's flow image, counters, pause flag.
+
+    Only one :meth:`Anonymizer.process` call may use a state at a time (the caller's per-track worker
+    guarantees it); ``paused`` and the counters may be touched from other threads.
+    """
+
+    def __init__(self) -> None:
+        self.tracks: list[Track] = []
+        self.frame_index = 0
+        self.frame_shape: tuple[int, ...] | None = None
+        self.prev_grey: np.ndarray | None = None
+        self.detection_has_run = False
+        """Whether a complete detection pass (including the expensive detector) has run for this track."""
+        self.last_strong_frame: float | None = None
+        """The ``now`` of the newest frame the expensive detector has finished."""
+        self.last_strong_submit = -(10**9)
+        self.pending: Future[list[Box]] | None = None
+        self.pending_grey: np.ndarray | None = None
+        self.pending_now = 0.0
+        self.paused = False
+        """While True, frames are replaced by the pause card (set by the pause control)."""
+        self.pause_text = "Pause"
+        self.counters = FrameCounters()
+        self.last_masks: list[Box] = []
+        """The rectangles obscured in the last returned frame (the whole frame when it was replaced)."""
+
+    def snapshot(self) -> CounterSnapshot:
+        """The frame counters of this track."""
+        return self.counters.snapshot()
+
+    def count_dropped(self, amount: int = 1) -> None:
+        """Record frames the caller skipped (they were sent as fully obscured frames or not at all)."""
+        self.counters.add("dropped", amount)
+
+    def reset(self) -> None:
+        """Forget all tracks (a new resolution or a new camera): the next frame runs every detector again."""
+        self.tracks = []
+        self.prev_grey = None
+        self.frame_shape = None
+        self.detection_has_run = False
+        self.last_strong_frame = None
+        self.pending = None
+        self.pending_grey = None
+
+
+class Anonymizer:
+    """Anonymizes frames of any number of tracks; thread-safe across different :class:`TrackState` objects.
+
+    ``detector=None`` builds the real stack from ``options`` (BlazeFace + CenterFace, loaded from the installed
+    model packages); a given ``detector`` is used alone on every frame, with ``strong_detector`` as the
+    optional expensive one (tests pass fakes here). ``clock`` measures processing time for ``deadline_s``.
+    """
+
+    def __init__(
+        self,
+        options: AnonymizerOptions,
+        detector: FaceDetector | None = None,
+        *,
+        strong_detector: FaceDetector | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.options = options
+        self._clock = clock
+        self._fast: FastDetectors | SingleDetector
+        self._strong: FaceDetector | None
+        if detector is None:
+            self._fast = FastDetectors(options)
+            self._strong = None if options.strong_mode is StrongMode.OFF else StrongDetector(options)
+        else:
+            self._fast = SingleDetector(detector)
+            self._strong = None if options.strong_mode is StrongMode.OFF else strong_detector
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    def new_track(self) -> TrackState:
+        """State for a new participant video track (its first frame runs every detector)."""
+        return TrackState()
+
+    def close(self) -> None:
+        """Stop the background worker (pending results are discarded)."""
+        with self._executor_lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
+
+    def wait_idle(self, state: TrackState, timeout: float | None = None) -> None:
+        """Block until ``state``'s background detection (if any) has finished; for tests and benchmarks."""
+        pending = state.pending
+        if pending is not None:
+            # An error is handled (fail closed) by the next process() call, not here.
+            with contextlib.suppress(Exception):
+                pending.result(timeout)
+
+    def process(self, frame_bgr: np.ndarray, state: TrackState, now: float) -> np.ndarray:
+        """The anonymized frame (a new array), a fully obscured one when in doubt, or the pause card."""
+        height, width = frame_bgr.shape[:2]
+        whole = [Box(0.0, 0.0, float(width), float(height))]
+        if state.paused:
+            state.counters.add("paused")
+            state.last_masks = whole
+            return pause_card(width, height, state.pause_text)
+        started = self._clock()
+        try:
+            out = self._anonymize(frame_bgr, state, now)
+        except Exception:
+            state.counters.add("detector_errors")
+            out = None
+        deadline = self.options.deadline_s
+        if out is not None and deadline is not None and self._clock() - started > deadline:
+            state.counters.add("late")
+            out = None
+        if out is None:
+            state.counters.add("obscured")
+            state.last_masks = whole
+            return obscure_whole_frame(frame_bgr)
+        state.counters.add("anonymized")
+        return out
+
+    def _anonymize(self, frame: np.ndarray, state: TrackState, now: float) -> np.ndarray | None:
+        opts = self.options
+        if state.frame_shape != frame.shape:
+            state.reset()
+            state.frame_shape = frame.shape
+        grey = flow_image(frame)
+        motion = Motion.still()
+        if state.prev_grey is not None and state.tracks:
+            motion = estimate_motion(state.prev_grey, grey, [t.box for t in state.tracks])
+        tracks = advance(state.tracks, motion)
+        looked_at = detection_input(frame, grey) if opts.dark_boost else frame
+        boxes = self._fast.detect(looked_at, state.frame_index)
+        strong_ok = True
+        if self._strong is not None:
+            strong_boxes, strong_ok = self._run_strong(looked_at, grey, state, now)
+            boxes += strong_boxes
+        state.tracks = associate(tracks, boxes, now, opts.tracking)
+        state.prev_grey = grey
+        state.frame_index += 1
+        state.detection_has_run = True
+        if not strong_ok:
+            return None
+        state.last_masks = masks(state.tracks, now, opts.tracking)
+        return obscure_boxes(frame, state.last_masks, opts.method, opts.blocks, opts.blur_share)
+
+    def _run_strong(self, image: np.ndarray, grey: np.ndarray, state: TrackState, now: float) -> tuple[list[Box], bool]:
+        """Boxes from the expensive detector for this frame and whether its results are fresh enough."""
+        strong = self._strong
+        assert strong is not None
+        opts = self.options
+        due = state.frame_index - state.last_strong_submit >= opts.strong_every
+        if opts.strong_mode is StrongMode.INLINE or state.last_strong_frame is None:
+            # Inline mode, and the warm-up frame of a background track: run it now.
+            if not (due or state.last_strong_frame is None):
+                return [], self._fresh(state, now)
+            state.last_strong_submit = state.frame_index
+            inline = strong.detect(image)
+            state.last_strong_frame = now
+            return inline, True
+        found: list[Box] = []
+        pending = state.pending
+        if pending is not None and pending.done():
+            state.pending = None
+            pending_grey, state.pending_grey = state.pending_grey, None
+            result = pending.result()  # re-raises the worker's error: fail closed on this frame
+            # Carry the boxes from the frame the detector saw to this one.
+            if pending_grey is not None and result:
+                carried = estimate_motion(pending_grey, grey, result)
+                found = [carried.move(b) for b in result]
+            else:
+                found = list(result)
+            state.last_strong_frame = state.pending_now
+        if state.pending is None and due:
+            state.last_strong_submit = state.frame_index
+            state.pending = self._submit(strong, image.copy())
+            state.pending_grey = grey
+            state.pending_now = now
+        return found, self._fresh(state, now)
+
+    def _fresh(self, state: TrackState, now: float) -> bool:
+        last = state.last_strong_frame
+        return last is not None and now - last <= self.options.strong_timeout_s
+
+    def _submit(self, strong: FaceDetector, image: np.ndarray) -> Future[list[Box]]:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="privacy-strong")
+            return self._executor.submit(strong.detect, image)

