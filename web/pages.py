@@ -257,7 +257,26 @@ async def join_page(request: web.Request) -> web.Response:
         status = 403 if isinstance(exc, LinkInvalid) else 410
         return render(request, "error.html", status=status, message=str(exc))
     lang = lang_of(request)
-    strings = {k: v for k, v in catalogue("nb").items() if k.startswith(("call.", "join."))}
+    strings = {
+        k: v
+        for k, v in catalogue("nb").items()
+        if k.startswith(
+            (
+                "call.",
+                "join.",
+                "lobby.",
+                "roster.",
+                "offrole.",
+                "consent.",
+                "giver.",
+                "scope.",
+                "gate.",
+                "pause.",
+                "chat.",
+                "role.",
+            )
+        )
+    }
     strings |= {k: translate(lang, k) for k in strings}
     strings |= {f"role.{r.value}": LABELS[lang][r] for r in Role}
     return render(

@@ -10,18 +10,20 @@ import numpy as np
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
+from tests.browser.flows import (
+    admit_first,
+    confirm_roster,
+    guest_waits,
+    open_call,
+    record_oral_consent,
+    start_meeting,
+    wait_until,
+)
 from tests.browser_support import axe_violations, grab_frame, launch
 from tests.live_server import LiveServer, create_meeting, server_settings, staff_client, start_server
 from web.frame_processing import WholeFrameObscurer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-async def join(page: Page, link: str) -> None:
-    await page.goto(link)
-    await page.wait_for_selector("#enter:not([disabled])", timeout=30_000)
-    await page.click("#enter")
-    await page.wait_for_function("window.samhandling.state === 'in-call'", timeout=10_000)
 
 
 async def remote_fps(page: Page, seconds: float = 3.0) -> list[float]:
@@ -102,8 +104,7 @@ async def test_two_browsers_see_and_hear_each_other_only_processed(
     await client.close()
     host_page = await chromium[0].new_page(locale="nb-NO")
     user_page = await chromium[1].new_page(locale="nb-NO")
-    await join(host_page, links["host"])
-    await join(user_page, links["bruker"])
+    await start_meeting(host_page, user_page, links["host"], links["bruker"])
     for page in (host_page, user_page):
         await page.wait_for_selector(".tile:not([hidden])", timeout=15_000)
 
@@ -137,14 +138,17 @@ async def test_leaving_is_seen_and_pages_pass_axe(server: LiveServer, chromium: 
     links = await create_meeting(client, server, ["bruker"])
     await client.close()
     host_page = await chromium[0].new_page(bypass_csp=True, locale="nb-NO")  # axe-core is injected as a script
-    user_page = await chromium[1].new_page(locale="nb-NO")
-    await host_page.goto(links["host"])
-    await host_page.wait_for_selector("#enter:not([disabled])", timeout=30_000)
+    user_page = await chromium[1].new_page(bypass_csp=True, locale="nb-NO")
+    await open_call(host_page, links["host"])
     assert await axe_violations(host_page) == []
     await host_page.click("#enter")
-    await join(user_page, links["bruker"])
+    await guest_waits(user_page, links["bruker"])
+    assert await axe_violations(user_page) == []  # the lobby
+    await admit_first(host_page, user_page)
+    await confirm_roster(host_page)
+    await record_oral_consent(host_page)
     await host_page.wait_for_selector(".tile:not([hidden])", timeout=15_000)
-    assert await axe_violations(host_page) == []
+    assert await axe_violations(host_page) == []  # the call with roster, consent and chat panels
 
     # Mute and camera off are shown to the others; switching camera keeps the own (processed) view running.
     await user_page.click("#mute")
@@ -161,5 +165,5 @@ async def test_leaving_is_seen_and_pages_pass_axe(server: LiveServer, chromium: 
     assert await user_page.evaluate("window.samhandling.errors") == []
 
     await user_page.click("#leave")
-    await host_page.wait_for_function("window.samhandling.tiles.every(t => t.fig.hidden)", timeout=10_000)
+    await wait_until(host_page, "window.samhandling.tiles.every(t => t.fig.hidden)", 10)
     assert "forlatt" in (await host_page.inner_text("#status"))

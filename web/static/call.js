@@ -5,6 +5,10 @@ const root = document.getElementById("call");
 const S = JSON.parse(document.getElementById("strings").textContent);
 const statusEl = document.getElementById("status");
 const selfView = document.getElementById("self-view");
+const selfGate = document.createElement("p");
+selfGate.className = "gate-label";
+selfGate.hidden = true;
+selfView.after(selfGate);
 const remotes = document.getElementById("remotes");
 const buttons = {
   enter: document.getElementById("enter"),
@@ -12,9 +16,18 @@ const buttons = {
   camera: document.getElementById("camera"),
   switch: document.getElementById("switch"),
   leave: document.getElementById("leave"),
+  pause: document.getElementById("pause"),
 };
 
+const $ = (id) => document.getElementById(id);
+const STAFF = new Set(["formidler", "radgiver", "tekniker"]);
+
 const call = {
+  me: { pid: null, role: root.dataset.role, host: root.dataset.host === "true" },
+  roster: { confirmed: false, participants: [], off_camera: [] },
+  paused: new Map(), // participant -> paused
+  consents: new Map(), // participant -> scopes
+  lastConsentId: null,
   ws: null,
   pc: null,
   stream: null,
@@ -57,11 +70,42 @@ function makeTile(slot) {
   video.autoplay = true;
   video.playsInline = true;
   video.setAttribute("aria-hidden", "true");
+  const gate = document.createElement("p");
+  gate.className = "gate-label";
+  gate.hidden = true;
   const cap = document.createElement("figcaption");
-  fig.append(video, cap);
+  fig.append(video, gate, cap);
   remotes.append(fig);
   countFrames(video);
-  return { fig, video, cap, participant: null };
+  return { fig, video, cap, gate, participant: null };
+}
+
+function roleOf(pid) {
+  if (pid === call.me.pid) return call.me.role;
+  const p = call.roster.participants.find((x) => x.id === pid);
+  return p ? p.role : null;
+}
+
+// What the server shows of a participant, mirrored from the room's rules so people can see why.
+function gateText(pid) {
+  if (call.paused.get(pid)) return S["gate.pause"];
+  const scopes = call.consents.get(pid) || [];
+  if (roleOf(pid) === "bruker" && !scopes.includes("video")) return S["gate.consent"];
+  if (!call.roster.confirmed) return S["gate.roster"];
+  return "";
+}
+
+function updateGates() {
+  for (const tile of call.tiles) {
+    const text = tile.participant ? gateText(tile.participant) : "";
+    tile.gate.textContent = text;
+    tile.gate.hidden = !text;
+  }
+  const own = gateText(call.me.pid);
+  selfGate.textContent = own;
+  selfGate.hidden = !own || call.state !== "in-call";
+  updatePauseButton();
+  updateConsentPanel();
 }
 
 async function openCamera(facing) {
@@ -135,6 +179,7 @@ function showSlot(slot, participant, role) {
   tile.cap.textContent = participant ? roleLabel(role) : "";
   if (participant) tile.video.play().catch(() => {});
   updateWaiting();
+  updateGates();
 }
 
 function updateWaiting() {
@@ -153,6 +198,48 @@ function onMessage(msg) {
     case "welcome":
       call.slots = msg.slots;
       call.participant = msg.participant;
+      call.me.pid = msg.participant;
+      call.me.host = msg.host;
+      break;
+    case "lobby":
+      call.state = "lobby";
+      root.dataset.state = "lobby";
+      $("lobby-wait").hidden = false;
+      say(msg.hosts_present ? S["lobby.waiting"] : `${S["lobby.waiting"]} ${S["lobby.nohost"]}`);
+      break;
+    case "lobby-message":
+      $("lobby-from-host").hidden = false;
+      $("lobby-from-host").textContent = `${S["lobby.from_host"]}: ${msg.text}`;
+      break;
+    case "denied":
+      end(S["lobby.denied"]);
+      break;
+    case "lobby-list":
+      renderLobby(msg.waiting);
+      break;
+    case "roster":
+      call.roster = msg;
+      renderRoster();
+      updateGates();
+      break;
+    case "consent":
+      call.consents.set(msg.participant, msg.scopes);
+      updateGates();
+      break;
+    case "consent-recorded":
+      call.lastConsentId = msg.consent_id;
+      say(S["consent.recorded"]);
+      updateConsentPanel();
+      break;
+    case "paused": {
+      call.paused.set(msg.participant, msg.paused);
+      const who = msg.participant === call.me.pid ? S["role.you"] : roleLabel(msg.role);
+      say(`${who} ${msg.paused ? S["pause.on"] : S["pause.off"]}`);
+      updateGates();
+      break;
+    }
+    case "chat":
+      addChat(msg);
       break;
     case "config":
       call.iceServers = msg.iceServers || [];
@@ -164,6 +251,8 @@ function onMessage(msg) {
     case "entered":
       call.state = "in-call";
       root.dataset.state = "in-call";
+      $("lobby-wait").hidden = true;
+      $("host-lobby").hidden = !call.me.host;
       for (const p of msg.participants) call.participants.set(p.id, p);
       updateWaiting();
       break;
@@ -259,6 +348,156 @@ buttons.switch.addEventListener("click", async () => {
 buttons.leave.addEventListener("click", () => {
   send({ type: "leave" });
   end(S["call.left"]);
+});
+
+function button(text, onClick, cls = "ctl") {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = cls;
+  b.textContent = text;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function renderLobby(waiting) {
+  const list = $("lobby-list");
+  list.replaceChildren();
+  $("lobby-none").hidden = waiting.length > 0;
+  for (const w of waiting) {
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = roleLabel(w.role);
+    const actions = document.createElement("span");
+    actions.append(
+      button(`${S["lobby.admit"]}`, () => send({ type: "admit", participant: w.id }), "ctl ctl--primary"),
+      button(`${S["lobby.deny"]}`, () => send({ type: "deny", participant: w.id }), "ctl ctl--danger"),
+    );
+    li.append(name, actions);
+    list.append(li);
+  }
+}
+
+function renderRoster() {
+  const list = $("roster-list");
+  list.replaceChildren();
+  for (const p of call.roster.participants) {
+    const li = document.createElement("li");
+    li.dataset.participant = p.id;
+    li.textContent = roleLabel(p.role) + (p.id === call.me.pid ? ` (${S["role.you"]})` : "");
+    list.append(li);
+  }
+  const off = $("offcam-list");
+  off.replaceChildren();
+  for (const e of call.roster.off_camera) {
+    const li = document.createElement("li");
+    const label = document.createElement("span");
+    label.textContent = S[`offrole.${e.role}`] + (e.first_name ? `: ${e.first_name}` : "");
+    li.append(label, button(S["roster.remove"], () => send({ type: "roster-remove", id: e.id })));
+    off.append(li);
+  }
+  $("roster-state").textContent = call.roster.confirmed ? S["roster.confirmed"] : S["roster.unconfirmed"];
+  $("roster-confirm").hidden = !call.me.host || call.roster.confirmed;
+}
+
+function theUser() {
+  if (call.me.role === "bruker") return call.me.pid;
+  const u = call.roster.participants.find((p) => p.role === "bruker");
+  return u ? u.id : null;
+}
+
+function updatePauseButton() {
+  const b = buttons.pause;
+  const user = theUser();
+  const mayPause = call.me.role === "bruker" || (STAFF.has(call.me.role) && user);
+  b.hidden = !mayPause;
+  if (!mayPause) return;
+  const paused = !!call.paused.get(user);
+  b.setAttribute("aria-pressed", String(paused));
+  if (call.me.role === "bruker") b.textContent = paused ? S["pause.resume"] : S["pause.self"];
+  else b.textContent = paused ? S["pause.user.resume"] : S["pause.user"];
+}
+
+function updateConsentPanel() {
+  const user = theUser();
+  const staff = STAFF.has(call.me.role);
+  const own = call.me.role === "bruker" || call.me.role === "parorende";
+  const panel = $("consent");
+  panel.hidden = !user || !(staff || own);
+  if (panel.hidden) return;
+  const scopes = call.consents.get(user) || [];
+  const names = scopes.map((sc) => S[`scope.${sc}`]).join(", ");
+  $("consent-state").textContent = scopes.length ? `${S["consent.active"]}: ${names}` : S["consent.none"];
+  $("consent-form-title").textContent = staff ? S["consent.oral"] : S["consent.written.help"];
+  $("consent-submit").textContent = staff ? S["consent.record"] : S["consent.give"];
+  $("consent-withdraw").hidden = !call.lastConsentId;
+}
+
+function addChat(msg) {
+  const li = document.createElement("li");
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = msg.from === call.me.pid ? S["role.you"] : roleLabel(msg.role);
+  const text = document.createElement("span");
+  text.textContent = msg.text;
+  li.append(who, text);
+  $("chat-log").append(li);
+  li.scrollIntoView({ block: "nearest" });
+}
+
+buttons.pause.addEventListener("click", () => {
+  const user = theUser();
+  if (user) send({ type: "pause", participant: user, paused: !call.paused.get(user) });
+});
+
+$("roster-confirm").addEventListener("click", () => send({ type: "roster-confirm" }));
+
+$("roster-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  send({ type: "roster-add", role: $("offcam-role").value, first_name: $("offcam-name").value });
+  $("offcam-name").value = "";
+});
+
+$("lobby-msg-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const text = $("lobby-msg").value.trim();
+  if (text) send({ type: "lobby-message", text });
+  $("lobby-msg").value = "";
+});
+
+$("chat-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const text = $("chat-input").value.trim();
+  if (text) send({ type: "chat", text });
+  $("chat-input").value = "";
+});
+
+$("scope-face_visible").addEventListener("change", (ev) => {
+  $("minutes-field").hidden = !ev.target.checked;
+});
+
+$("consent-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const user = theUser();
+  if (!user) return;
+  const scopes = [...document.querySelectorAll('input[name="scope"]:checked')].map((i) => i.value);
+  const msg = {
+    type: "consent",
+    participant: user,
+    giver: document.querySelector('input[name="giver"]:checked').value,
+    form: STAFF.has(call.me.role) ? "oral" : "written",
+    scopes,
+    purpose: $("consent-purpose").value,
+  };
+  if (scopes.includes("face_visible")) msg.face_visible_minutes = Number($("consent-minutes").value);
+  send(msg);
+});
+
+$("consent-withdraw").addEventListener("click", () => {
+  const user = theUser();
+  if (user && call.lastConsentId) send({ type: "consent-withdraw", participant: user, consent_id: call.lastConsentId });
+  call.lastConsentId = null;
+  say(S["consent.withdrawn"]);
+  updateConsentPanel();
 });
 
 async function start() {

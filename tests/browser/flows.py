@@ -1,0 +1,97 @@
+"""What people do on the call page, as Playwright steps shared by the browser tests."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+from playwright.async_api import Page
+
+from privacy.pause_card import BACKGROUND_BGR
+from tests.browser_support import grab_frame
+
+
+async def wait_until(page: Page, expression: str, timeout: float = 10.0) -> None:
+    """Poll a page expression from outside (``wait_for_function`` needs eval, which the page's CSP forbids)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await page.evaluate(expression):
+        if loop.time() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {expression}")
+        await asyncio.sleep(0.05)
+
+
+async def open_call(page: Page, link: str) -> None:
+    """Open a join link and wait until the preview (own processed view) is running."""
+    await page.goto(link)
+    await page.wait_for_selector("#enter:not([disabled])", timeout=30_000)
+
+
+async def host_enters(page: Page, link: str) -> None:
+    await open_call(page, link)
+    await page.click("#enter")
+    await wait_until(page, "window.samhandling.state === 'in-call'", 10)
+
+
+async def guest_waits(page: Page, link: str) -> None:
+    await open_call(page, link)
+    await page.click("#enter")
+    await wait_until(page, "window.samhandling.state === 'lobby'", 10)
+
+
+async def admit_first(host: Page, guest: Page) -> None:
+    await host.click("#lobby-list button.ctl--primary")
+    await wait_until(guest, "window.samhandling.state === 'in-call'", 10)
+
+
+async def confirm_roster(host: Page) -> None:
+    await host.click("#roster-confirm")
+    await wait_until(host, "window.samhandling.roster.confirmed", 5)
+
+
+async def record_oral_consent(staff: Page, scopes: tuple[str, ...] = ("video", "audio")) -> None:
+    await staff.wait_for_selector("#consent:not([hidden])", timeout=10_000)
+    for scope in ("video", "audio", "recording", "face_visible"):
+        await staff.set_checked(f"#scope-{scope}", scope in scopes)
+    await staff.fill("#consent-purpose", "Posisjonering")
+    await staff.click("#consent-submit")
+    await wait_until(staff, "window.samhandling.lastConsentId !== null", 10)
+
+
+async def start_meeting(host: Page, user: Page, host_link: str, user_link: str, consent: bool = True) -> None:
+    """Host in, user admitted from the lobby, roster confirmed, oral consent recorded."""
+    await host_enters(host, host_link)
+    await guest_waits(user, user_link)
+    await admit_first(host, user)
+    await confirm_roster(host)
+    if consent:
+        await record_oral_consent(host)
+
+
+def is_card(bgr: np.ndarray) -> bool:
+    """A neutral card (pause, waiting): flat background colour, nothing of a camera image."""
+    h, w = bgr.shape[:2]
+    centre_free = bgr[h // 8 : h // 3, w // 8 : w // 3].reshape(-1, 3).astype(np.float32)
+    close = np.abs(centre_free.mean(axis=0) - np.array(BACKGROUND_BGR, np.float32)).max() < 14
+    return bool(close and centre_free.std(axis=0).max() < 6)
+
+
+async def tile_frame(page: Page) -> np.ndarray | None:
+    import cv2
+
+    png = await grab_frame(page, ".tile:not([hidden]) video")
+    if png is None:
+        return None
+    return np.asarray(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
+
+
+async def wait_for_tile(page: Page, card: bool, timeout: float = 5.0) -> float:
+    """Seconds until the visible remote tile shows a card (or stops showing one)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while loop.time() - start < timeout:
+        frame = await tile_frame(page)
+        if frame is not None and is_card(frame) == card:
+            return loop.time() - start
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the tile did not {'show' if card else 'leave'} the card within {timeout} s")
