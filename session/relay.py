@@ -61,7 +61,7 @@ class MediaRelay:
         card: Callable[[int, int, str], np.ndarray],
     ) -> None:
         self.config = config
-        self._processor = processor
+        self.processor = processor
         self._executor = executor
         self._card = card
         self._media: dict[str, _Media] = {}
@@ -93,7 +93,7 @@ class MediaRelay:
         audio_in, video_in = transceivers[0].receiver.track, transceivers[1].receiver.track
         media.privacy = PrivacyTrack(
             video_in,
-            self._processor,
+            self.processor,
             executor=self._executor,
             deadline_s=self.config.deadline_s,
             card=self._card,

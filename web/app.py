@@ -105,7 +105,10 @@ def create_app(
         yield
         await app[LIVE].close_all()
         await relay.close_all()
-        executor.shutdown(wait=False, cancel_futures=True)
+        executor.shutdown(wait=True, cancel_futures=True)
+        close = getattr(relay.processor, "close", None)
+        if callable(close):
+            close()
 
     app.cleanup_ctx.append(storage)
     app.cleanup_ctx.append(media)

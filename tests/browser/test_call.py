@@ -14,9 +14,11 @@ from tests.browser.flows import (
     admit_first,
     confirm_roster,
     guest_waits,
+    is_card,
     open_call,
     record_oral_consent,
     start_meeting,
+    wait_for_tile,
     wait_until,
 )
 from tests.browser_support import axe_violations, grab_frame, launch
@@ -167,3 +169,39 @@ async def test_leaving_is_seen_and_pages_pass_axe(server: LiveServer, chromium: 
     await user_page.click("#leave")
     await wait_until(host_page, "window.samhandling.tiles.every(t => t.fig.hidden)", 10)
     assert "forlatt" in (await host_page.inner_text("#status"))
+
+
+async def test_received_frames_hold_no_face_the_strongest_detector_finds(
+    server: LiveServer, chromium: tuple[Browser, Browser]
+) -> None:
+    """The camera shows a real person; what the other browser decodes must not show their face."""
+    from privacy.centerface import CenterFaceConfig, CenterFaceDetector
+    from tests.media import clip_frames
+
+    strongest = CenterFaceDetector(CenterFaceConfig(threshold=0.2, max_side=640))
+    source = clip_frames()
+    with_faces = sum(1 for f in source[::10] if strongest.detect(f))
+    assert with_faces >= len(source[::10]) // 2, "the test clip should show a detectable face most of the time"
+
+    client = await staff_client(server)
+    links = await create_meeting(client, server, ["bruker"])
+    await client.close()
+    host_page = await chromium[0].new_page(locale="nb-NO")
+    user_page = await chromium[1].new_page(locale="nb-NO")
+    await start_meeting(host_page, user_page, links["host"], links["bruker"])
+    await wait_for_tile(host_page, card=False, timeout=10)
+
+    found: list[int] = []
+    frames = 0
+    for _ in range(24):
+        for page, selector in ((host_page, ".tile:not([hidden]) video"), (user_page, "#self-view")):
+            png = await grab_frame(page, selector)
+            assert png is not None
+            frame = decode_png(png)
+            if is_card(frame):
+                continue
+            frames += 1
+            found.append(len(strongest.detect(frame)))
+        await asyncio.sleep(0.25)
+    assert frames >= 30, "too few camera frames arrived to judge"
+    assert sum(found) == 0, f"a face was still found in {sum(1 for n in found if n)} of {frames} received frames"
