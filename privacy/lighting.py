@@ -14,8 +14,10 @@ import numpy as np
 
 DARK_LEVEL = 70
 """A pixel with grey value below this counts as dark."""
-DARK_SHARE = 0.3
-"""A frame with at least this share of dark pixels is brightened for detection."""
+DARK_SHARE = 0.5
+"""A frame whose lit pixels are at least this often dark is brightened for detection."""
+BLACK = 12
+"""Pixels below this are taken as black (bars, backdrop), not as a dim scene."""
 
 
 def _gamma_table(gamma: float) -> np.ndarray:
@@ -27,18 +29,22 @@ _TABLES = {round(g, 2): _gamma_table(g) for g in np.arange(0.3, 1.0, 0.05)}
 
 
 def dark_share(grey: np.ndarray) -> float:
-    """The share of pixels darker than :data:`DARK_LEVEL` in a grey image."""
-    return float(np.count_nonzero(grey < DARK_LEVEL)) / max(1, grey.size)
+    """The share of lit pixels (not black, see :data:`BLACK`) darker than :data:`DARK_LEVEL`."""
+    lit = grey[grey >= BLACK]
+    return float(np.count_nonzero(lit < DARK_LEVEL)) / max(1, lit.size)
 
 
 def choose_gamma(grey: np.ndarray) -> float | None:
-    """A gamma (< 1 brightens) that lifts the dark part of ``grey`` to mid-grey, or None if not dark."""
-    if dark_share(grey) < DARK_SHARE:
+    """A gamma (< 1 brightens) that lifts the dark part of ``grey`` to mid-grey, or None if not dark.
+
+    Pure black (letterbox bars, a black backdrop) is left out: it holds no face and would otherwise make a
+    well-lit picture look dark and get washed out.
+    """
+    lit = grey[grey >= BLACK]
+    if lit.size < grey.size * 0.1 or dark_share(grey) < DARK_SHARE:
         return None
-    dark = grey[grey < DARK_LEVEL]
-    level = float(np.median(dark)) if dark.size else float(np.median(grey))
-    level = max(level, 4.0) / 255.0
-    # Map the dark pixels' median to about 0.4 of the range: level ** gamma = 0.4.
+    level = max(float(np.median(lit)), 12.0) / 255.0
+    # Map the lit pixels' median to about 0.4 of the range: level ** gamma = 0.4.
     gamma = float(np.log(0.4) / np.log(level))
     return float(np.clip(gamma, 0.3, 0.95))
 

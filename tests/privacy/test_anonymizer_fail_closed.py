@@ -1,0 +1,197 @@
+"""The anonymizer's contract with fake detectors: new arrays, masks where faces are, and fail closed."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from privacy.anonymizer import Anonymizer, AnonymizerOptions, obscure_whole_frame, pause_card
+from privacy.boxes import Box
+from privacy.options import StrongMode
+from tests.fakes import FakeClock, FixedBoxesDetector, RaisingDetector, ScriptedDetector, SleepingDetector
+
+FACE = Box(250.0, 150.0, 120.0, 140.0)
+OFF = replace(AnonymizerOptions(), strong_mode=StrongMode.OFF)
+
+
+def test_returns_a_new_array_and_never_touches_the_input(portrait: np.ndarray) -> None:
+    anonymizer = Anonymizer(OFF, FixedBoxesDetector([FACE]))
+    state = anonymizer.new_track()
+    before = portrait.copy()
+    out = anonymizer.process(portrait, state, 0.0)
+    assert out is not portrait
+    assert not np.shares_memory(out, portrait)
+    assert np.array_equal(portrait, before)
+    assert out.shape == portrait.shape and out.dtype == np.uint8
+
+
+def test_masks_the_detected_face_and_leaves_the_rest(portrait: np.ndarray) -> None:
+    anonymizer = Anonymizer(OFF, FixedBoxesDetector([FACE]))
+    state = anonymizer.new_track()
+    out = anonymizer.process(portrait, state, 0.0)
+    face = (slice(150, 290), slice(250, 370))
+    assert np.abs(out[face].astype(int) - portrait[face].astype(int)).mean() > 5
+    assert np.array_equal(out[:, :100], portrait[:, :100])
+    snap = state.snapshot()
+    assert snap.anonymized == 1 and snap.obscured == 0
+    assert state.detection_has_run
+
+
+def test_a_raising_detector_gives_a_fully_obscured_frame_and_is_counted(portrait: np.ndarray) -> None:
+    detector = RaisingDetector()
+    anonymizer = Anonymizer(OFF, detector)
+    state = anonymizer.new_track()
+    out = anonymizer.process(portrait, state, 0.0)
+    assert np.array_equal(out, obscure_whole_frame(portrait))
+    snap = state.snapshot()
+    assert (snap.obscured, snap.detector_errors, snap.anonymized) == (1, 1, 0)
+    assert detector.calls == 1
+
+
+def test_a_detector_sleeping_past_the_deadline_gives_an_obscured_frame(portrait: np.ndarray) -> None:
+    options = replace(OFF, deadline_s=0.02)
+    anonymizer = Anonymizer(options, SleepingDetector(0.06, [FACE]))
+    state = anonymizer.new_track()
+    out = anonymizer.process(portrait, state, 0.0)
+    assert np.array_equal(out, obscure_whole_frame(portrait))
+    snap = state.snapshot()
+    assert (snap.obscured, snap.late, snap.anonymized) == (1, 1, 0)
+
+
+def test_the_deadline_uses_the_injected_clock(portrait: np.ndarray) -> None:
+    clock = FakeClock(step=0.5)  # every reading is half a second later
+    anonymizer = Anonymizer(replace(OFF, deadline_s=0.1), FixedBoxesDetector([FACE]), clock=clock)
+    state = anonymizer.new_track()
+    anonymizer.process(portrait, state, 0.0)
+    assert state.snapshot().late == 1
+
+
+def test_a_paused_track_gets_the_card_without_detection(portrait: np.ndarray) -> None:
+    detector = FixedBoxesDetector([FACE])
+    anonymizer = Anonymizer(OFF, detector)
+    state = anonymizer.new_track()
+    state.paused = True
+    out = anonymizer.process(portrait, state, 0.0)
+    assert np.array_equal(out, pause_card(640, 480))
+    assert detector.seen == []
+    assert state.snapshot().paused == 1
+
+
+def test_a_held_box_keeps_the_face_masked_after_the_detector_misses(portrait: np.ndarray) -> None:
+    detector = ScriptedDetector([[FACE]])  # finds the face once, then never again
+    anonymizer = Anonymizer(OFF, detector)
+    state = anonymizer.new_track()
+    face = (slice(150, 290), slice(250, 370))
+    for i in range(5):
+        out = anonymizer.process(portrait, state, i / 15)
+        assert np.abs(out[face].astype(int) - portrait[face].astype(int)).mean() > 5, f"frame {i}"
+    # Long after the hold time the box is gone.
+    out = anonymizer.process(portrait, state, 10.0)
+    assert np.array_equal(out[face], portrait[face])
+
+
+def test_inline_strong_detector_failure_fails_closed(portrait: np.ndarray) -> None:
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.INLINE)
+    anonymizer = Anonymizer(options, FixedBoxesDetector(), strong_detector=RaisingDetector())
+    state = anonymizer.new_track()
+    out = anonymizer.process(portrait, state, 0.0)
+    assert np.array_equal(out, obscure_whole_frame(portrait))
+    assert state.snapshot().detector_errors == 1
+
+
+def test_background_strong_boxes_reach_later_frames(portrait: np.ndarray) -> None:
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every=1)
+    strong = ScriptedDetector([[], [FACE]])  # warm-up (inline) finds nothing, the background pass finds it
+    anonymizer = Anonymizer(options, FixedBoxesDetector(), strong_detector=strong)
+    try:
+        state = anonymizer.new_track()
+        anonymizer.process(portrait, state, 0.0)  # warm-up: inline
+        anonymizer.process(portrait, state, 1 / 15)  # submits the background pass
+        anonymizer.wait_idle(state, timeout=5)
+        out = anonymizer.process(portrait, state, 2 / 15)  # merges its result
+        face = (slice(150, 290), slice(250, 370))
+        assert np.abs(out[face].astype(int) - portrait[face].astype(int)).mean() > 5
+        assert state.snapshot().obscured == 0
+    finally:
+        anonymizer.close()
+
+
+def test_background_strong_failure_fails_closed_on_the_next_frame(portrait: np.ndarray) -> None:
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every=1)
+
+    class FailsAfterWarmUp(ScriptedDetector):
+        def detect(self, image: np.ndarray) -> list[Box]:
+            if self.calls >= 1:
+                self.calls += 1
+                raise RuntimeError("worker crashed")
+            return super().detect(image)
+
+    anonymizer = Anonymizer(options, FixedBoxesDetector(), strong_detector=FailsAfterWarmUp([[]]))
+    try:
+        state = anonymizer.new_track()
+        anonymizer.process(portrait, state, 0.0)
+        anonymizer.process(portrait, state, 1 / 15)
+        anonymizer.wait_idle(state, timeout=5)
+        out = anonymizer.process(portrait, state, 2 / 15)
+        assert np.array_equal(out, obscure_whole_frame(portrait))
+        assert state.snapshot().detector_errors == 1
+    finally:
+        anonymizer.close()
+
+
+def test_stale_strong_results_fail_closed(portrait: np.ndarray) -> None:
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every=1, strong_timeout_s=0.5)
+    gate = threading.Event()
+
+    class Stuck(ScriptedDetector):
+        def detect(self, image: np.ndarray) -> list[Box]:
+            if self.calls >= 1:
+                gate.wait(5)
+            return super().detect(image)
+
+    anonymizer = Anonymizer(options, FixedBoxesDetector(), strong_detector=Stuck([[]]))
+    try:
+        state = anonymizer.new_track()
+        anonymizer.process(portrait, state, 0.0)
+        anonymizer.process(portrait, state, 0.1)
+        out = anonymizer.process(portrait, state, 2.0)  # the worker has been stuck for two seconds
+        assert np.array_equal(out, obscure_whole_frame(portrait))
+    finally:
+        gate.set()
+        anonymizer.close()
+
+
+def test_a_new_resolution_starts_over(portrait: np.ndarray) -> None:
+    detector = FixedBoxesDetector([FACE])
+    anonymizer = Anonymizer(OFF, detector)
+    state = anonymizer.new_track()
+    anonymizer.process(portrait, state, 0.0)
+    small = np.ascontiguousarray(portrait[:240, :320])
+    out = anonymizer.process(small, state, 0.1)
+    assert out.shape == small.shape
+    assert detector.seen[-1] == small.shape
+
+
+@pytest.mark.parametrize("threads", [4])
+def test_states_are_independent_across_threads(portrait: np.ndarray, threads: int) -> None:
+    anonymizer = Anonymizer(OFF, FixedBoxesDetector([FACE]))
+    states = [anonymizer.new_track() for _ in range(threads)]
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            for n in range(10):
+                anonymizer.process(portrait, states[i], n / 15)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    assert [s.snapshot().anonymized for s in states] == [10] * threads
