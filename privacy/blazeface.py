@@ -8,6 +8,7 @@ frame, which is why :mod:`privacy.tiling` runs them on overlapping crops too. Th
 
 from __future__ import annotations
 
+import concurrent.futures.thread  # noqa: F401 - registers its exit hook before ours (see _close_all_at_exit)
 import threading
 import weakref
 from dataclasses import dataclass
@@ -68,6 +69,22 @@ def _face_extent(x: float, y: float, w: float, h: float, score: float) -> Box:
     return Box(float(x), float(cy - tall / 2), float(w), float(tall), score)
 
 
+_open_detectors: weakref.WeakSet[BlazeFaceDetector] = weakref.WeakSet()
+
+
+def _close_all_at_exit() -> None:
+    # mediapipe runs every native call through a thread pool that Python shuts down at exit before ordinary
+    # atexit handlers run; graphs still open then make mediapipe's __del__ print errors. Closing them from a
+    # threading-atexit hook (which runs before that shutdown) avoids it.
+    for detector in list(_open_detectors):
+        detector.close()
+
+
+_register = getattr(threading, "_register_atexit", None)
+if _register is not None:
+    _register(_close_all_at_exit)
+
+
 class BlazeFaceDetector:
     """A :class:`~privacy.boxes.FaceDetector` backed by one mediapipe Tasks ``FaceDetector``.
 
@@ -79,9 +96,9 @@ class BlazeFaceDetector:
         self.config = config or BlazeFaceConfig()
         self._task = _create(self.config)
         self._lock = threading.Lock()
-        # Close the native graph before interpreter shutdown tears down the bindings that mediapipe's own
-        # __del__ needs (otherwise it prints an ignored TypeError at exit).
         self._finalizer = weakref.finalize(self, self._task.close)
+        self._finalizer.atexit = False
+        _open_detectors.add(self)
 
     def detect(self, image: np.ndarray) -> list[Box]:
         import mediapipe as mp

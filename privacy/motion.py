@@ -23,6 +23,7 @@ MAX_SCALE_STEP = 1.08
 """The largest zoom between two frames that a held box follows (camera zooms are slower than this)."""
 _GRID = 8
 _BOX_POINTS = 3
+_LOCAL_MIN_SIDE = 40.0
 _WIN = (11, 11)
 _LEVELS = 3
 _MAX_ROUND_TRIP = 1.0
@@ -92,6 +93,8 @@ def _seed_points(width: int, height: int, boxes: Sequence[Box]) -> np.ndarray:
     local = []
     offsets = (np.arange(_BOX_POINTS) + 0.5) / _BOX_POINTS
     for box in boxes:
+        if box.w < _LOCAL_MIN_SIDE * FLOW_SCALE:
+            continue  # small faces move with the camera; their own points would be too few to trust
         for fy in offsets:
             for fx in offsets:
                 local.append((box.x + fx * box.w, box.y + fy * box.h))
