@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -171,17 +172,28 @@ async def test_leaving_is_seen_and_pages_pass_axe(server: LiveServer, chromium: 
     assert "forlatt" in (await host_page.inner_text("#status"))
 
 
+def closest_source(frame: np.ndarray, source: list[np.ndarray], thumbs: list[np.ndarray]) -> np.ndarray:
+    """The camera frame a received frame was made from (the scene outside the masks is unchanged)."""
+    mine = thumbnail(frame)
+    return source[int(np.argmin([np.abs(mine - t).mean() for t in thumbs]))]
+
+
 async def test_received_frames_hold_no_face_the_strongest_detector_finds(
     server: LiveServer, chromium: tuple[Browser, Browser]
 ) -> None:
-    """The camera shows a real person; what the other browser decodes must not show their face."""
+    """The camera shows a real person; what the other browser decodes must not show their face.
+
+    The faces are those the strongest detector finds confidently in the camera frame a received frame was made
+    from; each must be gone from the received frame, also for the same detector at its low threshold.
+    """
     from privacy.centerface import CenterFaceConfig, CenterFaceDetector
     from tests.media import clip_frames
 
-    strongest = CenterFaceDetector(CenterFaceConfig(threshold=0.2, max_side=640))
+    low = CenterFaceDetector(CenterFaceConfig(threshold=0.2, max_side=640))
     source = clip_frames()
-    with_faces = sum(1 for f in source[::10] if strongest.detect(f))
-    assert with_faces >= len(source[::10]) // 2, "the test clip should show a detectable face most of the time"
+    thumbs = [thumbnail(f) for f in source]
+    confident = [b for f in source[::10] for b in low.detect(f) if b.score >= 0.5]
+    assert len(confident) >= len(source[::10]) // 2, "the test clip should show a clear face most of the time"
 
     client = await staff_client(server)
     links = await create_meeting(client, server, ["bruker"])
@@ -191,8 +203,7 @@ async def test_received_frames_hold_no_face_the_strongest_detector_finds(
     await start_meeting(host_page, user_page, links["host"], links["bruker"])
     await wait_for_tile(host_page, card=False, timeout=10)
 
-    found: list[int] = []
-    frames = 0
+    faces = leaks = frames = 0
     for _ in range(24):
         for page, selector in ((host_page, ".tile:not([hidden]) video"), (user_page, "#self-view")):
             png = await grab_frame(page, selector)
@@ -201,7 +212,16 @@ async def test_received_frames_hold_no_face_the_strongest_detector_finds(
             if is_card(frame):
                 continue
             frames += 1
-            found.append(len(strongest.detect(frame)))
+            truth = [b for b in low.detect(closest_source(frame, source, thumbs)) if b.score >= 0.5]
+            still = low.detect(frame)
+            faces += len(truth)
+            leaked = [t for t in truth if any(s.scaled(1.3).contains(t.cx, t.cy) or t.iou(s) > 0.1 for s in still)]
+            leaks += len(leaked)
+            if leaked and os.environ.get("SAMHANDLING_DEBUG_DIR"):
+                import cv2
+
+                cv2.imwrite(str(Path(os.environ["SAMHANDLING_DEBUG_DIR"]) / f"leak-{frames}.png"), frame)
         await asyncio.sleep(0.25)
     assert frames >= 30, "too few camera frames arrived to judge"
-    assert sum(found) == 0, f"a face was still found in {sum(1 for n in found if n)} of {frames} received frames"
+    assert faces >= frames // 2, "too few faces in the camera frames to judge"
+    assert leaks == 0, f"{leaks} of {faces} faces were still found in the received frames"
