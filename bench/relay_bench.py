@@ -9,7 +9,7 @@ cores. Printed: a table, and the whole result as one JSON line at the end.
 What is measured, per path:
 - server CPU ms per input frame: utime+stime of the server process over the window, divided by the frames the
   cameras produced in it, with a split by thread (event loop, encoders, decoders, privacy pool);
-- delivered fps: distinct stamped frames each receiver decoded per second, per sender;
+- delivered fps: frames each receiver decoded per second from each sender's track (stamp readable or not);
 - latency p50/p90/p99: stamped frame handed to the sender's encoder side -> decoded frame at the receiver;
 - no stamp: delivered frames whose stamp could not be read (cards, or an anonymizer mask over the stamp).
 
@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -48,7 +49,7 @@ from bench.relay_paths import (
 from bench.relay_stats import PathResult, Reading, summarize
 from session.ice import enable_loopback_candidates
 
-WIDTH, HEIGHT, FPS = 640, 480, 15
+WIDTH, HEIGHT = 640, 480
 SETTLE_S = 1.0
 """Pause between paths, so one path's teardown is not measured as the next one's cost."""
 
@@ -68,6 +69,8 @@ class Options:
     """Use the shared test clip (real faces) instead of the synthetic background."""
     server_dir: Path = REPO
     """Checkout whose server is measured (the clients always come from this one)."""
+    fps: int = 15
+    """Camera rate. Each aiortc receiver holds a frame until the next one's first packet: one interval per hop."""
     processor: str = "live"
     """``live``: the server's default frame processor; ``obscure-all``: the whole-frame obscurer."""
 
@@ -107,6 +110,7 @@ async def _reading(rig: Rig, server: ServerProcess | None, http: aiohttp.ClientS
         time=time.monotonic(),
         frames_in=sum(s.produced for s in rig.sources),
         client_cpu_s=time.process_time(),
+        load=os.getloadavg()[0],
         server_cpu_s=server.cpu_seconds() if server is not None else None,
     )
     if server is not None and not opening:
@@ -129,7 +133,7 @@ async def run_scenario(
 ) -> ScenarioResult:
     results: dict[str, PathResult] = {}
     for path in opts.paths:
-        kwargs: dict[str, Any] = {"backgrounds": backgrounds, "height": HEIGHT, "fps": FPS, "audio": opts.audio}
+        kwargs: dict[str, Any] = {"backgrounds": backgrounds, "height": HEIGHT, "fps": opts.fps, "audio": opts.audio}
         if path == "relay":
             assert server is not None
             rig = await relay_rig(server, senders, receivers, **kwargs)
@@ -147,10 +151,10 @@ async def run(opts: Options) -> list[ScenarioResult]:
     enable_loopback_candidates(True)  # aioice skips 127.0.0.1 otherwise
     most = max(n for n, _ in opts.scenarios)
     if opts.clip:
-        clip = clip_background(WIDTH, HEIGHT, FPS)
+        clip = clip_background(WIDTH, HEIGHT, opts.fps)
         backgrounds = [clip[i * len(clip) // most :] + clip[: i * len(clip) // most] for i in range(most)]
     else:
-        backgrounds = [synthetic_background(WIDTH, HEIGHT, 2 * FPS, seed=i) for i in range(most)]
+        backgrounds = [synthetic_background(WIDTH, HEIGHT, 30, seed=i) for i in range(most)]
     results: list[ScenarioResult] = []
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
         if "relay" not in opts.paths:
@@ -178,14 +182,14 @@ def _finite(data: Any) -> Any:
 
 def report(results: list[ScenarioResult], opts: Options) -> str:
     head = (
-        f"Relay bench: {WIDTH}x{HEIGHT} @ {FPS} fps, loopback, {opts.seconds:g} s window after {opts.warmup:g} s "
+        f"Relay bench: {WIDTH}x{HEIGHT} @ {opts.fps} fps, loopback, {opts.seconds:g} s window after {opts.warmup:g} s "
         f"warm-up, {'clip' if opts.clip else 'synthetic'} camera, audio {'on' if opts.audio else 'off'}, "
         f"server processor: {opts.processor}"
     )
     cols = (
-        f"{'NxM':<5}{'path':<8}{'codec':<6}{'in fps':>7}{'enc':>5}{'fps/stream min/mean':>21}"
+        f"{'NxM':<5}{'path':<8}{'codec':<6}{'in fps':>7}{'out':>5}{'fps/stream min/mean':>21}"
         f"{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'srv ms/frm':>11}{'srv cores':>10}{'cli ms/frm':>11}"
-        f"{'cli cores':>10}{'no stamp':>9}"
+        f"{'cli cores':>10}{'no stamp':>9}{'load':>6}"
     )
     lines = [head, "", cols, "-" * len(cols)]
     notes: list[str] = []
@@ -198,7 +202,7 @@ def report(results: list[ScenarioResult], opts: Options) -> str:
                 f"{f'{min(fps):.1f} / {sum(fps) / len(fps):.1f}':>21}"
                 f"{_num(r.latency_ms.p50):>8}{_num(r.latency_ms.p90):>8}{_num(r.latency_ms.p99):>8}"
                 f"{_num(r.server_cpu_ms_per_frame):>11}{_num(r.server_cores, 2):>10}"
-                f"{r.client_cpu_ms_per_frame:>11.1f}{r.client_cores:>10.2f}{r.unstamped:>9}"
+                f"{r.client_cpu_ms_per_frame:>11.1f}{r.client_cores:>10.2f}{r.unstamped:>9}{r.machine_load:>6.1f}"
             )
             if r.server_threads_ms_per_frame:
                 split = ", ".join(f"{k} {v:.1f}" for k, v in r.server_threads_ms_per_frame.items())
@@ -209,7 +213,9 @@ def report(results: list[ScenarioResult], opts: Options) -> str:
             if r.misrouted:
                 notes.append(f"{name} {path}: {r.misrouted} frames arrived on another sender's track (routing error)")
             if r.server_outcomes:
-                notes.append(f"{name} relay privacy-track outcomes in the window: {r.server_outcomes}")
+                inputs = round(r.input_fps * r.senders * r.seconds)
+                outcomes = ", ".join(f"{k} {v:.0f}" for k, v in r.server_outcomes.items())
+                notes.append(f"{name} relay privacy track, of ~{inputs} input frames: {outcomes}")
         added = sc.added_latency_ms()
         if added is not None:
             lines.append(
@@ -218,9 +224,11 @@ def report(results: list[ScenarioResult], opts: Options) -> str:
             )
     lines += ["", *notes]
     lines.append(
-        "enc = video encodes per input frame (server for relay, senders for direct); cli = this process "
+        "out = video streams encoded (by the server for relay: each sender's for itself, the other senders and the "
+        "receivers; by the senders for direct); cli = this process "
         "(stamped cameras, encoders for direct, all decoders); no stamp = delivered frames whose stamp could not "
-        "be read (cards, or an anonymizer mask over it): counted as delivered, not in the latency"
+        "be read (cards, or an anonymizer mask over it): counted as delivered, not in the latency; load = the "
+        f"machine's 1-min load average at the window's end ({os.cpu_count()} cores)"
     )
     return "\n".join(lines)
 
@@ -232,10 +240,16 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--seconds", type=float, help="measured window per path (default 10, quick 3)")
     parser.add_argument("--warmup", type=float, help="seconds of flowing media before the window (default 2, quick 1)")
     parser.add_argument("--quick", action="store_true", help="short run: 1x1 unless given, 3 s windows")
+    parser.add_argument("--fps", type=int, default=15, help="camera frame rate (default 15)")
     parser.add_argument("--only", choices=["relay", "direct"], help="measure one path only")
     parser.add_argument("--audio", action="store_true", help="senders also send (silent) Opus audio")
     parser.add_argument("--clip", action="store_true", help="camera shows the shared test clip (faces)")
-    parser.add_argument("--server-dir", type=Path, default=REPO, help="checkout whose server to measure")
+    parser.add_argument(
+        "--server-dir",
+        type=Path,
+        default=REPO,
+        help="checkout whose server to measure (it must hold bench/relay_server.py)",
+    )
     parser.add_argument(
         "--processor",
         choices=["live", "obscure-all"],
@@ -252,8 +266,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
             parser.error(f"need 1..{MAX_SENDERS} senders, at least one receiver, at most {MAX_PARTICIPANTS} in all")
     seconds = args.seconds if args.seconds is not None else (3.0 if args.quick else 10.0)
     warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
-    if not 0.5 <= seconds <= 600 or not 0 <= warmup <= 60:
-        parser.error("--seconds must be 0.5..600 and --warmup 0..60")
+    if not 0.5 <= seconds <= 600 or not 0 <= warmup <= 60 or not 1 <= args.fps <= 30:
+        parser.error("--seconds must be 0.5..600, --warmup 0..60 and --fps 1..30")
     return Options(
         scenarios=scenarios,
         seconds=seconds,
@@ -262,6 +276,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         audio=args.audio,
         clip=args.clip,
         server_dir=args.server_dir.resolve(),
+        fps=args.fps,
         processor=args.processor,
     )
 
@@ -275,8 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     except (BenchError, TimeoutError) as exc:
         print(f"relay bench failed: {exc or 'took longer than ' + str(int(budget)) + ' s'}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # asyncio.run has cancelled the run: the server process is stopped already
+        print("relay bench interrupted", file=sys.stderr)
+        return 130
     print(report(results, opts), flush=True)
-    config = {"width": WIDTH, "height": HEIGHT, "fps": FPS, **asdict(opts), "server_dir": str(opts.server_dir)}
+    config = {"width": WIDTH, "height": HEIGHT, **asdict(opts), "server_dir": str(opts.server_dir)}
     line = {"bench": "relay", "config": config, "scenarios": [r.to_json() for r in results]}
     print(json.dumps(_finite(line), allow_nan=False), flush=True)
     return 0

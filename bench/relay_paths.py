@@ -59,6 +59,8 @@ class ServerProcess:
         while True:
             line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
             if not line:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.proc.wait(), 5)
                 raise BenchError(f"the server process ended (exit {self.proc.returncode}); log:\n{self.log_tail()}")
             if line.startswith(b"{"):
                 reply: dict[str, Any] = json.loads(line)

@@ -25,6 +25,8 @@ class Reading:
     frames_in: int
     """Stamped frames the cameras have produced so far (every sender together)."""
     client_cpu_s: float
+    load: float = 0.0
+    """The machine's one-minute load average: other work competing for the same cores."""
     server_cpu_s: float | None = None
     server_threads_s: dict[str, float] | None = None
     server_outcomes: dict[str, float] | None = None
@@ -70,6 +72,8 @@ class PathResult:
     """Stamps whose send time was unknown (never expected; would mean a misread that passed the guards)."""
     client_cpu_ms_per_frame: float
     client_cores: float
+    machine_load: float
+    """One-minute load average when the window closed (2 cores here: above ~1.5 the numbers are contended)."""
     server_cpu_ms_per_frame: float | None = None
     server_cores: float | None = None
     server_threads_ms_per_frame: dict[str, float] = field(default_factory=dict)
@@ -162,6 +166,7 @@ def summarize(
         unmatched=received.unmatched,
         client_cpu_ms_per_frame=round(client_s * 1000 / frames, 2),
         client_cores=round(client_s / seconds, 3),
+        machine_load=round(after.load, 2),
     )
     if before.server_cpu_s is None or after.server_cpu_s is None:
         return result
