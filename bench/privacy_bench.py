@@ -120,37 +120,45 @@ def _runs(runs: dict[int, int], frame: ClipFrame, flags: list[bool], tally: Tall
 
 
 def run_clips_live(clips: list[tuple[Still, int]], frames: int, live: Anonymizer, checker: CenterFaceDetector) -> Tally:
-    """The live pipeline at 15 fps on the wall clock, with the live drop rule."""
+    """The live pipeline at 15 fps on the wall clock, with the live drop rule.
+
+    Each clip is rendered before it is played and scored after, so the benchmark's own work never delays
+    a frame.
+    """
     tally = Tally()
     interval = 1.0 / FPS
     for still, seed in clips:
+        rendered = list(make_clip(still, frames, seed))
         state = live.new_track()
-        runs: dict[int, int] = {}
+        results: list[tuple[np.ndarray | None, list[Box]]] = []
         start = time.perf_counter()
         busy_until = start
-        for i, frame in enumerate(make_clip(still, frames, seed)):
+        for i, frame in enumerate(rendered):
             arrival = start + i * interval
-            tally.frames += 1
             if busy_until > arrival:
-                out = obscure_whole_frame(frame.image)
-                masks = [Box(0.0, 0.0, 640.0, 480.0)]
                 tally.obscured_frames += 1
-            else:
-                wait = arrival - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
-                began = time.perf_counter()
-                out = live.process(frame.image, state, i * interval)
-                busy_until = time.perf_counter()
-                tally.latency_ms.append((busy_until - began) * 1000)
-                masks = state.last_masks
+                results.append(
+                    (obscure_whole_frame(frame.image) if i % CHECK_EVERY == 0 else None, [Box(0.0, 0.0, 640.0, 480.0)])
+                )
+                continue
+            wait = arrival - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            began = time.perf_counter()
+            out = live.process(frame.image, state, i * interval)
+            busy_until = time.perf_counter()
+            tally.latency_ms.append((busy_until - began) * 1000)
+            results.append((out if i % CHECK_EVERY == 0 else None, list(state.last_masks)))
+        live.wait_idle(state)
+        tally.obscured_frames += state.snapshot().obscured
+        runs: dict[int, int] = {}
+        for frame, (out, masks) in zip(rendered, results, strict=True):
+            tally.frames += 1
             faces = _clip_faces(frame)
             flags = _score_faces(tally, faces, masks, (480, 640))
             _runs(runs, frame, flags, tally)
-            if i % CHECK_EVERY == 0:
+            if out is not None:
                 _check(tally, checker, out, [b for (b, s, _), c in zip(faces, flags, strict=True) if s and c])
-        live.wait_idle(state)
-        tally.obscured_frames += state.snapshot().obscured
     return tally
 
 
