@@ -363,6 +363,11 @@ class Room:
         for p in self.participants.values():
             gates = self.gates_for(p)
             if gates != p.gates:
+                was_visible = p.gates is not None and p.gates[0] is VideoGate.FACE_VISIBLE
+                now_visible = gates[0] is VideoGate.FACE_VISIBLE
+                if was_visible != now_visible:
+                    action = "face_visible.start" if now_visible else "face_visible.end"
+                    effects.append(Audit(action, p.role.value, {"participant_role": p.role.value}))
                 p.gates = gates
                 effects.append(SetGates(p.id, *gates))
         return effects

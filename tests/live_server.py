@@ -6,7 +6,9 @@ import asyncio
 import dataclasses
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -51,9 +53,15 @@ class LiveServer:
         await self.runner.cleanup()
 
 
-async def start_server(settings: Settings, processor: FrameProcessor | None = None) -> LiveServer:
+async def start_server(
+    settings: Settings, processor: FrameProcessor | None = None, clock: Callable[[], datetime] | None = None
+) -> LiveServer:
     await asyncio.to_thread(migrate, settings.database_url)
-    app = create_app(settings, processor=processor)
+    app = (
+        create_app(settings, processor=processor)
+        if clock is None
+        else create_app(settings, processor=processor, clock=clock)
+    )
     runner = web.AppRunner(app, handle_signals=False, access_log_class=RouteAccessLogger)
     await runner.setup()
     from web.app import ENGINE

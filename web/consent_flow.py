@@ -127,5 +127,5 @@ async def handle(
     effects = await refresh(app, meeting, subject)
     if isinstance(event, ConsentGiven):
         confirm = {"type": "consent-recorded", "consent_id": event.consent_id, "participant": subject.id}
-        effects.insert(0, Send(pid, confirm))
+        effects.append(Send(pid, confirm))  # after the gates: when the client hears it, it holds
     return effects

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from privacy.keys import PUBLIC_KEY_FILE
 from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from
-from tests.live_server import LiveServer, create_meeting, staff_client
+from tests.fake_clock import FakeClock
+from tests.live_server import LiveServer, create_meeting, server_settings, staff_client, start_server
 from tests.media import clip_frames
-from web.app import ENGINE, RELAY
+from web import consent_flow
+from web.app import ENGINE, LIVE, RECORDS, RELAY
 from web.cli import main
+from web.effects import carry_out
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -85,3 +89,36 @@ async def test_consent_opens_the_users_media_and_the_chain_verifies_offline(
     assert await asyncio.to_thread(main, ["audit", "verify", "--db", db, "--public-key", str(key)]) == 1
     out = capsys.readouterr()
     assert f"seq={seq}" in out.out + out.err
+
+
+async def test_face_visible_reverts_to_anonymized_when_its_time_is_up(tmp_path: Path) -> None:
+    clock = FakeClock()
+    server = await start_server(server_settings(tmp_path / "data"), clock=clock)
+    client = await staff_client(server)
+    links = await create_meeting(client, server, ["bruker"])
+    await client.close()
+    host, user = CallClient(links["host"], None), CallClient(links["bruker"], None)
+    try:
+        await host.connect()
+        await host.enter()
+        await user.connect()
+        await user.enter(host=host)
+        await host.confirm_roster()
+        await host.consent_for(user, ["video", "audio", "face_visible"], face_visible_minutes=5)
+        privacy = server.app[RELAY].privacy_track(user.pid)
+        assert privacy is not None and privacy.gate == "face_visible"
+
+        meeting = next(iter(server.app[LIVE].meetings.values()))
+        timer = meeting.timers[f"link-{meeting.room.participants[user.pid].invitation_id}"]
+        assert 290 < timer.when() - asyncio.get_running_loop().time() <= 300  # fires at the end of the limit
+
+        clock.advance(minutes=5, seconds=1)
+        subject = meeting.room.participants[user.pid]
+        await carry_out(server.app, meeting, await consent_flow.refresh(server.app, meeting, subject))
+        assert privacy.gate == "open"  # anonymized again, video consent still holds
+        actions = [v.record.action for v in await server.app[RECORDS].audit.entries(org_ids=None)]
+        assert actions.index("face_visible.start") < actions.index("face_visible.end")
+    finally:
+        await host.close()
+        await user.close()
+        await server.stop()

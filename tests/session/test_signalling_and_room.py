@@ -214,3 +214,12 @@ def test_media_state_goes_to_everyone_in_the_call() -> None:
     effects = room.set_media("b", audio=False, video=True)
     assert {e.to for e in effects if isinstance(e, Send)} == {"h", "b"}
     assert room.participants["b"].audio is False
+
+
+def test_face_visible_start_and_end_are_audited() -> None:
+    room = meeting_with(("b", Role.BRUKER))
+    effects = room.set_consent_scopes(2, frozenset({"video", "audio", "face_visible"}))
+    assert Audit("face_visible.start", "bruker", {"participant_role": "bruker"}) in effects
+    effects = room.set_consent_scopes(2, frozenset({"video", "audio"}))  # the time limit passed
+    assert Audit("face_visible.end", "bruker", {"participant_role": "bruker"}) in effects
+    assert gates(effects) == {"b": (VideoGate.OPEN, True)}
