@@ -40,14 +40,15 @@ async def test_consent_opens_the_users_media_and_the_chain_verifies_offline(
         assert privacy is not None and privacy.gate == "consent"
 
         # Bad consent input: refused with a reason, nothing recorded.
-        for bad in (
+        bad_inputs: list[dict[str, object]] = [
             {"scopes": ["teleport"]},
             {"scopes": ["face_visible"]},  # no time limit
             {"purpose": "   "},
             {"participant": host.pid},  # consent is about the user
-        ):
+        ]
+        for bad in bad_inputs:
             before = len(host.messages)
-            msg = {"type": "consent", "participant": user.pid, "giver": "user", "form": "oral"}
+            msg: dict[str, object] = {"type": "consent", "participant": user.pid, "giver": "user", "form": "oral"}
             msg |= {"scopes": ["video"], "purpose": "Posisjonering"} | bad
             await host.send(msg)
             err = await host.wait_for("error", after=before)
