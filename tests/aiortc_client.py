@@ -85,7 +85,7 @@ class CallClient:
     def pid(self) -> str:
         return str(self.messages[0]["participant"])
 
-    async def enter(self, host: "CallClient | None" = None) -> None:
+    async def enter(self, host: CallClient | None = None) -> None:
         """Ask to enter; a guest waits in the lobby until ``host`` admits them."""
         before = len(self.messages)
         await self.send({"type": "enter"})
@@ -99,7 +99,7 @@ class CallClient:
         await self.send({"type": "roster-confirm"})
         await self.wait_for("roster", after=before, confirmed=True)
 
-    async def consent_for(self, user: "CallClient", scopes: list[str], **extra: Any) -> dict[str, Any]:
+    async def consent_for(self, user: CallClient, scopes: list[str], **extra: Any) -> dict[str, Any]:
         """Oral consent for ``user``, recorded by this (staff) participant."""
         before = len(self.messages)
         await self.send(
