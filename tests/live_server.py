@@ -8,6 +8,7 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from datetime import datetime
 from pathlib import Path
 
@@ -34,6 +35,18 @@ def free_port() -> int:
 def server_settings(data_dir: Path, **changes: object) -> Settings:
     base = load_settings({"SAMHANDLING_DATA_DIR": str(data_dir), "SAMHANDLING_ICE_LOOPBACK": "true"})
     return dataclasses.replace(base, port=free_port(), **changes)  # type: ignore[arg-type]
+
+
+class HasUrl(Protocol):
+    @property
+    def url(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RemoteServer:
+    """A server started some other way (a subprocess), reached only over HTTP."""
+
+    url: str
 
 
 @dataclass
@@ -71,7 +84,7 @@ async def start_server(
     return LiveServer(settings, runner)
 
 
-async def staff_client(server: LiveServer, staff_id: int = DEMO_FORMIDLER) -> aiohttp.ClientSession:
+async def staff_client(server: HasUrl, staff_id: int = DEMO_FORMIDLER) -> aiohttp.ClientSession:
     """A logged-in staff browser session (development identity provider)."""
     client = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     async with client.post(f"{server.url}/dev/login", data={"staff_id": str(staff_id)}) as resp:
@@ -86,7 +99,7 @@ def csrf_of(html: str) -> str:
 
 
 async def create_meeting(
-    client: aiohttp.ClientSession, server: LiveServer, roles: list[str], topic: str = "Tilpasning av hodestøtte"
+    client: aiohttp.ClientSession, server: HasUrl, roles: list[str], topic: str = "Tilpasning av hodestøtte"
 ) -> dict[str, str]:
     """Create a meeting through the staff form; returns the join links by role ("host" for the host's)."""
     async with client.get(f"{server.url}/staff") as resp:

@@ -112,6 +112,12 @@ def create_app(
 
     app.cleanup_ctx.append(storage)
     app.cleanup_ctx.append(media)
+
+    async def drain(app: web.Application) -> None:
+        # on_shutdown runs while handlers are still alive: tell every participant before sockets close.
+        await app[LIVE].close_all()
+
+    app.on_shutdown.append(drain)
     health.setup_routes(app)
     pages.setup_routes(app)
     call_ws.setup_routes(app)
