@@ -8,9 +8,9 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 import aiohttp
 from aiohttp import web
