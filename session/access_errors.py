@@ -1,0 +1,69 @@
+"""Errors of organisations, access control and join links. Messages are Norwegian and hold no personal data.
+
+The edge maps ``NotFound`` to 404 (never 403: another organisation's objects must not be confirmed to exist),
+``AccessRefused`` to 403, ``InvalidOrganisation`` and ``InvalidRequest`` to 400, ``LinkInUseElsewhere`` to 409
+and ``TooManyAttempts`` to 429.
+"""
+
+from __future__ import annotations
+
+from session.errors import SessionError
+
+
+class AccessError(SessionError):
+    code = "access_error"
+
+
+class NotFound(AccessError):
+    """The object does not exist for the caller (it may exist for another organisation)."""
+
+    code = "not_found"
+
+    def __init__(self, message: str = "Fant ikke det du ba om.") -> None:
+        super().__init__(message)
+
+
+class AccessRefused(AccessError):
+    """A change the caller may not make; nothing was changed. ``reason`` is a stable machine code."""
+
+    code = "access_refused"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class InvalidOrganisation(AccessError):
+    code = "invalid_organisation"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class InvalidRequest(AccessError):
+    code = "invalid_request"
+
+
+class LinkInUseElsewhere(SessionError):
+    code = "link_in_use"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Lenken er allerede tatt i bruk på en annen enhet. En lenke kan bare brukes på én enhet om gangen. "
+            "Be den som inviterte deg om å tilbakestille lenken."
+        )
+
+
+class CodeInvalid(SessionError):
+    code = "code_invalid"
+
+    def __init__(self) -> None:
+        super().__init__("Koden er feil eller har utløpt. Sjekk sifrene, eller be om en ny kode.")
+
+
+class TooManyAttempts(SessionError):
+    code = "too_many_attempts"
+
+    def __init__(self) -> None:
+        super().__init__("For mange feil forsøk. Vent noen minutter og prøv igjen.")
