@@ -1,0 +1,89 @@
+"""Removing a right returns whose sessions end, bumps their session generation and wakes their live sessions."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from privacy.ledgers import AuditLog
+from session.access import Access, RevocationBus, session_generation, session_is_current
+from session.organisations import org_scope
+from tests.access.fakes import World
+
+
+async def test_revocation_returns_the_staff_bumps_the_generation_and_wakes_live_sessions(
+    engine: AsyncEngine, access: Access, audit: AuditLog, bus: RevocationBus, world: World
+) -> None:
+    async with engine.connect() as conn:
+        assert await session_generation(conn, world.formidler_a) == 0
+        assert await session_is_current(conn, world.formidler_a, 0)
+    other = bus.subscribe(world.formidler_b)
+
+    async def live_call() -> str:
+        with bus.watch(world.formidler_a) as revoked:
+            await revoked.wait()
+            return "ended"
+
+    call = asyncio.create_task(live_call())
+    await asyncio.sleep(0)
+    assert bus.subscribers(world.formidler_a) == 1
+
+    revocation = await access.revoke_formidler(
+        actor_staff_id=world.manager_a, staff_id=world.formidler_a, organisation_id=world.unit_a
+    )
+    assert revocation.staff_ids == {world.formidler_a}
+    assert revocation.generations == {world.formidler_a: 1}
+    assert await asyncio.wait_for(call, timeout=1) == "ended"
+    assert not other.is_set()
+    assert bus.subscribers(world.formidler_a) == 0
+    async with engine.connect() as conn:
+        assert await session_generation(conn, world.formidler_a) == 1
+        assert not await session_is_current(conn, world.formidler_a, 0)
+        assert await session_is_current(conn, world.formidler_a, 1)
+        assert await org_scope(conn, world.formidler_a) == frozenset()
+    (entry,) = await audit.entries(org_ids=[world.unit_a])
+    assert entry.record.action == "access.revoke"
+
+    # Removing what is no longer held changes nothing.
+    again = await access.revoke_formidler(
+        actor_staff_id=world.manager_a, staff_id=world.formidler_a, organisation_id=world.unit_a
+    )
+    assert again.staff_ids == frozenset()
+    async with engine.connect() as conn:
+        assert await session_generation(conn, world.formidler_a) == 1
+
+
+async def test_someone_who_leaves_loses_every_right_the_manager_controls(
+    engine: AsyncEngine, access: Access, world: World
+) -> None:
+    await access.grant_formidler(
+        actor_staff_id=world.manager_a, staff_id=world.formidler_a, organisation_id=world.muni_a
+    )
+    revocation = await access.revoke_all(actor_staff_id=world.manager_a, staff_id=world.formidler_a)
+    assert revocation.staff_ids == {world.formidler_a}
+    assert len(revocation.removed) == 2
+    async with engine.connect() as conn:
+        assert await org_scope(conn, world.formidler_a) == frozenset()
+        assert await session_generation(conn, world.formidler_a) == 1
+
+
+async def test_log_out_everywhere_bumps_the_generation(
+    engine: AsyncEngine, access: Access, bus: RevocationBus, world: World
+) -> None:
+    event = bus.subscribe(world.technician)
+    await access.end_sessions(staff_id=world.technician)
+    await access.end_sessions(staff_id=world.technician)
+    assert event.is_set()
+    async with engine.connect() as conn:
+        assert await session_generation(conn, world.technician) == 2
+        assert await org_scope(conn, world.technician) == {world.centre, world.dept}
+
+
+def test_the_bus_forgets_unsubscribed_sessions() -> None:
+    bus = RevocationBus()
+    event = bus.subscribe(7)
+    bus.unsubscribe(7, event)
+    bus.unsubscribe(7, event)
+    assert bus.revoke(7) == 0
+    assert not event.is_set()
