@@ -178,7 +178,7 @@ class Anonymizer:
         state.detection_has_run = True
         if not strong_ok:
             return None
-        state.last_masks = masks(state.tracks, now, opts.tracking)
+        state.last_masks = masks(state.tracks, now, opts.tracking, frame.shape[1], frame.shape[0])
         return obscure_boxes(frame, state.last_masks, opts.method, opts.blocks, opts.blur_share)
 
     def _run_strong(self, image: np.ndarray, grey: np.ndarray, state: TrackState, now: float) -> tuple[list[Box], bool]:
@@ -204,7 +204,7 @@ class Anonymizer:
             # Carry the boxes from the frame the detector saw to this one.
             if pending_grey is not None and result:
                 carried = estimate_motion(pending_grey, grey, result)
-                found = [carried.move(b) for b in result]
+                found = carried.move_all(result)
             else:
                 found = list(result)
             state.last_strong_frame = state.pending_now

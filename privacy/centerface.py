@@ -94,7 +94,10 @@ class CenterFaceDetector:
 def decode(heat: np.ndarray, size: np.ndarray, offset: np.ndarray, threshold: float) -> list[Box]:
     """Boxes in network-input pixels from CenterFace's outputs (stride 4)."""
     hm = heat[0, 0]
-    ys, xs = np.nonzero(hm > threshold)
+    # Only local maxima of the heat map are face centres (CenterNet's decoding); their neighbours would
+    # otherwise become hundreds of near-duplicate boxes in a crowd.
+    peaks = hm >= cv2.dilate(hm, np.ones((3, 3), np.uint8))
+    ys, xs = np.nonzero(peaks & (hm > threshold))
     if len(ys) == 0:
         return []
     scores = hm[ys, xs]

@@ -58,32 +58,41 @@ class Motion:
         return Motion(empty, empty, _IDENTITY.copy())
 
     def move(self, box: Box) -> Box:
-        """``box`` carried to the later frame.
+        """``box`` carried to the later frame (see :meth:`move_all`)."""
+        return self.move_all([box])[0]
 
-        The shift is the median of the box's own points when it has enough of them (the face's own motion),
+    def move_all(self, boxes: Sequence[Box]) -> list[Box]:
+        """Every box carried to the later frame.
+
+        The shift is the median of a box's own points when it has enough of them (the face's own motion),
         else the camera's; the scale is always the camera's (a few points on a face give noisy scale, and a
-        noisy scale compounds over held frames), limited to a plausible change per frame.
+        noisy scale compounds over held frames), limited to a plausible change per frame. A face does not jump
+        by more than its own size between frames, so a larger local shift is taken as a tracking error.
         """
+        if not boxes:
+            return []
         m = self.camera
         scale = float(np.clip(np.hypot(m[0, 0], m[1, 0]), 1 / MAX_SCALE_STEP, MAX_SCALE_STEP))
-        cx = float(m[0, 0] * box.cx + m[0, 1] * box.cy + m[0, 2])
-        cy = float(m[1, 0] * box.cx + m[1, 1] * box.cy + m[1, 2])
+        arr = np.array([(b.cx, b.cy, b.w, b.h) for b in boxes], dtype=np.float64)
+        cx = m[0, 0] * arr[:, 0] + m[0, 1] * arr[:, 1] + m[0, 2]
+        cy = m[1, 0] * arr[:, 0] + m[1, 1] * arr[:, 1] + m[1, 2]
         if len(self.before):
-            inside = (
-                (self.before[:, 0] >= box.x)
-                & (self.before[:, 0] <= box.x + box.w)
-                & (self.before[:, 1] >= box.y)
-                & (self.before[:, 1] <= box.y + box.h)
-            )
-            if int(inside.sum()) >= 4:
-                shift = np.median(self.after[inside] - self.before[inside], axis=0)
-                own_x, own_y = box.cx + float(shift[0]), box.cy + float(shift[1])
-                # A face does not jump by more than its own size between frames; a larger local shift is a
-                # tracking error, and the camera's motion is the safer guess.
-                if abs(own_x - cx) <= max(box.w, 16.0) and abs(own_y - cy) <= max(box.h, 16.0):
-                    cx, cy = own_x, own_y
-        w, h = box.w * scale, box.h * scale
-        return Box(cx - w / 2, cy - h / 2, w, h, box.score)
+            px, py = self.before[:, 0], self.before[:, 1]
+            x0, x1 = arr[:, 0] - arr[:, 2] / 2, arr[:, 0] + arr[:, 2] / 2
+            y0, y1 = arr[:, 1] - arr[:, 3] / 2, arr[:, 1] + arr[:, 3] / 2
+            inside = (px[None, :] >= x0[:, None]) & (px[None, :] <= x1[:, None])
+            inside &= (py[None, :] >= y0[:, None]) & (py[None, :] <= y1[:, None])
+            shifts = self.after - self.before
+            for i in np.nonzero(inside.sum(axis=1) >= 4)[0]:
+                dx, dy = np.median(shifts[inside[i]], axis=0)
+                own_x, own_y = arr[i, 0] + dx, arr[i, 1] + dy
+                if abs(own_x - cx[i]) <= max(arr[i, 2], 16.0) and abs(own_y - cy[i]) <= max(arr[i, 3], 16.0):
+                    cx[i], cy[i] = own_x, own_y
+        w, h = arr[:, 2] * scale, arr[:, 3] * scale
+        return [
+            Box(float(x - bw / 2), float(y - bh / 2), float(bw), float(bh), b.score)
+            for x, y, bw, bh, b in zip(cx, cy, w, h, boxes, strict=True)
+        ]
 
 
 def _seed_points(width: int, height: int, boxes: Sequence[Box]) -> np.ndarray:

@@ -67,7 +67,7 @@ class AnonymizerOptions:
     """Holding, following and mask enlargement (see :class:`privacy.tracking.TrackingConfig`)."""
     method: ObscureMethod = ObscureMethod.PIXELATE
     """How faces are obscured: smoothed pixelation, blur or a solid fill."""
-    blocks: int = 5
+    blocks: int = 3
     """Cells across a mask for pixelation (fewer is stronger); independent of the face's size."""
     blur_share: float = 0.35
     """Blur kernel as a share of the mask's side, for :attr:`ObscureMethod.BLUR`."""
