@@ -1,0 +1,206 @@
+"""iCalendar invitations: read back what was written (UID, SEQUENCE, METHOD, times, STATUS), line endings,
+folding at 75 octets without splitting UTF-8 characters, escaping, and the plain-text version."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from session.invitation_ics import (
+    CalendarAddress,
+    IcsComponent,
+    InvitationDetails,
+    cancellation_ics,
+    cancellation_text,
+    escape_text,
+    fold_line,
+    invitation_ics,
+    invitation_text,
+    meeting_uid,
+    parse_content_line,
+    parse_ics,
+    parse_ics_datetime,
+    unescape_text,
+    unfold,
+)
+from session.planning_errors import IcsInvalid
+from session.room_code import RoomCredentials
+from tests.planning.samples import NOW, sample_plan
+
+STAMP = NOW
+
+
+def details(sequence: int = 0, **changes: str | list[str]) -> InvitationDetails:
+    return InvitationDetails(
+        uid=meeting_uid("a1b2c3d4e5f60708", "samhandling.nav.example"),
+        sequence=sequence,
+        plan=sample_plan(**changes),
+        join_url="https://samhandling.nav.example/m/a1b2c3d4e5f60708?t=AbC,dEf;x",
+        credentials=RoomCredentials("04811234", "0072"),
+        fallback_address="https://samhandling.nav.example/kode",
+        precheck_url="https://samhandling.nav.example/sjekk",
+        organizer=CalendarAddress("no-reply@nav.example", "Samhandling, NAV Hjelpemiddelsentral Oslo"),
+        attendees=(CalendarAddress("formidler@kommune.example", 'Kari "K" Formidler'),),
+    )
+
+
+def event_of(text: str) -> tuple[IcsComponent, IcsComponent]:
+    calendar = parse_ics(text)
+    (event,) = calendar.children("VEVENT")
+    return calendar, event
+
+
+def test_an_invitation_reads_back_with_its_uid_sequence_method_and_times() -> None:
+    sent = details()
+    calendar, event = event_of(invitation_ics(sent, dtstamp=STAMP))
+    assert calendar.get("METHOD").value == "REQUEST"
+    assert calendar.get("VERSION").value == "2.0"
+    assert calendar.get("PRODID").value
+    assert event.get("UID").text == "samhandling-a1b2c3d4e5f60708@samhandling.nav.example"
+    assert event.get("SEQUENCE").value == "0"
+    assert event.get("STATUS").value == "CONFIRMED"
+    assert event.get("DTSTART").value == "20251124T090000Z"
+    assert parse_ics_datetime(event.get("DTSTART")) == sent.plan.starts_at
+    assert parse_ics_datetime(event.get("DTEND")) == sent.plan.ends_at
+    assert parse_ics_datetime(event.get("DTSTAMP")) == STAMP
+    assert event.get("SUMMARY").text == f"Samhandlingsmøte: {sent.plan.topic}"
+    assert event.get("LOCATION").text == sent.join_url
+    assert event.get("URL").value == sent.join_url
+    assert event.get("CLASS").value == "PRIVATE"
+
+
+def test_the_description_carries_the_link_room_code_pin_and_fallback() -> None:
+    _, event = event_of(invitation_ics(details(), dtstamp=STAMP))
+    description = event.get("DESCRIPTION").text
+    assert "https://samhandling.nav.example/m/a1b2c3d4e5f60708?t=AbC,dEf;x" in description
+    assert "romkode 0481 1234 og PIN 0072" in description
+    assert "https://samhandling.nav.example/kode" in description
+    assert "https://samhandling.nav.example/sjekk" in description
+    assert "Badet fra døra.\nTerskelen og dusjsonen, ikke brukeren." in description
+    assert "Husbanken" in description
+
+
+def test_organizer_and_attendee_are_mailto_with_quoted_names() -> None:
+    _, event = event_of(invitation_ics(details(), dtstamp=STAMP))
+    organizer = event.get("ORGANIZER")
+    assert organizer.value == "mailto:no-reply@nav.example"
+    assert organizer.params["CN"] == "Samhandling, NAV Hjelpemiddelsentral Oslo"
+    attendee = event.get("ATTENDEE")
+    assert attendee.value == "mailto:formidler@kommune.example"
+    assert attendee.params["CN"] == "Kari K Formidler"
+    assert attendee.params["RSVP"] == "TRUE"
+
+
+def test_organizer_and_attendees_are_optional() -> None:
+    bare = replace(details(), organizer=None, attendees=())
+    _, event = event_of(invitation_ics(bare, dtstamp=STAMP))
+    assert event.all("ORGANIZER") == [] and event.all("ATTENDEE") == []
+
+
+def test_an_update_keeps_the_uid_and_raises_the_sequence_and_a_cancel_raises_it_again() -> None:
+    first = details(0)
+    moved = details(1, starts_at="2025-11-25T12:00", ends_at="2025-11-25T13:00")
+    cancelled = replace(moved, sequence=2)
+    texts = [
+        invitation_ics(first, dtstamp=STAMP),
+        invitation_ics(moved, dtstamp=STAMP + timedelta(hours=1)),
+        cancellation_ics(cancelled, dtstamp=STAMP + timedelta(hours=2)),
+    ]
+    read = [event_of(text) for text in texts]
+    assert len({event.get("UID").text for _, event in read}) == 1
+    assert [int(event.get("SEQUENCE").value) for _, event in read] == [0, 1, 2]
+    assert [calendar.get("METHOD").value for calendar, _ in read] == ["REQUEST", "REQUEST", "CANCEL"]
+    assert [event.get("STATUS").value for _, event in read] == ["CONFIRMED", "CONFIRMED", "CANCELLED"]
+    assert parse_ics_datetime(read[1][1].get("DTSTART")) == datetime(2025, 11, 25, 11, tzinfo=UTC)
+    assert parse_ics_datetime(read[2][1].get("DTSTART")) == datetime(2025, 11, 25, 11, tzinfo=UTC)
+    assert "0072" not in read[2][1].get("DESCRIPTION").text  # a cancellation no longer gives the way in
+
+
+def test_every_line_ends_in_crlf_and_is_at_most_75_octets() -> None:
+    text = invitation_ics(details(topic="æøå " * 40), dtstamp=STAMP)
+    assert text.endswith("\r\n")
+    assert "\n" not in text.replace("\r\n", "")
+    lines = text.split("\r\n")[:-1]
+    assert max(len(line.encode()) for line in lines) <= 75
+    assert any(line.startswith(" ") for line in lines)
+
+
+def test_folding_never_splits_a_multibyte_character() -> None:
+    line = "SUMMARY:" + "æøåÆØÅ€😀" * 30
+    folded = fold_line(line)
+    physical = folded.split("\r\n")
+    for piece in physical:
+        assert len(piece.encode()) <= 75
+        piece.encode().decode("utf-8", errors="strict")
+    assert all(piece.startswith(" ") for piece in physical[1:])
+    assert unfold(folded + "\r\n") == [line]
+
+
+def test_folding_starts_at_exactly_75_octets() -> None:
+    assert fold_line("X" * 75) == "X" * 75
+    assert fold_line("X" * 76) == "X" * 75 + "\r\n X"
+    assert fold_line("X" * 74 + "æ") == "X" * 74 + "\r\n æ"  # two octets do not fit in the 75th
+
+
+def test_escaping_round_trips_backslash_semicolon_comma_and_newlines() -> None:
+    raw = "a\\b;c,d\ne\r\nf\rg\x07h"
+    escaped = escape_text(raw)
+    assert escaped == "a\\\\b\\;c\\,d\\ne\\nf\\ngh"
+    assert unescape_text(escaped) == "a\\b;c,d\ne\nf\ngh"
+    assert unescape_text("x\\Ny") == "x\ny"
+
+
+def test_topic_with_special_characters_survives_the_round_trip() -> None:
+    sent = details()
+    _, event = event_of(invitation_ics(sent, dtstamp=STAMP))
+    assert event.get("SUMMARY").text.endswith("terskel, dusjsone og \\ skråning")
+    assert event.get("SUMMARY").params["LANGUAGE"] == "nb"
+
+
+def test_the_parser_reads_quoted_parameters_and_refuses_broken_calendars() -> None:
+    prop = parse_content_line('ATTENDEE;CN="Doe, J: x";ROLE=REQ-PARTICIPANT:mailto:j@x.example')
+    assert prop.params == {"CN": "Doe, J: x", "ROLE": "REQ-PARTICIPANT"}
+    assert prop.value == "mailto:j@x.example"
+    assert parse_content_line("DTSTART;TZID=Europe/Oslo:20251124T100000").params["TZID"] == "Europe/Oslo"
+    tz_prop = parse_content_line("DTSTART;TZID=Europe/Oslo:20251124T100000")
+    assert parse_ics_datetime(tz_prop).astimezone(UTC) == datetime(2025, 11, 24, 9, tzinfo=UTC)
+    for broken in (
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n",
+        "BEGIN:VCALENDAR\r\n",
+        "UID:x\r\n",
+        "BEGIN:VCALENDAR\r\nnocolon\r\nEND:VCALENDAR\r\n",
+        'BEGIN:VCALENDAR\r\nX;P="open:x\r\nEND:VCALENDAR\r\n',
+    ):
+        with pytest.raises(IcsInvalid):
+            parse_ics(broken)
+
+
+def test_the_text_version_is_short_norwegian_with_the_way_in() -> None:
+    text = invitation_text(details())
+    assert text.startswith("Invitasjon til samhandlingsmøte\n")
+    assert "Tid: mandag 24. november 2025 kl. 10.00–11.00" in text
+    assert "romkode 0481 1234 og PIN 0072" in text
+    assert "https://samhandling.nav.example/kode" in text
+    assert len(text) < 600
+    assert invitation_text(details(1)).startswith("Endret")
+    assert "er avlyst" in cancellation_text(details(2))
+
+
+def test_uid_and_addresses_refuse_odd_values() -> None:
+    with pytest.raises(ValueError):
+        meeting_uid("a b", "x.example")
+    with pytest.raises(ValueError):
+        CalendarAddress("not an address")
+    with pytest.raises(ValueError):
+        replace(details(), join_url="https://x.example/\r\nMETHOD:CANCEL")
+    with pytest.raises(ValueError):
+        replace(details(), sequence=-1)
+
+
+def test_folding_keeps_a_backslash_escape_on_one_line() -> None:
+    line = "DESCRIPTION:" + "a" * 62 + "\\,b"  # the escape would start at octet 75
+    folded = fold_line(line)
+    assert folded == "DESCRIPTION:" + "a" * 62 + "\r\n \\,b"
+    assert all(not piece.endswith("\\") for piece in folded.split("\r\n"))
