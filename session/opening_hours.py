@@ -1,0 +1,228 @@
+"""Opening hours of a department's drop-in: a weekly pattern in local time, public holidays and exceptions.
+
+Hours are wall-clock times in Europe/Oslo, so "08.00" stays 08.00 across the change to and from summer time;
+every comparison is made between UTC instants, because Python compares two datetimes that share a tzinfo by
+their wall-clock fields and would get the hours around a change wrong. A period runs from its opening minute
+(open) to its closing minute (closed); a period may close at midnight (``time(0)`` as the closing time) but not
+run past it. Norwegian public holidays are computed (Easter by the Gregorian computus), Christmas Eve and New
+Year's Eve count as closed unless told otherwise, and an exception for a date replaces everything else for that
+date. The clock is always passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from itertools import pairwise
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+from session.departments import DEPARTMENT_LABELS, Department
+from session.nb_format import WEEKDAYS, format_clock, format_day
+from session.planning_errors import OpeningHoursInvalid
+
+OSLO = ZoneInfo("Europe/Oslo")
+MIDNIGHT = time(0)
+HORIZON_DAYS = 400
+REASON_MAX = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """One opening period within a day; ``closes`` equal to midnight means the end of that day."""
+
+    opens: time
+    closes: time
+
+    def __post_init__(self) -> None:
+        if self.opens.tzinfo is not None or self.closes.tzinfo is not None:
+            raise OpeningHoursInvalid("hours", "Åpningstider skrives som lokal tid uten tidssone.")
+        if not (self.closes == MIDNIGHT or self.closes > self.opens):
+            raise OpeningHoursInvalid("hours", "Stengetiden må være etter åpningstiden samme dag.")
+
+    def bounds(self, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """The period on ``day`` as UTC instants."""
+        end_day = day + timedelta(days=1) if self.closes == MIDNIGHT else day
+        start = datetime.combine(day, self.opens, tzinfo=tz).astimezone(UTC)
+        return start, datetime.combine(end_day, self.closes, tzinfo=tz).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DayException:
+    """A date with other hours than usual: ``periods`` empty means closed all day."""
+
+    day: date
+    periods: tuple[Period, ...] = ()
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        _check_periods(self.periods)
+        if len(self.reason) > REASON_MAX:
+            raise OpeningHoursInvalid("reason", f"Begrunnelsen kan ha høyst {REASON_MAX} tegn.")
+
+
+def _check_periods(periods: Iterable[Period]) -> None:
+    for earlier, later in pairwise(periods):
+        if earlier.closes == MIDNIGHT or later.opens < earlier.closes:
+            raise OpeningHoursInvalid("hours", "Åpningsperiodene samme dag må komme etter hverandre uten overlapp.")
+
+
+def easter_sunday(year: int) -> date:
+    """Western Easter Sunday (the anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    el = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * el) // 451
+    month, day = divmod(h + el - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+@lru_cache(maxsize=32)
+def norwegian_public_holidays(year: int) -> Mapping[date, str]:
+    """Offentlige høytidsdager and 1 and 17 May, by date, with their Norwegian names."""
+    easter = easter_sunday(year)
+    holidays = {
+        date(year, 1, 1): "første nyttårsdag",
+        easter - timedelta(days=3): "skjærtorsdag",
+        easter - timedelta(days=2): "langfredag",
+        easter: "første påskedag",
+        easter + timedelta(days=1): "andre påskedag",
+        date(year, 5, 1): "arbeidernes dag",
+        date(year, 5, 17): "grunnlovsdagen",
+        easter + timedelta(days=39): "Kristi himmelfartsdag",
+        easter + timedelta(days=49): "første pinsedag",
+        easter + timedelta(days=50): "andre pinsedag",
+        date(year, 12, 25): "første juledag",
+        date(year, 12, 26): "andre juledag",
+    }
+    return MappingProxyType(dict(sorted(holidays.items())))
+
+
+CUSTOMARY_CLOSED = {(12, 24): "julaften", (12, 31): "nyttårsaften"}
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """When one department's drop-in is open. ``weekly`` maps weekday (0 = Monday) to that day's periods."""
+
+    department: Department
+    weekly: Mapping[int, tuple[Period, ...]]
+    exceptions: Mapping[date, DayException] = field(default_factory=dict)
+    tz: ZoneInfo = OSLO
+    public_holidays: bool = True
+    closed_christmas_and_new_years_eve: bool = True
+
+    def __post_init__(self) -> None:
+        for weekday, periods in self.weekly.items():
+            if weekday not in range(7):
+                raise OpeningHoursInvalid("weekly", "Ukedag må være 0 (mandag) til 6 (søndag).")
+            _check_periods(periods)
+        for day, exception in self.exceptions.items():
+            if exception.day != day:
+                raise OpeningHoursInvalid("exceptions", "Unntaket står på feil dato.")
+
+    def periods_on(self, day: date) -> tuple[Period, ...]:
+        """The periods that apply on ``day`` (a local date): the exception, else closed on a holiday, else weekly."""
+        if day in self.exceptions:
+            return self.exceptions[day].periods
+        if self.closure_reason(day) is not None:
+            return ()
+        return self.weekly.get(day.weekday(), ())
+
+    def closure_reason(self, day: date) -> str | None:
+        """Why ``day`` is closed when it would not be by the weekly pattern alone (holiday or exception)."""
+        if day in self.exceptions:
+            exception = self.exceptions[day]
+            return None if exception.periods else (exception.reason or "stengt denne dagen")
+        if self.public_holidays and day in norwegian_public_holidays(day.year):
+            return norwegian_public_holidays(day.year)[day]
+        if self.closed_christmas_and_new_years_eve and (day.month, day.day) in CUSTOMARY_CLOSED:
+            return CUSTOMARY_CLOSED[(day.month, day.day)]
+        return None
+
+    def _local_day(self, now: datetime) -> date:
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("now must be timezone-aware")
+        return now.astimezone(self.tz).date()
+
+    def current_period(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """The UTC bounds of the period ``now`` falls in, or None when closed."""
+        today = self._local_day(now)
+        instant = now.astimezone(UTC)
+        for period in self.periods_on(today):
+            start, end = period.bounds(today, self.tz)
+            if start <= instant < end:
+                return start, end
+        return None
+
+    def is_open(self, now: datetime) -> bool:
+        return self.current_period(now) is not None
+
+    def closes_at(self, now: datetime) -> datetime | None:
+        """When the current period ends (local time), or None when closed now."""
+        period = self.current_period(now)
+        return None if period is None else period[1].astimezone(self.tz)
+
+    def next_opening(self, now: datetime, *, horizon_days: int = HORIZON_DAYS) -> datetime | None:
+        """The first start of a period at or after ``now`` (local time); None when none within the horizon."""
+        today = self._local_day(now)
+        instant = now.astimezone(UTC)
+        for offset in range(horizon_days + 1):
+            day = today + timedelta(days=offset)
+            for period in self.periods_on(day):
+                start, _ = period.bounds(day, self.tz)
+                if start >= instant:
+                    return start.astimezone(self.tz)
+        return None
+
+    def closed_message(self, now: datetime) -> str:
+        """A sentence for the page shown while the department is closed, e.g.
+        "Teknisk avdeling åpner mandag 24. november kl. 08.00." (with today's reason when it is a holiday)."""
+        label = DEPARTMENT_LABELS[self.department]
+        today = self._local_day(now)
+        opening = self.next_opening(now)
+        if opening is None:
+            return f"{label} har ingen planlagte åpningstider det nærmeste året."
+        if opening.date() == today:
+            when = f"i dag kl. {format_clock(opening)}"
+        else:
+            when = f"{format_day(opening.date(), year=opening.year != today.year)} kl. {format_clock(opening)}"
+        reason = self.closure_reason(today)
+        if reason is not None and opening.date() != today:
+            return f"{label} er stengt i dag ({reason}). Avdelingen åpner {when}."
+        return f"{label} åpner {when}."
+
+    def weekly_lines(self) -> list[str]:
+        """The usual week, one line per weekday, for the drop-in page: "mandag: 08.00–15.30"."""
+        lines = []
+        for weekday, name in enumerate(WEEKDAYS):
+            periods = self.weekly.get(weekday, ())
+            hours = ", ".join(f"{format_clock(p.opens)}–{_closing(p.closes)}" for p in periods) or "stengt"
+            lines.append(f"{name}: {hours}")
+        return lines
+
+
+def _closing(closes: time) -> str:
+    return "24.00" if closes == MIDNIGHT else format_clock(closes)
+
+
+def standard_hours(
+    department: Department,
+    *,
+    opens: time = time(8),
+    closes: time = time(15, 30),
+    exceptions: Iterable[DayException] = (),
+) -> OpeningHours:
+    """Monday to Friday ``opens``–``closes`` in Europe/Oslo with holidays closed: a centre's usual phone hours."""
+    period = (Period(opens, closes),)
+    return OpeningHours(
+        department=department,
+        weekly={weekday: period for weekday in range(5)},
+        exceptions={exception.day: exception for exception in exceptions},
+    )
