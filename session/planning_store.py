@@ -41,6 +41,7 @@ from session.tables import meetings
 
 MAX_PIN_FAILURES = 5
 PIN_LOCKOUT = timedelta(minutes=15)
+_DUMMY_HASH = "scrypt$" + "00" * 16 + "$" + "00" * 32
 
 
 def _aware(value: datetime, like: datetime) -> datetime:
@@ -228,6 +229,8 @@ async def check_room_code(
         return RoomCodeCheck(RoomCodeOutcome.UNKNOWN)
     row = (await conn.execute(select(room_codes).where(room_codes.c.code == compact_code))).first()
     if row is None:
+        # Spend the same hashing time as for a known code, so response times do not reveal which codes exist.
+        await asyncio.to_thread(_pin_matches, compact_code, compact_pin or "", _DUMMY_HASH, pepper=pepper)
         return RoomCodeCheck(RoomCodeOutcome.UNKNOWN)
     if _aware(row.expires_at, now) <= now:
         return RoomCodeCheck(RoomCodeOutcome.EXPIRED)

@@ -106,6 +106,9 @@ async def test_room_code_and_pin_let_in_only_with_the_right_pin_and_lock_after_f
         ok = await check_room_code(conn, credentials.display_code, credentials.pin, now=NOW)
         assert ok.outcome is RoomCodeOutcome.OK and ok.meeting_id == meeting_id
         assert (await check_room_code(conn, "0000000", "1234", now=NOW)).outcome is RoomCodeOutcome.UNKNOWN
+        other_code = f"{(int(credentials.code) + 1) % 10**8:08d}"
+        unknown = await check_room_code(conn, other_code, credentials.pin, now=NOW)
+        assert unknown.outcome is RoomCodeOutcome.UNKNOWN
         for _ in range(2):
             assert (await check_room_code(conn, credentials.code, wrong, now=NOW, max_failures=3)).outcome is (
                 RoomCodeOutcome.WRONG_PIN
