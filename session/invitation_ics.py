@@ -58,8 +58,10 @@ class InvitationDetails:
     uid: str
     sequence: int
     plan: MeetingPlan
-    join_url: str
-    credentials: RoomCredentials
+    join_url: str | None
+    """The personal join link; None only for a cancellation (links are stored hashed, so a change re-issues it)."""
+    credentials: RoomCredentials | None
+    """Room code + PIN; None only for a cancellation (the PIN is stored hashed, so a change issues a new one)."""
     fallback_address: str
     """Where the room code and PIN are typed (a short web address); also the way in if the link fails."""
     precheck_url: str | None = None
@@ -69,13 +71,19 @@ class InvitationDetails:
     def __post_init__(self) -> None:
         if self.sequence < 0:
             raise ValueError("sequence must not be negative")
-        for url in (self.join_url, self.fallback_address, self.precheck_url or "x"):
+        for url in (self.join_url or "x", self.fallback_address, self.precheck_url or "x"):
             if not url or any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in url):
                 raise ValueError("addresses must be non-empty and free of control characters")
 
     @property
     def title(self) -> str:
         return f"Samhandlingsmøte: {self.plan.topic}"
+
+    def way_in(self) -> tuple[str, RoomCredentials]:
+        """The join link and room credentials, which every invitation (not a cancellation) must carry."""
+        if self.join_url is None or self.credentials is None:
+            raise ValueError("an invitation needs the join link and the room code with its PIN")
+        return self.join_url, self.credentials
 
 
 def meeting_uid(meeting_id: str, domain: str) -> str:
@@ -139,11 +147,12 @@ def description_text(details: InvitationDetails, *, cancelled: bool = False) -> 
     lines = ["Møtet er avlyst." if cancelled else "Velkommen til samhandlingsmøte.", ""]
     lines += [f"Tema: {plan.topic}", f"Møtetype: {KIND_LABELS.get(plan.kind, plan.kind)}"]
     if not cancelled:
+        join_url, credentials = details.way_in()
         lines += [
             "",
-            f"Bli med: {details.join_url}",
+            f"Bli med: {join_url}",
             f"Virker ikke lenken? Gå til {details.fallback_address} og skriv inn "
-            f"romkode {details.credentials.display_code} og PIN {details.credentials.pin}.",
+            f"romkode {credentials.display_code} og PIN {credentials.pin}.",
         ]
         if details.precheck_url:
             lines.append(f"Test kamera, mikrofon og nett før møtet: {details.precheck_url}")
@@ -179,11 +188,12 @@ def _calendar(details: InvitationDetails, *, method: IcsMethod, dtstamp: datetim
         f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
         f"SUMMARY;LANGUAGE=nb:{escape_text(details.title)}",
         f"DESCRIPTION;LANGUAGE=nb:{escape_text(description_text(details, cancelled=cancelled))}",
-        f"LOCATION:{escape_text(details.join_url)}",
-        f"URL:{details.join_url}",
         "CLASS:PRIVATE",
         f"TRANSP:{'TRANSPARENT' if cancelled else 'OPAQUE'}",
     ]
+    if not cancelled:
+        join_url, _ = details.way_in()
+        lines += [f"LOCATION:{escape_text(join_url)}", f"URL:{join_url}"]
     if details.organizer is not None:
         lines.append(_address_line("ORGANIZER", details.organizer, ()))
     partstat = [("ROLE", "REQ-PARTICIPANT"), ("PARTSTAT", "NEEDS-ACTION"), ("RSVP", "TRUE")]
@@ -209,13 +219,14 @@ def invitation_text(details: InvitationDetails, tz: tzinfo = OSLO) -> str:
     heading = (
         "Endret tidspunkt eller innhold for samhandlingsmøte" if details.sequence else "Invitasjon til samhandlingsmøte"
     )
+    join_url, credentials = details.way_in()
     lines = [
         heading,
         f"Tema: {details.plan.topic}",
         f"Tid: {format_span(details.plan.starts_at, details.plan.ends_at, tz)}",
-        f"Bli med: {details.join_url}",
-        f"Uten lenke: gå til {details.fallback_address}, skriv romkode {details.credentials.display_code} "
-        f"og PIN {details.credentials.pin}.",
+        f"Bli med: {join_url}",
+        f"Uten lenke: gå til {details.fallback_address}, skriv romkode {credentials.display_code} "
+        f"og PIN {credentials.pin}.",
     ]
     if details.precheck_url:
         lines.append(f"Test utstyret før møtet: {details.precheck_url}")

@@ -102,7 +102,7 @@ def test_organizer_and_attendees_are_optional() -> None:
 def test_an_update_keeps_the_uid_and_raises_the_sequence_and_a_cancel_raises_it_again() -> None:
     first = details(0)
     moved = details(1, starts_at="2025-11-25T12:00", ends_at="2025-11-25T13:00")
-    cancelled = replace(moved, sequence=2)
+    cancelled = replace(moved, sequence=2, join_url=None, credentials=None)
     texts = [
         invitation_ics(first, dtstamp=STAMP),
         invitation_ics(moved, dtstamp=STAMP + timedelta(hours=1)),
@@ -116,6 +116,17 @@ def test_an_update_keeps_the_uid_and_raises_the_sequence_and_a_cancel_raises_it_
     assert parse_ics_datetime(read[1][1].get("DTSTART")) == datetime(2025, 11, 25, 11, tzinfo=UTC)
     assert parse_ics_datetime(read[2][1].get("DTSTART")) == datetime(2025, 11, 25, 11, tzinfo=UTC)
     assert "0072" not in read[2][1].get("DESCRIPTION").text  # a cancellation no longer gives the way in
+    assert read[2][1].all("LOCATION") == [] and read[2][1].all("URL") == []
+
+
+def test_an_invitation_without_link_or_room_code_is_refused() -> None:
+    for missing in ({"join_url": None}, {"credentials": None}):
+        bare = replace(details(), **missing)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="join link"):
+            invitation_ics(bare, dtstamp=STAMP)
+        with pytest.raises(ValueError, match="join link"):
+            invitation_text(bare)
+    assert "avlyst" in cancellation_text(replace(details(), join_url=None, credentials=None))
 
 
 def test_every_line_ends_in_crlf_and_is_at_most_75_octets() -> None:
