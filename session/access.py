@@ -74,19 +74,23 @@ async def session_is_current(conn: AsyncConnection, staff_id: int, generation: i
 
 
 class RevocationBus:
-    """Wakes the live sessions (WebSockets) of staff whose rights were removed, in this process.
+    """Wakes the live sessions (WebSockets) of staff whose rights were removed.
 
-    A WebSocket handler subscribes with the staff id it serves and ends the connection when its event is set.
-    Other server processes learn of a revocation from the session generation in the database (see the report
-    in the module docs of ``web``): this bus only makes the local case immediate.
+    A WebSocket handler subscribes with the staff id it serves (and the session generation its cookie carried)
+    and ends the connection when its event is set. A removal in this process sets the events at once; a
+    removal made by another server process is found by ``watch_revocations``, which compares the generations
+    of the watched staff with the database twice a second.
     """
 
     def __init__(self) -> None:
         self._events: dict[int, set[asyncio.Event]] = {}
+        self._generations: dict[int, int] = {}
 
-    def subscribe(self, staff_id: int) -> asyncio.Event:
+    def subscribe(self, staff_id: int, generation: int | None = None) -> asyncio.Event:
         event = asyncio.Event()
         self._events.setdefault(staff_id, set()).add(event)
+        if generation is not None:
+            self._generations[staff_id] = min(generation, self._generations.get(staff_id, generation))
         return event
 
     def unsubscribe(self, staff_id: int, event: asyncio.Event) -> None:
@@ -95,10 +99,11 @@ class RevocationBus:
             events.discard(event)
             if not events:
                 del self._events[staff_id]
+                self._generations.pop(staff_id, None)
 
     @contextmanager
-    def watch(self, staff_id: int) -> Iterator[asyncio.Event]:
-        event = self.subscribe(staff_id)
+    def watch(self, staff_id: int, generation: int | None = None) -> Iterator[asyncio.Event]:
+        event = self.subscribe(staff_id, generation)
         try:
             yield event
         finally:
@@ -107,12 +112,43 @@ class RevocationBus:
     def revoke(self, staff_id: int) -> int:
         """Set every subscribed event of this staff member; returns how many live sessions were told."""
         events = self._events.pop(staff_id, set())
+        self._generations.pop(staff_id, None)
         for event in events:
             event.set()
         return len(events)
 
     def subscribers(self, staff_id: int) -> int:
         return len(self._events.get(staff_id, ()))
+
+    def watched(self) -> dict[int, int]:
+        """Staff with live sessions and the oldest session generation among them."""
+        return dict(self._generations)
+
+
+async def sweep_revocations(conn: AsyncConnection, bus: RevocationBus) -> list[int]:
+    """End the live sessions of watched staff whose generation moved on or who are no longer active."""
+    watched = bus.watched()
+    if not watched:
+        return []
+    table = staff_session_generations
+    query = (
+        select(staff.c.id, staff.c.active, table.c.generation)
+        .outerjoin(table, table.c.staff_id == staff.c.id)
+        .where(staff.c.id.in_(sorted(watched)))
+    )
+    current = {row.id: (bool(row.active), int(row.generation or 0)) for row in (await conn.execute(query)).all()}
+    revoked = [sid for sid, gen in watched.items() if current.get(sid) != (True, gen)]
+    for staff_id in revoked:
+        bus.revoke(staff_id)
+    return revoked
+
+
+async def watch_revocations(engine: AsyncEngine, bus: RevocationBus, *, interval_s: float = 0.5) -> None:
+    """Run ``sweep_revocations`` every ``interval_s`` until cancelled (a background task of the web app)."""
+    while True:
+        async with engine.connect() as conn:
+            await sweep_revocations(conn, bus)
+        await asyncio.sleep(interval_s)
 
 
 @dataclass(frozen=True, slots=True)

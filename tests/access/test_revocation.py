@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.ledgers import AuditLog
 from session.access import Access, RevocationBus, session_generation, session_is_current
 from session.organisations import org_scope
-from tests.access.fakes import World
+from tests.access.fakes import FixedClock, World
 
 
 async def test_revocation_returns_the_staff_bumps_the_generation_and_wakes_live_sessions(
@@ -87,3 +88,26 @@ def test_the_bus_forgets_unsubscribed_sessions() -> None:
     bus.unsubscribe(7, event)
     assert bus.revoke(7) == 0
     assert not event.is_set()
+
+
+async def test_a_removal_made_by_another_server_process_is_found_within_a_second(
+    engine: AsyncEngine, clock: FixedClock, bus: RevocationBus, world: World
+) -> None:
+    from session.access import bump_session_generation, sweep_revocations, watch_revocations
+
+    current = bus.subscribe(world.formidler_a, generation=0)
+    stale_elsewhere = bus.subscribe(world.formidler_b, generation=0)
+    untracked = bus.subscribe(world.technician)  # no generation given: only local revocation reaches it
+    async with engine.connect() as conn:
+        assert await sweep_revocations(conn, bus) == []
+    watcher = asyncio.create_task(watch_revocations(engine, bus, interval_s=0.05))
+    try:
+        async with engine.begin() as conn:  # another process removes B's formidler right
+            await bump_session_generation(conn, world.formidler_b, clock.now())
+        await asyncio.wait_for(stale_elsewhere.wait(), timeout=1)
+        assert not current.is_set() and not untracked.is_set()
+        assert bus.watched() == {world.formidler_a: 0}
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
