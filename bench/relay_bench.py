@@ -228,7 +228,7 @@ def report(results: list[ScenarioResult], opts: Options) -> str:
         "receivers; by the senders for direct); cli = this process "
         "(stamped cameras, encoders for direct, all decoders); no stamp = delivered frames whose stamp could not "
         "be read (cards, or an anonymizer mask over it): counted as delivered, not in the latency; load = the "
-        f"machine's 1-min load average at the window's end ({os.cpu_count()} cores)"
+        f"machine's 1-min load average at the window's end, this bench and its server included ({os.cpu_count()} cores)"
     )
     return "\n".join(lines)
 
