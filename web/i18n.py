@@ -13,7 +13,13 @@ _DIR = Path(__file__).with_name("locale")
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    data: dict[str, str] = json.loads((_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    """``nb.json`` plus any ``nb.<area>.json`` (one file per feature area keeps edits apart); keys are unique."""
+    data: dict[str, str] = {}
+    for path in [_DIR / f"{lang}.json", *sorted(_DIR.glob(f"{lang}.*.json"))]:
+        part: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        if overlap := set(part) & set(data):
+            raise ValueError(f"message keys defined twice in {path.name}: {sorted(overlap)[:3]}")
+        data |= part
     return data
 
 
