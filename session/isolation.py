@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Row, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from privacy.ledgers import AuditLog, AuditView
+from session.access import session_is_current
 from session.meetings import Invitation, Meeting
 from session.organisations import audit_scope, org_scope
 from session.roles import Role
@@ -95,3 +96,18 @@ async def get_audit_entry_for(conn: AsyncConnection, audit: AuditLog, staff_id: 
         return None
     found = await audit_entries_for(conn, audit, staff_id, after_seq=seq - 1, limit=1)
     return found[0] if found and found[0].seq == seq else None
+
+
+async def staff_link_usable(
+    conn: AsyncConnection, invitation: Invitation, staff_id: int | None, generation: int | None
+) -> bool:
+    """Whether a join link may be used by this caller: a citizen's link (no staff id) by whoever holds it; a
+    link issued to a staff member only with that person's current session, and only while their rights still
+    cover the meeting. Without this a host link would outlive the removal of the host's right."""
+    if invitation.staff_id is None:
+        return True
+    if staff_id != invitation.staff_id or generation is None:
+        return False
+    if not await session_is_current(conn, staff_id, generation):
+        return False
+    return await get_meeting_for(conn, staff_id, invitation.meeting_id) is not None

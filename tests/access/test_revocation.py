@@ -111,3 +111,49 @@ async def test_a_removal_made_by_another_server_process_is_found_within_a_second
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
+
+
+async def test_a_host_link_stops_working_when_the_hosts_right_is_removed(
+    engine: AsyncEngine, access: Access, clock: FixedClock, world: World
+) -> None:
+    from datetime import timedelta
+
+    from session.isolation import staff_link_usable
+    from session.meetings import create_meeting, issue_invitation, resolve_invitation
+    from session.roles import Role
+
+    async with engine.begin() as conn:
+        meeting = await create_meeting(
+            conn,
+            organisation_id=world.unit_a,
+            centre_id=None,
+            topic="Heis",
+            kind="bolig",
+            created_by=world.formidler_a,
+            now=clock.now(),
+        )
+        host_token = await issue_invitation(
+            conn,
+            meeting_id=meeting.id,
+            role=Role.FORMIDLER,
+            now=clock.now(),
+            ttl=timedelta(hours=1),
+            host=True,
+            staff_id=world.formidler_a,
+        )
+        citizen_token = await issue_invitation(
+            conn, meeting_id=meeting.id, role=Role.BRUKER, now=clock.now(), ttl=timedelta(hours=1)
+        )
+        host = await resolve_invitation(conn, host_token, clock.now())
+        citizen = await resolve_invitation(conn, citizen_token, clock.now())
+        assert await staff_link_usable(conn, host, world.formidler_a, 0)
+        assert not await staff_link_usable(conn, host, None, None)  # the host link alone is not enough
+        assert not await staff_link_usable(conn, host, world.formidler_b, 0)
+        assert await staff_link_usable(conn, citizen, None, None)
+    await access.revoke_formidler(
+        actor_staff_id=world.manager_a, staff_id=world.formidler_a, organisation_id=world.unit_a
+    )
+    async with engine.connect() as conn:
+        assert not await staff_link_usable(conn, host, world.formidler_a, 0)  # old cookie
+        assert not await staff_link_usable(conn, host, world.formidler_a, 1)  # new login, but no right any more
+        assert await staff_link_usable(conn, citizen, None, None)
