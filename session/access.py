@@ -254,7 +254,7 @@ class Access:
         elif reason in REFUSALS:
             error = AccessRefused(REFUSALS[reason], reason=reason)
         else:
-            error = InvalidRequest(reason)
+            error = InvalidRequest("Endringen kan ikke gjøres.")
         record = _record("access.refused", actor, orgs, operation=operation, reason=reason, **details)
         return Refusal(error, record)
 
