@@ -65,7 +65,7 @@ def create_app(
     processor: FrameProcessor | None = None,
     clock: Clock = utc_now,
 ) -> web.Application:
-    from web import call_ws, health, pages  # local: handlers import the keys above
+    from web import call_ws, dropin_pages, health, pages, planning_pages  # local: handlers import the keys above
 
     app = web.Application(client_max_size=256 * 1024, middlewares=[pages.security_headers, pages.error_pages])
     app[SETTINGS] = settings
@@ -121,6 +121,8 @@ def create_app(
     health.setup_routes(app)
     pages.setup_routes(app)
     call_ws.setup_routes(app)
+    planning_pages.setup_routes(app)
+    dropin_pages.setup_routes(app)
     app.router.add_static("/static/", STATIC, append_version=True)
     ds_css = VENDOR / "@navikt" / "ds-css" / "dist"
     if ds_css.is_dir():

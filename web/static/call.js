@@ -1,5 +1,5 @@
 // The call page: camera in, the server's processed view back, fixed receive slots, no renegotiation.
-// aiortc has no trickle ICE, so the offer is sent only once ICE gathering has completed.
+import { applyAnswer, createOffer, openCamera, signallingUrl } from "./rtc.js";
 
 const root = document.getElementById("call");
 const S = JSON.parse(document.getElementById("strings").textContent);
@@ -108,66 +108,25 @@ function updateGates() {
   updateConsentPanel();
 }
 
-async function openCamera(facing) {
-  return navigator.mediaDevices.getUserMedia({
-    audio: { echoCancellation: true, noiseSuppression: true },
-    video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 15 }, facingMode: facing },
-  });
-}
-
-function preferVp8(transceiver) {
-  if (!RTCRtpReceiver.getCapabilities || !transceiver.setCodecPreferences) return;
-  const codecs = RTCRtpReceiver.getCapabilities("video").codecs;
-  const vp8 = codecs.filter((c) => c.mimeType === "video/VP8");
-  const rest = codecs.filter((c) => c.mimeType !== "video/VP8");
-  transceiver.setCodecPreferences([...vp8, ...rest]);
-}
-
-function gatheringComplete(pc, timeoutMs) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState === "complete") {
-        pc.removeEventListener("icegatheringstatechange", done);
-        resolve();
-      }
-    };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, timeoutMs);
-  });
-}
-
 async function negotiate() {
-  const pc = new RTCPeerConnection({ iceServers: call.iceServers });
+  for (let i = 0; i < call.slots; i++) call.tiles.push(makeTile(i));
+  const { pc, sdp } = await createOffer(call.stream, call.slots, call.iceServers);
   call.pc = pc;
-  const [audioTrack] = call.stream.getAudioTracks();
-  const [videoTrack] = call.stream.getVideoTracks();
-  pc.addTransceiver(audioTrack, { direction: "sendonly", streams: [call.stream] });
-  preferVp8(pc.addTransceiver(videoTrack, { direction: "sendrecv", streams: [call.stream] }));
-  for (let i = 0; i < call.slots; i++) {
-    pc.addTransceiver("audio", { direction: "recvonly" });
-    preferVp8(pc.addTransceiver("video", { direction: "recvonly" }));
-    call.tiles.push(makeTile(i));
-  }
   pc.addEventListener("connectionstatechange", () => {
     if (pc.connectionState === "failed") say(S["call.error"]);
   });
-  await pc.setLocalDescription(await pc.createOffer());
-  await gatheringComplete(pc, 5000);
-  send({ type: "offer", sdp: pc.localDescription.sdp });
+  send({ type: "offer", sdp });
 }
 
-function onAnswer(sdp) {
-  return call.pc.setRemoteDescription({ type: "answer", sdp }).then(() => {
-    const tr = call.pc.getTransceivers();
-    selfView.srcObject = new MediaStream([tr[1].receiver.track]);
-    countFrames(selfView);
-    call.tiles.forEach((tile, i) => {
-      tile.video.srcObject = new MediaStream([tr[2 + 2 * i].receiver.track, tr[3 + 2 * i].receiver.track]);
-    });
-    buttons.enter.disabled = false;
-    say(S["join.preview"]);
+async function onAnswer(sdp) {
+  const { selfTrack, slotTracks } = await applyAnswer(call.pc, sdp, call.slots);
+  selfView.srcObject = new MediaStream([selfTrack]);
+  countFrames(selfView);
+  call.tiles.forEach((tile, i) => {
+    tile.video.srcObject = new MediaStream(slotTracks[i]);
   });
+  buttons.enter.disabled = false;
+  say(S["join.preview"]);
 }
 
 function showSlot(slot, participant, role) {
@@ -507,8 +466,7 @@ async function start() {
     say(S["call.nocamera"]);
     return;
   }
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  call.ws = new WebSocket(`${proto}//${location.host}${root.dataset.ws}`);
+  call.ws = new WebSocket(signallingUrl(root.dataset.ws));
   call.ws.addEventListener("message", (ev) => onMessage(JSON.parse(ev.data)));
   call.ws.addEventListener("close", () => {
     if (call.state !== "ended") end(S["call.ended"]);
