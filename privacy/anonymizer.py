@@ -167,7 +167,10 @@ class Anonymizer:
             motion = estimate_motion(state.prev_grey, grey, [t.box for t in state.tracks])
         tracks = advance(state.tracks, motion)
         looked_at = detection_input(frame, grey) if opts.dark_boost else frame
-        boxes = self._fast.detect(looked_at, state.frame_index)
+        # The first frame of a track has no history to lean on: it runs every detector (all tiles, CenterFace
+        # at two sizes). It is slow, once; the caller sends fully obscured frames meanwhile.
+        thorough = opts.thorough_first_frame and state.last_strong_frame is None
+        boxes = self._fast.detect(looked_at, state.frame_index, thorough=thorough)
         strong_ok = True
         if self._strong is not None:
             strong_boxes, strong_ok = self._run_strong(looked_at, grey, state, now)
@@ -192,7 +195,10 @@ class Anonymizer:
             if not (due or state.last_strong_frame is None):
                 return [], self._fresh(state, now)
             state.last_strong_submit = state.frame_index
-            inline = strong.detect(image)
+            first = state.last_strong_frame is None and opts.thorough_first_frame
+            inline = (
+                strong.detect_thorough(image) if first and isinstance(strong, StrongDetector) else strong.detect(image)
+            )
             state.last_strong_frame = now
             return inline, True
         found: list[Box] = []

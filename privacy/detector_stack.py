@@ -55,7 +55,8 @@ class FastDetectors:
             self._local.detectors[model] = found
         return found
 
-    def detect(self, image: np.ndarray, frame_index: int) -> list[Box]:
+    def detect(self, image: np.ndarray, frame_index: int, thorough: bool = False) -> list[Box]:
+        """Boxes from the whole-frame passes and this frame's tiles (every tile when ``thorough``)."""
         opts = self.options
         boxes: list[Box] = []
         for model in opts.fast_models:
@@ -64,7 +65,8 @@ class FastDetectors:
         h, w = image.shape[:2]
         grid = tile_grid(w, h, opts.tile_cols, opts.tile_rows, opts.tile_overlap)
         if len(grid) > 1:
-            chosen = [grid[i] for i in tiles_for_frame(len(grid), opts.tiles_per_frame, frame_index)]
+            per_frame = len(grid) if thorough else opts.tiles_per_frame
+            chosen = [grid[i] for i in tiles_for_frame(len(grid), per_frame, frame_index)]
             tiled = detect_in_tiles(self._get(BlazeFaceModel.SHORT_RANGE), image, chosen)
             boxes += [b for b in tiled if b.score >= opts.tile_min_score]
         return boxes
@@ -83,6 +85,13 @@ class StrongDetector:
             boxes += self._cf.detect_scaled(image, 640)
         return boxes
 
+    def detect_thorough(self, image: np.ndarray) -> list[Box]:
+        """CenterFace at the configured size and at the frame's own resolution (up to 640 px)."""
+        boxes = self._cf.detect_scaled(image, self.options.strong_max_side)
+        if max(image.shape[:2]) > self.options.strong_max_side:
+            boxes += self._cf.detect_scaled(image, 640)
+        return boxes
+
 
 class SingleDetector:
     """Adapts any :class:`FaceDetector` (e.g. a test fake) to the fast-detector call."""
@@ -90,8 +99,8 @@ class SingleDetector:
     def __init__(self, detector: FaceDetector) -> None:
         self.detector = detector
 
-    def detect(self, image: np.ndarray, frame_index: int) -> list[Box]:
-        del frame_index
+    def detect(self, image: np.ndarray, frame_index: int, thorough: bool = False) -> list[Box]:
+        del frame_index, thorough
         return list(self.detector.detect(image))
 
 

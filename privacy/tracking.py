@@ -37,6 +37,8 @@ class TrackingConfig:
 
     hold_s: float = 1.0
     """A track without a matching detection is kept this long."""
+    hold_single_s: float = 0.5
+    """A track that only one detection ever matched is kept this long (a one-off is more often a false box)."""
     match_iou: float = 0.2
     """A detection refreshes a track when their IoU exceeds this (or its centre lies in the track's box)."""
     mask_scale: float = 1.6
@@ -97,7 +99,7 @@ def associate(tracks: Sequence[Track], detections: Sequence[Box], now: float, co
             used_d.add(di)
             updated[ti] = Track(dets[di], now, tracks[ti].hits + 1)
     updated.extend(Track(d, now) for di, d in enumerate(dets) if di not in used_d)
-    alive = [t for t in updated if now - t.last_seen <= config.hold_s]
+    alive = [t for t in updated if now - t.last_seen <= (config.hold_s if t.hits > 1 else config.hold_single_s)]
     return _dedupe(alive, config.max_tracks)
 
 
