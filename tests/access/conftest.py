@@ -13,8 +13,9 @@ from privacy import tables as privacy_tables
 from privacy.ledgers import AuditLog
 from session import access_tables
 from session import tables as session_tables
-from session.access import Access, RevocationBus
+from session.access import Access
 from session.organisations import Organisations
+from session.revocation import RevocationBus
 from tests.access.fakes import FixedClock, World, build_world
 
 

@@ -8,8 +8,9 @@ import contextlib
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.ledgers import AuditLog
-from session.access import Access, RevocationBus, session_generation, session_is_current
+from session.access import Access
 from session.organisations import org_scope
+from session.revocation import RevocationBus, session_generation, session_is_current
 from tests.access.fakes import FixedClock, World
 
 
@@ -93,7 +94,7 @@ def test_the_bus_forgets_unsubscribed_sessions() -> None:
 async def test_a_removal_made_by_another_server_process_is_found_within_a_second(
     engine: AsyncEngine, clock: FixedClock, bus: RevocationBus, world: World
 ) -> None:
-    from session.access import bump_session_generation, sweep_revocations, watch_revocations
+    from session.revocation import bump_session_generation, sweep_revocations, watch_revocations
 
     current = bus.subscribe(world.formidler_a, generation=0)
     stale_elsewhere = bus.subscribe(world.formidler_b, generation=0)
