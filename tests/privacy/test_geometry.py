@@ -54,11 +54,19 @@ def test_a_small_face_inside_a_large_box_keeps_its_own_box() -> None:
 
 
 def test_tracks_are_held_then_dropped() -> None:
-    config = TrackingConfig(hold_s=1.0)
+    config = TrackingConfig(hold_s=1.0, hold_single_s=0.5)
     tracks = associate([], [Box(10, 10, 40, 40)], 0.0, config)
-    tracks = associate(tracks, [], 0.9, config)
+    tracks = associate(tracks, [Box(11, 10, 40, 40)], 0.1, config)  # confirmed by a second detection
+    tracks = associate(tracks, [], 1.0, config)
     assert len(tracks) == 1
-    assert associate(tracks, [], 1.1, config) == []
+    assert associate(tracks, [], 1.2, config) == []
+
+
+def test_a_one_off_box_is_held_for_less_time() -> None:
+    config = TrackingConfig(hold_s=1.0, hold_single_s=0.5)
+    tracks = associate([], [Box(10, 10, 40, 40)], 0.0, config)
+    assert len(associate(tracks, [], 0.4, config)) == 1
+    assert associate(tracks, [], 0.6, config) == []
 
 
 def test_a_detection_refreshes_its_track() -> None:
