@@ -12,12 +12,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_data_dir() -> Path:
+def shared_data_dir() -> Path:
     return Path(os.environ.get("SAMHANDLING_TEST_DATA") or REPO.parent / "shared" / "data")
 
 
 def clip_path() -> Path:
-    return test_data_dir() / "video" / "short_hamilton_clip.mp4"
+    return shared_data_dir() / "video" / "short_hamilton_clip.mp4"
 
 
 def letterbox(frame: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from privacy import anonymize_cli
 from privacy.audit_cli import add_audit_parser
 from web.access_log import RouteAccessLogger
 from web.database import create_engine, migrate
@@ -93,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
     sub.add_parser("seed-demo", help="insert the demo organisations and staff").set_defaults(func=cmd_seed)
     add_audit_parser(sub, default_db_url=_default_db_url())
+    anonymize = sub.add_parser(
+        "anonymize",
+        help="anonymize every face in an image, a folder of images or a video (see: samhandling anonymize -h)",
+        add_help=False,
+    )
+    anonymize.add_argument("args", nargs=argparse.REMAINDER)
+    anonymize.set_defaults(func=lambda args: anonymize_cli.main(args.args))
     return parser
 
 
