@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -23,6 +24,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack
 from session.fanout import Fanout
 from session.ice import rtc_configuration
+from session.shared_encoder import SharedEncoder
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class _Media:
     privacy: PrivacyTrack | None = None
     video: Fanout | None = None
     audio: Fanout | None = None
+    encoder: SharedEncoder | None = None
+    """One VP8 encoding of the processed stream for every receiver (None when a receiver needs another codec)."""
     self_view: MediaStreamTrack | None = None
     slot_senders: list[tuple[RTCRtpSender, RTCRtpSender]] = field(default_factory=list)
     slot_tracks: dict[int, tuple[MediaStreamTrack | None, MediaStreamTrack | None]] = field(default_factory=dict)
@@ -48,6 +52,7 @@ class RelayConfig:
     slots: int
     deadline_s: float
     ice_servers: tuple[dict[str, object], ...] = ()
+    encode_once: bool = True
 
 
 class MediaRelay:
@@ -102,11 +107,13 @@ class MediaRelay:
         media.video = Fanout(media.privacy)
         media.audio = Fanout(audio_in)
         self._apply_gates(pid)
+        video_transceivers = [t for t in transceivers if t.kind == "video"]
+        if self.config.encode_once and all(_vp8(t) for t in video_transceivers):
+            media.encoder = SharedEncoder(media.video.subscribe(), self._executor)
         # The participant's own processed view comes back on the video transceiver they send on.
         transceivers[0].direction = "recvonly"
         transceivers[1].direction = "sendrecv"
-        media.self_view = media.video.subscribe()
-        transceivers[1].sender.replaceTrack(media.self_view)
+        media.self_view = self._video_for(media, media, transceivers[1].sender)
         for i in range(self.config.slots):
             a, v = transceivers[2 + 2 * i], transceivers[3 + 2 * i]
             a.direction = v.direction = "sendonly"
@@ -135,11 +142,24 @@ class MediaRelay:
         if v is None or s is None or s.video is None or s.audio is None or slot >= len(v.slot_senders):
             return
         self.detach(viewer, slot)
-        audio, video = s.audio.subscribe(), s.video.subscribe()
-        v.slot_tracks[slot] = (audio, video)
         a_sender, v_sender = v.slot_senders[slot]
+        audio, video = s.audio.subscribe(), self._video_for(s, v, v_sender)
+        v.slot_tracks[slot] = (audio, video)
         a_sender.replaceTrack(audio)
-        v_sender.replaceTrack(video)
+
+    def _video_for(self, source: _Media, viewer: _Media, sender: RTCRtpSender) -> MediaStreamTrack:
+        """Wire ``source``'s processed video into ``sender``: shared VP8 packets, or frames to encode."""
+        assert source.video is not None
+        track: MediaStreamTrack
+        if source.encoder is not None:
+            encoded = source.encoder.subscribe()
+            # aiortc's sender only forces keyframes on its own encoder; route the receiver's PLI/FIR here.
+            sender._send_keyframe = encoded.request_keyframe  # type: ignore[method-assign]
+            track = encoded
+        else:
+            track = source.video.subscribe()
+        sender.replaceTrack(track)
+        return track
 
     def detach(self, viewer: str, slot: int) -> None:
         v = self._media.get(viewer)
@@ -161,6 +181,8 @@ class MediaRelay:
             for track in media.slot_tracks.pop(slot):
                 if track is not None:
                     track.stop()
+        if media.encoder is not None:
+            await media.encoder.stop()
         for fan in (media.video, media.audio):
             if fan is not None:
                 await fan.stop()
@@ -173,3 +195,8 @@ class MediaRelay:
 
     def __len__(self) -> int:
         return len(self._media)
+
+
+def _vp8(transceiver: Any) -> bool:
+    codecs = getattr(transceiver, "_codecs", None) or []
+    return bool(codecs) and str(codecs[0].mimeType).lower() == "video/vp8"

@@ -1,0 +1,176 @@
+"""Encode each processed video stream once and send the same VP8 packets to every receiver.
+
+aiortc runs one encoder per outgoing connection, so a stream seen by N others (plus its own self-view) was
+encoded N+1 times; encoding was the largest share of the relay's CPU. Here one libvpx encoder per participant
+produces packets, and each sender packetizes the same bytes (aiortc's sender takes ``av.Packet`` objects and
+only wraps them in RTP). Packets cannot be skipped like raw frames (later frames refer to earlier ones), so each
+subscriber has a bounded queue; a subscriber that falls behind is cut back to the next keyframe instead of
+growing a backlog. Keyframes are produced when a receiver joins or asks for one (PLI/FIR).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from concurrent.futures import Executor
+from fractions import Fraction
+from typing import Any
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import VideoFrame
+from av.packet import Packet
+
+log = logging.getLogger(__name__)
+
+VIDEO_TIME_BASE = Fraction(1, 90000)
+QUEUE_PACKETS = 15  # one second at 15 fps; more means the receiver's sender loop is stuck
+BITRATE = 900_000
+
+
+def new_vp8_encoder(width: int, height: int, bitrate: int = BITRATE) -> Any:
+    """libvpx tuned as aiortc tunes it for real time (CBR, no lag), with keyframes only on request."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height = width, height
+    codec.pix_fmt = "yuv420p"
+    codec.time_base = VIDEO_TIME_BASE
+    codec.bit_rate = bitrate
+    codec.gop_size = 3000
+    codec.qmin, codec.qmax = 2, 56
+    codec.options = {
+        "bufsize": str(bitrate),
+        "cpu-used": "-6",
+        "deadline": "realtime",
+        "lag-in-frames": "0",
+        "minrate": str(bitrate),
+        "maxrate": str(bitrate),
+        "noise-sensitivity": "4",
+        "overshoot-pct": "15",
+        "partitions": "0",
+        "static-thresh": "1",
+        "undershoot-pct": "100",
+        "error-resilient": "1",
+    }
+    codec.thread_count = 1
+    return codec
+
+
+class SharedEncoder:
+    """Pulls processed frames from ``source`` (one consumer) and offers encoded packets to subscribers."""
+
+    def __init__(self, source: MediaStreamTrack, executor: Executor) -> None:
+        self.source = source
+        self._executor = executor
+        self._codec: Any = None
+        self._keyframe_wanted = True
+        self._subscribers: set[EncodedTrack] = set()
+        self.packets = 0
+        self.keyframes = 0
+        self._pump = asyncio.ensure_future(self._run())
+
+    def subscribe(self) -> EncodedTrack:
+        track = EncodedTrack(self)
+        self._subscribers.add(track)
+        self.request_keyframe()
+        return track
+
+    def request_keyframe(self) -> None:
+        self._keyframe_wanted = True
+
+    def _encode(self, frame: VideoFrame, keyframe: bool) -> list[Packet[Any]]:
+        if self._codec is None or (self._codec.width, self._codec.height) != (frame.width, frame.height):
+            self._codec = new_vp8_encoder(frame.width, frame.height)
+            keyframe = True
+        # The processed frame is used by this encoder alone, so marking it is safe.
+        frame.pict_type = av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
+        packets: list[Packet[Any]] = list(self._codec.encode(frame))
+        for packet in packets:
+            packet.time_base = VIDEO_TIME_BASE
+        return packets
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                frame = await self.source.recv()
+                assert isinstance(frame, VideoFrame)
+                if frame.time_base != VIDEO_TIME_BASE and frame.pts is not None and frame.time_base:
+                    frame.pts = int(frame.pts * frame.time_base / VIDEO_TIME_BASE)
+                    frame.time_base = VIDEO_TIME_BASE
+                keyframe, self._keyframe_wanted = self._keyframe_wanted, False
+                packets = await loop.run_in_executor(self._executor, self._encode, frame, keyframe)
+                for packet in packets:
+                    self.packets += 1
+                    self.keyframes += packet.is_keyframe
+                    for sub in list(self._subscribers):
+                        sub.offer(packet)
+        except MediaStreamError:
+            pass
+        except Exception:
+            log.exception("shared encoder stopped")
+        finally:
+            for sub in list(self._subscribers):
+                sub.end()
+
+    def unsubscribe(self, track: EncodedTrack) -> None:
+        self._subscribers.discard(track)
+
+    async def stop(self) -> None:
+        self._pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._pump
+        for sub in list(self._subscribers):
+            sub.end()
+        self._subscribers.clear()
+        self.source.stop()
+
+
+class EncodedTrack(MediaStreamTrack):
+    """What one sender reads: VP8 packets, starting at a keyframe, never more than a second behind."""
+
+    kind = "video"
+
+    def __init__(self, encoder: SharedEncoder) -> None:
+        super().__init__()
+        self._encoder = encoder
+        self._packets: collections.deque[Packet[Any]] = collections.deque()
+        self._ready = asyncio.Event()
+        self._synced = False  # nothing is sent before the first keyframe: earlier packets cannot be decoded
+        self.resyncs = 0
+
+    def offer(self, packet: Packet[Any]) -> None:
+        if not self._synced:
+            if not packet.is_keyframe:
+                return
+            self._synced = True
+        if len(self._packets) >= QUEUE_PACKETS:
+            self._packets.clear()
+            self._synced = packet.is_keyframe
+            self.resyncs += 1
+            self._encoder.request_keyframe()
+            if not self._synced:
+                return
+        self._packets.append(packet)
+        self._ready.set()
+
+    def request_keyframe(self) -> None:
+        """Called for the receiver's PLI/FIR (hooked into aiortc's sender)."""
+        self._encoder.request_keyframe()
+
+    def end(self) -> None:
+        super().stop()
+        self._ready.set()
+
+    def stop(self) -> None:
+        self._encoder.unsubscribe(self)
+        self.end()
+
+    async def recv(self) -> Packet[Any]:
+        while not self._packets:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        return self._packets.popleft()
