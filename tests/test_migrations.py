@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from privacy import tables as privacy_tables
-from session import planning_tables
+from session import access_tables, planning_tables
 from session import tables as session_tables
 from web.database import migrate
 
@@ -16,7 +16,12 @@ def test_migrated_schema_matches_the_table_definitions(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
     migrate(f"sqlite+aiosqlite:///{db}")
     inspector = sa.inspect(sa.create_engine(f"sqlite:///{db}"))
-    for metadata in (session_tables.metadata, privacy_tables.metadata, planning_tables.metadata):
+    for metadata in (
+        session_tables.metadata,
+        privacy_tables.metadata,
+        planning_tables.metadata,
+        access_tables.metadata,
+    ):
         for table in metadata.sorted_tables:
             assert inspector.has_table(table.name), table.name
             migrated = {c["name"]: c for c in inspector.get_columns(table.name)}
