@@ -300,7 +300,7 @@ class Recorder:
     # --- inputs (event loop) ------------------------------------------------------------------------------
 
     async def _pull_video(self, inp: _Input, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError):
+        try:
             while not inp.stopped:
                 frame = await track.recv()
                 if inp.stopped:
@@ -310,6 +310,8 @@ class Recorder:
                     self.stats.dropped_format += 1
                     continue
                 inp.latest = picture
+        except MediaStreamError:
+            inp.latest = None  # the track ended (participant left): a blank tile, never a frozen last frame
 
     async def _pull_audio(self, inp: _Input, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError):

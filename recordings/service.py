@@ -33,7 +33,7 @@ from privacy.validators import validate_free_text
 from recordings import store
 from recordings.container_format import DEFAULT_CHUNK_SIZE
 from recordings.deletion import DeletionEngine, StepHook, SweepReport, recording_path
-from recordings.encrypted_file import EncryptedReader, EncryptedWriter, FinishedFile, file_sha256
+from recordings.encrypted_file import EncryptedReader, EncryptedWriter, FinishedFile, TailState, file_sha256
 from recordings.errors import (
     AccessDenied,
     ConfirmationRefused,
@@ -107,6 +107,11 @@ class Playback:
         self.recording = recording
 
     @property
+    def complete(self) -> bool:
+        """False for a broken recording that plays only up to its last whole chunk."""
+        return self._reader.tail is TailState.COMPLETE
+
+    @property
     def size(self) -> int:
         """Readable plaintext bytes (a broken recording: up to its last whole chunk)."""
         return self._reader.plaintext_size
@@ -150,6 +155,7 @@ class RecordingService:
         self._active: dict[str, _Active] = {}
         self._by_meeting: dict[str, str] = {}
         self._starting: set[str] = set()
+        self._background: set[asyncio.Future[store.RecordingRow]] = set()
         self.deletion = DeletionEngine(
             engine,
             recordings_dir=options.recordings_dir,
@@ -298,7 +304,7 @@ class RecordingService:
         """Record a participant's processed tracks (``Fanout.subscribe()`` of their PrivacyTrack and audio) if the
         meeting is being recorded; False (tracks untouched) when it is not. Never pass a raw inbound track."""
         active = self._active.get(self._by_meeting.get(meeting_id, ""))
-        if active is None or active.stopping:
+        if active is None or active.stopping or active.recorder.failure is not None:
             return False
         active.recorder.add_participant(participant_ref, video=video, audio=audio)
         return True
@@ -349,7 +355,8 @@ class RecordingService:
         active = self._active.get(recording_id)
         if active is not None and not active.stopping:
             task = asyncio.ensure_future(self._stop_active(active, Actor(ActorKind.SYSTEM, "recorder")))
-            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def _finish(
         self,
@@ -403,6 +410,8 @@ class RecordingService:
         for active in list(self._active.values()):
             with contextlib.suppress(Exception):
                 await self._stop_active(active, Actor(ActorKind.SYSTEM, "shutdown"))
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     # --- access ---------------------------------------------------------------------------------------------
 

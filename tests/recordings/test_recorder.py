@@ -63,11 +63,15 @@ async def test_real_frames_are_recorded_encrypted_and_play_back(
     recorder = await record(path, keys, 2.0, bruker=(ArrayVideoTrack(clip), ToneAudioTrack()))
 
     frames, samples, plaintext = decode(path, keys)
+    # Output timing follows the clock: a loaded machine skips frames (never queues or invents them), so the
+    # count may fall short of 15 fps but the timestamps still span the recording.
     expected = 2.0 * 15
-    assert 0.5 * expected <= len(frames) <= expected + 3  # a loaded machine skips frames, never invents them
+    assert 0.25 * expected <= len(frames) <= expected + 3
     assert len(frames) == recorder.stats.video_frames
+    times = [float(f.time) for f in frames]
+    assert times == sorted(times) and 1.3 <= times[-1] <= recorder.stats.duration_s
     assert {(f.width, f.height) for f in frames} == {(640, 480)}
-    assert 1.5 <= samples / 48_000 <= 2.6
+    assert 1.3 <= samples / 48_000 <= recorder.stats.duration_s + 0.05
     picture = frames[-1].to_ndarray(format="bgr24")
     assert picture.std() > 20  # the clip's content, not a blank card
 
