@@ -4,7 +4,8 @@ Only already-anonymized media may be given to it: video tracks from the particip
 (yuv420p frames) and audio tracks. The recorder composes the video of every participant into one picture (a
 near-square grid, each letterboxed into its tile) and mixes their audio, so one file plays the whole meeting in
 any browser. Frames in any other pixel format are dropped rather than converted, because converting a frame
-object that other consumers share is what crashed FFmpeg's scaler before (DESIGN.md, pitfall 1).
+object that other consumers share is what crashed FFmpeg's scaler before (DESIGN.md, pitfall 1); so are frames
+of odd size (camera sizes are even).
 
 Time. A tick task on the event loop samples, at the output frame rate, the newest frame of each participant (one
 frame kept per input: a slow encoder skips frames, never queues them) and the audio due since the start (a
@@ -80,7 +81,7 @@ class RecorderStats:
     video_frames: int = 0
     audio_samples: int = 0
     dropped_format: int = 0
-    """Video frames refused because they were not yuv420p."""
+    """Video frames refused because they were not yuv420p of even size."""
     dropped_audio_samples: int = 0
     duration_s: float = 0.0
 
@@ -106,15 +107,10 @@ class _Tick:
 
 
 def planes_of(frame: av.VideoFrame) -> Planes | None:
-    """A private copy of a yuv420p frame's planes (cropped to even size); None for any other format."""
-    if frame.format.name != "yuv420p":
+    """A private copy of a yuv420p frame's planes; None for any other format or an odd size."""
+    if frame.format.name != "yuv420p" or frame.width % 2 or frame.height % 2:
         return None
-    width, height = frame.width, frame.height
-    picture = Planes.from_packed(frame.to_ndarray(), width, height)  # to_ndarray() without arguments copies
-    if width % 2 or height % 2:
-        w, h = width // 2 * 2, height // 2 * 2
-        picture = Planes(picture.y[:h, :w], picture.u[: h // 2, : w // 2], picture.v[: h // 2, : w // 2])
-    return picture
+    return Planes.from_packed(frame.to_ndarray(), frame.width, frame.height)  # without arguments: a plain copy
 
 
 def samples_of(frame: av.AudioFrame, inp: _Input) -> np.ndarray:
@@ -312,15 +308,22 @@ class Recorder:
                 inp.latest = picture
         except MediaStreamError:
             inp.latest = None  # the track ended (participant left): a blank tile, never a frozen last frame
+        except Exception:
+            inp.latest = None
+            log.exception("video input failed")
 
     async def _pull_audio(self, inp: _Input, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError):
+        try:
             while not inp.stopped:
                 frame = await track.recv()
                 if inp.stopped:
                     break
                 if isinstance(frame, av.AudioFrame):
                     inp.audio_buffer.push(samples_of(frame, inp))
+        except MediaStreamError:
+            pass
+        except Exception:
+            log.exception("audio input failed")
 
     # --- ticks --------------------------------------------------------------------------------------------
 
