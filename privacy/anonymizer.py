@@ -6,10 +6,10 @@ state and returns a new frame in which every face is obscured, or, when that can
 raised, the expensive detector's results went stale, processing ran past the deadline), the whole frame
 obscured. A paused state returns the neutral card without looking at the frame.
 
-Per frame: optical flow carries the held tracks to the new frame; cheap BlazeFace passes run on the whole
-frame and on a rotating pair of tiles; CenterFace runs every few frames, in the background by default, and its
-boxes are carried by optical flow from the frame it saw to the current one; detections refresh or start tracks;
-every track becomes an enlarged mask; the masks are pixelated.
+Per frame: optical flow carries the held tracks to the new frame; a cheap BlazeFace pass runs on the whole
+frame (plus tiles, when configured); CenterFace runs in the background by default, and its boxes are carried by
+optical flow from the frame it saw to the current one; detections refresh or start tracks; every track becomes
+an enlarged mask; the masks are pixelated. A track's first frame runs every detector inline.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from privacy.boxes import Box, FaceDetector
 from privacy.counters import CounterSnapshot, FrameCounters
 from privacy.detector_stack import FastDetectors, SingleDetector, StrongDetector
 from privacy.lighting import detection_input
-from privacy.motion import Motion, estimate_motion, flow_image
+from privacy.motion import Motion, estimate_motion, flow_image, unseen_bands
 from privacy.obscure import obscure_boxes
 from privacy.obscure import obscure_whole_frame as obscure_whole_frame
 from privacy.options import AnonymizerOptions as AnonymizerOptions
@@ -57,6 +57,9 @@ class TrackState:
         self.pending: Future[list[Box]] | None = None
         self.pending_grey: np.ndarray | None = None
         self.pending_now = 0.0
+        self.pending_index = 0
+        self.strong_seen_index = -1
+        """The index of the newest frame whose expensive-detector results have been merged."""
         self.paused = False
         """While True, frames are replaced by the pause card (set by the pause control)."""
         self.pause_text = "Pause"
@@ -79,6 +82,7 @@ class TrackState:
         self.frame_shape = None
         self.detection_has_run = False
         self.last_strong_frame = None
+        self.strong_seen_index = self.frame_index - 1
         self.pending = None
         self.pending_grey = None
 
@@ -181,7 +185,11 @@ class Anonymizer:
         state.detection_has_run = True
         if not strong_ok:
             return None
-        state.last_masks = masks(state.tracks, now, opts.tracking, frame.shape[1], frame.shape[0])
+        height, width = frame.shape[:2]
+        state.last_masks = masks(state.tracks, now, opts.tracking, width, height)
+        lag = state.frame_index - 1 - state.strong_seen_index
+        if opts.mask_unseen_edges and self._strong is not None and lag > 0:
+            state.last_masks += unseen_bands(motion.camera, width, height, lag)
         return obscure_boxes(frame, state.last_masks, opts.method, opts.blocks, opts.blur_share)
 
     def _run_strong(self, image: np.ndarray, grey: np.ndarray, state: TrackState, now: float) -> tuple[list[Box], bool]:
@@ -214,11 +222,13 @@ class Anonymizer:
             else:
                 found = list(result)
             state.last_strong_frame = state.pending_now
+            state.strong_seen_index = state.pending_index
         if state.pending is None and due:
             state.last_strong_submit = state.frame_index
             state.pending = self._submit(strong, image.copy())
             state.pending_grey = grey
             state.pending_now = now
+            state.pending_index = state.frame_index
         return found, self._fresh(state, now)
 
     def _fresh(self, state: TrackState, now: float) -> bool:

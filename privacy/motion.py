@@ -154,3 +154,31 @@ def _plausible(matrix: np.ndarray, width: float) -> bool:
     angle = abs(float(np.arctan2(matrix[1, 0], matrix[0, 0])))
     shift = float(np.hypot(matrix[0, 2], matrix[1, 2]))
     return 1 / 1.2 < scale < 1.2 and angle < 0.15 and shift < 0.3 * width * scale + abs(scale - 1) * width
+
+
+def unseen_bands(camera: np.ndarray, width: int, height: int, frames: int, margin: float = 8.0) -> list[Box]:
+    """Strips along the frame edges that show content the previous frame did not (a pan or a zoom-out).
+
+    ``camera`` maps the previous frame to this one; content entering through an edge has not been seen by a
+    detector whose results lag ``frames`` frames, so those strips are masked until it has (fail closed for
+    what nobody has checked). Each strip is the per-frame entry width times ``frames``, plus ``margin``;
+    entry narrower than two pixels (camera shake) is ignored.
+    """
+    if frames <= 0:
+        return []
+    s = float(np.hypot(camera[0, 0], camera[1, 0]))
+    tx, ty = float(camera[0, 2]), float(camera[1, 2])
+    left, top = tx, ty
+    right, bottom = width - (tx + s * width), height - (ty + s * height)
+    bands: list[Box] = []
+    if left >= 2:
+        bands.append(Box(0.0, 0.0, min(width, left * frames + margin), float(height)))
+    if right >= 2:
+        w = min(width, right * frames + margin)
+        bands.append(Box(width - w, 0.0, w, float(height)))
+    if top >= 2:
+        bands.append(Box(0.0, 0.0, float(width), min(height, top * frames + margin)))
+    if bottom >= 2:
+        h = min(height, bottom * frames + margin)
+        bands.append(Box(0.0, height - h, float(width), h))
+    return bands

@@ -66,6 +66,9 @@ class AnonymizerOptions:
     """Also run CenterFace at the frame's own resolution (up to 640) on strong frames; for offline work."""
     thorough_first_frame: bool = True
     """A track's first frame runs every detector (all tiles, CenterFace at two sizes): it has no history."""
+    mask_unseen_edges: bool = True
+    """While the camera pans or zooms out, mask the strips of new content at the frame edges until the
+    expensive detector (which lags a frame in the background) has seen them."""
     dark_boost: bool = True
     """Brighten dark frames (and lift shadows in backlit ones) before detection."""
     tracking: TrackingConfig = field(default_factory=TrackingConfig)

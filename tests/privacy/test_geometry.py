@@ -93,3 +93,16 @@ def test_tracks_follow_the_motion() -> None:
     camera = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     moved = advance([Track(Box(100, 100, 50, 50), 0.0)], Motion(before, after, camera))
     assert (moved[0].box.x, moved[0].box.y) == pytest.approx((112, 95))
+
+
+def test_a_pan_masks_the_strip_of_new_content_until_checked() -> None:
+    from privacy.motion import unseen_bands
+
+    pan_left = np.array([[1.0, 0.0, -20.0], [0.0, 1.0, 0.0]])  # content moves left: new content on the right
+    (band,) = unseen_bands(pan_left, 640, 480, frames=1)
+    assert band.x + band.w == pytest.approx(640) and band.w == pytest.approx(28) and band.h == 480
+    assert unseen_bands(pan_left, 640, 480, frames=0) == []
+    shake = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, -1.0]])
+    assert unseen_bands(shake, 640, 480, frames=1) == []
+    zoom_out = np.array([[0.9, 0.0, 32.0], [0.0, 0.9, 24.0]])
+    assert len(unseen_bands(zoom_out, 640, 480, frames=1)) == 4
