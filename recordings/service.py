@@ -267,6 +267,8 @@ class RecordingService:
             await self._audit.append(
                 AuditRecord(AuditAction.RECORDING_START.value, host.actor, row.org_ids, meeting_id, details), conn=conn
             )
+        writer: EncryptedWriter | None = None
+        recorder: Recorder | None = None
         try:
             self.options.recordings_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             writer = await asyncio.to_thread(
@@ -286,6 +288,10 @@ class RecordingService:
             await recorder.start()
         except Exception:
             log.exception("recording could not start")
+            if recorder is not None:
+                await recorder.stop()
+            if writer is not None:
+                writer.abort()
             await self._finish(row, None, None, broken=True)
             raise
         self._active[recording_id] = _Active(recording_id, meeting_id, recorder, writer)

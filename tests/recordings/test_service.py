@@ -322,3 +322,23 @@ async def test_recovery_after_a_crash_marks_broken_and_the_prefix_plays(
     stopped, accessed = await actions(audit)
     assert accessed.record.action == "recording.access"
     assert stopped.record.action == "recording.stop" and stopped.record.details["outcome"] == "broken"
+
+
+async def test_a_recording_that_cannot_be_written_is_marked_broken(
+    engine: AsyncEngine,
+    tmp_path: Path,
+    keys: FakeKeyProvider,
+    signing_key: Ed25519PrivateKey,
+    clock: FixedClock,
+) -> None:
+    not_a_folder = tmp_path / "occupied"
+    not_a_folder.write_text("a file where the recordings folder should be", encoding="utf-8")
+    service, consent, audit = make_service(engine, not_a_folder, keys, signing_key, clock)
+    await consent_to_recording(consent, clock)
+    with pytest.raises(OSError):
+        await start(service)
+    assert service.active_recording(MEETING) is None
+    assert service.add_participant(MEETING, "p-bruker", audio=ToneAudioTrack()) is False
+    [entry] = await service.compliance_view([KOMMUNE])
+    assert entry.recording.state is State.BROKEN
+    assert [e.record.action for e in await actions(audit)] == ["recording.start", "recording.stop"]
