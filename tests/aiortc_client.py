@@ -48,11 +48,14 @@ class ArrayVideoTrack(VideoStreamTrack):
 class CallClient:
     """Connects to a join link, negotiates the fixed-slot layout and collects what arrives."""
 
-    def __init__(self, link: str, video: MediaStreamTrack | None, slots: int | None = None) -> None:
+    def __init__(self, link: str, video: MediaStreamTrack | None, session: aiohttp.ClientSession | None = None) -> None:
+        """``session``: a logged-in staff session for a host link; otherwise a fresh device of its own."""
         self.link = link
         self.video = video
         self.messages: list[dict[str, Any]] = []
-        self.session = aiohttp.ClientSession()
+        self._own_session = session is None
+        self.close_session = self._own_session
+        self.session = session or aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.pc: RTCPeerConnection | None = None
         self.self_view: MediaStreamTrack | None = None
@@ -62,6 +65,8 @@ class CallClient:
         self._new = asyncio.Event()
 
     async def connect(self) -> None:
+        async with self.session.get(self.link) as page:  # as a browser does: the page sets the device cookie
+            assert page.status == 200, page.status
         self.ws = await self.session.ws_connect(self.link.replace("http", "ws", 1) + "/ws")
         self._reader = asyncio.create_task(self._read())
         welcome = await self.wait_for("welcome")
@@ -150,7 +155,8 @@ class CallClient:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        await self.session.close()
+        if self.close_session:
+            await self.session.close()
 
 
 async def frames_from(track: MediaStreamTrack, count: int, timeout: float = 20) -> list[np.ndarray]:
@@ -165,3 +171,12 @@ async def frames_from(track: MediaStreamTrack, count: int, timeout: float = 20) 
         return out
 
     return await asyncio.wait_for(collect(), timeout)
+
+
+async def host_client(base_url: str, link: str, video: MediaStreamTrack | None, staff_id: int = 1) -> CallClient:
+    """A CallClient for a staff member's own (host) link: it logs in first, as the host's browser has."""
+    from tests.live_server import RemoteServer, staff_client
+
+    client = CallClient(link, video, session=await staff_client(RemoteServer(base_url), staff_id))
+    client.close_session = True
+    return client

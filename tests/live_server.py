@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
 import re
 import socket
 from collections.abc import Callable
@@ -84,11 +85,38 @@ async def start_server(
     return LiveServer(settings, runner)
 
 
+DEMO_SUBJECTS = {
+    1: "demo-formidler",
+    2: "demo-tilgangsstyrer",
+    3: "demo-radgiver",
+    4: "demo-tekniker",
+    5: "demo-personvern",
+    6: "demo-senteradmin",
+    7: "demo-nabo",
+}
+
+
+async def oidc_login(client: aiohttp.ClientSession, base_url: str, subject: str) -> aiohttp.ClientResponse:
+    """The whole authorization-code + PKCE flow through the development identity provider's pages."""
+    async with client.get(f"{base_url}/auth/login") as resp:
+        page = await resp.text()
+        authorize_url = str(resp.url)
+    assert resp.status == 200 and "/dev-idp" in authorize_url, page
+    action = re.search(r'<form method="post" action="([^"]+)"', page)
+    assert action, "no login form on the provider's page"
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page))
+    fields = {k: html.unescape(v) for k, v in fields.items()}
+    fields["subject"] = subject
+    async with client.post(f"{base_url}{html.unescape(action.group(1))}", data=fields) as resp:
+        await resp.read()
+        return resp
+
+
 async def staff_client(server: HasUrl, staff_id: int = DEMO_FORMIDLER) -> aiohttp.ClientSession:
-    """A logged-in staff browser session (development identity provider)."""
+    """A logged-in staff browser session (development identity provider, real OIDC flow)."""
     client = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    async with client.post(f"{server.url}/dev/login", data={"staff_id": str(staff_id)}) as resp:
-        assert resp.status == 200, await resp.text()
+    resp = await oidc_login(client, server.url, DEMO_SUBJECTS[staff_id])
+    assert resp.status == 200 and resp.url.path.startswith("/staff"), resp.url
     return client
 
 

@@ -41,8 +41,9 @@ async def test_serve_prints_the_url_logs_json_and_drains_on_sigterm(tmp_path: Pa
             server = RemoteServer(url)
             client = await staff_client(server)
             links = await create_meeting(client, server, ["bruker"])
-            await client.close()
-            ws = await http.ws_connect(links["host"].replace("http", "ws", 1) + "/ws")
+            async with client.get(links["host"]) as page:
+                assert page.status == 200
+            ws = await client.ws_connect(links["host"].replace("http", "ws", 1) + "/ws")
             assert (await ws.receive_json())["type"] == "welcome"
             proc.send_signal(signal.SIGTERM)
             seen = []
@@ -50,6 +51,7 @@ async def test_serve_prints_the_url_logs_json_and_drains_on_sigterm(tmp_path: Pa
                 if msg.type == aiohttp.WSMsgType.TEXT:
                     seen.append(json.loads(msg.data))
             assert {"type": "ended", "reason": "server_shutdown"} in seen
+            await client.close()
         assert await asyncio.wait_for(proc.wait(), 30) == 0
         assert proc.stderr is not None
         logs = (await proc.stderr.read()).decode().splitlines()

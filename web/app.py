@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import jinja2
 from aiohttp import web
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.keys import load_or_create_signing_key
 from privacy.ledgers import PrivacyRecords
 from privacy.pause_card import pause_card
 from privacy.privacy_track import FrameProcessor
+from session.access import Access
 from session.ice import enable_loopback_candidates
+from session.invitation_links import InvitationLinks
+from session.link_tokens import LinkKeys
 from session.meetings import meeting_exists
+from session.organisations import Organisations
 from session.relay import MediaRelay, RelayConfig
+from session.revocation import RevocationBus, watch_revocations
+from session.tables import staff
 from web.auth import SessionSigner, load_or_create_secret
 from web.database import create_engine
+from web.dev_idp import DevClient, DevUser, setup_dev_idp
 from web.frame_processing import default_processor
 from web.live import LiveMeetings
 from web.metrics import Metrics, create_metrics
+from web.oidc import OidcClient, OidcSettings, PendingLoginCookie
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +52,12 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 LIVE = web.AppKey("live", LiveMeetings)
 RECORDS = web.AppKey("records", PrivacyRecords)
+BUS = web.AppKey("revocation_bus", RevocationBus)
+ACCESS = web.AppKey("access", Access)
+ORGS = web.AppKey("organisations", Organisations)
+LINKS = web.AppKey("links", InvitationLinks)
+OIDC = web.AppKey("oidc", OidcClient)
+PENDING = web.AppKey("pending_login", PendingLoginCookie)
 STATIC = Path(__file__).with_name("static")
 VENDOR = Path(__file__).resolve().parent.parent / "node_modules"
 
@@ -65,13 +82,17 @@ def create_app(
     processor: FrameProcessor | None = None,
     clock: Clock = utc_now,
 ) -> web.Application:
-    from web import call_ws, dropin_pages, health, pages, planning_pages  # local: handlers import the keys above
+    from web import call_ws, dropin_pages, health, login, pages, planning_pages  # local: they import the keys
 
     app = web.Application(client_max_size=256 * 1024, middlewares=[pages.security_headers, pages.error_pages])
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = create_metrics()
-    app[SIGNER] = SessionSigner(load_or_create_secret(settings.data_dir, settings.session_secret.value))
+    secret = load_or_create_secret(settings.data_dir, settings.session_secret.value)
+    app[SIGNER] = SessionSigner(secret)
+    app[PENDING] = PendingLoginCookie(secret)
+    app[BUS] = RevocationBus()
+    oidc_settings = _oidc_settings(app, settings, secret)
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
         autoescape=True,
@@ -84,8 +105,17 @@ def create_app(
         engine = create_engine(settings.database_url)
         app[ENGINE] = engine
         key = load_or_create_signing_key(settings.data_dir / "keys")
-        app[RECORDS] = PrivacyRecords(engine, key, _ClockAdapter(clock), meeting_known=meeting_exists)
-        yield
+        records = app[RECORDS] = PrivacyRecords(engine, key, _ClockAdapter(clock), meeting_known=meeting_exists)
+        app[ACCESS] = Access(engine, records.audit, _ClockAdapter(clock), app[BUS])
+        app[ORGS] = Organisations(engine, records.audit)
+        app[LINKS] = InvitationLinks(engine, records.audit, _ClockAdapter(clock), LinkKeys(secret))
+        watcher = asyncio.create_task(watch_revocations(engine, app[BUS]))
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
+            app[OIDC] = OidcClient(oidc_settings, http)
+            yield
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         await engine.dispose()
 
     async def media(app: web.Application) -> AsyncIterator[None]:
@@ -95,6 +125,7 @@ def create_app(
                 slots=settings.max_participants - 1,
                 deadline_s=settings.frame_deadline_ms / 1000,
                 ice_servers=tuple(dict(s) for s in settings.ice_servers),
+                encode_once=settings.encode_once,
             ),
             processor if processor is not None else default_processor(),
             executor,
@@ -120,6 +151,7 @@ def create_app(
     app.on_shutdown.append(drain)
     health.setup_routes(app)
     pages.setup_routes(app)
+    login.setup_routes(app)
     call_ws.setup_routes(app)
     planning_pages.setup_routes(app)
     dropin_pages.setup_routes(app)
@@ -128,6 +160,39 @@ def create_app(
     if ds_css.is_dir():
         app.router.add_static("/vendor/ds-css/", ds_css)
     return app
+
+
+def _oidc_settings(app: web.Application, settings: Settings, secret: bytes) -> OidcSettings:
+    """The configured provider, or in development mode the built-in one mounted on this app."""
+    if settings.oidc_issuer:
+        return OidcSettings(
+            issuer=settings.oidc_issuer,
+            client_id=settings.oidc_client_id,
+            redirect_uri=settings.oidc_redirect_uri,
+            client_secret=settings.oidc_client_secret.value or None,
+        )
+    client_secret = hashlib.sha256(b"dev-idp-client:" + secret).hexdigest()
+    issuer = f"{settings.base_url}/dev-idp"
+
+    async def demo_staff() -> list[DevUser]:
+        async with app[ENGINE].connect() as conn:
+            rows = await conn.execute(select(staff.c.subject, staff.c.display_name).where(staff.c.active))
+            return [DevUser(r.subject, r.display_name) for r in rows]
+
+    setup_dev_idp(
+        app,
+        issuer_url=issuer,
+        dev_mode=settings.dev_mode,
+        clients=[DevClient(settings.oidc_client_id, (settings.oidc_redirect_uri,), client_secret=client_secret)],
+        users=demo_staff,
+    )
+    return OidcSettings(
+        issuer=issuer,
+        client_id=settings.oidc_client_id,
+        redirect_uri=settings.oidc_redirect_uri,
+        client_secret=client_secret,
+        allow_http=True,
+    )
 
 
 async def database_ready(engine: AsyncEngine) -> bool:

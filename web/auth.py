@@ -1,8 +1,9 @@
 """Staff sessions: a signed cookie naming the staff member, and CSRF tokens bound to that session.
 
 The cookie is HttpOnly, SameSite=Lax and Secure whenever the public address is https. It carries the staff id,
-an expiry and a random session nonce, signed with HMAC-SHA256; the CSRF token of a session is an HMAC of its
-nonce, checked on every state-changing form.
+the staff member's session generation (bumped when a right is removed or they log out everywhere, which kills
+every cookie issued before), an expiry and a random session nonce, signed with HMAC-SHA256; the CSRF token of a
+session is an HMAC of its nonce, checked on every state-changing form.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SESSION_SECONDS = 8 * 3600
 @dataclass(frozen=True, slots=True)
 class StaffSession:
     staff_id: int
+    generation: int
     nonce: str
     expires: int
 
@@ -50,9 +52,9 @@ class SessionSigner:
         digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
-    def issue(self, staff_id: int, now: float | None = None) -> str:
+    def issue(self, staff_id: int, generation: int, now: float | None = None) -> str:
         expires = int((now if now is not None else time.time()) + SESSION_SECONDS)
-        payload = f"{staff_id}.{expires}.{secrets.token_urlsafe(12)}"
+        payload = f"{staff_id}.{generation}.{expires}.{secrets.token_urlsafe(12)}"
         return f"{payload}.{self._mac(payload)}"
 
     def read(self, cookie: str | None, now: float | None = None) -> StaffSession | None:
@@ -62,13 +64,17 @@ class SessionSigner:
         if not hmac.compare_digest(mac, self._mac(payload)):
             return None
         try:
-            staff_id, expires, nonce = payload.split(".", 2)
-            session = StaffSession(int(staff_id), nonce, int(expires))
+            staff_id, generation, expires, nonce = payload.split(".", 3)
+            session = StaffSession(int(staff_id), int(generation), nonce, int(expires))
         except ValueError:
             return None
         if session.expires < (now if now is not None else time.time()):
             return None
         return session
+
+    def sign_value(self, value: str) -> str:
+        """A MAC for another short-lived cookie of this server (domain-separated from sessions)."""
+        return self._mac("value:" + value)
 
     def csrf_token(self, session: StaffSession) -> str:
         return self._mac("csrf:" + session.nonce)

@@ -9,7 +9,9 @@ import secrets
 from aiohttp import WSMsgType, web
 
 from session.errors import MeetingFull, SessionError
-from session.meetings import Invitation, meeting_org_ids, resolve_invitation
+from session.invitation_links import DEVICE_COOKIE
+from session.isolation import staff_link_usable
+from session.meetings import Invitation, meeting_org_ids
 from session.relay import OfferRejected
 from session.roles import Role
 from session.room import Effect, Room
@@ -35,9 +37,11 @@ from session.signalling import (
     parse_client_message,
 )
 from web import consent_flow
-from web.app import CLOCK, ENGINE, LIVE, METRICS, RELAY, SETTINGS
+from web.app import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
+from web.auth import COOKIE, StaffSession
 from web.effects import carry_out
 from web.live import LiveMeeting
+from web.pages import link_error_status
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +50,31 @@ log = logging.getLogger(__name__)
 TRANSPORT_MAX_BYTES = 1024 * 1024
 
 
-async def _resolve(request: web.Request) -> Invitation:
+async def _admit(request: web.Request) -> tuple[Invitation, StaffSession | None]:
+    """The link's invitation, bound to this device; a staff member's own link only with their live session."""
+    invitation = await request.app[LINKS].claim(request.match_info["token"], request.cookies.get(DEVICE_COOKIE))
+    session = request.app[SIGNER].read(request.cookies.get(COOKIE))
     async with request.app[ENGINE].connect() as conn:
-        return await resolve_invitation(conn, request.match_info["token"], request.app[CLOCK]())
+        usable = await staff_link_usable(
+            conn, invitation, session.staff_id if session else None, session.generation if session else None
+        )
+    if not usable:
+        raise StaffLinkRefused()
+    return invitation, session
+
+
+class StaffLinkRefused(SessionError):
+    code = "staff_link"
+
+    def __init__(self) -> None:
+        super().__init__("Denne lenken er personlig. Logg inn som den ansatte lenken ble laget for.")
 
 
 async def call_socket(request: web.Request) -> web.StreamResponse:
     try:
-        invitation = await _resolve(request)
+        invitation, session = await _admit(request)
     except SessionError as exc:
-        status = 410 if exc.code in ("link_expired", "link_revoked") else 403
-        return web.json_response({"error": exc.code, "message": str(exc)}, status=status)
+        return web.json_response({"error": exc.code, "message": str(exc)}, status=link_error_status(exc))
     live = request.app[LIVE]
     if live.draining:
         return web.json_response({"error": "draining", "message": "Tjenesten starter på nytt."}, status=503)
@@ -78,6 +96,10 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
             await old.send_json({"type": "ended", "reason": "replaced"})
             await old.close()
     pid = secrets.token_hex(4)
+    revoked: asyncio.Task[None] | None = None
+    if invitation.staff_id is not None and session is not None:
+        # A removed right ends this person's live meeting at once (the bus also hears other processes).
+        revoked = asyncio.create_task(_end_on_revocation(request.app, ws, invitation.staff_id, session.generation))
     try:
         effects = meeting.room.connect(pid, invitation.role, invitation.id, invitation.host, invitation.staff_id)
     except MeetingFull as exc:
@@ -113,6 +135,8 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
                 metrics.ws_errors.labels(code="binary").inc()
                 await ws.send_json(error("binary", "Binære meldinger støttes ikke."))
     finally:
+        if revoked is not None:
+            revoked.cancel()
         if meeting.sockets.get(pid) is ws:
             del meeting.sockets[pid]
         await carry_out(request.app, meeting, meeting.room.leave(pid))
@@ -169,6 +193,14 @@ async def _handle(
     else:  # Leave ends the loop before it gets here
         return
     await carry_out(app, meeting, effects)
+
+
+async def _end_on_revocation(app: web.Application, ws: web.WebSocketResponse, staff_id: int, generation: int) -> None:
+    with app[BUS].watch(staff_id, generation) as event:
+        await event.wait()
+    if not ws.closed:
+        await ws.send_json({"type": "ended", "reason": "access_revoked"})
+        await ws.close()
 
 
 def setup_routes(app: web.Application) -> None:

@@ -11,12 +11,18 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from session.errors import LinkInvalid, MeetingInvalid, SessionError
-from session.meetings import MEETING_KINDS, create_meeting, get_meeting, issue_invitation, resolve_invitation
+from session.errors import MeetingInvalid, SessionError
+from session.invitation_links import DEVICE_COOKIE
+from session.isolation import get_meeting_for, meetings_visible_to
+from session.link_tokens import new_device_id, valid_device_id
+from session.meetings import MEETING_KINDS, create_meeting, get_meeting
+from session.organisations import can_create_meetings, holds_role
+from session.revocation import session_is_current
 from session.roles import LABELS, Role
-from session.tables import meetings, organisations, staff
-from web.app import CLOCK, ENGINE, SETTINGS, SIGNER, TEMPLATES
-from web.auth import COOKIE, SESSION_SECONDS, StaffSession
+from session.staff_roles import MEETING_ROLES
+from session.tables import organisations, staff
+from web.app import CLOCK, ENGINE, LINKS, SETTINGS, SIGNER, TEMPLATES
+from web.auth import COOKIE, StaffSession
 from web.i18n import catalogue, pick_language, translate
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -74,6 +80,7 @@ class StaffUser:
     id: int
     display_name: str
     organisation_id: int
+    organisation_kind: str
     session: StaffSession
 
 
@@ -82,8 +89,15 @@ async def current_staff(request: web.Request) -> StaffUser | None:
     if session is None:
         return None
     async with request.app[ENGINE].connect() as conn:
-        row = (await conn.execute(select(staff).where(staff.c.id == session.staff_id, staff.c.active))).first()
-    return None if row is None else StaffUser(row.id, row.display_name, row.organisation_id, session)
+        if not await session_is_current(conn, session.staff_id, session.generation):
+            return None  # logged out everywhere, or a right was removed since this cookie was issued
+        query = (
+            select(staff.c.id, staff.c.display_name, staff.c.organisation_id, organisations.c.kind)
+            .join(organisations, organisations.c.id == staff.c.organisation_id)
+            .where(staff.c.id == session.staff_id, staff.c.active)
+        )
+        row = (await conn.execute(query)).first()
+    return None if row is None else StaffUser(row.id, row.display_name, row.organisation_id, row.kind, session)
 
 
 async def require_staff(request: web.Request) -> StaffUser:
@@ -103,57 +117,13 @@ async def check_csrf(request: web.Request, user: StaffUser) -> dict[str, str]:
 
 async def index(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    demo: list[Any] = []
-    if settings.dev_mode:
-        async with request.app[ENGINE].connect() as conn:
-            demo = list((await conn.execute(select(staff.c.id, staff.c.display_name).order_by(staff.c.id))).all())
-    return render(request, "index.html", dev_mode=settings.dev_mode, demo_staff=demo, user=await current_staff(request))
-
-
-async def dev_login(request: web.Request) -> web.Response:
-    if not request.app[SETTINGS].dev_mode:
-        raise web.HTTPNotFound()
-    form = await request.post()
-    try:
-        staff_id = int(str(form.get("staff_id", "")))
-    except ValueError:
-        raise web.HTTPBadRequest(text="Velg en demo-ansatt.") from None
-    async with request.app[ENGINE].connect() as conn:
-        row = (await conn.execute(select(staff.c.id).where(staff.c.id == staff_id))).first()
-    if row is None:
-        raise web.HTTPBadRequest(text="Ukjent demo-ansatt.")
-    response = web.HTTPFound("/staff")
-    secure = request.app[SETTINGS].base_url.startswith("https://")
-    response.set_cookie(
-        COOKIE,
-        request.app[SIGNER].issue(row.id),
-        max_age=SESSION_SECONDS,
-        httponly=True,
-        samesite="Lax",
-        secure=secure,
-    )
-    raise response
-
-
-async def logout(request: web.Request) -> web.Response:
-    user = await require_staff(request)
-    await check_csrf(request, user)
-    response = web.HTTPFound("/")
-    response.del_cookie(COOKIE)
-    raise response
+    return render(request, "index.html", dev_mode=settings.dev_mode, user=await current_staff(request))
 
 
 async def staff_home(request: web.Request) -> web.Response:
     user = await require_staff(request)
     async with request.app[ENGINE].connect() as conn:
-        rows = (
-            await conn.execute(
-                select(meetings)
-                .where(meetings.c.organisation_id == user.organisation_id)
-                .order_by(meetings.c.created_at.desc())
-                .limit(50)
-            )
-        ).all()
+        rows = await meetings_visible_to(conn, user.id)
     return render(request, "staff.html", **_staff_context(request, user), meetings=rows)
 
 
@@ -168,14 +138,14 @@ def _staff_context(request: web.Request, user: StaffUser) -> dict[str, Any]:
 
 
 async def _links(request: web.Request, meeting_id: str, roles: list[Role], user: StaffUser) -> list[tuple[str, str]]:
-    settings, now = request.app[SETTINGS], request.app[CLOCK]()
+    """Signed, expiring links, one per role; shown once (only their hashes are stored)."""
+    settings = request.app[SETTINGS]
     ttl = timedelta(hours=settings.join_link_ttl_hours)
     lang = lang_of(request)
     out: list[tuple[str, str]] = []
-    async with request.app[ENGINE].begin() as conn:
-        for role in roles:
-            token = await issue_invitation(conn, meeting_id=meeting_id, role=role, now=now, ttl=ttl)
-            out.append((LABELS[lang][role], f"{settings.base_url}/j/{token}"))
+    for role in roles:
+        issued = await request.app[LINKS].issue(actor_staff_id=user.id, meeting_id=meeting_id, role=role, ttl=ttl)
+        out.append((LABELS[lang][role], f"{settings.base_url}/j/{issued.token}"))
     return out
 
 
@@ -189,8 +159,9 @@ async def create(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="Ukjent rolle.") from None
     try:
         async with request.app[ENGINE].begin() as conn:
-            org = (await conn.execute(select(organisations).where(organisations.c.id == user.organisation_id))).one()
-            if not org.enabled:
+            if not any([await holds_role(conn, user.id, r) for r in MEETING_ROLES]):
+                raise MeetingInvalid("Du har ikke rett til å opprette møter.")
+            if not await can_create_meetings(conn, user.organisation_id):
                 raise MeetingInvalid("Enheten din er ikke åpnet for Samhandling ennå.")
             meeting = await create_meeting(
                 conn,
@@ -201,35 +172,37 @@ async def create(request: web.Request) -> web.Response:
                 created_by=user.id,
                 now=now,
             )
-            host_token = await issue_invitation(
-                conn,
-                meeting_id=meeting.id,
-                role=Role.FORMIDLER,
-                now=now,
-                ttl=timedelta(hours=settings.join_link_ttl_hours),
-                host=True,
-                staff_id=user.id,
-            )
     except SessionError as exc:
         return render(request, "staff.html", status=400, **_staff_context(request, user), meetings=[], error=str(exc))
+    host = await request.app[LINKS].issue(
+        actor_staff_id=user.id,
+        meeting_id=meeting.id,
+        role=Role.FORMIDLER if user_role_is_municipal(user) else Role.RADGIVER,
+        ttl=timedelta(hours=settings.join_link_ttl_hours),
+        host=True,
+    )
     links = await _links(request, meeting.id, roles, user)
     return render(
         request,
         "links.html",
         **_staff_context(request, user),
         meeting=meeting,
-        host_link=f"{settings.base_url}/j/{host_token}",
+        host_link=f"{settings.base_url}/j/{host.token}",
         links=links,
         hours=settings.join_link_ttl_hours,
     )
+
+
+def user_role_is_municipal(user: StaffUser) -> bool:
+    return user.organisation_kind in ("municipality", "municipality_unit")
 
 
 async def new_link(request: web.Request) -> web.Response:
     user = await require_staff(request)
     form = await check_csrf(request, user)
     async with request.app[ENGINE].connect() as conn:
-        meeting = await get_meeting(conn, request.match_info["meeting_id"])
-    if meeting is None or meeting.organisation_id != user.organisation_id:
+        meeting = await get_meeting_for(conn, user.id, request.match_info["meeting_id"])
+    if meeting is None:  # another organisation's meeting is as unknown as a missing one
         raise web.HTTPNotFound(text="Fant ikke møtet.")
     try:
         role = Role(form.get("role", ""))
@@ -249,13 +222,13 @@ async def new_link(request: web.Request) -> web.Response:
 
 async def join_page(request: web.Request) -> web.Response:
     token = request.match_info["token"]
+    device = request.cookies.get(DEVICE_COOKIE)
     try:
+        invitation = await request.app[LINKS].check(token, device)
         async with request.app[ENGINE].connect() as conn:
-            invitation = await resolve_invitation(conn, token, request.app[CLOCK]())
             meeting = await get_meeting(conn, invitation.meeting_id)
     except SessionError as exc:
-        status = 403 if isinstance(exc, LinkInvalid) else 410
-        return render(request, "error.html", status=status, message=str(exc))
+        return render(request, "error.html", status=link_error_status(exc), message=str(exc))
     lang = lang_of(request)
     strings = {
         k: v
@@ -279,7 +252,7 @@ async def join_page(request: web.Request) -> web.Response:
     }
     strings |= {k: translate(lang, k) for k in strings}
     strings |= {f"role.{r.value}": LABELS[lang][r] for r in Role}
-    return render(
+    response = render(
         request,
         "join.html",
         meeting=meeting,
@@ -289,12 +262,25 @@ async def join_page(request: web.Request) -> web.Response:
         ws_path=f"/j/{token}/ws",
         strings_json=json.dumps(strings, ensure_ascii=False).replace("<", "\\u003c"),
     )
+    if not device or not valid_device_id(device):
+        # The first device to join holds the link (one device at a time); set here, bound on joining.
+        secure = request.app[SETTINGS].base_url.startswith("https://")
+        response.set_cookie(DEVICE_COOKIE, new_device_id(), httponly=True, samesite="Lax", secure=secure)
+    return response
+
+
+def link_error_status(exc: SessionError) -> int:
+    """403 for forged, altered or unknown links; 410 for expired or revoked; 409 for another device; 429."""
+    return {
+        "link_expired": 410,
+        "link_revoked": 410,
+        "link_in_use": 409,
+        "too_many_attempts": 429,
+    }.get(exc.code, 403)
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
-    app.router.add_post("/dev/login", dev_login)
-    app.router.add_post("/logout", logout)
     app.router.add_get("/staff", staff_home)
     app.router.add_post("/staff/meetings", create)
     app.router.add_post("/staff/meetings/{meeting_id}/links", new_link)

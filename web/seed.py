@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from session.access_tables import organisation_departments
 from session.tables import organisations, staff, staff_roles
 
 # Valid (mod-11) but fictitious organisation numbers in a range not used by real Norwegian entities' examples.
@@ -14,7 +15,9 @@ DEMO_ORGS = [
     (2, "992000007", "Eksempel kommune, ergoterapitjenesten", "municipality_unit", 1, True),
     (3, "993000000", "NAV Hjelpemiddelsentral Eksempel", "centre", None, True),
     (4, "994000004", "NAV Hjelpemiddelsentral Eksempel, teknisk avdeling", "centre_department", 3, True),
+    (5, "995000008", "Nabo kommune", "municipality", None, True),
 ]
+DEMO_DEPARTMENTS = [(4, "teknisk")]
 DEMO_STAFF = [
     # (subject, display name, organisation, roles)
     ("demo-formidler", "Kari Ergo (formidler)", 2, ["formidler"]),
@@ -22,6 +25,8 @@ DEMO_STAFF = [
     ("demo-radgiver", "Rita Rådgiver (hjelpemiddelsentral)", 3, ["adviser"]),
     ("demo-tekniker", "Terje Tekniker (teknisk avdeling)", 4, ["technician"]),
     ("demo-personvern", "Pia Personvern (personvernombud)", 1, ["compliance_officer"]),
+    ("demo-senteradmin", "Sverre Senteradmin (hjelpemiddelsentral)", 3, ["centre_admin"]),
+    ("demo-nabo", "Nina Nabo (formidler, Nabo kommune)", 5, ["formidler"]),
 ]
 
 
@@ -43,4 +48,6 @@ async def seed_demo(engine: AsyncEngine) -> bool:
             staff_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
             for role in roles:
                 await conn.execute(insert(staff_roles).values(staff_id=staff_id, role=role, organisation_id=org))
+        for org_id, department in DEMO_DEPARTMENTS:
+            await conn.execute(insert(organisation_departments).values(organisation_id=org_id, department=department))
     return True

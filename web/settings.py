@@ -51,10 +51,20 @@ class Settings:
     frame_deadline_ms: int = 150
     """A frame not checked by the privacy core within this time is replaced by a fully obscured frame."""
     log_level: str = "INFO"
+    oidc_issuer: str = ""
+    """Staff login (e.g. ID-porten). Empty in development mode: the built-in development provider is used."""
+    oidc_client_id: str = "samhandling"
+    oidc_client_secret: Secret = Secret("")
+    encode_once: bool = True
+    """Encode each processed video stream once for all receivers (VP8)."""
 
     @property
     def base_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def oidc_redirect_uri(self) -> str:
+        return f"{self.base_url}/auth/callback"
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -93,13 +103,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("SAMHANDLING_ICE_SERVERS must be a JSON list") from None
     if not isinstance(ice, list) or not all(isinstance(s, dict) and "urls" in s for s in ice):
         raise SettingsError("SAMHANDLING_ICE_SERVERS must be a JSON list of {urls, username?, credential?}")
+    dev_mode = _bool(env, "SAMHANDLING_DEV_MODE", True)
+    if not dev_mode and not env.get("SAMHANDLING_OIDC_ISSUER"):
+        raise SettingsError("SAMHANDLING_OIDC_ISSUER is required when SAMHANDLING_DEV_MODE is false")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
         host=env.get("SAMHANDLING_HOST") or "127.0.0.1",
         port=_int(env, "SAMHANDLING_PORT", 8080, 0, 65535),
         public_url=env.get("SAMHANDLING_PUBLIC_URL") or "",
-        dev_mode=_bool(env, "SAMHANDLING_DEV_MODE", True),
+        dev_mode=dev_mode,
         session_secret=Secret(env.get("SAMHANDLING_SESSION_SECRET") or ""),
         ice_servers=tuple(ice),
         ice_loopback=_bool(env, "SAMHANDLING_ICE_LOOPBACK", False),
@@ -107,4 +120,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_participants=_int(env, "SAMHANDLING_MAX_PARTICIPANTS", 6, 2, 12),
         frame_deadline_ms=_int(env, "SAMHANDLING_FRAME_DEADLINE_MS", 150, 10, 2000),
         log_level=(env.get("SAMHANDLING_LOG_LEVEL") or "INFO").upper(),
+        oidc_issuer=env.get("SAMHANDLING_OIDC_ISSUER") or "",
+        oidc_client_id=env.get("SAMHANDLING_OIDC_CLIENT_ID") or "samhandling",
+        oidc_client_secret=Secret(env.get("SAMHANDLING_OIDC_CLIENT_SECRET") or ""),
+        encode_once=_bool(env, "SAMHANDLING_ENCODE_ONCE", True),
     )

@@ -27,7 +27,15 @@ async def open_call(page: Page, link: str) -> None:
     await page.wait_for_selector("#enter:not([disabled])", timeout=30_000)
 
 
+async def login_page(page: Page, base_url: str, name: str = "Kari Ergo") -> None:
+    """Staff login in the browser through the development identity provider (OIDC code flow + PKCE)."""
+    await page.goto(f"{base_url}/auth/login")
+    await page.click(f"button:has-text('Logg inn som {name}')")
+    await page.wait_for_url(f"{base_url}/staff**")
+
+
 async def host_enters(page: Page, link: str) -> None:
+    await login_page(page, link.split("/j/")[0])
     await open_call(page, link)
     await page.click("#enter")
     await wait_until(page, "window.samhandling.state === 'in-call'", 10)

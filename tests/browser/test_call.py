@@ -16,6 +16,7 @@ from tests.browser.flows import (
     confirm_roster,
     guest_waits,
     is_card,
+    login_page,
     open_call,
     record_oral_consent,
     start_meeting,
@@ -142,6 +143,7 @@ async def test_leaving_is_seen_and_pages_pass_axe(server: LiveServer, chromium: 
     await client.close()
     host_page = await chromium[0].new_page(bypass_csp=True, locale="nb-NO")  # axe-core is injected as a script
     user_page = await chromium[1].new_page(bypass_csp=True, locale="nb-NO")
+    await login_page(host_page, server.url)
     await open_call(host_page, links["host"])
     assert await axe_violations(host_page) == []
     await host_page.click("#enter")

@@ -11,13 +11,14 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import pytest
+from sqlalchemy import select
 
-from session.meetings import issue_invitation
 from session.roles import Role
-from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from
+from session.tables import meetings
+from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from, host_client
 from tests.live_server import LiveServer, create_meeting, staff_client
 from tests.media import clip_frames
-from web.app import ENGINE, RELAY, utc_now
+from web.app import ENGINE, LINKS, RELAY
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -32,7 +33,6 @@ async def links_for(server: LiveServer, roles: list[str]) -> dict[str, str]:
 
 async def test_forged_expired_and_malformed_links_join_nothing(server: LiveServer) -> None:
     links = await links_for(server, ["bruker"])
-    meeting_id = None
     async with aiohttp.ClientSession() as http:
         async with http.get(links["bruker"]) as resp:
             assert resp.status == 200
@@ -45,20 +45,13 @@ async def test_forged_expired_and_malformed_links_join_nothing(server: LiveServe
         async with http.get(forged + "/ws") as resp:  # no upgrade for a forged link
             assert resp.status == 403
 
-        # An expired link, issued in the past through the same code path staff use.
-        async with server.app[ENGINE].begin() as conn:
-            from sqlalchemy import select
-
-            from session.tables import meetings
-
+        # An expired link, issued through the same code path staff use, with a lifetime already over.
+        async with server.app[ENGINE].connect() as conn:
             meeting_id = (await conn.execute(select(meetings.c.id))).scalar_one()
-            expired = await issue_invitation(
-                conn,
-                meeting_id=meeting_id,
-                role=Role.PARORENDE,
-                now=utc_now() - timedelta(days=10),
-                ttl=timedelta(hours=1),
-            )
+        issued = await server.app[LINKS].issue(
+            actor_staff_id=1, meeting_id=meeting_id, role=Role.PARORENDE, ttl=timedelta(seconds=-1)
+        )
+        expired = issued.token
         async with http.get(f"{server.url}/j/{expired}") as resp:
             assert resp.status == 410
             assert "utløpt" in await resp.text()
@@ -68,7 +61,7 @@ async def test_forged_expired_and_malformed_links_join_nothing(server: LiveServe
 
 async def test_bad_signalling_gets_an_error_and_the_call_goes_on(server: LiveServer) -> None:
     links = await links_for(server, ["bruker"])
-    client = CallClient(links["host"], ArrayVideoTrack(clip_frames()[:30]))
+    client = await host_client(server.url, links["host"], ArrayVideoTrack(clip_frames()[:30]))
     try:
         await client.connect()
         bad: list[tuple[str | bytes, str]] = [
@@ -103,7 +96,7 @@ def block_detail(bgr: np.ndarray) -> float:
 async def test_participants_join_and_leave_mid_call_and_everything_is_cleaned_up(server: LiveServer) -> None:
     links = await links_for(server, ["bruker", "radgiver"])
     source = clip_frames()[:45]
-    a = CallClient(links["host"], ArrayVideoTrack(source))
+    a = await host_client(server.url, links["host"], ArrayVideoTrack(source))
     b = CallClient(links["bruker"], ArrayVideoTrack(source))
     c = CallClient(links["radgiver"], ArrayVideoTrack(source))
     relay = server.app[RELAY]
@@ -142,18 +135,27 @@ async def test_participants_join_and_leave_mid_call_and_everything_is_cleaned_up
     assert len(relay) == 0
 
 
-async def test_the_same_link_on_a_second_device_replaces_the_first(server: LiveServer) -> None:
+async def test_a_link_is_used_on_one_device_at_a_time(server: LiveServer) -> None:
     links = await links_for(server, ["bruker"])
     first = CallClient(links["bruker"], None)
-    second = CallClient(links["bruker"], None)
+    other_device = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     try:
         await first.connect()
-        await second.connect()
+        async with other_device.get(links["bruker"]) as resp:
+            assert resp.status == 409
+            assert "annen enhet" in (await resp.text()).lower() or "en annen" in (await resp.text()).lower()
+        async with other_device.get(links["bruker"] + "/ws") as resp:
+            assert resp.status == 409
+        # The same device may come back (a reload): the new connection replaces the old one.
+        again = CallClient(links["bruker"], None, session=first.session)
+        again.close_session = False
+        await again.connect()
         ended = await first.wait_for("ended")
         assert ended["reason"] == "replaced"
+        await again.close()
     finally:
         await first.close()
-        await second.close()
+        await other_device.close()
 
 
 async def test_logs_carry_no_join_token_and_no_sdp(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from privacy.keys import PUBLIC_KEY_FILE
-from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from
+from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from, host_client
 from tests.fake_clock import FakeClock
 from tests.live_server import LiveServer, create_meeting, server_settings, staff_client, start_server
 from tests.media import clip_frames
@@ -28,7 +28,7 @@ async def test_consent_opens_the_users_media_and_the_chain_verifies_offline(
     client = await staff_client(server)
     links = await create_meeting(client, server, ["bruker"])
     await client.close()
-    host = CallClient(links["host"], ArrayVideoTrack(clip_frames()[:30]))
+    host = await host_client(server.url, links["host"], ArrayVideoTrack(clip_frames()[:30]))
     user = CallClient(links["bruker"], ArrayVideoTrack(clip_frames()[:30]))
     try:
         await host.connect()
@@ -98,7 +98,7 @@ async def test_face_visible_reverts_to_anonymized_when_its_time_is_up(tmp_path: 
     client = await staff_client(server)
     links = await create_meeting(client, server, ["bruker"])
     await client.close()
-    host, user = CallClient(links["host"], None), CallClient(links["bruker"], None)
+    host, user = await host_client(server.url, links["host"], None), CallClient(links["bruker"], None)
     try:
         await host.connect()
         await host.enter()

@@ -1,0 +1,140 @@
+"""Staff login through OpenID Connect (authorization code + PKCE), logout, and asking for access.
+
+In development mode the provider is the built-in development identity provider; in production it is the
+configured issuer (ID-porten or the organisation's own). A person who logs in without any right lands on a page
+where they can ask their municipality's access manager for it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+from aiohttp import web
+from sqlalchemy import select
+
+from session.access_errors import AccessError
+from session.revocation import session_generation
+from session.tables import organisations, staff, staff_roles
+from web.app import ACCESS, ENGINE, OIDC, PENDING, SETTINGS, SIGNER
+from web.auth import COOKIE, SESSION_SECONDS
+from web.oidc import PENDING_COOKIE, PENDING_SECONDS, LoginRefused, OidcError, ProviderError
+from web.pages import check_csrf, render, require_staff
+
+SUBJECT_COOKIE = "samhandling_subject"
+"""A short-lived signed cookie holding only the login subject, for the access-request form."""
+
+
+def _secure(request: web.Request) -> bool:
+    return request.app[SETTINGS].base_url.startswith("https://")
+
+
+def _subject_mac(request: web.Request, value: str) -> str:
+    return request.app[SIGNER].sign_value("subject:" + value)
+
+
+def _subject_cookie(request: web.Request, subject: str) -> str:
+    payload = f"{int(time.time()) + PENDING_SECONDS}|{subject}"
+    return f"{payload}|{_subject_mac(request, payload)}"
+
+
+def _read_subject(request: web.Request) -> str | None:
+    raw = request.cookies.get(SUBJECT_COOKIE) or ""
+    payload, _, mac = raw.rpartition("|")
+    if not payload or not hmac.compare_digest(mac, _subject_mac(request, payload)):
+        return None
+    expires, _, subject = payload.partition("|")
+    return subject if expires.isdigit() and int(expires) > time.time() else None
+
+
+async def login(request: web.Request) -> web.Response:
+    try:
+        url, pending = await request.app[OIDC].begin(request.query.get("next"))
+    except ProviderError as exc:
+        return render(request, "error.html", status=502, message=exc.message)
+    response = web.HTTPFound(url)
+    response.set_cookie(
+        PENDING_COOKIE,
+        request.app[PENDING].seal(pending),
+        max_age=PENDING_SECONDS,
+        path="/auth",
+        httponly=True,
+        samesite="Lax",
+        secure=_secure(request),
+    )
+    raise response
+
+
+async def callback(request: web.Request) -> web.Response:
+    try:
+        pending = request.app[PENDING].open(request.cookies.get(PENDING_COOKIE), time.time())
+        result = await request.app[OIDC].finish(dict(request.query), pending)
+    except OidcError as exc:
+        status = 400 if isinstance(exc, LoginRefused) else 502
+        response = render(request, "error.html", status=status, message=exc.message)
+        response.del_cookie(PENDING_COOKIE, path="/auth")
+        return response
+    async with request.app[ENGINE].connect() as conn:
+        row = (await conn.execute(select(staff.c.id).where(staff.c.subject == result.subject, staff.c.active))).first()
+        roles = (
+            []
+            if row is None
+            else (await conn.execute(select(staff_roles.c.role).where(staff_roles.c.staff_id == row.id)))
+            .scalars()
+            .all()
+        )
+        generation = 0 if row is None else await session_generation(conn, row.id)
+    if row is None or not roles:
+        response = web.HTTPFound("/access/request")
+        response.set_cookie(SUBJECT_COOKIE, _subject_cookie(request, result.subject), max_age=PENDING_SECONDS,
+                            httponly=True, samesite="Lax", secure=_secure(request))  # fmt: skip
+    else:
+        response = web.HTTPFound(result.return_path if result.return_path != "/" else "/staff")
+        response.set_cookie(COOKIE, request.app[SIGNER].issue(row.id, generation), max_age=SESSION_SECONDS,
+                            httponly=True, samesite="Lax", secure=_secure(request))  # fmt: skip
+    response.del_cookie(PENDING_COOKIE, path="/auth")
+    raise response
+
+
+async def logout(request: web.Request) -> web.Response:
+    """Logging out ends every session of this person (all devices), not only this cookie."""
+    user = await require_staff(request)
+    await check_csrf(request, user)
+    await request.app[ACCESS].end_sessions(staff_id=user.id)
+    response = web.HTTPFound("/")
+    response.del_cookie(COOKIE)
+    raise response
+
+
+async def access_request_page(request: web.Request) -> web.Response:
+    subject = _read_subject(request)
+    if subject is None:
+        raise web.HTTPFound("/auth/login")
+    async with request.app[ENGINE].connect() as conn:
+        units = (
+            await conn.execute(
+                select(organisations.c.id, organisations.c.name)
+                .where(organisations.c.kind.in_(("municipality", "municipality_unit")))
+                .order_by(organisations.c.name)
+            )
+        ).all()
+    existing = await request.app[ACCESS].requests_for_subject(subject)
+    if request.method == "POST":
+        form = await request.post()
+        try:
+            org_id = int(str(form.get("organisation_id", "")))
+            await request.app[ACCESS].request_access(
+                subject=subject, display_name=str(form.get("display_name", "")), organisation_id=org_id
+            )
+        except (ValueError, AccessError) as exc:
+            message = str(exc) if isinstance(exc, AccessError) else "Velg en enhet."
+            return render(request, "access_request.html", status=400, units=units, requests=existing, error=message)
+        existing = await request.app[ACCESS].requests_for_subject(subject)
+    return render(request, "access_request.html", units=units, requests=existing, error=None)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/auth/login", login)
+    app.router.add_get("/auth/callback", callback)
+    app.router.add_post("/logout", logout)
+    app.router.add_route("*", "/access/request", access_request_page)
