@@ -159,6 +159,12 @@ async def update_recording(
     return bool(result.rowcount)
 
 
+async def lock_recording(conn: AsyncConnection, recording_id: str) -> None:
+    """Serialise transactions on one recording: an UPDATE that changes nothing takes the row lock on PostgreSQL
+    and the write lock at once on SQLite, so what the transaction reads next cannot change under it."""
+    await conn.execute(update(recordings).where(recordings.c.id == recording_id).values(state=recordings.c.state))
+
+
 async def update_deletion_step(conn: AsyncConnection, recording_id: str, step: DeletionStep, **values: object) -> bool:
     """Set ``values`` if the recording is being deleted and at ``step``; False when it moved on (compare-and-set)."""
     query = (

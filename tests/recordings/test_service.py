@@ -33,7 +33,16 @@ from recordings.retention import DeletionTrigger, State
 from recordings.service import RecordingService, StaffActor
 from tests.privacy_records.fakes import first_identity_number
 from tests.recordings.fakes import ArrayVideoTrack, FakeKeyProvider, FixedClock, ToneAudioTrack, solid_bgr
-from tests.recordings.support import KOMMUNE, MEETING, OTHER, SENTRAL, actions, make_service, recording_consent
+from tests.recordings.support import (
+    KOMMUNE,
+    MEETING,
+    OTHER,
+    SENTRAL,
+    actions,
+    make_service,
+    recording_consent,
+    stored_recording,
+)
 
 HOST = StaffActor("staff-1", frozenset({KOMMUNE}), is_host=True)
 ERGO = StaffActor("staff-2", frozenset({KOMMUNE}))
@@ -342,3 +351,24 @@ async def test_a_recording_that_cannot_be_written_is_marked_broken(
     [entry] = await service.compliance_view([KOMMUNE])
     assert entry.recording.state is State.BROKEN
     assert [e.record.action for e in await actions(audit)] == ["recording.start", "recording.stop"]
+
+
+async def test_confirmations_at_the_same_moment_still_close_the_recording(
+    setup: tuple[RecordingService, ConsentLedger, AuditLog],
+    engine: AsyncEngine,
+    recordings_dir: Path,
+    keys: FakeKeyProvider,
+    clock: FixedClock,
+) -> None:
+    service, _, _ = setup
+    row = await stored_recording(
+        engine, recordings_dir, keys, created_at=clock.now(), deadline=clock.now() + timedelta(days=1)
+    )
+    clock.advance(days=1)
+    assert (await service.sweep()).deleted == [row.id]
+    await asyncio.gather(
+        service.confirm_no_copy(row.id, org_id=KOMMUNE, by=ERGO),
+        service.confirm_no_copy(row.id, org_id=SENTRAL, by=SENTRAL_STAFF),
+    )
+    [entry] = await service.compliance_view(None)
+    assert entry.recording.state is State.CLOSED and entry.missing_confirmations == ()
