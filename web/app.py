@@ -82,7 +82,7 @@ def create_app(
     processor: FrameProcessor | None = None,
     clock: Clock = utc_now,
 ) -> web.Application:
-    from web import call_ws, dropin_pages, health, login, pages, planning_pages  # local: they import the keys
+    from web import access_pages, call_ws, dropin_pages, health, login, pages, planning_pages  # they import the keys
 
     app = web.Application(client_max_size=256 * 1024, middlewares=[pages.security_headers, pages.error_pages])
     app[SETTINGS] = settings
@@ -152,6 +152,7 @@ def create_app(
     health.setup_routes(app)
     pages.setup_routes(app)
     login.setup_routes(app)
+    access_pages.setup_routes(app)
     call_ws.setup_routes(app)
     planning_pages.setup_routes(app)
     dropin_pages.setup_routes(app)

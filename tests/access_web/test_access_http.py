@@ -1,0 +1,146 @@
+"""Access control through the real HTTP and WebSocket flows: login, isolation, delegation, revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import aiohttp
+import pytest
+
+from tests.aiortc_client import CallClient, host_client
+from tests.live_server import LiveServer, create_meeting, csrf_of, oidc_login, staff_client
+from web.app import RECORDS
+
+pytestmark = pytest.mark.timeout(90)
+
+KARI, TOR, PIA, NINA = 1, 2, 5, 7  # formidler and access manager and compliance officer of A; formidler of B
+
+
+async def test_staff_of_one_municipality_get_404_for_everything_of_another(server: LiveServer) -> None:
+    nina = await staff_client(server, NINA)
+    kari = await staff_client(server, KARI)
+    pia = await staff_client(server, PIA)
+    try:
+        links_b = await create_meeting(nina, server, ["bruker"], topic="Rullestol, Nabo kommune")
+        meeting_b = re.search(r"/j/([0-9a-f]{16})\.", links_b["host"])
+        assert meeting_b
+        async with kari.get(f"{server.url}/staff") as resp:
+            page = await resp.text()
+            assert "Rullestol, Nabo kommune" not in page
+            csrf = csrf_of(page)
+        async with kari.post(
+            f"{server.url}/staff/meetings/{meeting_b.group(1)}/links", data={"csrf": csrf, "role": "bruker"}
+        ) as resp:
+            assert resp.status == 404
+        # Nina's own link is personal: Kari's session cannot use it, also not over the WebSocket.
+        async with kari.get(links_b["host"]) as resp:
+            assert resp.status == 200
+        async with kari.get(links_b["host"] + "/ws") as resp:
+            assert resp.status == 403
+        # The compliance officer of A sees A's audit trail only.
+        await create_meeting(kari, server, ["bruker"], topic="Hodestøtte, Eksempel kommune")
+        async with pia.get(f"{server.url}/staff/audit") as resp:
+            audit_page = await resp.text()
+        seqs = {int(s) for s in re.findall(r'data-seq="(\d+)"', audit_page)}
+        everything = await server.app[RECORDS].audit.entries(org_ids=None, limit=1000)
+        of_b = {v.seq for v in everything if v.record.meeting_id == meeting_b.group(1)}
+        assert of_b and seqs and not (seqs & of_b)
+        async with kari.get(f"{server.url}/staff/audit") as resp:
+            assert resp.status == 403  # not a compliance officer
+    finally:
+        for client in (nina, kari, pia):
+            await client.close()
+
+
+async def test_removing_a_right_ends_the_live_call_and_the_session_within_a_second(server: LiveServer) -> None:
+    kari = await staff_client(server, KARI)
+    tor = await staff_client(server, TOR)
+    links = await create_meeting(kari, server, ["bruker"])
+    host = await host_client(server.url, links["host"], None)
+    try:
+        await host.connect()
+        await host.enter()
+        async with tor.get(f"{server.url}/staff/access") as resp:
+            page = await resp.text()
+        assert "Kari Ergo" in page
+        # Outside the manager's own municipality: refused, audited, nothing changed.
+        async with tor.post(
+            f"{server.url}/staff/access/revoke", data={"csrf": csrf_of(page), "staff_id": str(NINA), "org": "5"}
+        ) as resp:
+            assert resp.status in (403, 404)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with tor.post(
+            f"{server.url}/staff/access/revoke", data={"csrf": csrf_of(page), "staff_id": str(KARI), "org": "2"}
+        ) as resp:
+            assert resp.status == 200
+        ended = await host.wait_for("ended", timeout=2)
+        assert ended["reason"] == "access_revoked"
+        assert loop.time() - started < 1.0
+        async with kari.get(f"{server.url}/staff", allow_redirects=False) as resp:
+            assert resp.status == 302  # the cookie stopped working too
+        actions = [v.record.action for v in await server.app[RECORDS].audit.entries(org_ids=None, limit=1000)]
+        assert "access.revoke" in actions and "access.refused" in actions
+    finally:
+        await host.close()
+        for client in (kari, tor):
+            await client.close()
+
+
+async def test_a_person_without_rights_asks_and_the_access_manager_answers(server: LiveServer) -> None:
+    tor = await staff_client(server, TOR)
+    async with tor.get(f"{server.url}/staff/access") as resp:
+        page = await resp.text()
+    async with tor.post(
+        f"{server.url}/staff/access/revoke", data={"csrf": csrf_of(page), "staff_id": str(KARI), "org": "2"}
+    ) as resp:
+        assert resp.status == 200
+    kari = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    try:
+        resp = await oidc_login(kari, server.url, "demo-formidler")
+        assert resp.url.path == "/access/request"  # logged in, but no right any more
+        async with kari.post(
+            f"{server.url}/access/request", data={"display_name": "Kari Ergo", "organisation_id": "2"}
+        ) as resp:
+            assert resp.status == 200
+            assert "Venter på svar" in await resp.text()
+        async with tor.get(f"{server.url}/staff/access") as resp:
+            page = await resp.text()
+        request_id = re.search(r'/staff/access/requests/(\d+)"', page)
+        assert request_id
+        async with tor.post(
+            f"{server.url}/staff/access/requests/{request_id.group(1)}", data={"csrf": csrf_of(page), "approve": "1"}
+        ) as resp:
+            assert resp.status == 200
+        resp = await oidc_login(kari, server.url, "demo-formidler")
+        assert resp.url.path.startswith("/staff")
+    finally:
+        await kari.close()
+        await tor.close()
+
+
+async def test_login_callbacks_that_do_not_match_are_refused(server: LiveServer) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        async with client.get(f"{server.url}/auth/callback?code=abc&state=forged") as resp:
+            assert resp.status == 400
+            assert "innlogging" in (await resp.text()).lower()
+        # A real login started, then a callback with another state: refused, no session.
+        async with client.get(f"{server.url}/auth/login", allow_redirects=False) as resp:
+            assert resp.status == 302
+        async with client.get(f"{server.url}/auth/callback?code=abc&state=other") as resp:
+            assert resp.status == 400
+        async with client.get(f"{server.url}/staff", allow_redirects=False) as resp:
+            assert resp.status == 302
+
+
+async def test_a_citizen_link_works_without_any_account(server: LiveServer) -> None:
+    kari = await staff_client(server, KARI)
+    links = await create_meeting(kari, server, ["parorende"])
+    await kari.close()
+    citizen = CallClient(links["parorende"], None)
+    try:
+        await citizen.connect()
+        assert citizen.messages[0]["type"] == "welcome"
+    finally:
+        await citizen.close()

@@ -1,0 +1,88 @@
+"""The access manager's page (formidler rights and access requests) and the compliance officer's audit log.
+
+Every query goes through the isolation helpers: another organisation's objects are as unknown as missing ones
+(404), and a compliance officer reads their own organisation's trail only.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from session.access_errors import AccessError, AccessRefused, NotFound
+from session.isolation import audit_entries_for
+from session.organisations import holds_role
+from session.staff_roles import StaffRole
+from web.app import ACCESS, ENGINE, RECORDS, SIGNER
+from web.pages import StaffUser, check_csrf, render, require_staff
+
+
+def _status(exc: AccessError) -> int:
+    return 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, AccessRefused) else 400
+
+
+async def _page(request: web.Request, user: StaffUser, *, status: int = 200, error: str | None = None) -> web.Response:
+    access = request.app[ACCESS]
+    async with request.app[ENGINE].connect() as conn:
+        manager = await holds_role(conn, user.id, StaffRole.ACCESS_MANAGER)
+    if not manager:
+        raise web.HTTPForbidden(text="Bare tilgangsstyreren i kommunen har denne siden.")
+    return render(
+        request,
+        "access.html",
+        status=status,
+        user=user,
+        csrf=request.app[SIGNER].csrf_token(user.session),
+        formidlere=await access.managed_formidlere(actor_staff_id=user.id),
+        requests=await access.pending_requests(actor_staff_id=user.id),
+        error=error,
+    )
+
+
+async def access_page(request: web.Request) -> web.Response:
+    return await _page(request, await require_staff(request))
+
+
+async def revoke(request: web.Request) -> web.Response:
+    """Removing the right ends that person's sessions and live meetings at once."""
+    user = await require_staff(request)
+    form = await check_csrf(request, user)
+    try:
+        await request.app[ACCESS].revoke_formidler(
+            actor_staff_id=user.id, staff_id=int(form.get("staff_id", "")), organisation_id=int(form.get("org", ""))
+        )
+    except ValueError:
+        return await _page(request, user, status=400, error="Ugyldig skjema.")
+    except AccessError as exc:
+        return await _page(request, user, status=_status(exc), error=str(exc))
+    raise web.HTTPFound("/staff/access")
+
+
+async def answer(request: web.Request) -> web.Response:
+    user = await require_staff(request)
+    form = await check_csrf(request, user)
+    try:
+        await request.app[ACCESS].answer_request(
+            actor_staff_id=user.id, request_id=int(request.match_info["id"]), approve=form.get("approve") == "1"
+        )
+    except ValueError:
+        return await _page(request, user, status=400, error="Ugyldig skjema.")
+    except AccessError as exc:
+        return await _page(request, user, status=_status(exc), error=str(exc))
+    raise web.HTTPFound("/staff/access")
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    user = await require_staff(request)
+    meeting = request.query.get("meeting") or None
+    async with request.app[ENGINE].connect() as conn:
+        if not await holds_role(conn, user.id, StaffRole.COMPLIANCE_OFFICER):
+            raise web.HTTPForbidden(text="Bare personvernombudet har denne siden.")
+        entries = await audit_entries_for(conn, request.app[RECORDS].audit, user.id, meeting_id=meeting, limit=500)
+    return render(request, "audit.html", user=user, entries=entries)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/staff/access", access_page)
+    app.router.add_post("/staff/access/revoke", revoke)
+    app.router.add_post("/staff/access/requests/{id:\\d+}", answer)
+    app.router.add_get("/staff/audit", audit_page)
