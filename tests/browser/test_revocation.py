@@ -1,0 +1,50 @@
+"""A live browser call ends for a formidler whose right the access manager removes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, async_playwright
+
+from tests.browser.flows import start_meeting, wait_until
+from tests.browser_support import launch
+from tests.live_server import LiveServer, create_meeting, csrf_of, staff_client
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
+
+
+@pytest.fixture
+async def pages(camera_y4m: Path) -> AsyncIterator[tuple[Page, Page]]:
+    async with async_playwright() as pw:
+        browsers = [await launch(pw, camera_y4m), await launch(pw, camera_y4m)]
+        yield await browsers[0].new_page(locale="nb-NO"), await browsers[1].new_page(locale="nb-NO")
+        for b in browsers:
+            await b.close()
+
+
+async def test_revoking_the_formidler_right_ends_their_call_in_the_browser(
+    server: LiveServer, pages: tuple[Page, Page]
+) -> None:
+    host, user = pages
+    kari = await staff_client(server, 1)
+    links = await create_meeting(kari, server, ["bruker"])
+    await kari.close()
+    await start_meeting(host, user, links["host"], links["bruker"])
+    await user.wait_for_selector(".tile:not([hidden])")
+
+    tor = await staff_client(server, 2)
+    async with tor.get(f"{server.url}/staff/access") as resp:
+        csrf = csrf_of(await resp.text())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with tor.post(f"{server.url}/staff/access/revoke", data={"csrf": csrf, "staff_id": "1", "org": "2"}):
+        pass
+    await tor.close()
+    await wait_until(host, "window.samhandling.state === 'ended'", timeout=3)
+    assert loop.time() - started < 1.5
+    await wait_until(user, "window.samhandling.tiles.every(t => t.fig.hidden)", timeout=5)
+    await host.goto(f"{server.url}/staff")
+    assert host.url.rstrip("/") == server.url  # logged out: sent to the front page
