@@ -182,17 +182,27 @@ class RecordingService(RecordingAccess):
         log.info("recording started", extra={"recording_id": recording_id})
         return row
 
-    def add_participant(
+    async def add_participant(
         self,
         meeting_id: str,
         participant_ref: str,
         *,
+        is_user: bool,
         video: MediaStreamTrack | None = None,
         audio: MediaStreamTrack | None = None,
     ) -> bool:
-        """Record a participant's processed tracks (``Fanout.subscribe()`` of their PrivacyTrack and audio) if the
-        meeting is being recorded; False (tracks untouched) when it is not. Never pass a raw inbound track."""
-        active = self._active.get(self._by_meeting.get(meeting_id, ""))
+        """Record a participant's processed tracks (``Fanout.subscribe()`` of their PrivacyTrack and of their
+        audio; never a raw inbound track) if the meeting is being recorded. A user (``is_user``: role ``bruker``)
+        is recorded only with an active ``recording`` consent, so one who joins later without it is left out.
+        False when nothing is recorded: the tracks are untouched and the caller stops them."""
+        recording_id = self._by_meeting.get(meeting_id, "")
+        if recording_id not in self._active:
+            return False
+        if is_user:
+            scopes = await self._consent.active_scopes(meeting_id, participant_ref, self._clock.now())
+            if Scope.RECORDING not in scopes:
+                return False
+        active = self._active.get(recording_id)  # looked up again: the recording may have stopped meanwhile
         if active is None or active.stopping or active.recorder.failure is not None:
             return False
         active.recorder.add_participant(participant_ref, video=video, audio=audio)

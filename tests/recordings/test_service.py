@@ -85,8 +85,8 @@ async def record_briefly(service: RecordingService, seconds: float = 0.6) -> sto
     row = await start(service)
     assert service.active_recording(MEETING) == row.id
     frames = [solid_bgr((40, 200, 40))]
-    assert service.add_participant(
-        MEETING, "p-bruker", video=ArrayVideoTrack(frames, loop=True), audio=ToneAudioTrack()
+    assert await service.add_participant(
+        MEETING, "p-bruker", is_user=True, video=ArrayVideoTrack(frames, loop=True), audio=ToneAudioTrack()
     )
     await asyncio.sleep(seconds)
     return await service.stop(row.id, HOST)
@@ -193,7 +193,9 @@ async def test_withdrawal_stops_the_participant_and_deletes_on_request(
     await consent_to_recording(consent, clock)
     row = await start(service)
     video = ArrayVideoTrack([solid_bgr((0, 0, 255))], loop=True)
-    service.add_participant(MEETING, "p-bruker", video=video)
+    assert await service.add_participant(MEETING, "p-bruker", is_user=True, video=video)
+    assert await service.add_participant(MEETING, "p-bruker-2", is_user=True, audio=ToneAudioTrack()) is False
+    assert await service.add_participant(MEETING, "p-ergo", is_user=False, audio=ToneAudioTrack())
     await asyncio.sleep(0.2)
     assert service.stop_participant(MEETING, "p-bruker") is True
     assert video.readyState == "ended"
@@ -347,7 +349,7 @@ async def test_a_recording_that_cannot_be_written_is_marked_broken(
     with pytest.raises(OSError):
         await start(service)
     assert service.active_recording(MEETING) is None
-    assert service.add_participant(MEETING, "p-bruker", audio=ToneAudioTrack()) is False
+    assert await service.add_participant(MEETING, "p-ergo", is_user=False, audio=ToneAudioTrack()) is False
     [entry] = await service.compliance_view([KOMMUNE])
     assert entry.recording.state is State.BROKEN
     assert [e.record.action for e in await actions(audit)] == ["recording.start", "recording.stop"]
