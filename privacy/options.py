@@ -3,7 +3,7 @@
 Defaults were set from ``bench/privacy_bench.py`` (see the closing note of issue 3): short-range BlazeFace
 on the whole frame inside the call (no lag for the near face), CenterFace at 320 px on every frame in a
 background thread (its boxes carried by optical flow to the frame they are used on), every detector on a
-track's first frame, tracks held for a second and followed by optical flow, masks 1.6x the detector box and
+track's first frame, tracks held for a second and followed by optical flow, masks 1.7x the detector box and
 growing while unconfirmed, smoothed 3x3-cell pixelation. :meth:`AnonymizerOptions.for_files` runs everything on every
 frame, for offline work where no deadline applies.
 """

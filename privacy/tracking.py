@@ -41,7 +41,7 @@ class TrackingConfig:
     """A track that only one detection ever matched is kept this long (a one-off is more often a false box)."""
     match_iou: float = 0.2
     """A detection refreshes a track when their IoU exceeds this (or its centre lies in the track's box)."""
-    mask_scale: float = 1.6
+    mask_scale: float = 1.7
     """Masks are detector boxes scaled by this (hair, ears, chin and the detector's looseness)."""
     growth_per_s: float = 0.6
     """Extra mask scale per second since the last detection (position uncertainty while held)."""
