@@ -152,13 +152,13 @@ def run_clips_live(clips: list[tuple[Still, int]], frames: int, live: Anonymizer
         live.wait_idle(state)
         tally.obscured_frames += state.snapshot().obscured
         runs: dict[int, int] = {}
-        for frame, (out, masks) in zip(rendered, results, strict=True):
+        for frame, (checked, masks) in zip(rendered, results, strict=True):
             tally.frames += 1
             faces = _clip_faces(frame)
             flags = _score_faces(tally, faces, masks, (480, 640))
             _runs(runs, frame, flags, tally)
-            if out is not None:
-                _check(tally, checker, out, [b for (b, s, _), c in zip(faces, flags, strict=True) if s and c])
+            if checked is not None:
+                _check(tally, checker, checked, [b for (b, s, _), c in zip(faces, flags, strict=True) if s and c])
     return tally
 
 
