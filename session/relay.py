@@ -137,6 +137,13 @@ class MediaRelay:
             media.privacy.set_gate(video)
             media.audio.enabled = audio
 
+    def recording_tracks(self, pid: str) -> tuple[MediaStreamTrack, MediaStreamTrack] | None:
+        """New subscriptions to a participant's processed video and audio, for the recorder (never the raw input)."""
+        media = self._media.get(pid)
+        if media is None or media.video is None or media.audio is None:
+            return None
+        return media.video.subscribe(), media.audio.subscribe()
+
     def attach(self, viewer: str, slot: int, source: str) -> None:
         v, s = self._media.get(viewer), self._media.get(source)
         if v is None or s is None or s.video is None or s.audio is None or slot >= len(v.slot_senders):

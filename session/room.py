@@ -82,6 +82,29 @@ class Audit:
 
 
 @dataclass(frozen=True, slots=True)
+class StartRecording:
+    """The host asks to record; the I/O layer starts it and then calls :meth:`Room.recording_started`."""
+
+    host: str
+    reason: str
+    deadline_days: int | None
+    user_refs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StopRecording:
+    host: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Start or stop recording one participant's processed media (pause and consent take effect at once)."""
+
+    participant: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Revoke:
     invitation_id: int
 
@@ -92,7 +115,7 @@ class Close:
     reason: str
 
 
-Effect = Send | Attach | Detach | SetGates | Audit | Revoke | Close
+Effect = Send | Attach | Detach | SetGates | Audit | Revoke | Close | StartRecording | StopRecording | Record
 
 
 @dataclass(slots=True)
@@ -110,6 +133,7 @@ class Participant:
     slots: dict[int, str] = field(default_factory=dict)
     """slot number -> the participant shown in it."""
     gates: tuple[VideoGate, bool] | None = None
+    recorded: bool = False
 
     @property
     def in_call(self) -> bool:
@@ -137,6 +161,7 @@ class Room:
         self.roster_confirmed = False
         self.consents: dict[int, frozenset[str]] = {}
         """Active consent scopes of each ``bruker`` link (by invitation id), kept across reconnects."""
+        self.recording = False
 
     # -- queries --------------------------------------------------------------------------------------------
 
@@ -230,6 +255,12 @@ class Room:
         me = self.participants.pop(pid, None)
         if me is None:
             return []
+        if me.recorded:
+            return [Record(pid, False), *self._leave_effects(me)]
+        return self._leave_effects(me)
+
+    def _leave_effects(self, me: Participant) -> list[Effect]:
+        pid = me.id
         if me.stage is Stage.LOBBY:
             return self._lobby_update()
         if not me.in_call:
@@ -343,6 +374,45 @@ class Room:
                 )
         return effects + self._sync_gates()
 
+    # -- recording ------------------------------------------------------------------------------------------
+
+    def start_recording(self, host_pid: str, reason: str, deadline_days: int | None) -> list[Effect]:
+        """Only by exception: a staff host, a stated reason, and every user in the call consenting to it."""
+        host = self._host(host_pid)
+        if not host.role.is_staff:
+            raise NotAllowed("Bare en ansatt som er vert, kan starte opptak.")
+        if self.recording:
+            raise NotAllowed("Opptak pågår allerede.")
+        if not reason.strip():
+            raise NotAllowed("Skriv hvorfor møtet skal tas opp.")
+        users = [p for p in self.in_call() if p.role is Role.BRUKER]
+        if any("recording" not in self.consents.get(p.invitation_id, frozenset()) for p in users):
+            raise NotAllowed("Opptak krever at brukeren har samtykket til opptak.")
+        refs = tuple(f"link-{p.invitation_id}" for p in users)
+        return [StartRecording(host_pid, reason.strip(), deadline_days, refs)]
+
+    def recording_started(self) -> list[Effect]:
+        self.recording = True
+        return self._broadcast({"type": "recording", "on": True}, include_lobby=True) + self._sync_gates()
+
+    def stop_recording(self, host_pid: str) -> list[Effect]:
+        self._host(host_pid)
+        if not self.recording:
+            raise NotAllowed("Det pågår ikke noe opptak.")
+        return [StopRecording(host_pid)]
+
+    def recording_stopped(self) -> list[Effect]:
+        self.recording = False
+        for p in self.participants.values():
+            p.recorded = False
+        return self._broadcast({"type": "recording", "on": False}, include_lobby=True)
+
+    def should_record(self, p: Participant) -> bool:
+        if not (self.recording and p.in_call and not p.paused):
+            return False
+        scopes = self.consents.get(p.invitation_id, frozenset())
+        return p.role is not Role.BRUKER or {"recording", "video"} <= scopes
+
     # -- gates ----------------------------------------------------------------------------------------------
 
     def gates_for(self, p: Participant) -> tuple[VideoGate, bool]:
@@ -370,6 +440,10 @@ class Room:
                     effects.append(Audit(action, p.role.value, {"participant_role": p.role.value}))
                 p.gates = gates
                 effects.append(SetGates(p.id, *gates))
+            record = self.should_record(p)
+            if record != p.recorded:
+                p.recorded = record
+                effects.append(Record(p.id, record))
         return effects
 
     def _broadcast(

@@ -105,6 +105,17 @@ class GiveConsent:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordStart:
+    reason: str
+    deadline_days: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordStop:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class WithdrawConsent:
     participant: str
     consent_id: str
@@ -126,6 +137,8 @@ ClientMessage = (
     | Chat
     | GiveConsent
     | WithdrawConsent
+    | RecordStart
+    | RecordStop
 )
 
 
@@ -203,6 +216,10 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "chat": lambda d: Chat(_str(d, "text", 1000)),
     "consent": _consent,
     "consent-withdraw": lambda d: WithdrawConsent(_pid(d), _str(d, "consent_id", 64)),
+    "record-start": lambda d: RecordStart(
+        _str(d, "reason", 200), None if d.get("deadline_days") is None else _int(d, "deadline_days", 1, 3650)
+    ),
+    "record-stop": lambda _d: RecordStop(),
 }
 
 

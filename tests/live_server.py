@@ -17,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from privacy.privacy_track import FrameProcessor
+from recordings.key_provider import create_kek_file
 from web.access_log import RouteAccessLogger
 from web.app import create_app
 from web.database import migrate
@@ -34,7 +35,18 @@ def free_port() -> int:
 
 
 def server_settings(data_dir: Path, **changes: object) -> Settings:
-    base = load_settings({"SAMHANDLING_DATA_DIR": str(data_dir), "SAMHANDLING_ICE_LOOPBACK": "true"})
+    """Settings for a test server; the recordings' key-encryption key lies beside, not inside, the data dir."""
+    kek = data_dir.parent / "kek" / "recordings.kek"
+    if not kek.exists():
+        kek.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        create_kek_file(kek)
+    base = load_settings(
+        {
+            "SAMHANDLING_DATA_DIR": str(data_dir),
+            "SAMHANDLING_ICE_LOOPBACK": "true",
+            "SAMHANDLING_RECORDINGS_KEK_FILE": str(kek),
+        }
+    )
     return dataclasses.replace(base, port=free_port(), **changes)  # type: ignore[arg-type]
 
 

@@ -8,8 +8,9 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import jinja2
@@ -21,6 +22,10 @@ from privacy.keys import load_or_create_signing_key
 from privacy.ledgers import PrivacyRecords
 from privacy.pause_card import pause_card
 from privacy.privacy_track import FrameProcessor
+from recordings.key_provider import FileKeyProvider
+from recordings.options import RecordingOptions
+from recordings.retention import RetentionPolicy
+from recordings.service import RecordingService
 from session.access import Access
 from session.ice import enable_loopback_candidates
 from session.invitation_links import InvitationLinks
@@ -58,6 +63,8 @@ ORGS = web.AppKey("organisations", Organisations)
 LINKS = web.AppKey("links", InvitationLinks)
 OIDC = web.AppKey("oidc", OidcClient)
 PENDING = web.AppKey("pending_login", PendingLoginCookie)
+RECORDINGS = web.AppKey("recordings", RecordingService)
+"""Present only when a key-encryption key is configured: without one, nothing can be recorded."""
 STATIC = Path(__file__).with_name("static")
 VENDOR = Path(__file__).resolve().parent.parent / "node_modules"
 
@@ -82,7 +89,16 @@ def create_app(
     processor: FrameProcessor | None = None,
     clock: Clock = utc_now,
 ) -> web.Application:
-    from web import access_pages, call_ws, dropin_pages, health, login, pages, planning_pages  # they import the keys
+    from web import (  # local: the handlers import the keys above
+        access_pages,
+        call_ws,
+        dropin_pages,
+        health,
+        login,
+        pages,
+        planning_pages,
+        recording_pages,
+    )
 
     app = web.Application(client_max_size=256 * 1024, middlewares=[pages.security_headers, pages.error_pages])
     app[SETTINGS] = settings
@@ -110,12 +126,19 @@ def create_app(
         app[ORGS] = Organisations(engine, records.audit)
         app[LINKS] = InvitationLinks(engine, records.audit, _ClockAdapter(clock), LinkKeys(secret))
         watcher = asyncio.create_task(watch_revocations(engine, app[BUS]))
+        sweeper: asyncio.Task[None] | None = None
+        if settings.recordings_kek_file:
+            service = app[RECORDINGS] = _recording_service(settings, engine, records, key, clock)
+            await service.recover()
+            sweeper = asyncio.create_task(_sweep(service))
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
             app[OIDC] = OidcClient(oidc_settings, http)
             yield
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        for task in (watcher, sweeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await engine.dispose()
 
     async def media(app: web.Application) -> AsyncIterator[None]:
@@ -147,12 +170,15 @@ def create_app(
     async def drain(app: web.Application) -> None:
         # on_shutdown runs while handlers are still alive: tell every participant before sockets close.
         await app[LIVE].close_all()
+        if RECORDINGS in app:
+            await app[RECORDINGS].close()
 
     app.on_shutdown.append(drain)
     health.setup_routes(app)
     pages.setup_routes(app)
     login.setup_routes(app)
     access_pages.setup_routes(app)
+    recording_pages.setup_routes(app)
     call_ws.setup_routes(app)
     planning_pages.setup_routes(app)
     dropin_pages.setup_routes(app)
@@ -161,6 +187,38 @@ def create_app(
     if ds_css.is_dir():
         app.router.add_static("/vendor/ds-css/", ds_css)
     return app
+
+
+def _recording_service(
+    settings: Settings, engine: AsyncEngine, records: PrivacyRecords, key: Any, clock: Clock
+) -> RecordingService:
+    options = RecordingOptions(
+        recordings_dir=settings.data_dir / "recordings",
+        retention=RetentionPolicy(
+            default=timedelta(days=min(settings.recordings_retention_days, settings.recordings_max_days)),
+            maximum=timedelta(days=settings.recordings_max_days),
+        ),
+        export_allowed=settings.recordings_export,
+    )
+    return RecordingService(
+        engine,
+        consent=records.consent,
+        audit=records.audit,
+        key_provider=FileKeyProvider(Path(settings.recordings_kek_file), not_inside=[settings.data_dir]),
+        signing_key=key,
+        clock=_ClockAdapter(clock),
+        options=options,
+    )
+
+
+async def _sweep(service: RecordingService, interval_s: float = 60.0) -> None:
+    """Deadlines, interrupted deletions and overdue flags are handled by this loop, not by people."""
+    while True:
+        try:
+            await service.sweep()
+        except Exception:
+            log.exception("recording sweep failed")
+        await asyncio.sleep(interval_s)
 
 
 def _oidc_settings(app: web.Application, settings: Settings, secret: bytes) -> OidcSettings:

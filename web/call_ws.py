@@ -14,7 +14,7 @@ from session.isolation import staff_link_usable
 from session.meetings import Invitation, meeting_org_ids
 from session.relay import OfferRejected
 from session.roles import Role
-from session.room import Effect, Room
+from session.room import Effect, Room, StopRecording
 from session.signalling import (
     Admit,
     Chat,
@@ -28,6 +28,8 @@ from session.signalling import (
     Pause,
     Ping,
     ProtocolError,
+    RecordStart,
+    RecordStop,
     RosterAdd,
     RosterConfirm,
     RosterRemove,
@@ -143,6 +145,8 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
         await relay.close(pid)
         if not meeting.room.participants and live.meetings.get(invitation.meeting_id) is meeting:
             meeting.cancel_timers()
+            if meeting.room.recording:  # the last one left: the recording ends with the meeting
+                await carry_out(request.app, meeting, [StopRecording(None)])
             del live.meetings[invitation.meeting_id]
         log.info("participant disconnected", extra={"meeting": invitation.meeting_id})
         if not ws.closed:
@@ -188,6 +192,10 @@ async def _handle(
         effects = room.set_paused(pid, msg.participant, msg.paused)
     elif isinstance(msg, Chat):
         effects = room.chat(pid, msg.text)
+    elif isinstance(msg, RecordStart):
+        effects = room.start_recording(pid, msg.reason, msg.deadline_days)
+    elif isinstance(msg, RecordStop):
+        effects = room.stop_recording(pid)
     elif isinstance(msg, GiveConsent | WithdrawConsent):
         effects = await consent_flow.handle(app, meeting, pid, msg)
     else:  # Leave ends the loop before it gets here

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from privacy import anonymize_cli
 from privacy.audit_cli import add_audit_parser
+from recordings.verify_cli import add_recordings_parser
 from web.access_log import RouteAccessLogger
 from web.database import create_engine, migrate
 from web.logging_setup import configure_logging
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
     sub.add_parser("seed-demo", help="insert the demo organisations and staff").set_defaults(func=cmd_seed)
     add_audit_parser(sub, default_db_url=_default_db_url())
+    add_recordings_parser(sub)
     anonymize = sub.add_parser(
         "anonymize",
         help="anonymize every face in an image, a folder of images or a video (see: samhandling anonymize -h)",

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 
 from aiohttp import web
 
 from privacy.audit_record import Actor, ActorKind, AuditRecord
+from recordings.access import StaffActor
+from recordings.errors import RecordingError
 from session.meetings import revoke_invitation
-from session.room import Attach, Audit, Close, Detach, Effect, Revoke, Send, SetGates
-from web.app import CLOCK, ENGINE, RECORDS, RELAY
+from session.roles import Role
+from session.room import (
+    Attach,
+    Audit,
+    Close,
+    Detach,
+    Effect,
+    Record,
+    Revoke,
+    Send,
+    SetGates,
+    StartRecording,
+    StopRecording,
+)
+from web.app import CLOCK, ENGINE, RECORDINGS, RECORDS, RELAY
 from web.live import LiveMeeting
 
 
@@ -39,8 +55,70 @@ async def carry_out(app: web.Application, meeting: LiveMeeting, effects: list[Ef
         elif isinstance(effect, Revoke):
             async with app[ENGINE].begin() as conn:
                 await revoke_invitation(conn, effect.invitation_id, app[CLOCK]())
+        elif isinstance(effect, StartRecording | StopRecording | Record):
+            await carry_out(app, meeting, await _recording(app, meeting, effect))
         elif isinstance(effect, Close):
             ws = meeting.sockets.pop(effect.participant, None)
             if ws is not None and not ws.closed:
                 await ws.send_json({"type": "ended", "reason": effect.reason})
                 await ws.close()
+
+
+def _host_actor(meeting: LiveMeeting, pid: str | None) -> StaffActor | None:
+    p = meeting.room.participants.get(pid or "")
+    if p is None or p.staff_id is None:
+        return None
+    return StaffActor(f"staff-{p.staff_id}", frozenset(meeting.org_ids), is_host=p.host)
+
+
+async def _recording(
+    app: web.Application, meeting: LiveMeeting, effect: StartRecording | StopRecording | Record
+) -> list[Effect]:
+    """Recording only through the service, and only of processed tracks; refusals go back to the host."""
+    service = app.get(RECORDINGS)
+    meeting_id = meeting.room.meeting_id
+    if isinstance(effect, Record):
+        p = meeting.room.participants.get(effect.participant)
+        ref = f"link-{p.invitation_id}" if p is not None else ""
+        if service is None or p is None:
+            return []
+        if not effect.on:
+            service.stop_participant(meeting_id, ref)
+            return []
+        tracks = app[RELAY].recording_tracks(p.id)
+        if tracks is None:
+            return []
+        video, audio = tracks
+        added = await service.add_participant(meeting_id, ref, is_user=p.role is Role.BRUKER, video=video, audio=audio)
+        if not added:
+            video.stop()
+            audio.stop()
+        return []
+    host = effect.host
+    actor = _host_actor(meeting, host)
+    try:
+        if service is None:
+            raise RecordingError("Opptak er ikke satt opp på denne tjenesten.")
+        if actor is None and isinstance(effect, StartRecording):
+            raise RecordingError("Bare en innlogget ansatt som er vert, kan styre opptak.")
+        if isinstance(effect, StartRecording):
+            deadline = None
+            if effect.deadline_days is not None:
+                deadline = app[CLOCK]() + timedelta(days=effect.deadline_days)
+            assert actor is not None
+            await service.start(
+                meeting_id=meeting_id,
+                org_ids=meeting.org_ids,
+                host=actor,
+                reason=effect.reason,
+                user_refs=list(effect.user_refs),
+                deadline=deadline,
+            )
+            return meeting.room.recording_started()
+        recording_id = service.active_recording(meeting_id)
+        if recording_id is not None:
+            await service.stop(recording_id, actor)
+        return meeting.room.recording_stopped()
+    except RecordingError as exc:
+        code = getattr(exc, "code", "recording_error")
+        return [Send(host, {"type": "error", "code": code, "message": str(exc)})] if host else []

@@ -247,6 +247,7 @@ async def join_page(request: web.Request) -> web.Response:
                 "pause.",
                 "chat.",
                 "role.",
+                "rec.",
             )
         )
     }

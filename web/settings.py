@@ -57,6 +57,11 @@ class Settings:
     oidc_client_secret: Secret = Secret("")
     encode_once: bool = True
     """Encode each processed video stream once for all receivers (VP8)."""
+    recordings_kek_file: str = ""
+    """Key-encryption key for recordings, kept outside the data directory; recording is off without one."""
+    recordings_retention_days: int = 30
+    recordings_max_days: int = 90
+    recordings_export: bool = False
 
     @property
     def base_url(self) -> str:
@@ -124,4 +129,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         oidc_client_id=env.get("SAMHANDLING_OIDC_CLIENT_ID") or "samhandling",
         oidc_client_secret=Secret(env.get("SAMHANDLING_OIDC_CLIENT_SECRET") or ""),
         encode_once=_bool(env, "SAMHANDLING_ENCODE_ONCE", True),
+        recordings_kek_file=env.get("SAMHANDLING_RECORDINGS_KEK_FILE") or "",
+        recordings_retention_days=_int(env, "SAMHANDLING_RECORDINGS_RETENTION_DAYS", 30, 1, 3650),
+        recordings_max_days=_int(env, "SAMHANDLING_RECORDINGS_MAX_DAYS", 90, 1, 3650),
+        recordings_export=_bool(env, "SAMHANDLING_RECORDINGS_EXPORT", False),
     )

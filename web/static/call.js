@@ -200,6 +200,12 @@ function onMessage(msg) {
     case "chat":
       addChat(msg);
       break;
+    case "recording":
+      call.recording = msg.on;
+      $("recording-banner").hidden = !msg.on;
+      $("record-form").hidden = msg.on;
+      $("record-stop").hidden = !msg.on;
+      break;
     case "config":
       call.iceServers = msg.iceServers || [];
       negotiate().catch((e) => fail(e));
@@ -212,6 +218,7 @@ function onMessage(msg) {
       root.dataset.state = "in-call";
       $("lobby-wait").hidden = true;
       $("host-lobby").hidden = !call.me.host;
+      $("record").hidden = !(call.me.host && STAFF.has(call.me.role));
       for (const p of msg.participants) call.participants.set(p.id, p);
       updateWaiting();
       break;
@@ -450,6 +457,14 @@ $("consent-form").addEventListener("submit", (ev) => {
   if (scopes.includes("face_visible")) msg.face_visible_minutes = Number($("consent-minutes").value);
   send(msg);
 });
+
+$("record-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const days = Number($("record-days").value);
+  send({ type: "record-start", reason: $("record-reason").value, deadline_days: days > 0 ? days : null });
+});
+
+$("record-stop").addEventListener("click", () => send({ type: "record-stop" }));
 
 $("consent-withdraw").addEventListener("click", () => {
   const user = theUser();

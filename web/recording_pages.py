@@ -1,0 +1,155 @@
+"""Recordings for staff: list, play in the browser (decrypted on the fly, every viewing audited), delete, confirm
+that no copy is held; and the compliance officer's view of every recording's deletion state, overdue first.
+
+There is no plain download. Every lookup is scoped to the caller's organisations: another organisation's
+recording answers 404 like a missing one.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from recordings.access import StaffActor
+from recordings.errors import AccessDenied, InvalidRecordingRequest, RecordingError, RecordingNotFound
+from recordings.retention import DeletionTrigger
+from session.organisations import audit_scope, org_scope
+from web.app import ENGINE, RECORDINGS, SIGNER
+from web.pages import StaffUser, check_csrf, render, require_staff
+
+CHUNK_LIMIT = 4 * 1024 * 1024  # one Range response at most; the browser asks for the rest
+
+
+def _service(request: web.Request) -> object:
+    if RECORDINGS not in request.app:
+        raise web.HTTPNotFound(text="Opptak er ikke satt opp på denne tjenesten.")
+    return request.app[RECORDINGS]
+
+
+async def _actor(request: web.Request, user: StaffUser) -> StaffActor:
+    async with request.app[ENGINE].connect() as conn:
+        return StaffActor(f"staff-{user.id}", await org_scope(conn, user.id))
+
+
+def _status(exc: RecordingError) -> int:
+    if isinstance(exc, AccessDenied | RecordingNotFound):
+        return 404
+    return 400 if isinstance(exc, InvalidRecordingRequest) else 409
+
+
+async def recordings_page(request: web.Request) -> web.Response:
+    _service(request)
+    user = await require_staff(request)
+    actor = await _actor(request, user)
+    entries = await request.app[RECORDINGS].compliance_view(actor.org_ids)
+    return render(request, "recordings.html", user=user, entries=entries, compliance=False,
+                  csrf=request.app[SIGNER].csrf_token(user.session))  # fmt: skip
+
+
+async def compliance_page(request: web.Request) -> web.Response:
+    _service(request)
+    user = await require_staff(request)
+    async with request.app[ENGINE].connect() as conn:
+        scope = await audit_scope(conn, user.id)
+    if not scope:
+        raise web.HTTPForbidden(text="Bare personvernombudet har denne siden.")
+    entries = await request.app[RECORDINGS].compliance_view(scope)
+    return render(request, "recordings.html", user=user, entries=entries, compliance=True,
+                  csrf=request.app[SIGNER].csrf_token(user.session))  # fmt: skip
+
+
+async def media(request: web.Request) -> web.StreamResponse:
+    """The WebM, decrypted on the fly for one Range at a time; the first request of a viewing is audited."""
+    _service(request)
+    user = await require_staff(request)
+    actor = await _actor(request, user)
+    try:
+        start = request.http_range.start or 0
+        stop = request.http_range.stop
+    except ValueError:
+        raise web.HTTPRequestRangeNotSatisfiable() from None
+    try:
+        playback = await request.app[RECORDINGS].open_playback(request.match_info["id"], actor, audit_access=start == 0)
+    except RecordingError as exc:
+        raise web.HTTPNotFound(text=str(exc)) if _status(exc) == 404 else web.HTTPConflict(text=str(exc)) from None
+    try:
+        size = playback.size
+        end = min(size, stop if stop is not None else size, start + CHUNK_LIMIT)
+        if start >= size and size > 0:
+            raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+        response = web.StreamResponse(
+            status=206 if request.headers.get("Range") else 200,
+            headers={
+                "Content-Type": playback.content_type,
+                "Accept-Ranges": "bytes",
+                "Cache-Control": "no-store",
+                "Content-Disposition": "inline",
+            },
+        )
+        if request.headers.get("Range"):
+            response.headers["Content-Range"] = f"bytes {start}-{max(start, end - 1)}/{size}"
+        response.content_length = max(0, end - start)
+        await response.prepare(request)
+        async for block in playback.iter_range(start, end):
+            await response.write(block)
+        await response.write_eof()
+        return response
+    finally:
+        playback.close()
+
+
+async def recording_page(request: web.Request) -> web.Response:
+    _service(request)
+    user = await require_staff(request)
+    actor = await _actor(request, user)
+    entries = await request.app[RECORDINGS].compliance_view(actor.org_ids)
+    entry = next((e for e in entries if e.recording.id == request.match_info["id"]), None)
+    if entry is None:
+        raise web.HTTPNotFound(text="Fant ikke opptaket.")
+    return render(request, "recording.html", user=user, entry=entry, my_org=user.organisation_id,
+                  csrf=request.app[SIGNER].csrf_token(user.session))  # fmt: skip
+
+
+async def delete(request: web.Request) -> web.Response:
+    _service(request)
+    user = await require_staff(request)
+    await check_csrf(request, user)
+    actor = await _actor(request, user)
+    try:
+        await request.app[RECORDINGS].request_deletion(request.match_info["id"], trigger=DeletionTrigger.HOST, by=actor)
+    except RecordingError as exc:
+        raise web.HTTPNotFound(text=str(exc)) if _status(exc) == 404 else web.HTTPConflict(text=str(exc)) from None
+    raise web.HTTPFound(f"/staff/recordings/{request.match_info['id']}")
+
+
+async def confirm(request: web.Request) -> web.Response:
+    """The user's own organisation confirms it holds no copy (custody records must be closed first)."""
+    _service(request)
+    user = await require_staff(request)
+    await check_csrf(request, user)
+    actor = await _actor(request, user)
+    try:
+        await request.app[RECORDINGS].confirm_no_copy(request.match_info["id"], org_id=user.organisation_id, by=actor)
+    except RecordingError as exc:
+        raise web.HTTPNotFound(text=str(exc)) if _status(exc) == 404 else web.HTTPConflict(text=str(exc)) from None
+    raise web.HTTPFound(f"/staff/recordings/{request.match_info['id']}")
+
+
+async def certificate(request: web.Request) -> web.Response:
+    _service(request)
+    user = await require_staff(request)
+    actor = await _actor(request, user)
+    text = await request.app[RECORDINGS].certificate(request.match_info["id"], actor.org_ids)
+    if text is None:
+        raise web.HTTPNotFound(text="Fant ikke slettebeviset.")
+    return web.Response(text=text, content_type="application/json",
+                        headers={"Content-Disposition": "attachment; filename=slettebevis.json"})  # fmt: skip
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/staff/recordings", recordings_page)
+    app.router.add_get("/staff/compliance", compliance_page)
+    app.router.add_get("/staff/recordings/{id}", recording_page)
+    app.router.add_get("/staff/recordings/{id}/media", media)
+    app.router.add_get("/staff/recordings/{id}/certificate", certificate)
+    app.router.add_post("/staff/recordings/{id}/delete", delete)
+    app.router.add_post("/staff/recordings/{id}/confirm", confirm)
