@@ -32,7 +32,7 @@ from bench.relay_media import SilentVideoTrack, StampedSource, TrackLog, drain, 
 from bench.relay_server import proc_cpu_seconds
 from session.fanout import Fanout
 from session.ice import rtc_configuration
-from tests.aiortc_client import CallClient
+from tests.aiortc_client import CallClient, host_client
 
 REPO = Path(__file__).resolve().parent.parent
 MEETING_ROLES = ("radgiver", "tekniker", "parorende", "leverandor", "formidler")
@@ -254,8 +254,12 @@ async def relay_rig(
     links = await server.meeting(senders + receivers)
     rig = Rig("relay", _sources(backgrounds, senders, height, fps))
     fanouts = [Fanout(source) for source in rig.sources]
-    clients = [
-        CallClient(link, fanouts[i].subscribe() if i < senders else SilentVideoTrack()) for i, link in enumerate(links)
+    # The host's link is personal: its client logs in as the staff member it was made for, as a browser would.
+    clients = [await host_client(server.url, links[0], fanouts[0].subscribe() if senders else SilentVideoTrack())]
+    clients += [
+        CallClient(link, fanouts[i].subscribe() if i < senders else SilentVideoTrack())
+        for i, link in enumerate(links)
+        if i > 0
     ]
     rig.closers += [c.close for c in clients] + [f.stop for f in fanouts]
     try:
