@@ -1,0 +1,99 @@
+"""The fallback address (``/rom``): a room code and PIN from the invitation lead to a join link.
+
+For people whose link does not work (a mail client that breaks it, a phone that cannot open it). The code and
+PIN are checked by the planning store, which counts wrong PINs per code and locks the code for a while; each
+attempt also costs an scrypt hash, so failures are limited per client (a hash of the address, never logged)
+and in total. A correct code gives a fresh link for a role the plan invited, never a host link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from aiohttp import web
+
+from session.errors import SessionError
+from session.invitation_links import AttemptLimiter
+from session.meetings import get_meeting
+from session.planning_store import RoomCodeOutcome, check_room_code, load_plan
+from session.roles import LABELS, Role
+from web.app import CLOCK, ENGINE, LINKS, SIGNER
+from web.pages import lang_of, render
+from web.staff_meeting import join_role
+
+ROOM_PATH = "/rom"
+"""The fallback address printed in every invitation, where the room code and PIN are typed."""
+LINK_GRACE = timedelta(hours=2)
+"""Links and the room code stay valid this long after the planned end (meetings run over)."""
+MIN_LINK_TTL = timedelta(minutes=30)
+ROOM_LIMITER = web.AppKey("room_code_limiter", AttemptLimiter)
+"""Failed room-code attempts per client (hashed address) and in total."""
+
+
+def room_pepper(app: web.Application) -> bytes:
+    """Mixed into every PIN hash; derived from the server's session secret, so it is kept outside the database
+    (as session/room_code.py advises)."""
+    return app[SIGNER].sign_value("room-code-pepper").encode()
+
+
+ROOM_REFUSALS: dict[RoomCodeOutcome, tuple[int, str]] = {
+    RoomCodeOutcome.UNKNOWN: (403, "roomcode.error.wrong"),
+    RoomCodeOutcome.WRONG_PIN: (403, "roomcode.error.wrong"),
+    RoomCodeOutcome.LOCKED: (429, "roomcode.error.locked"),
+    RoomCodeOutcome.EXPIRED: (410, "roomcode.error.expired"),
+}
+
+
+def _room_page(request: web.Request, *, status: int = 200, error: str | None = None, role: str = "") -> web.Response:
+    lang = lang_of(request)
+    roles = [(r.value, LABELS[lang][r]) for r in Role]
+    return render(request, "plan_room.html", status=status, error=error, roles=roles, chosen=role)
+
+
+async def room_form(request: web.Request) -> web.Response:
+    return _room_page(request)
+
+
+def _client_key(request: web.Request) -> str:
+    return hashlib.sha256((request.remote or "unknown").encode()).hexdigest()
+
+
+async def room_enter(request: web.Request) -> web.Response:
+    form = await request.post()
+    code, pin, role_value = (str(form.get(k, "")) for k in ("code", "pin", "role"))
+    now, key, limiter = request.app[CLOCK](), _client_key(request), request.app[ROOM_LIMITER]
+    if limiter.blocked(key, now):
+        return _room_page(request, status=429, error="roomcode.error.busy", role=role_value)
+    try:
+        role = Role(role_value)
+    except ValueError:
+        return _room_page(request, status=400, error="roomcode.error.role")
+    issue: tuple[str, int, timedelta] | None = None
+    async with request.app[ENGINE].begin() as conn:  # commits the failure count when refusing, too
+        result = await check_room_code(conn, code, pin, now=now, pepper=room_pepper(request.app))
+        if result.outcome is RoomCodeOutcome.OK and result.meeting_id is not None:
+            stored = await load_plan(conn, result.meeting_id)
+            planner = await get_meeting(conn, result.meeting_id)
+            if stored is not None and planner is not None and role in {join_role(p) for p in stored.plan.participants}:
+                ttl = max(stored.plan.ends_at + LINK_GRACE - now, MIN_LINK_TTL)
+                issue = (result.meeting_id, planner.created_by, ttl)
+    if issue is not None:
+        meeting_id, planner_id, ttl = issue
+        try:
+            # Issued in the planner's name: the code stands for their invitation, and stops working with their rights.
+            link = await request.app[LINKS].issue(actor_staff_id=planner_id, meeting_id=meeting_id, role=role, ttl=ttl)
+        except SessionError:
+            return _room_page(request, status=410, error="roomcode.error.expired", role=role_value)
+        raise web.HTTPSeeOther(f"/j/{link.token}")
+    if result.outcome is RoomCodeOutcome.OK:
+        return _room_page(request, status=400, error="roomcode.error.notinvited", role=role_value)
+    limiter.failed(key, now)
+    status, message = ROOM_REFUSALS[result.outcome]
+    return _room_page(request, status=status, error=message, role=role_value)
+
+
+def setup_routes(app: web.Application) -> None:
+    app[ROOM_LIMITER] = AttemptLimiter(per_key=10, total=300)
+    app.router.add_get(ROOM_PATH, room_form)
+    app.router.add_post(ROOM_PATH, room_enter)
