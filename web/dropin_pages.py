@@ -1,9 +1,482 @@
-"""The technical department's drop-in: a direct address per department, a queue, technicians take the next."""
+"""The technical department's drop-in: a direct address per department, a queue, technicians take the next.
+
+``/teknisk/<centre>`` (and ``/bolig``, ``/mobilitet``, ``/kommunikasjon``) is the department's video phone
+hour. Callers pick their role and wait; the page polls its ticket (the poll is the heartbeat) and shows the
+place in line and a rough wait. There is no account and no identity: a ticket is a random id, the role is all
+that is kept beside it, and all of it lives in this process's memory, one ``DropInQueue`` per (centre,
+department) — a restart costs only the places in line, and a deployment pins a centre's drop-in to one node
+as it pins a room. A technician's "Ta neste" creates a meeting, hands the caller their join link through the
+next poll and sends the technician to the host link. Outside the opening hours the page says when the
+department opens and how else to reach the centre.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
 from aiohttp import web
+
+from privacy.record_errors import PrivacyRecordError
+from privacy.validators import validate_free_text
+from session.departments import Department
+from session.dropin_queue import DropInQueue, QueueStatus, TicketState, WaitingCaller
+from session.isolation import meetings_visible_to
+from session.meetings import create_meeting
+from session.nb_format import WEEKDAYS, format_clock, format_day
+from session.opening_hours import HORIZON_DAYS, MIDNIGHT, REASON_MAX, DayException, OpeningHours, Period
+from session.opening_hours import standard_hours as standard_opening_hours
+from session.organisations import get_organisation, org_scope, staff_roles_of
+from session.planning import OSLO
+from session.planning_errors import OpeningHoursInvalid, QueueError, TicketUnknown
+from session.planning_store import load_opening_exceptions, save_opening_exception, with_exceptions
+from session.roles import LABELS, Role
+from session.staff_roles import OrgKind, StaffRole
+from web.app import CLOCK, ENGINE, LINKS
+from web.i18n import translate
+from web.pages import StaffUser, check_csrf, lang_of, render, require_staff
+from web.staff_meeting import csrf_of
+
+DEPARTMENTS = "|".join(d.value for d in Department)
+CALLER_ROLES = (Role.FORMIDLER, Role.BRUKER, Role.PARORENDE, Role.LEVERANDOR)
+"""Who may call in; a caller picks one, and it becomes their role in the call."""
+MEETING_KIND = {
+    Department.TEKNISK: "reparasjon",
+    Department.BOLIG: "bolig",
+    Department.MOBILITET: "mobilitet",
+    Department.KOMMUNIKASJON: "kommunikasjon",
+}
+EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December")  # fmt: skip
+QueueKey = tuple[int, Department]
+"""(centre id, department): one queue each."""
+ON_DUTY_WINDOW = 3600.0
+"""A technician who took a caller within this many seconds counts as on duty (for the wait estimate)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DropInOptions:
+    """How the drop-in runs. The weekly hours hold for every department; exceptions are stored per day."""
+
+    opens: time = time(8)
+    closes: time = time(15, 30)
+    contact: str = ""
+    """How else to reach the centre (phone hours, e-mail), shown while closed; empty uses the general text."""
+    max_queue: int = 25
+    heartbeat_timeout: float = 45.0
+    call_ttl: timedelta = timedelta(hours=3)
+    """How long the join links of a drop-in call are valid."""
+
+
+@dataclass
+class DropIn:
+    """The drop-in queues of this process, the role each waiting caller chose, and who took callers when."""
+
+    options: DropInOptions = field(default_factory=DropInOptions)
+    queues: dict[QueueKey, DropInQueue] = field(default_factory=dict)
+    roles: dict[QueueKey, dict[str, Role]] = field(default_factory=dict)
+    last_take: dict[tuple[QueueKey, int], float] = field(default_factory=dict)
+
+    def queue(self, key: QueueKey) -> DropInQueue:
+        if key not in self.queues:
+            self.queues[key] = DropInQueue(
+                max_size=self.options.max_queue, heartbeat_timeout=self.options.heartbeat_timeout
+            )
+            self.roles[key] = {}
+        return self.queues[key]
+
+    def waiting(self, key: QueueKey, now: float) -> list[tuple[WaitingCaller, Role]]:
+        """Every waiting caller with their role; the roles of callers who are gone are forgotten here."""
+        waiting = self.queue(key).waiting(now)
+        alive = {w.ticket_id for w in waiting}
+        roles = self.roles[key]
+        for ticket_id in [t for t in roles if t not in alive]:
+            del roles[ticket_id]
+        return [(w, roles.get(w.ticket_id, Role.BRUKER)) for w in waiting]
+
+    def took(self, key: QueueKey, staff_id: int, now: float) -> None:
+        """A technician took a caller: the time since their previous one feeds the wait estimate, and everyone
+        who took a caller within the last hour counts as on duty."""
+        previous = self.last_take.get((key, staff_id))
+        queue = self.queue(key)
+        if previous is not None and now - previous < ON_DUTY_WINDOW:
+            queue.record_handling(now - previous)
+        self.last_take[(key, staff_id)] = now
+        on_duty = [at for (k, _), at in self.last_take.items() if k == key and now - at < ON_DUTY_WINDOW]
+        queue.technicians = max(1, len(on_duty))
+
+
+DROPIN = web.AppKey("dropin", DropIn)
+
+
+# --- opening hours -------------------------------------------------------------------------------------------
+
+
+async def _centre_name(request: web.Request, centre_id: int) -> str:
+    async with request.app[ENGINE].connect() as conn:
+        centre = await get_organisation(conn, centre_id)
+    if centre is None or centre.kind is not OrgKind.CENTRE:
+        raise web.HTTPNotFound(text="Fant ikke hjelpemiddelsentralen.")
+    return centre.name
+
+
+def _address(request: web.Request) -> tuple[Department, int]:
+    return Department(request.match_info["department"]), int(request.match_info["centre_id"])
+
+
+def _key(request: web.Request) -> QueueKey:
+    department, centre_id = _address(request)
+    return centre_id, department
+
+
+async def opening_hours(request: web.Request, centre_id: int, department: Department) -> OpeningHours:
+    options = request.app[DROPIN].options
+    today = request.app[CLOCK]().astimezone(OSLO).date()
+    async with request.app[ENGINE].connect() as conn:
+        exceptions = await load_opening_exceptions(
+            conn, centre_id=centre_id, department=department, start=today, end=today + timedelta(days=HORIZON_DAYS)
+        )
+    return with_exceptions(standard_opening_hours(department, opens=options.opens, closes=options.closes), exceptions)
+
+
+def _day_text(day: date, lang: str, *, year: bool = False) -> str:
+    if lang == "nb":
+        return format_day(day, year=year)
+    text = f"{EN_WEEKDAYS[day.weekday()]} {day.day} {EN_MONTHS[day.month - 1]}"
+    return f"{text} {day.year}" if year else text
+
+
+def closed_text(hours: OpeningHours, now: datetime, lang: str) -> str:
+    """When the department opens next, in the page's language (bokmål comes from the domain)."""
+    if lang == "nb":
+        return hours.closed_message(now)
+    opening = hours.next_opening(now)
+    name = translate(lang, f"dropin.dept.{hours.department.value}")
+    if opening is None:
+        return translate(lang, "dropin.closed.none").replace("{dept}", name)
+    today = now.astimezone(hours.tz).date()
+    when = "today" if opening.date() == today else _day_text(opening.date(), lang, year=opening.year != today.year)
+    return (
+        translate(lang, "dropin.closed.opens")
+        .replace("{dept}", name)
+        .replace("{when}", f"{when} at {format_clock(opening)}")
+    )
+
+
+def week_lines(hours: OpeningHours, lang: str) -> list[tuple[str, str]]:
+    names = WEEKDAYS if lang == "nb" else EN_WEEKDAYS
+    lines = []
+    for weekday, name in enumerate(names):
+        periods = hours.weekly.get(weekday, ())
+        spans = ", ".join(
+            f"{format_clock(p.opens)}–{'24.00' if p.closes == MIDNIGHT else format_clock(p.closes)}" for p in periods
+        )
+        lines.append((name.capitalize(), spans or translate(lang, "dropin.closed.day")))
+    return lines
+
+
+# --- callers -------------------------------------------------------------------------------------------------
+
+
+def _wait_text(seconds: float | None, lang: str) -> str:
+    if seconds is None:
+        return ""
+    minutes = math.ceil(seconds / 60)
+    if minutes <= 1:
+        return translate(lang, "dropin.wait.one")
+    if minutes < 60:
+        return translate(lang, "dropin.wait.minutes").replace("{n}", str(minutes))
+    return translate(lang, "dropin.wait.hour")
+
+
+def status_json(status: QueueStatus, lang: str) -> dict[str, Any]:
+    if status.state is TicketState.CALLED:
+        ready = status.destination is not None
+        key = "dropin.called.ready" if ready else "dropin.called.wait"
+        return {"state": "called", "text": translate(lang, key), "destination": status.destination}
+    text = translate(lang, "dropin.position").replace("{n}", str(status.position))
+    wait = _wait_text(status.expected_wait_seconds, lang)
+    return {
+        "state": "waiting",
+        "position": status.position,
+        "text": f"{text} {translate(lang, 'dropin.expected')}: {wait}.",
+        "destination": None,
+    }
+
+
+async def caller_page(request: web.Request, *, status: int = 200, error: str | None = None) -> web.Response:
+    department, centre_id = _address(request)
+    centre = await _centre_name(request, centre_id)
+    hours = await opening_hours(request, centre_id, department)
+    now, lang = request.app[CLOCK](), lang_of(request)
+    closes = hours.closes_at(now)
+    contact = request.app[DROPIN].options.contact or translate(lang, "dropin.contact.default")
+    return render(
+        request,
+        "dropin.html",
+        status=status,
+        centre=centre,
+        department=department.value,
+        open=closes is not None,
+        closes=format_clock(closes) if closes else "",
+        closed_text="" if closes else closed_text(hours, now, lang),
+        week=week_lines(hours, lang),
+        contact=contact,
+        roles=[(r.value, LABELS[lang][r]) for r in CALLER_ROLES],
+        base=f"/{department.value}/{centre_id}",
+        error=error,
+    )
+
+
+async def caller_landing(request: web.Request) -> web.Response:
+    return await caller_page(request)
+
+
+async def join_queue(request: web.Request) -> web.Response:
+    department, centre_id = _address(request)
+    await _centre_name(request, centre_id)
+    form = await request.post()
+    try:
+        role = Role(str(form.get("role", "")))
+        if role not in CALLER_ROLES:
+            raise ValueError
+    except ValueError:
+        return await caller_page(request, status=400, error="dropin.error.role")
+    now = request.app[CLOCK]()
+    if not (await opening_hours(request, centre_id, department)).is_open(now):
+        return await caller_page(request, status=409, error="dropin.error.closed")
+    state, key = request.app[DROPIN], (centre_id, department)
+    state.waiting(key, now.timestamp())  # forgets the roles of callers who left
+    try:
+        ticket = state.queue(key).join(now.timestamp())
+    except QueueError:
+        return await caller_page(request, status=503, error="dropin.error.full")
+    state.roles[key][ticket.ticket_id] = role
+    raise web.HTTPSeeOther(f"/{department.value}/{centre_id}/ko/{ticket.ticket_id}")
+
+
+def _heartbeat(request: web.Request) -> QueueStatus:
+    queue = request.app[DROPIN].queue(_key(request))
+    return queue.heartbeat(request.match_info["ticket"], request.app[CLOCK]().timestamp())
+
+
+async def wait_page(request: web.Request) -> web.Response:
+    department, centre_id = _address(request)
+    centre = await _centre_name(request, centre_id)
+    lang = lang_of(request)
+    base = f"/{department.value}/{centre_id}"
+    try:
+        queue_status: dict[str, Any] = status_json(_heartbeat(request), lang)
+    except TicketUnknown:
+        queue_status = {"state": "gone", "text": translate(lang, "dropin.gone"), "destination": None}
+    return render(
+        request,
+        "dropin_wait.html",
+        centre=centre,
+        department=department.value,
+        queue=queue_status,
+        base=base,
+        ticket_path=f"{base}/ko/{request.match_info['ticket']}",
+    )
+
+
+async def poll(request: web.Request) -> web.Response:
+    """The caller's heartbeat: where they stand, or where to go once a technician has taken them."""
+    try:
+        return web.json_response(status_json(_heartbeat(request), lang_of(request)))
+    except TicketUnknown:
+        return web.json_response(
+            {"state": "gone", "text": translate(lang_of(request), "dropin.gone"), "destination": None}, status=410
+        )
+
+
+async def leave_queue(request: web.Request) -> web.Response:
+    department, centre_id = _address(request)
+    state, key, ticket = request.app[DROPIN], _key(request), request.match_info["ticket"]
+    state.queue(key).leave(ticket, request.app[CLOCK]().timestamp())
+    state.roles[key].pop(ticket, None)
+    raise web.HTTPSeeOther(f"/{department.value}/{centre_id}?forlatt=1")
+
+
+# --- technicians ---------------------------------------------------------------------------------------------
+
+
+async def _technician(request: web.Request, user: StaffUser) -> tuple[Department, int, Role]:
+    """The department, the centre and the caller's role in a drop-in call; 403 for staff of other centres."""
+    department, centre_id = _address(request)
+    await _centre_name(request, centre_id)
+    needed = StaffRole.TECHNICIAN if department is Department.TEKNISK else StaffRole.ADVISER
+    async with request.app[ENGINE].connect() as conn:
+        held = {role for role, _ in await staff_roles_of(conn, user.id)}
+        scope = await org_scope(conn, user.id)
+    if needed not in held or centre_id not in scope:
+        raise web.HTTPForbidden(text="Du har ikke tilgang til denne køen.")
+    return department, centre_id, Role.TEKNIKER if department is Department.TEKNISK else Role.RADGIVER
+
+
+def _waiting_rows(request: web.Request, centre_id: int, department: Department) -> list[dict[str, Any]]:
+    state, lang, now = request.app[DROPIN], lang_of(request), request.app[CLOCK]().timestamp()
+    rows = []
+    for caller, role in state.waiting((centre_id, department), now):
+        minutes = int(caller.waited_seconds // 60)
+        rows.append(
+            {
+                "position": caller.position,
+                "role": LABELS[lang][role],
+                "waited": translate(lang, "technician.waited").replace("{n}", str(minutes)),
+            }
+        )
+    return rows
+
+
+async def technician_page(
+    request: web.Request,
+    *,
+    status: int = 200,
+    message: str | None = None,
+    problems: dict[str, str] | None = None,
+) -> web.Response:
+    user = await require_staff(request)
+    department, centre_id, _ = await _technician(request, user)
+    centre = await _centre_name(request, centre_id)
+    hours = await opening_hours(request, centre_id, department)
+    now, lang = request.app[CLOCK](), lang_of(request)
+    today = now.astimezone(OSLO).date()
+    async with request.app[ENGINE].connect() as conn:
+        recent = [
+            m
+            for m in await meetings_visible_to(conn, user.id, limit=50)
+            if m.created_by == user.id and m.centre_id == centre_id and m.kind == MEETING_KIND[department]
+        ][:5]
+        exceptions = await load_opening_exceptions(
+            conn, centre_id=centre_id, department=department, start=today, end=today + timedelta(days=90)
+        )
+    base = f"/staff/dropin/{department.value}/{centre_id}"
+    closes = hours.closes_at(now)
+    return render(
+        request,
+        "dropin_staff.html",
+        status=status,
+        user=user,
+        csrf=csrf_of(request, user),
+        centre=centre,
+        department=department.value,
+        waiting=_waiting_rows(request, centre_id, department),
+        open=closes is not None,
+        closed_text="" if closes else closed_text(hours, now, lang),
+        public_address=f"/{department.value}/{centre_id}",
+        base=base,
+        recent=recent,
+        exceptions=[(_day_text(e.day, lang), e) for e in exceptions],
+        message=message or ("technician.exception.saved" if request.query.get("avvik") == "1" else None),
+        problems=problems or {},
+    )
+
+
+async def technician_landing(request: web.Request) -> web.Response:
+    return await technician_page(request)
+
+
+async def queue_json(request: web.Request) -> web.Response:
+    user = await require_staff(request)
+    department, centre_id, _ = await _technician(request, user)
+    rows = _waiting_rows(request, centre_id, department)
+    return web.json_response({"count": len(rows), "waiting": rows})
+
+
+async def take_next(request: web.Request) -> web.Response:
+    """The longest-waiting caller into a new meeting: their link goes to their page, the host link to the
+    technician. If the meeting cannot be made, the caller keeps their place."""
+    user = await require_staff(request)
+    await check_csrf(request, user)
+    department, centre_id, host_role = await _technician(request, user)
+    state, now, key = request.app[DROPIN], request.app[CLOCK](), (centre_id, department)
+    queue = state.queue(key)
+    ticket = queue.take_next(now.timestamp())
+    if ticket is None:
+        return await technician_page(request, message="technician.none")
+    role = state.roles[key].pop(ticket.id, Role.BRUKER)
+    ttl, links = state.options.call_ttl, request.app[LINKS]
+    try:
+        async with request.app[ENGINE].begin() as conn:
+            meeting = await create_meeting(
+                conn,
+                organisation_id=user.organisation_id,
+                centre_id=centre_id,
+                topic=translate("nb", f"dropin.topic.{department.value}"),
+                kind=MEETING_KIND[department],
+                created_by=user.id,
+                now=now,
+            )
+        host = await links.issue(actor_staff_id=user.id, meeting_id=meeting.id, role=host_role, ttl=ttl, host=True)
+        guest = await links.issue(actor_staff_id=user.id, meeting_id=meeting.id, role=role, ttl=ttl)
+    except BaseException:
+        queue.put_back(ticket.id)
+        state.roles[key][ticket.id] = role
+        raise
+    queue.hand_over(ticket.id, f"/j/{guest.token}")
+    state.took(key, user.id, now.timestamp())
+    raise web.HTTPSeeOther(f"/j/{host.token}")
+
+
+def _parse_clock(value: str) -> time | None:
+    value = value.strip()
+    if not value:
+        return None
+    parsed = time.fromisoformat(value)
+    return parsed.replace(second=0, microsecond=0)
+
+
+async def save_exception(request: web.Request) -> web.Response:
+    """A day with other hours than usual (or closed), with a short reason such as "personalmøte"."""
+    user = await require_staff(request)
+    form = await check_csrf(request, user)
+    department, centre_id, _ = await _technician(request, user)
+    problems: dict[str, str] = {}
+    try:
+        day = date.fromisoformat(form.get("day", "").strip())
+    except ValueError:
+        problems["day"] = "Velg en dato."
+    try:
+        opens, closes = _parse_clock(form.get("opens", "")), _parse_clock(form.get("closes", ""))
+    except ValueError:
+        problems["hours"] = "Skriv klokkeslett som tt:mm."
+        opens = closes = None
+    if (opens is None) != (closes is None):
+        problems["hours"] = "Fyll ut både åpner og stenger, eller ingen av dem (stengt hele dagen)."
+    try:
+        reason = validate_free_text("Begrunnelse", form.get("reason", ""), max_length=REASON_MAX, required=False)
+    except PrivacyRecordError as exc:
+        problems["reason"] = str(exc)
+        reason = ""
+    exception: DayException | None = None
+    if not problems:
+        try:
+            periods = (Period(opens, closes),) if opens is not None and closes is not None else ()
+            exception = DayException(day, periods, reason)
+        except OpeningHoursInvalid as exc:
+            problems[exc.field] = exc.message
+    if exception is None:
+        return await technician_page(request, status=400, problems=problems)
+    async with request.app[ENGINE].begin() as conn:
+        await save_opening_exception(conn, centre_id=centre_id, department=department, exception=exception)
+    raise web.HTTPSeeOther(f"/staff/dropin/{department.value}/{centre_id}?avvik=1")
 
 
 def setup_routes(app: web.Application) -> None:
-    """Routes are added here as the pages land."""
+    app[DROPIN] = DropIn()
+    public = f"/{{department:{DEPARTMENTS}}}/{{centre_id:[0-9]{{1,9}}}}"
+    ticket = public + "/ko/{ticket:[A-Za-z0-9_-]{1,64}}"
+    app.router.add_get(public, caller_landing)
+    app.router.add_post(public + "/ko", join_queue)
+    app.router.add_get(ticket, wait_page)
+    app.router.add_post(ticket + "/status", poll)
+    app.router.add_post(ticket + "/forlat", leave_queue)
+    staff_base = "/staff/dropin" + public
+    app.router.add_get(staff_base, technician_landing)
+    app.router.add_get(staff_base + "/ko.json", queue_json)
+    app.router.add_post(staff_base + "/neste", take_next)
+    app.router.add_post(staff_base + "/avvik", save_exception)
