@@ -120,15 +120,17 @@ async def repair_save(request: web.Request) -> web.Response:
 
 
 def presence_from_audit(records: Iterable[AuditRecord]) -> tuple[Counter[str], Counter[str]]:
-    """The most people seen at once per role, on camera and off camera, from a meeting's audit records.
+    """The most people at once per role, on camera and off camera, from a meeting's audit records.
 
     A roster confirmation lists the roles of everyone in the call followed by those present off camera; the
-    off-camera ones are known from the ``roster.change`` entries before it, so the rest were on camera. People
-    let in from the lobby later count as on camera too.
+    off-camera ones are known from the ``roster.change`` entries before it, so the rest were on camera. Changes
+    before the first confirmation are corrections of the list; people added after it were there. People let in
+    from the lobby count as on camera.
     """
     off_now: Counter[str] = Counter()
     on_max: Counter[str] = Counter()
     off_max: Counter[str] = Counter()
+    confirmed = False
     for record in records:
         details = record.details
         if record.action == "roster.change" and isinstance(details.get("role"), str):
@@ -137,12 +139,16 @@ def presence_from_audit(records: Iterable[AuditRecord]) -> tuple[Counter[str], C
                 off_now[role] += 1
             elif details.get("change") == "removed" and off_now[role] > 0:
                 off_now[role] -= 1
-            off_max[role] = max(off_max[role], off_now[role])
+            if confirmed:
+                off_max[role] = max(off_max[role], off_now[role])
         elif record.action in ("roster.confirmed", "roster.confirm"):
+            confirmed = True
             listed = details.get("roles")
             roles = Counter(r for r in listed if isinstance(r, str)) if isinstance(listed, list) else Counter()
             for role, count in (roles - off_now).items():
                 on_max[role] = max(on_max[role], count)
+            for role, count in off_now.items():
+                off_max[role] = max(off_max[role], count)
         elif record.action == "lobby.admit" and isinstance(details.get("participant_role"), str):
             role = str(details["participant_role"])
             on_max[role] = max(on_max[role], 1)

@@ -21,6 +21,7 @@ from tests.planning_web.support import (
     plan_fields,
     plan_meeting,
     post_plan,
+    read_invitations,
 )
 from web.app import ENGINE
 
@@ -80,8 +81,6 @@ async def test_a_change_sends_a_higher_sequence_and_retires_old_links_and_code(c
             path=f"/staff/meetings/{first.meeting_id}/plan",
         )
         assert status == 200, page
-        from tests.planning_web.support import read_invitations
-
         second = read_invitations(page)
         assert second.meeting_id == first.meeting_id and second.code != first.code
         _, text = await download_ics(client, clocked, second, "radgiver")
@@ -178,7 +177,9 @@ async def test_bad_plans_are_refused_field_by_field(clocked: LiveServer, clock: 
         assert "fortiden" in page and "etter starttiden" in page and "Ukjent deltakerrolle" in page
         assert "kontrolltegn" in page
         assert 'value="2025-11-20T10:00"' in page  # what was typed is kept
-        status, page = await post_plan(client, clocked, plan_fields(camera_operator="bruker", participants=["formidler"]))
+        status, page = await post_plan(
+            client, clocked, plan_fields(camera_operator="bruker", participants=["formidler"])
+        )
         assert status == 400 and 'id="camera_operator-error"' in page
         assert await counts(clocked) == before
         token = await csrf(client, clocked)
@@ -189,9 +190,11 @@ async def test_bad_plans_are_refused_field_by_field(clocked: LiveServer, clock: 
 
 
 async def test_plan_pages_need_a_login_and_stay_within_the_organisation(clocked: LiveServer) -> None:
-    async with aiohttp.ClientSession() as anonymous:
-        async with anonymous.get(f"{clocked.url}/staff/planlegg", allow_redirects=False) as resp:
-            assert resp.status == 302
+    async with (
+        aiohttp.ClientSession() as anonymous,
+        anonymous.get(f"{clocked.url}/staff/planlegg", allow_redirects=False) as resp,
+    ):
+        assert resp.status == 302
     client = await staff_client(clocked)
     other = await staff_client(clocked, 4)  # the technician, at the centre
     try:
