@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import cv2
 import numpy as np
 
 from privacy.boxes import Box, FaceDetector
@@ -60,6 +61,8 @@ class TrackState:
         self.pending_index = 0
         self.strong_seen_index = -1
         """The index of the newest frame whose expensive-detector results have been merged."""
+        self.cut_index = -1
+        """The index of the last frame that showed a new scene (camera switched, lens uncovered, a cut)."""
         self.paused = False
         """While True, frames are replaced by the pause card (set by the pause control)."""
         self.pause_text = "Pause"
@@ -166,6 +169,9 @@ class Anonymizer:
             state.reset()
             state.frame_shape = frame.shape
         grey = flow_image(frame)
+        background = self._strong is not None and opts.strong_mode is StrongMode.BACKGROUND
+        if background and state.prev_grey is not None and scene_changed(state.prev_grey, grey):
+            state.cut_index = state.frame_index
         motion = Motion.still()
         if state.prev_grey is not None and state.tracks:
             motion = estimate_motion(state.prev_grey, grey, [t.box for t in state.tracks])
@@ -184,6 +190,10 @@ class Anonymizer:
         state.frame_index += 1
         state.detection_has_run = True
         if not strong_ok:
+            return None
+        if background and state.strong_seen_index < state.cut_index:
+            # A new scene: held tracks describe the old one and the fast detector misses turned faces, so
+            # nothing of it leaves until the expensive detector has seen a frame of it (two or three frames).
             return None
         height, width = frame.shape[:2]
         state.last_masks = masks(state.tracks, now, opts.tracking, width, height)
@@ -240,3 +250,20 @@ class Anonymizer:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="privacy-strong")
             return self._executor.submit(strong.detect, image)
+
+
+SCENE_THUMB = (32, 24)
+SCENE_CHANGE = 0.5
+"""1 - correlation of two 32x24 thumbnails above which the picture counts as a new scene (brightness-proof)."""
+
+
+def scene_changed(previous_grey: np.ndarray, grey: np.ndarray) -> bool:
+    """Whether ``grey`` shows another scene than ``previous_grey`` (both from :func:`flow_image`)."""
+    a = cv2.resize(previous_grey, SCENE_THUMB, interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    b = cv2.resize(grey, SCENE_THUMB, interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    a -= a.mean()
+    b -= b.mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    if denominator < 1e-3:  # a flat picture (lens covered, black): a change only if its level jumped
+        return abs(float(previous_grey.mean()) - float(grey.mean())) > 40
+    return 1.0 - float((a * b).sum()) / denominator > SCENE_CHANGE

@@ -195,3 +195,25 @@ def test_states_are_independent_across_threads(portrait: np.ndarray, threads: in
         w.join()
     assert errors == []
     assert [s.snapshot().anonymized for s in states] == [10] * threads
+
+
+def test_a_new_scene_is_fully_obscured_until_the_strong_detector_has_seen_it(portrait: np.ndarray) -> None:
+    """After a cut (camera switched, lens uncovered) the held tracks describe the old picture: fail closed."""
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every=1)
+    anonymizer = Anonymizer(options, FixedBoxesDetector(), strong_detector=ScriptedDetector([[]] * 20))
+    other_scene = np.ascontiguousarray(portrait[::-1, ::-1])  # the same pixels, another picture
+    try:
+        state = anonymizer.new_track()
+        anonymizer.process(portrait, state, 0.0)  # warm-up (inline)
+        anonymizer.process(portrait, state, 1 / 15)
+        anonymizer.wait_idle(state, timeout=5)
+        assert not np.array_equal(anonymizer.process(portrait, state, 2 / 15), obscure_whole_frame(portrait))
+        cut = anonymizer.process(other_scene, state, 3 / 15)  # the detector has not seen this scene yet
+        assert np.array_equal(cut, obscure_whole_frame(other_scene))
+        anonymizer.wait_idle(state, timeout=5)
+        anonymizer.process(other_scene, state, 4 / 15)  # merges the pass over the new scene
+        anonymizer.wait_idle(state, timeout=5)
+        after = anonymizer.process(other_scene, state, 5 / 15)
+        assert not np.array_equal(after, obscure_whole_frame(other_scene))
+    finally:
+        anonymizer.close()
