@@ -89,7 +89,7 @@ def obscure_boxes(
 
 
 def obscure_whole_frame(frame_bgr: np.ndarray) -> np.ndarray:
-    """The whole frame reduced to a few flat colour cells: nothing recognisable is left (< 1 ms at 640x480).
+    """The whole frame reduced to a few soft colour cells: nothing recognisable is left (< 1 ms at 640x480).
 
     Used to fail closed: when detection raised, ran late or has not run yet for a track. A handful of cells
     keeps the general colour so the picture does not flash, but no face, text or shape survives.
@@ -100,6 +100,5 @@ def obscure_whole_frame(frame_bgr: np.ndarray) -> np.ndarray:
     cells_x = max(1, min(8, w // 40))
     cells_y = max(1, min(6, h // 40))
     small = cv2.resize(frame_bgr, (cells_x, cells_y), interpolation=cv2.INTER_AREA)
-    # Hard-edged cells: a smooth colour gradient can still look like a face to a detector after compression.
-    out: np.ndarray = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+    out: np.ndarray = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     return out
