@@ -215,7 +215,7 @@ async def test_received_frames_hold_no_face_the_strongest_detector_finds(
     await wait_for_tile(host_page, card=False, timeout=10)
 
     faces = leaks = frames = 0
-    for _ in range(24):
+    for _ in range(32):
         for page, selector in ((host_page, ".tile:not([hidden]) video"), (user_page, "#self-view")):
             png = await grab_frame(page, selector)
             assert png is not None
@@ -233,6 +233,6 @@ async def test_received_frames_hold_no_face_the_strongest_detector_finds(
 
                 cv2.imwrite(str(Path(os.environ["SAMHANDLING_DEBUG_DIR"]) / f"leak-{frames}.png"), frame)
         await asyncio.sleep(0.25)
-    assert frames >= 30, "too few camera frames arrived to judge"
+    assert frames >= 24, "too few camera frames arrived to judge"
     assert faces >= frames // 2, "too few faces in the camera frames to judge"
     assert leaks == 0, f"{leaks} of {faces} faces were still found in the received frames"
