@@ -19,25 +19,20 @@ from typing import Any
 
 from aiohttp import web
 
-from privacy.record_errors import PrivacyRecordError
-from privacy.validators import validate_free_text
 from session.departments import Department
 from session.dropin_queue import DropInQueue, QueueStatus, TicketState, WaitingCaller
-from session.isolation import meetings_visible_to
-from session.meetings import create_meeting
 from session.nb_format import WEEKDAYS, format_clock, format_day
-from session.opening_hours import HORIZON_DAYS, MIDNIGHT, REASON_MAX, DayException, OpeningHours, Period
+from session.opening_hours import HORIZON_DAYS, MIDNIGHT, OpeningHours
 from session.opening_hours import standard_hours as standard_opening_hours
-from session.organisations import get_organisation, org_scope, staff_roles_of
+from session.organisations import get_organisation
 from session.planning import OSLO
-from session.planning_errors import OpeningHoursInvalid, QueueError, TicketUnknown
-from session.planning_store import load_opening_exceptions, save_opening_exception, with_exceptions
+from session.planning_errors import QueueError, TicketUnknown
+from session.planning_store import load_opening_exceptions, with_exceptions
 from session.roles import LABELS, Role
-from session.staff_roles import OrgKind, StaffRole
-from web.app import CLOCK, ENGINE, LINKS
+from session.staff_roles import OrgKind
+from web.app import CLOCK, ENGINE
 from web.i18n import translate
-from web.pages import StaffUser, check_csrf, lang_of, render, require_staff
-from web.staff_meeting import csrf_of
+from web.pages import lang_of, render
 
 DEPARTMENTS = "|".join(d.value for d in Department)
 CALLER_ROLES = (Role.FORMIDLER, Role.BRUKER, Role.PARORENDE, Role.LEVERANDOR)
@@ -115,7 +110,7 @@ DROPIN = web.AppKey("dropin", DropIn)
 # --- opening hours -------------------------------------------------------------------------------------------
 
 
-async def _centre_name(request: web.Request, centre_id: int) -> str:
+async def centre_name(request: web.Request, centre_id: int) -> str:
     async with request.app[ENGINE].connect() as conn:
         centre = await get_organisation(conn, centre_id)
     if centre is None or centre.kind is not OrgKind.CENTRE:
@@ -123,12 +118,12 @@ async def _centre_name(request: web.Request, centre_id: int) -> str:
     return centre.name
 
 
-def _address(request: web.Request) -> tuple[Department, int]:
+def address_of(request: web.Request) -> tuple[Department, int]:
     return Department(request.match_info["department"]), int(request.match_info["centre_id"])
 
 
 def _key(request: web.Request) -> QueueKey:
-    department, centre_id = _address(request)
+    department, centre_id = address_of(request)
     return centre_id, department
 
 
@@ -142,7 +137,7 @@ async def opening_hours(request: web.Request, centre_id: int, department: Depart
     return with_exceptions(standard_opening_hours(department, opens=options.opens, closes=options.closes), exceptions)
 
 
-def _day_text(day: date, lang: str, *, year: bool = False) -> str:
+def day_text(day: date, lang: str, *, year: bool = False) -> str:
     if lang == "nb":
         return format_day(day, year=year)
     text = f"{EN_WEEKDAYS[day.weekday()]} {day.day} {EN_MONTHS[day.month - 1]}"
@@ -154,11 +149,12 @@ def closed_text(hours: OpeningHours, now: datetime, lang: str) -> str:
     if lang == "nb":
         return hours.closed_message(now)
     opening = hours.next_opening(now)
-    name = translate(lang, f"dropin.dept.{hours.department.value}")
+    label = translate(lang, f"dropin.dept.{hours.department.value}")
+    name = label[:1].lower() + label[1:]  # mid-sentence: "The technical department opens …"
     if opening is None:
         return translate(lang, "dropin.closed.none").replace("{dept}", name)
     today = now.astimezone(hours.tz).date()
-    when = "today" if opening.date() == today else _day_text(opening.date(), lang, year=opening.year != today.year)
+    when = "today" if opening.date() == today else day_text(opening.date(), lang, year=opening.year != today.year)
     return (
         translate(lang, "dropin.closed.opens")
         .replace("{dept}", name)
@@ -208,8 +204,8 @@ def status_json(status: QueueStatus, lang: str) -> dict[str, Any]:
 
 
 async def caller_page(request: web.Request, *, status: int = 200, error: str | None = None) -> web.Response:
-    department, centre_id = _address(request)
-    centre = await _centre_name(request, centre_id)
+    department, centre_id = address_of(request)
+    centre = await centre_name(request, centre_id)
     hours = await opening_hours(request, centre_id, department)
     now, lang = request.app[CLOCK](), lang_of(request)
     closes = hours.closes_at(now)
@@ -236,8 +232,8 @@ async def caller_landing(request: web.Request) -> web.Response:
 
 
 async def join_queue(request: web.Request) -> web.Response:
-    department, centre_id = _address(request)
-    await _centre_name(request, centre_id)
+    department, centre_id = address_of(request)
+    await centre_name(request, centre_id)
     form = await request.post()
     try:
         role = Role(str(form.get("role", "")))
@@ -264,8 +260,8 @@ def _heartbeat(request: web.Request) -> QueueStatus:
 
 
 async def wait_page(request: web.Request) -> web.Response:
-    department, centre_id = _address(request)
-    centre = await _centre_name(request, centre_id)
+    department, centre_id = address_of(request)
+    centre = await centre_name(request, centre_id)
     lang = lang_of(request)
     base = f"/{department.value}/{centre_id}"
     try:
@@ -294,176 +290,11 @@ async def poll(request: web.Request) -> web.Response:
 
 
 async def leave_queue(request: web.Request) -> web.Response:
-    department, centre_id = _address(request)
+    department, centre_id = address_of(request)
     state, key, ticket = request.app[DROPIN], _key(request), request.match_info["ticket"]
     state.queue(key).leave(ticket, request.app[CLOCK]().timestamp())
     state.roles[key].pop(ticket, None)
     raise web.HTTPSeeOther(f"/{department.value}/{centre_id}?forlatt=1")
-
-
-# --- technicians ---------------------------------------------------------------------------------------------
-
-
-async def _technician(request: web.Request, user: StaffUser) -> tuple[Department, int, Role]:
-    """The department, the centre and the caller's role in a drop-in call; 403 for staff of other centres."""
-    department, centre_id = _address(request)
-    await _centre_name(request, centre_id)
-    needed = StaffRole.TECHNICIAN if department is Department.TEKNISK else StaffRole.ADVISER
-    async with request.app[ENGINE].connect() as conn:
-        held = {role for role, _ in await staff_roles_of(conn, user.id)}
-        scope = await org_scope(conn, user.id)
-    if needed not in held or centre_id not in scope:
-        raise web.HTTPForbidden(text="Du har ikke tilgang til denne køen.")
-    return department, centre_id, Role.TEKNIKER if department is Department.TEKNISK else Role.RADGIVER
-
-
-def _waiting_rows(request: web.Request, centre_id: int, department: Department) -> list[dict[str, Any]]:
-    state, lang, now = request.app[DROPIN], lang_of(request), request.app[CLOCK]().timestamp()
-    rows = []
-    for caller, role in state.waiting((centre_id, department), now):
-        minutes = int(caller.waited_seconds // 60)
-        rows.append(
-            {
-                "position": caller.position,
-                "role": LABELS[lang][role],
-                "waited": translate(lang, "technician.waited").replace("{n}", str(minutes)),
-            }
-        )
-    return rows
-
-
-async def technician_page(
-    request: web.Request,
-    *,
-    status: int = 200,
-    message: str | None = None,
-    problems: dict[str, str] | None = None,
-) -> web.Response:
-    user = await require_staff(request)
-    department, centre_id, _ = await _technician(request, user)
-    centre = await _centre_name(request, centre_id)
-    hours = await opening_hours(request, centre_id, department)
-    now, lang = request.app[CLOCK](), lang_of(request)
-    today = now.astimezone(OSLO).date()
-    async with request.app[ENGINE].connect() as conn:
-        recent = [
-            m
-            for m in await meetings_visible_to(conn, user.id, limit=50)
-            if m.created_by == user.id and m.centre_id == centre_id and m.kind == MEETING_KIND[department]
-        ][:5]
-        exceptions = await load_opening_exceptions(
-            conn, centre_id=centre_id, department=department, start=today, end=today + timedelta(days=90)
-        )
-    base = f"/staff/dropin/{department.value}/{centre_id}"
-    closes = hours.closes_at(now)
-    return render(
-        request,
-        "dropin_staff.html",
-        status=status,
-        user=user,
-        csrf=csrf_of(request, user),
-        centre=centre,
-        department=department.value,
-        waiting=_waiting_rows(request, centre_id, department),
-        open=closes is not None,
-        closed_text="" if closes else closed_text(hours, now, lang),
-        public_address=f"/{department.value}/{centre_id}",
-        base=base,
-        recent=recent,
-        exceptions=[(_day_text(e.day, lang), e) for e in exceptions],
-        message=message or ("technician.exception.saved" if request.query.get("avvik") == "1" else None),
-        problems=problems or {},
-    )
-
-
-async def technician_landing(request: web.Request) -> web.Response:
-    return await technician_page(request)
-
-
-async def queue_json(request: web.Request) -> web.Response:
-    user = await require_staff(request)
-    department, centre_id, _ = await _technician(request, user)
-    rows = _waiting_rows(request, centre_id, department)
-    return web.json_response({"count": len(rows), "waiting": rows})
-
-
-async def take_next(request: web.Request) -> web.Response:
-    """The longest-waiting caller into a new meeting: their link goes to their page, the host link to the
-    technician. If the meeting cannot be made, the caller keeps their place."""
-    user = await require_staff(request)
-    await check_csrf(request, user)
-    department, centre_id, host_role = await _technician(request, user)
-    state, now, key = request.app[DROPIN], request.app[CLOCK](), (centre_id, department)
-    queue = state.queue(key)
-    ticket = queue.take_next(now.timestamp())
-    if ticket is None:
-        return await technician_page(request, message="technician.none")
-    role = state.roles[key].pop(ticket.id, Role.BRUKER)
-    ttl, links = state.options.call_ttl, request.app[LINKS]
-    try:
-        async with request.app[ENGINE].begin() as conn:
-            meeting = await create_meeting(
-                conn,
-                organisation_id=user.organisation_id,
-                centre_id=centre_id,
-                topic=translate("nb", f"dropin.topic.{department.value}"),
-                kind=MEETING_KIND[department],
-                created_by=user.id,
-                now=now,
-            )
-        host = await links.issue(actor_staff_id=user.id, meeting_id=meeting.id, role=host_role, ttl=ttl, host=True)
-        guest = await links.issue(actor_staff_id=user.id, meeting_id=meeting.id, role=role, ttl=ttl)
-    except BaseException:
-        queue.put_back(ticket.id)
-        state.roles[key][ticket.id] = role
-        raise
-    queue.hand_over(ticket.id, f"/j/{guest.token}")
-    state.took(key, user.id, now.timestamp())
-    raise web.HTTPSeeOther(f"/j/{host.token}")
-
-
-def _parse_clock(value: str) -> time | None:
-    value = value.strip()
-    if not value:
-        return None
-    parsed = time.fromisoformat(value)
-    return parsed.replace(second=0, microsecond=0)
-
-
-async def save_exception(request: web.Request) -> web.Response:
-    """A day with other hours than usual (or closed), with a short reason such as "personalmøte"."""
-    user = await require_staff(request)
-    form = await check_csrf(request, user)
-    department, centre_id, _ = await _technician(request, user)
-    problems: dict[str, str] = {}
-    try:
-        day = date.fromisoformat(form.get("day", "").strip())
-    except ValueError:
-        problems["day"] = "Velg en dato."
-    try:
-        opens, closes = _parse_clock(form.get("opens", "")), _parse_clock(form.get("closes", ""))
-    except ValueError:
-        problems["hours"] = "Skriv klokkeslett som tt:mm."
-        opens = closes = None
-    if (opens is None) != (closes is None):
-        problems["hours"] = "Fyll ut både åpner og stenger, eller ingen av dem (stengt hele dagen)."
-    try:
-        reason = validate_free_text("Begrunnelse", form.get("reason", ""), max_length=REASON_MAX, required=False)
-    except PrivacyRecordError as exc:
-        problems["reason"] = str(exc)
-        reason = ""
-    exception: DayException | None = None
-    if not problems:
-        try:
-            periods = (Period(opens, closes),) if opens is not None and closes is not None else ()
-            exception = DayException(day, periods, reason)
-        except OpeningHoursInvalid as exc:
-            problems[exc.field] = exc.message
-    if exception is None:
-        return await technician_page(request, status=400, problems=problems)
-    async with request.app[ENGINE].begin() as conn:
-        await save_opening_exception(conn, centre_id=centre_id, department=department, exception=exception)
-    raise web.HTTPSeeOther(f"/staff/dropin/{department.value}/{centre_id}?avvik=1")
 
 
 def setup_routes(app: web.Application) -> None:
@@ -475,8 +306,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(ticket, wait_page)
     app.router.add_post(ticket + "/status", poll)
     app.router.add_post(ticket + "/forlat", leave_queue)
-    staff_base = "/staff/dropin" + public
-    app.router.add_get(staff_base, technician_landing)
-    app.router.add_get(staff_base + "/ko.json", queue_json)
-    app.router.add_post(staff_base + "/neste", take_next)
-    app.router.add_post(staff_base + "/avvik", save_exception)
+    from web import dropin_staff_pages  # local: it builds on this module
+
+    dropin_staff_pages.setup_routes(app, "/staff/dropin" + public)

@@ -9,6 +9,7 @@ const $ = (id) => document.getElementById(id);
 
 const check = {
   previewFrames: 0,
+  previewCard: null,
   micLevel: 0,
   micPeak: 0,
   micMoves: 0,
@@ -41,10 +42,33 @@ function send(msg) {
 function countFrames(video) {
   const tick = () => {
     check.previewFrames += 1;
-    if (check.previewFrames === 5) verdict("camera-result", "precheck.camera.ok", "ok");
     video.requestVideoFrameCallback(tick);
   };
   if ("requestVideoFrameCallback" in video) video.requestVideoFrameCallback(tick);
+}
+
+// The server holds the picture back behind a plain card until a meeting may show it; say so rather than
+// claim that the card is what the others will see.
+function watchPreview(video) {
+  const canvas = document.createElement("canvas");
+  canvas.width = 64;
+  canvas.height = 48;
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  setInterval(() => {
+    if (!video.videoWidth || check.previewFrames < 5) return;
+    ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const { data } = ctx.getImageData(8, 6, 48, 36);
+    let sum = 0;
+    let square = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const lum = 0.2126 * data[i] + 0.7152 * data[i + 1] + 0.0722 * data[i + 2];
+      sum += lum;
+      square += lum * lum;
+    }
+    const n = data.length / 4;
+    check.previewCard = Math.sqrt(Math.max(0, square / n - (sum / n) ** 2)) < 4;
+    verdict("camera-result", check.previewCard ? "precheck.camera.held" : "precheck.camera.ok", "ok");
+  }, 1000);
 }
 
 async function negotiate(iceServers) {
@@ -61,6 +85,7 @@ async function onAnswer(sdp) {
   const video = $("preview");
   video.srcObject = new MediaStream([selfTrack]);
   countFrames(video);
+  watchPreview(video);
   video.play().catch(() => {});
   runNetwork(); // after negotiation, so the server is not busy answering the offer while we time it
 }
@@ -131,24 +156,28 @@ function startLighting(stream) {
 }
 
 // Mean luminance of the whole frame, of its centre (where a person usually is) and of the rest around it.
+// Near-black pixels (letterbox bars, a black backdrop) are left out, as the server's detectors do.
+const BLACK = 12;
+
 function luminance(image) {
   const { data, width, height } = image;
-  let all = 0;
-  let centre = 0;
-  let centreCount = 0;
+  const sums = { centre: 0, centreCount: 0, edge: 0, edgeCount: 0 };
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = (y * width + x) * 4;
       const lum = 0.2126 * data[i] + 0.7152 * data[i + 1] + 0.0722 * data[i + 2];
-      all += lum;
-      if (x >= width / 4 && x < (3 * width) / 4 && y >= height / 5 && y < (4 * height) / 5) {
-        centre += lum;
-        centreCount += 1;
-      }
+      if (lum < BLACK) continue;
+      const inCentre = x >= width / 4 && x < (3 * width) / 4 && y >= height / 5 && y < (4 * height) / 5;
+      sums[inCentre ? "centre" : "edge"] += lum;
+      sums[inCentre ? "centreCount" : "edgeCount"] += 1;
     }
   }
-  const total = width * height;
-  return { mean: all / total, centre: centre / centreCount, edge: (all - centre) / (total - centreCount) };
+  const lit = sums.centreCount + sums.edgeCount;
+  return {
+    mean: lit < (width * height) / 5 ? 0 : (sums.centre + sums.edge) / lit,
+    centre: sums.centreCount ? sums.centre / sums.centreCount : 0,
+    edge: sums.edgeCount ? sums.edge / sums.edgeCount : 0,
+  };
 }
 
 function judgeLight(l) {

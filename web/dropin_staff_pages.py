@@ -1,0 +1,201 @@
+"""The technicians' side of the drop-in: the waiting list, "Ta neste", and the department's opening exceptions.
+
+Only staff holding the department's right at the centre see the queue (technician for the technical
+department, adviser for the others). "Ta neste" takes the longest-waiting caller, makes a meeting, hands the
+caller their join link through their next poll and sends the technician to the host link; if the meeting cannot
+be made, the caller keeps their place.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from privacy.record_errors import PrivacyRecordError
+from privacy.validators import validate_free_text
+from session.departments import Department
+from session.isolation import meetings_visible_to
+from session.meetings import create_meeting
+from session.opening_hours import REASON_MAX, DayException, Period
+from session.organisations import org_scope, staff_roles_of
+from session.planning import OSLO
+from session.planning_errors import OpeningHoursInvalid
+from session.planning_store import load_opening_exceptions, save_opening_exception
+from session.roles import LABELS, Role
+from session.staff_roles import StaffRole
+from web.app import CLOCK, ENGINE, LINKS, SETTINGS
+from web.dropin_pages import DROPIN, MEETING_KIND, address_of, centre_name, closed_text, day_text, opening_hours
+from web.i18n import translate
+from web.pages import StaffUser, check_csrf, lang_of, render, require_staff
+from web.staff_meeting import csrf_of
+
+
+async def _technician(request: web.Request, user: StaffUser) -> tuple[Department, int, Role]:
+    """The department, the centre and the caller's role in a drop-in call; 403 for staff of other centres."""
+    department, centre_id = address_of(request)
+    await centre_name(request, centre_id)
+    needed = StaffRole.TECHNICIAN if department is Department.TEKNISK else StaffRole.ADVISER
+    async with request.app[ENGINE].connect() as conn:
+        held = {role for role, _ in await staff_roles_of(conn, user.id)}
+        scope = await org_scope(conn, user.id)
+    if needed not in held or centre_id not in scope:
+        raise web.HTTPForbidden(text="Du har ikke tilgang til denne køen.")
+    return department, centre_id, Role.TEKNIKER if department is Department.TEKNISK else Role.RADGIVER
+
+
+def _waiting_rows(request: web.Request, centre_id: int, department: Department) -> list[dict[str, Any]]:
+    state, lang, now = request.app[DROPIN], lang_of(request), request.app[CLOCK]().timestamp()
+    rows = []
+    for caller, role in state.waiting((centre_id, department), now):
+        minutes = int(caller.waited_seconds // 60)
+        rows.append(
+            {
+                "position": caller.position,
+                "role": LABELS[lang][role],
+                "waited": translate(lang, "technician.waited").replace("{n}", str(minutes)),
+            }
+        )
+    return rows
+
+
+async def technician_page(
+    request: web.Request,
+    *,
+    status: int = 200,
+    message: str | None = None,
+    problems: dict[str, str] | None = None,
+) -> web.Response:
+    user = await require_staff(request)
+    department, centre_id, _ = await _technician(request, user)
+    centre = await centre_name(request, centre_id)
+    hours = await opening_hours(request, centre_id, department)
+    now, lang = request.app[CLOCK](), lang_of(request)
+    today = now.astimezone(OSLO).date()
+    async with request.app[ENGINE].connect() as conn:
+        recent = [
+            m
+            for m in await meetings_visible_to(conn, user.id, limit=50)
+            if m.created_by == user.id and m.centre_id == centre_id and m.kind == MEETING_KIND[department]
+        ][:5]
+        exceptions = await load_opening_exceptions(
+            conn, centre_id=centre_id, department=department, start=today, end=today + timedelta(days=90)
+        )
+    base = f"/staff/dropin/{department.value}/{centre_id}"
+    closes = hours.closes_at(now)
+    return render(
+        request,
+        "dropin_staff.html",
+        status=status,
+        user=user,
+        csrf=csrf_of(request, user),
+        centre=centre,
+        department=department.value,
+        waiting=_waiting_rows(request, centre_id, department),
+        open=closes is not None,
+        closed_text="" if closes else closed_text(hours, now, lang),
+        public_address=f"{request.app[SETTINGS].base_url}/{department.value}/{centre_id}",
+        base=base,
+        recent=recent,
+        exceptions=[(day_text(e.day, lang), e) for e in exceptions],
+        message=message or ("technician.exception.saved" if request.query.get("avvik") == "1" else None),
+        problems=problems or {},
+    )
+
+
+async def technician_landing(request: web.Request) -> web.Response:
+    return await technician_page(request)
+
+
+async def queue_json(request: web.Request) -> web.Response:
+    user = await require_staff(request)
+    department, centre_id, _ = await _technician(request, user)
+    rows = _waiting_rows(request, centre_id, department)
+    return web.json_response({"count": len(rows), "waiting": rows})
+
+
+async def take_next(request: web.Request) -> web.Response:
+    """The longest-waiting caller into a new meeting: their link goes to their page, the host link to the
+    technician. If the meeting cannot be made, the caller keeps their place."""
+    user = await require_staff(request)
+    await check_csrf(request, user)
+    department, centre_id, host_role = await _technician(request, user)
+    state, now, key = request.app[DROPIN], request.app[CLOCK](), (centre_id, department)
+    queue = state.queue(key)
+    ticket = queue.take_next(now.timestamp())
+    if ticket is None:
+        return await technician_page(request, message="technician.none")
+    role = state.roles[key].pop(ticket.id, Role.BRUKER)
+    ttl, links = state.options.call_ttl, request.app[LINKS]
+    try:
+        async with request.app[ENGINE].begin() as conn:
+            meeting = await create_meeting(
+                conn,
+                organisation_id=user.organisation_id,
+                centre_id=centre_id,
+                topic=translate("nb", f"dropin.topic.{department.value}"),
+                kind=MEETING_KIND[department],
+                created_by=user.id,
+                now=now,
+            )
+        host = await links.issue(actor_staff_id=user.id, meeting_id=meeting.id, role=host_role, ttl=ttl, host=True)
+        guest = await links.issue(actor_staff_id=user.id, meeting_id=meeting.id, role=role, ttl=ttl)
+    except BaseException:
+        queue.put_back(ticket.id)
+        state.roles[key][ticket.id] = role
+        raise
+    queue.hand_over(ticket.id, f"/j/{guest.token}")
+    state.took(key, user.id, now.timestamp())
+    raise web.HTTPSeeOther(f"/j/{host.token}")
+
+
+def _parse_clock(value: str) -> time | None:
+    value = value.strip()
+    if not value:
+        return None
+    parsed = time.fromisoformat(value)
+    return parsed.replace(second=0, microsecond=0)
+
+
+async def save_exception(request: web.Request) -> web.Response:
+    """A day with other hours than usual (or closed), with a short reason such as "personalmøte"."""
+    user = await require_staff(request)
+    form = await check_csrf(request, user)
+    department, centre_id, _ = await _technician(request, user)
+    problems: dict[str, str] = {}
+    try:
+        day = date.fromisoformat(form.get("day", "").strip())
+    except ValueError:
+        problems["day"] = "Velg en dato."
+    try:
+        opens, closes = _parse_clock(form.get("opens", "")), _parse_clock(form.get("closes", ""))
+    except ValueError:
+        problems["hours"] = "Skriv klokkeslett som tt:mm."
+        opens = closes = None
+    if (opens is None) != (closes is None):
+        problems["hours"] = "Fyll ut både åpner og stenger, eller ingen av dem (stengt hele dagen)."
+    try:
+        reason = validate_free_text("Begrunnelse", form.get("reason", ""), max_length=REASON_MAX, required=False)
+    except PrivacyRecordError as exc:
+        problems["reason"] = str(exc)
+        reason = ""
+    exception: DayException | None = None
+    if not problems:
+        try:
+            periods = (Period(opens, closes),) if opens is not None and closes is not None else ()
+            exception = DayException(day, periods, reason)
+        except OpeningHoursInvalid as exc:
+            problems[exc.field] = exc.message
+    if exception is None:
+        return await technician_page(request, status=400, problems=problems)
+    async with request.app[ENGINE].begin() as conn:
+        await save_opening_exception(conn, centre_id=centre_id, department=department, exception=exception)
+    raise web.HTTPSeeOther(f"/staff/dropin/{department.value}/{centre_id}?avvik=1")
+
+
+def setup_routes(app: web.Application, base: str) -> None:
+    app.router.add_get(base, technician_landing)
+    app.router.add_get(base + "/ko.json", queue_json)
+    app.router.add_post(base + "/neste", take_next)
+    app.router.add_post(base + "/avvik", save_exception)
