@@ -6,12 +6,11 @@ import asyncio
 import io
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Page, async_playwright
 
 from tests.browser.flows import (
     admit_first,
@@ -28,16 +27,6 @@ from web.app import ENGINE, RECORDS
 from web.logging_setup import JsonFormatter
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-async def pages(camera_y4m: Path) -> AsyncIterator[tuple[Page, Page]]:
-    async with async_playwright() as pw:
-        browsers: list[Browser] = [await launch(pw, camera_y4m), await launch(pw, camera_y4m)]
-        host, user = [await b.new_page(locale="nb-NO") for b in browsers]
-        yield host, user
-        for b in browsers:
-            await b.close()
 
 
 async def links_for(server: LiveServer, roles: list[str]) -> dict[str, str]:

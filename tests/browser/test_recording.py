@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from tests.browser.flows import record_oral_consent, start_meeting, wait_until
-from tests.browser_support import launch
 from tests.live_server import LiveServer, create_meeting, staff_client
 from web.app import RECORDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-async def pages(camera_y4m: Path) -> AsyncIterator[tuple[Page, Page]]:
-    async with async_playwright() as pw:
-        browsers = [await launch(pw, camera_y4m), await launch(pw, camera_y4m)]
-        yield await browsers[0].new_page(locale="nb-NO"), await browsers[1].new_page(locale="nb-NO")
-        for b in browsers:
-            await b.close()
 
 
 async def test_a_consented_recording_is_encrypted_and_plays_back_in_the_browser(
