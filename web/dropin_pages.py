@@ -61,7 +61,9 @@ class DropInOptions:
     contact: str = ""
     """How else to reach the centre (phone hours, e-mail), shown while closed; empty uses the general text."""
     max_queue: int = 25
-    heartbeat_timeout: float = 45.0
+    heartbeat_timeout: float = 150.0
+    """Longer than a browser's throttled timers in a background tab (Chrome runs them once a minute after
+    five hidden minutes), so a caller who looks at another tab while waiting keeps the place."""
     call_ttl: timedelta = timedelta(hours=3)
     """How long the join links of a drop-in call are valid."""
 

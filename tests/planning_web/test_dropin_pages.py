@@ -156,9 +156,9 @@ async def test_a_caller_who_stops_polling_loses_the_place(clocked: LiveServer, c
     async with aiohttp.ClientSession() as gone, aiohttp.ClientSession() as staying:
         _, gone_path = await join(gone, clocked, "parorende")
         _, staying_path = await join(staying, clocked, "formidler")
-        clock.advance(seconds=30)
+        clock.advance(seconds=100)
         assert (await poll(staying, clocked, staying_path))[1]["position"] == 2
-        clock.advance(seconds=30)
+        clock.advance(seconds=60)  # 160 s without a poll: longer than a background tab's slowest timer
         status, body = await poll(staying, clocked, staying_path)
         assert body["position"] == 1
         status, body = await poll(gone, clocked, gone_path)
