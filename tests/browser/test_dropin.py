@@ -106,7 +106,8 @@ async def test_planning_and_the_pre_call_check(monday: LiveServer, chromium: Bro
     await staff.wait_for_selector("#room-code")
     await accessible(staff, "plan-invitations")
     precheck = await staff.get_attribute("section[data-participant=bruker] a.precheck-link", "href")
-    assert precheck and precheck.endswith("/sjekk")
+    host_check = await staff.get_attribute("section[data-participant=host] a.precheck-link", "href")
+    assert precheck and precheck.endswith("/sjekk") and host_check
     await staff.context.close()
 
     await guest.goto(precheck)
@@ -124,4 +125,9 @@ async def test_planning_and_the_pre_call_check(monday: LiveServer, chromium: Bro
     assert (await guest.inner_text("#camera-result")).startswith("Bra:")
     assert (await guest.inner_text("#net-rtt")).endswith("ms")
     await accessible(guest, "precheck")
+
+    await guest.goto(host_check)  # a host link is personal: without its owner's login the meeting refuses it
+    await wait_until(guest, "document.getElementById('camera-result').dataset.verdict === 'bad'", 10)
+    await wait_until(guest, "window.precheck.rttMs !== null", 10)  # the network is still measured
+    assert "logge inn" in await guest.inner_text("#camera-result")
     await guest.context.close()

@@ -125,10 +125,20 @@ function fail(id, err) {
 }
 
 function connect() {
+  let welcomed = false;
   state.ws = new WebSocket(signallingUrl(root.dataset.ws));
-  state.ws.addEventListener("message", (ev) => onMessage(JSON.parse(ev.data)));
+  state.ws.addEventListener("message", (ev) => {
+    const msg = JSON.parse(ev.data);
+    welcomed = welcomed || msg.type === "welcome";
+    onMessage(msg);
+  });
   state.ws.addEventListener("close", () => {
     state.pings.splice(0).forEach((resolve) => resolve(null));
+    if (!welcomed) {
+      // Refused before the meeting answered (a host link needs its owner logged in): test the network anyway.
+      verdict("camera-result", "precheck.camera.refused", "bad");
+      runNetwork();
+    }
   });
 }
 
@@ -256,10 +266,19 @@ function ping() {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+// Over the signalling socket when it is open (what the call uses), else as the time of a tiny request.
+async function httpPing() {
+  const started = performance.now();
+  const response = await fetch(`${root.dataset.data}?size=1`, { cache: "no-store" });
+  await response.arrayBuffer();
+  return performance.now() - started;
+}
+
 async function measureRtt() {
   const rtts = [];
+  const viaSocket = state.ws && state.ws.readyState === WebSocket.OPEN;
   for (let i = 0; i < 5; i++) {
-    const rtt = await ping();
+    const rtt = viaSocket ? await ping() : await httpPing();
     if (rtt !== null) rtts.push(rtt);
     await sleep(200);
   }
