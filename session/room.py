@@ -126,6 +126,8 @@ class Participant:
     host: bool
     staff_id: int | None = None
     """Set when a logged-in staff member joined through their own link; citizens have none."""
+    check_only: bool = False
+    """A pre-call check: sees only their own processed picture, is never shown to anyone, never enters."""
     stage: Stage = Stage.PREVIEW
     audio: bool = True
     video: bool = True
@@ -172,7 +174,9 @@ class Room:
         return [p for p in self.in_call() if p.host]
 
     def find_by_invitation(self, invitation_id: int) -> Participant | None:
-        return next((p for p in self.participants.values() if p.invitation_id == invitation_id), None)
+        return next(
+            (p for p in self.participants.values() if p.invitation_id == invitation_id and not p.check_only), None
+        )
 
     def roster(self) -> dict[str, Any]:
         return {
@@ -197,18 +201,27 @@ class Room:
     # -- arriving and leaving --------------------------------------------------------------------------------
 
     def connect(
-        self, pid: str, role: Role, invitation_id: int, host: bool, staff_id: int | None = None
+        self,
+        pid: str,
+        role: Role,
+        invitation_id: int,
+        host: bool,
+        staff_id: int | None = None,
+        *,
+        check_only: bool = False,
     ) -> list[Effect]:
         """A participant opened the call page (preview): they see nobody yet and nobody sees them."""
-        if len(self.participants) > self.slot_count:
+        if not check_only and len([p for p in self.participants.values() if not p.check_only]) > self.slot_count:
             raise MeetingFull()
-        self.participants[pid] = Participant(pid, role, invitation_id, host, staff_id)
+        self.participants[pid] = Participant(pid, role, invitation_id, host, staff_id, check_only=check_only)
         welcome = {"type": "welcome", "participant": pid, "role": role.value, "host": host, "slots": self.slot_count}
         return [Send(pid, welcome), *self._sync_gates()]
 
     def request_entry(self, pid: str) -> list[Effect]:
         """The host goes straight in; everyone else waits in the lobby until the host lets them in."""
         me = self._get(pid)
+        if me.check_only:
+            raise NotAllowed("Dette er bare en test av utstyret. Åpne møtelenken for å bli med.")
         if me.stage is not Stage.PREVIEW:
             return []
         if me.host:
@@ -416,6 +429,8 @@ class Room:
     # -- gates ----------------------------------------------------------------------------------------------
 
     def gates_for(self, p: Participant) -> tuple[VideoGate, bool]:
+        if p.check_only:  # the own processed picture only, anonymized, heard by nobody
+            return VideoGate.OPEN, False
         scopes = self.consents.get(p.invitation_id, frozenset()) if p.role is Role.BRUKER else None
         audio = scopes is None or "audio" in scopes
         if p.paused:

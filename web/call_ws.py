@@ -52,9 +52,12 @@ log = logging.getLogger(__name__)
 TRANSPORT_MAX_BYTES = 1024 * 1024
 
 
-async def _admit(request: web.Request) -> tuple[Invitation, StaffSession | None]:
-    """The link's invitation, bound to this device; a staff member's own link only with their live session."""
-    invitation = await request.app[LINKS].claim(request.match_info["token"], request.cookies.get(DEVICE_COOKIE))
+async def _admit(request: web.Request, check_only: bool) -> tuple[Invitation, StaffSession | None]:
+    """The link's invitation, bound to this device; a staff member's own link only with their live session.
+    A pre-call check binds nothing, so testing on a phone does not tie the link to the phone."""
+    links, device = request.app[LINKS], request.cookies.get(DEVICE_COOKIE)
+    token = request.match_info["token"]
+    invitation = await (links.check(token, device) if check_only else links.claim(token, device))
     session = request.app[SIGNER].read(request.cookies.get(COOKIE))
     async with request.app[ENGINE].connect() as conn:
         usable = await staff_link_usable(
@@ -73,8 +76,9 @@ class StaffLinkRefused(SessionError):
 
 
 async def call_socket(request: web.Request) -> web.StreamResponse:
+    check_only = request.query.get("mode") == "check"
     try:
-        invitation, session = await _admit(request)
+        invitation, session = await _admit(request, check_only)
     except SessionError as exc:
         return web.json_response({"error": exc.code, "message": str(exc)}, status=link_error_status(exc))
     live = request.app[LIVE]
@@ -91,7 +95,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
         meeting = live.meetings.setdefault(
             invitation.meeting_id, LiveMeeting(Room(invitation.meeting_id, settings.max_participants - 1), org_ids)
         )
-    previous = meeting.room.find_by_invitation(invitation.id)
+    previous = None if check_only else meeting.room.find_by_invitation(invitation.id)
     if previous is not None:  # one device at a time per link: the newest wins
         old = meeting.sockets.get(previous.id)
         if old is not None:
@@ -103,7 +107,9 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
         # A removed right ends this person's live meeting at once (the bus also hears other processes).
         revoked = asyncio.create_task(_end_on_revocation(request.app, ws, invitation.staff_id, session.generation))
     try:
-        effects = meeting.room.connect(pid, invitation.role, invitation.id, invitation.host, invitation.staff_id)
+        effects = meeting.room.connect(
+            pid, invitation.role, invitation.id, invitation.host, invitation.staff_id, check_only=check_only
+        )
     except MeetingFull as exc:
         await ws.send_json(error(exc.code, str(exc)))
         await ws.close()
@@ -112,7 +118,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     log.info("participant connected", extra={"meeting": invitation.meeting_id, "role": invitation.role.value})
     try:
         await carry_out(request.app, meeting, effects)
-        if invitation.role is Role.BRUKER:  # consent given earlier through this link still holds
+        if invitation.role is Role.BRUKER and not check_only:  # consent given earlier through this link holds
             await carry_out(
                 request.app, meeting, await consent_flow.refresh(request.app, meeting, meeting.room.participants[pid])
             )

@@ -223,3 +223,13 @@ def test_face_visible_start_and_end_are_audited() -> None:
     effects = room.set_consent_scopes(2, frozenset({"video", "audio"}))  # the time limit passed
     assert Audit("face_visible.end", "bruker", {"participant_role": "bruker"}) in effects
     assert gates(effects) == {"b": (VideoGate.OPEN, True)}
+
+
+def test_a_pre_call_check_sees_itself_only_and_cannot_enter() -> None:
+    room = meeting_with(("b", Role.BRUKER))
+    effects = room.connect("c", Role.BRUKER, 2, host=False, check_only=True)
+    assert gates(effects) == {"c": (VideoGate.OPEN, False)}  # its own anonymized picture; nobody hears it
+    assert room.find_by_invitation(2) is room.participants["b"]  # the real connection is not replaced
+    with pytest.raises(NotAllowed):
+        room.request_entry("c")
+    assert not any(isinstance(e, Attach) for e in effects)
