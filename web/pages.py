@@ -81,6 +81,7 @@ class StaffUser:
     display_name: str
     organisation_id: int
     organisation_kind: str
+    organisation_parent: int | None
     session: StaffSession
 
 
@@ -92,12 +93,20 @@ async def current_staff(request: web.Request) -> StaffUser | None:
         if not await session_is_current(conn, session.staff_id, session.generation):
             return None  # logged out everywhere, or a right was removed since this cookie was issued
         query = (
-            select(staff.c.id, staff.c.display_name, staff.c.organisation_id, organisations.c.kind)
+            select(
+                staff.c.id,
+                staff.c.display_name,
+                staff.c.organisation_id,
+                organisations.c.kind,
+                organisations.c.parent_id,
+            )
             .join(organisations, organisations.c.id == staff.c.organisation_id)
             .where(staff.c.id == session.staff_id, staff.c.active)
         )
         row = (await conn.execute(query)).first()
-    return None if row is None else StaffUser(row.id, row.display_name, row.organisation_id, row.kind, session)
+    if row is None:
+        return None
+    return StaffUser(row.id, row.display_name, row.organisation_id, row.kind, row.parent_id, session)
 
 
 async def require_staff(request: web.Request) -> StaffUser:
@@ -129,8 +138,10 @@ async def staff_home(request: web.Request) -> web.Response:
 
 def _staff_context(request: web.Request, user: StaffUser) -> dict[str, Any]:
     lang = lang_of(request)
+    centre = user.organisation_parent if user.organisation_kind == "centre_department" else user.organisation_id
     return {
         "user": user,
+        "dropin_url": f"/staff/dropin/teknisk/{centre}" if user.organisation_kind.startswith("centre") else None,
         "csrf": request.app[SIGNER].csrf_token(user.session),
         "kinds": MEETING_KINDS,
         "roles": [(r.value, LABELS[lang][r]) for r in Role],

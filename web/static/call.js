@@ -267,6 +267,7 @@ function end(text) {
   root.dataset.state = "ended";
   if (call.pc) call.pc.close();
   if (call.stream) call.stream.getTracks().forEach((t) => t.stop());
+  if (call.me.host && STAFF.has(call.me.role)) $("after-call").hidden = false; // summary (and repair) for the host
   if (call.ws && call.ws.readyState === WebSocket.OPEN) call.ws.close();
   say(text);
 }
