@@ -15,6 +15,8 @@ class Role(StrEnum):
     """The citizen; their video and audio need consent and their face is always anonymized."""
     PARORENDE = "parorende"
     LEVERANDOR = "leverandor"
+    HUSBANKEN = "husbanken"
+    """Husbanken's adviser in housing cases (bolig)."""
 
     @property
     def is_staff(self) -> bool:
@@ -31,6 +33,7 @@ LABELS: dict[str, dict[Role, str]] = {
         Role.BRUKER: "Bruker",
         Role.PARORENDE: "Pårørende",
         Role.LEVERANDOR: "Leverandør",
+        Role.HUSBANKEN: "Husbanken",
     },
     "en": {
         Role.FORMIDLER: "Municipal assistive-technology officer / OT",
@@ -39,6 +42,7 @@ LABELS: dict[str, dict[Role, str]] = {
         Role.BRUKER: "User",
         Role.PARORENDE: "Relative",
         Role.LEVERANDOR: "Supplier",
+        Role.HUSBANKEN: "Husbanken (Norwegian State Housing Bank)",
     },
 }
 

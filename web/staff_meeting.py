@@ -24,15 +24,13 @@ MEETING_ROLE_OF_STAFF: dict[StaffRole, Role] = {
 
 
 def join_role(kind: ParticipantKind) -> Role | None:
-    """The role a planned participant joins the call in; None for Husbanken, which has no call role yet."""
+    """The role a planned participant joins the call in (a centre department's people join as advisers)."""
     try:
         return Role(kind.value)
     except ValueError:
         pass
     if kind is ParticipantKind.TEKNISK:
         return Role.TEKNIKER
-    if kind is ParticipantKind.HUSBANKEN:
-        return None
     return Role.RADGIVER  # the centre's other departments are advisers in the call
 
 
