@@ -18,11 +18,12 @@ from aiohttp import web
 from privacy.audit_record import Actor, ActorKind
 from privacy.consent import ConsentForm, ConsentGiven, ConsentWithdrawn, Giver, Recorder, RecorderKind, parse_scopes
 from privacy.record_errors import ConsentError
+from recordings.retention import DeletionTrigger
 from session.errors import SessionError
 from session.roles import Role
 from session.room import Effect, NotAllowed, Participant, Send
 from session.signalling import GiveConsent, WithdrawConsent
-from web.app import CLOCK, RECORDS
+from web.app import CLOCK, RECORDINGS, RECORDS
 from web.effects import carry_out
 from web.live import LiveMeeting
 
@@ -119,13 +120,29 @@ async def handle(
                 withdrawn_at=now,
                 recorded_by=_recorder(actor),
             )
+        before = meeting.room.consents.get(subject.invitation_id, frozenset())
         await app[RECORDS].record_consent(event, org_ids=meeting.org_ids, actor=actor_of(actor))
     except ValueError:
         raise ConsentRefused("Ugyldig form eller avgiver for samtykket.") from None
     except ConsentError as exc:
         raise ConsentRefused(str(exc)) from None
     effects = await refresh(app, meeting, subject)
+    if "recording" in before and "recording" not in meeting.room.consents.get(subject.invitation_id, frozenset()):
+        effects += await _delete_recordings(app, meeting)
     if isinstance(event, ConsentGiven):
         confirm = {"type": "consent-recorded", "consent_id": event.consent_id, "participant": subject.id}
         effects.append(Send(pid, confirm))  # after the gates: when the client hears it, it holds
     return effects
+
+
+async def _delete_recordings(app: web.Application, meeting: LiveMeeting) -> list[Effect]:
+    """Consent to recording withdrawn: the meeting's recordings are stopped and deleted (with certificates)."""
+    if RECORDINGS not in app:
+        return []
+    service = app[RECORDINGS]
+    entries = await service.compliance_view(meeting.org_ids)
+    for entry in entries:
+        recording = entry.recording
+        if recording.meeting_id == meeting.room.meeting_id and recording.state in ("recording", "ready", "broken"):
+            await service.request_deletion(recording.id, trigger=DeletionTrigger.CONSENT_WITHDRAWN)
+    return meeting.room.recording_stopped() if meeting.room.recording else []

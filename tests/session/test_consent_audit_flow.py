@@ -15,7 +15,7 @@ from tests.fake_clock import FakeClock
 from tests.live_server import LiveServer, create_meeting, server_settings, staff_client, start_server
 from tests.media import clip_frames
 from web import consent_flow
-from web.app import ENGINE, LIVE, RECORDS, RELAY
+from web.app import ENGINE, LIVE, RECORDINGS, RECORDS, RELAY
 from web.cli import main
 from web.effects import carry_out
 
@@ -123,3 +123,30 @@ async def test_face_visible_reverts_to_anonymized_when_its_time_is_up(tmp_path: 
         await host.close()
         await user.close()
         await server.stop()
+
+
+async def test_withdrawing_consent_to_recording_stops_and_deletes_the_recording(server: LiveServer) -> None:
+    client = await staff_client(server)
+    links = await create_meeting(client, server, ["bruker"])
+    await client.close()
+    host = await host_client(server.url, links["host"], ArrayVideoTrack(clip_frames()[:30]))
+    user = CallClient(links["bruker"], ArrayVideoTrack(clip_frames()[:30]))
+    try:
+        await host.connect()
+        await host.enter()
+        await user.connect()
+        await user.enter(host=host)
+        await host.confirm_roster()
+        consent = await host.consent_for(user, ["video", "audio", "recording"])
+        await host.send({"type": "record-start", "reason": "Dokumentere tilpasningen", "deadline_days": 7})
+        await user.wait_for("recording", on=True)
+        await asyncio.sleep(1.5)
+        before = len(user.messages)
+        await user.send({"type": "consent-withdraw", "participant": user.pid, "consent_id": consent["consent_id"]})
+        await user.wait_for("recording", after=before, on=False)
+        (entry,) = await server.app[RECORDINGS].compliance_view(None)
+        assert entry.recording.state == "deleted" and entry.certificate is not None
+        assert not [p for p in (server.settings.data_dir / "recordings").rglob("*") if p.is_file()]
+    finally:
+        await host.close()
+        await user.close()
