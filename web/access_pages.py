@@ -7,12 +7,14 @@ Every query goes through the isolation helpers: another organisation's objects a
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy import select
 
 from session.access_errors import AccessError, AccessRefused, NotFound
 from session.isolation import audit_entries_for
 from session.organisations import holds_role
-from session.staff_roles import StaffRole
-from web.app import ACCESS, ENGINE, RECORDS, SIGNER
+from session.staff_roles import OrgKind, StaffRole
+from session.tables import organisations
+from web.app import ACCESS, ENGINE, ORGS, RECORDS, SIGNER
 from web.pages import StaffUser, check_csrf, render, require_staff
 
 
@@ -86,3 +88,64 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/staff/access/revoke", revoke)
     app.router.add_post("/staff/access/requests/{id:\\d+}", answer)
     app.router.add_get("/staff/audit", audit_page)
+    setup_organisation_routes(app)
+
+
+async def _orgs_page(
+    request: web.Request, user: StaffUser, *, status: int = 200, error: str | None = None
+) -> web.Response:
+    async with request.app[ENGINE].connect() as conn:
+        if not await holds_role(conn, user.id, StaffRole.CENTRE_ADMIN):
+            raise web.HTTPForbidden(text="Bare en administrator ved hjelpemiddelsentralen har denne siden.")
+        rows = (
+            await conn.execute(
+                select(organisations)
+                .where(organisations.c.kind.in_(("municipality", "municipality_unit")))
+                .order_by(organisations.c.name)
+            )
+        ).all()
+    return render(request, "organisations.html", status=status, user=user, orgs=rows, error=error,
+                  csrf=request.app[SIGNER].csrf_token(user.session))  # fmt: skip
+
+
+async def organisations_page(request: web.Request) -> web.Response:
+    """The centre opens a municipality or unit for the service by its organisation number (a manual step)."""
+    return await _orgs_page(request, await require_staff(request))
+
+
+async def create_organisation(request: web.Request) -> web.Response:
+    user = await require_staff(request)
+    form = await check_csrf(request, user)
+    parent = form.get("parent_id") or None
+    try:
+        await request.app[ORGS].create(
+            actor_staff_id=user.id,
+            org_number=form.get("org_number", ""),
+            name=form.get("name", ""),
+            kind=OrgKind.MUNICIPALITY_UNIT if parent else OrgKind.MUNICIPALITY,
+            parent_id=int(parent) if parent else None,
+            enabled=form.get("enabled") == "1",
+        )
+    except ValueError:
+        return await _orgs_page(request, user, status=400, error="Ugyldig skjema.")
+    except AccessError as exc:
+        return await _orgs_page(request, user, status=_status(exc), error=str(exc))
+    raise web.HTTPFound("/staff/organisations")
+
+
+async def set_enabled(request: web.Request) -> web.Response:
+    user = await require_staff(request)
+    form = await check_csrf(request, user)
+    try:
+        await request.app[ORGS].set_enabled(
+            actor_staff_id=user.id, org_id=int(request.match_info["id"]), enabled=form.get("enabled") == "1"
+        )
+    except AccessError as exc:
+        return await _orgs_page(request, user, status=_status(exc), error=str(exc))
+    raise web.HTTPFound("/staff/organisations")
+
+
+def setup_organisation_routes(app: web.Application) -> None:
+    app.router.add_get("/staff/organisations", organisations_page)
+    app.router.add_post("/staff/organisations", create_organisation)
+    app.router.add_post("/staff/organisations/{id:\\d+}/enabled", set_enabled)

@@ -144,3 +144,25 @@ async def test_a_citizen_link_works_without_any_account(server: LiveServer) -> N
         assert citizen.messages[0]["type"] == "welcome"
     finally:
         await citizen.close()
+
+
+async def test_the_centre_opens_a_municipality_by_a_valid_organisation_number(server: LiveServer) -> None:
+    admin = await staff_client(server, 6)
+    kari = await staff_client(server, KARI)
+    try:
+        async with admin.get(f"{server.url}/staff/organisations") as resp:
+            page = await resp.text()
+        csrf = csrf_of(page)
+        form = {"csrf": csrf, "org_number": "996 000 002", "name": "Ny kommune", "enabled": "1"}  # control digit off
+        async with admin.post(f"{server.url}/staff/organisations", data=form) as resp:
+            assert resp.status == 400
+            assert "Ny kommune" not in (await resp.text()).split("<ul")[1]
+        form["org_number"] = "996000001"
+        async with admin.post(f"{server.url}/staff/organisations", data=form) as resp:
+            assert resp.status == 200
+            assert 'data-org="996000001"' in await resp.text()
+        async with kari.get(f"{server.url}/staff/organisations") as resp:
+            assert resp.status == 403  # only the centre's administrator
+    finally:
+        await admin.close()
+        await kari.close()
