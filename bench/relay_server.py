@@ -95,7 +95,9 @@ async def _meeting(server: LiveServer, roles: list[str]) -> list[str]:
 async def serve(data_dir: Path, max_participants: int, processor_name: str) -> None:
     from tests.live_server import server_settings, start_server
 
-    settings = server_settings(data_dir, max_participants=max_participants)
+    # SAMHANDLING_ENCODE_ONCE=false measures the per-receiver encoders aiortc runs by default.
+    encode_once = os.environ.get("SAMHANDLING_ENCODE_ONCE", "true").lower() not in ("0", "false", "no", "off")
+    settings = server_settings(data_dir, max_participants=max_participants, encode_once=encode_once)
     processor = None  # the server's own default
     if processor_name == "obscure-all":
         from web.frame_processing import WholeFrameObscurer
