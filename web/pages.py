@@ -21,7 +21,7 @@ from session.revocation import session_is_current
 from session.roles import LABELS, Role
 from session.staff_roles import MEETING_ROLES
 from session.tables import organisations, staff
-from web.app import CLOCK, ENGINE, LINKS, SETTINGS, SIGNER, TEMPLATES
+from web.app import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER, TEMPLATES
 from web.auth import COOKIE, StaffSession
 from web.i18n import catalogue, pick_language, translate
 
@@ -148,16 +148,40 @@ def _staff_context(request: web.Request, user: StaffUser) -> dict[str, Any]:
     }
 
 
-async def _links(request: web.Request, meeting_id: str, roles: list[Role], user: StaffUser) -> list[tuple[str, str]]:
-    """Signed, expiring links, one per role; shown once (only their hashes are stored)."""
+async def _links(
+    request: web.Request, meeting_id: str, roles: list[Role], user: StaffUser
+) -> list[tuple[str, str, int]]:
+    """Signed, expiring links, one per role: (label, link, invitation id); shown once (only hashes are stored)."""
     settings = request.app[SETTINGS]
     ttl = timedelta(hours=settings.join_link_ttl_hours)
     lang = lang_of(request)
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str, int]] = []
     for role in roles:
         issued = await request.app[LINKS].issue(actor_staff_id=user.id, meeting_id=meeting_id, role=role, ttl=ttl)
-        out.append((LABELS[lang][role], f"{settings.base_url}/j/{issued.token}"))
+        out.append((LABELS[lang][role], f"{settings.base_url}/j/{issued.token}", issued.invitation_id))
     return out
+
+
+async def link_action(request: web.Request) -> web.Response:
+    """The host withdraws a link, or frees it from the device it is bound to; its live connection ends now."""
+    user = await require_staff(request)
+    await check_csrf(request, user)
+    invitation_id = int(request.match_info["id"])
+    links = request.app[LINKS]
+    try:
+        if request.match_info["action"] == "revoke":
+            await links.revoke(actor_staff_id=user.id, invitation_id=invitation_id)
+        else:
+            await links.reset_device(actor_staff_id=user.id, invitation_id=invitation_id)
+    except SessionError as exc:
+        raise web.HTTPNotFound(text=str(exc)) from None
+    for meeting in list(request.app[LIVE].meetings.values()):
+        participant = meeting.room.find_by_invitation(invitation_id)
+        socket = meeting.sockets.get(participant.id) if participant is not None else None
+        if socket is not None and not socket.closed:
+            await socket.send_json({"type": "ended", "reason": "link_revoked"})
+            await socket.close()
+    raise web.HTTPFound("/staff")
 
 
 async def create(request: web.Request) -> web.Response:
@@ -296,4 +320,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/staff", staff_home)
     app.router.add_post("/staff/meetings", create)
     app.router.add_post("/staff/meetings/{meeting_id}/links", new_link)
+    app.router.add_post("/staff/invitations/{id:\\d+}/{action:revoke|reset}", link_action)
     app.router.add_get("/j/{token}", join_page)

@@ -166,3 +166,33 @@ async def test_the_centre_opens_a_municipality_by_a_valid_organisation_number(se
     finally:
         await admin.close()
         await kari.close()
+
+
+async def test_the_host_withdraws_a_link_and_its_live_connection_ends(server: LiveServer) -> None:
+    kari = await staff_client(server, KARI)
+    try:
+        links = await create_meeting(kari, server, [])
+        meeting_id = re.search(r"/j/([0-9a-f]{16})\.", links["host"])
+        assert meeting_id
+        async with kari.get(f"{server.url}/staff") as resp:
+            csrf = csrf_of(await resp.text())
+        async with kari.post(
+            f"{server.url}/staff/meetings/{meeting_id.group(1)}/links", data={"csrf": csrf, "role": "parorende"}
+        ) as resp:
+            page = await resp.text()
+        link = re.search(r'<a href="([^"]+)" class="join-link">', page)
+        invitation = re.search(r"/staff/invitations/(\d+)/revoke", page)
+        assert link and invitation
+        relative = CallClient(link.group(1), None)
+        await relative.connect()
+        async with kari.post(
+            f"{server.url}/staff/invitations/{invitation.group(1)}/revoke", data={"csrf": csrf_of(page)}
+        ) as resp:
+            assert resp.status == 200
+        ended = await relative.wait_for("ended", timeout=3)
+        assert ended["reason"] == "link_revoked"
+        await relative.close()
+        async with aiohttp.ClientSession() as other, other.get(link.group(1)) as resp:
+            assert resp.status == 410
+    finally:
+        await kari.close()
