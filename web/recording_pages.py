@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from recordings import store
 from recordings.access import StaffActor
 from recordings.errors import AccessDenied, InvalidRecordingRequest, RecordingError, RecordingNotFound
 from recordings.retention import DeletionTrigger
@@ -101,12 +102,59 @@ async def recording_page(request: web.Request) -> web.Response:
     _service(request)
     user = await require_staff(request)
     actor = await _actor(request, user)
-    entries = await request.app[RECORDINGS].compliance_view(actor.org_ids)
+    service = request.app[RECORDINGS]
+    entries = await service.compliance_view(actor.org_ids)
     entry = next((e for e in entries if e.recording.id == request.match_info["id"]), None)
     if entry is None:
         raise web.HTTPNotFound(text="Fant ikke opptaket.")
-    return render(request, "recording.html", user=user, entry=entry, my_org=user.organisation_id,
+    async with request.app[ENGINE].connect() as conn:
+        custody = [c for c in await store.custody_records(conn, entry.recording.id) if c.closed_at is None]
+    return render(request, "recording.html", user=user, entry=entry, my_org=user.organisation_id, custody=custody,
+                  export_allowed=service.options.export_allowed,
                   csrf=request.app[SIGNER].csrf_token(user.session))  # fmt: skip
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    """An explicit act with a reason: a custody record names the organisation that now holds a copy."""
+    _service(request)
+    user = await require_staff(request)
+    form = await check_csrf(request, user)
+    actor = await _actor(request, user)
+    try:
+        custody, playback = await request.app[RECORDINGS].export(
+            request.match_info["id"], actor, org_id=user.organisation_id, reason=form.get("reason", "")
+        )
+    except RecordingError as exc:
+        raise web.HTTPNotFound(text=str(exc)) if _status(exc) == 404 else web.HTTPForbidden(text=str(exc)) from None
+    try:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": playback.content_type,
+                "Content-Disposition": f"attachment; filename=opptak-{custody.id}.webm",
+                "Cache-Control": "no-store",
+            }
+        )
+        response.content_length = playback.size
+        await response.prepare(request)
+        async for block in playback.iter_range(0, playback.size):
+            await response.write(block)
+        await response.write_eof()
+        return response
+    finally:
+        playback.close()
+
+
+async def close_custody(request: web.Request) -> web.Response:
+    """The exported copy has been destroyed; until then the organisation cannot confirm it holds none."""
+    _service(request)
+    user = await require_staff(request)
+    await check_csrf(request, user)
+    actor = await _actor(request, user)
+    try:
+        record = await request.app[RECORDINGS].close_custody(request.match_info["id"], actor)
+    except RecordingError as exc:
+        raise web.HTTPNotFound(text=str(exc)) if _status(exc) == 404 else web.HTTPConflict(text=str(exc)) from None
+    raise web.HTTPFound(f"/staff/recordings/{record.recording_id}")
 
 
 async def delete(request: web.Request) -> web.Response:
@@ -153,3 +201,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/staff/recordings/{id}/certificate", certificate)
     app.router.add_post("/staff/recordings/{id}/delete", delete)
     app.router.add_post("/staff/recordings/{id}/confirm", confirm)
+    app.router.add_post("/staff/recordings/{id}/export", export)
+    app.router.add_post("/staff/custody/{id}/close", close_custody)
