@@ -10,8 +10,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from recordings import store
-from recordings.access import StaffActor
-from recordings.errors import AccessDenied, InvalidRecordingRequest, RecordingError, RecordingNotFound
+from recordings.access import Playback, StaffActor
+from recordings.errors import (
+    AccessDenied,
+    InvalidRecordingRequest,
+    RecordingError,
+    RecordingNotAllowed,
+    RecordingNotFound,
+)
 from recordings.retention import DeletionTrigger
 from session.organisations import audit_scope, org_scope
 from web.app import ENGINE, RECORDINGS, SIGNER
@@ -31,10 +37,31 @@ async def _actor(request: web.Request, user: StaffUser) -> StaffActor:
         return StaffActor(f"staff-{user.id}", await org_scope(conn, user.id))
 
 
-def _status(exc: RecordingError) -> int:
+def _http_error(exc: RecordingError) -> web.HTTPException:
+    """Another organisation's recording is as unknown as a missing one; refusals say why, in Norwegian."""
     if isinstance(exc, AccessDenied | RecordingNotFound):
-        return 404
-    return 400 if isinstance(exc, InvalidRecordingRequest) else 409
+        return web.HTTPNotFound(text=str(exc))
+    if isinstance(exc, InvalidRecordingRequest | RecordingNotAllowed):
+        return web.HTTPForbidden(text=str(exc))
+    return web.HTTPConflict(text=str(exc))
+
+
+async def _stream(
+    request: web.Request, playback: Playback, start: int, end: int, *, status: int, headers: dict[str, str]
+) -> web.StreamResponse:
+    """Decrypt ``[start, end)`` chunk by chunk into the response; the playback is closed whatever happens."""
+    try:
+        response = web.StreamResponse(
+            status=status, headers={"Content-Type": playback.content_type, "Cache-Control": "no-store", **headers}
+        )
+        response.content_length = max(0, end - start)
+        await response.prepare(request)
+        async for block in playback.iter_range(start, end):
+            await response.write(block)
+        await response.write_eof()
+        return response
+    finally:
+        playback.close()
 
 
 async def recordings_page(request: web.Request) -> web.Response:
@@ -71,31 +98,18 @@ async def media(request: web.Request) -> web.StreamResponse:
     try:
         playback = await request.app[RECORDINGS].open_playback(request.match_info["id"], actor, audit_access=start == 0)
     except RecordingError as exc:
-        raise web.HTTPNotFound(text=str(exc)) if _status(exc) == 404 else web.HTTPConflict(text=str(exc)) from None
-    try:
-        size = playback.size
-        end = min(size, stop if stop is not None else size, start + CHUNK_LIMIT)
-        if start >= size and size > 0:
-            raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
-        response = web.StreamResponse(
-            status=206 if request.headers.get("Range") else 200,
-            headers={
-                "Content-Type": playback.content_type,
-                "Accept-Ranges": "bytes",
-                "Cache-Control": "no-store",
-                "Content-Disposition": "inline",
-            },
-        )
-        if request.headers.get("Range"):
-            response.headers["Content-Range"] = f"bytes {start}-{max(start, end - 1)}/{size}"
-        response.content_length = max(0, end - start)
-        await response.prepare(request)
-        async for block in playback.iter_range(start, end):
-            await response.write(block)
-        await response.write_eof()
-        return response
-    finally:
+        raise _http_error(exc) from None
+    size = playback.size
+    end = min(size, stop if stop is not None else size, start + CHUNK_LIMIT)
+    if start >= size and size > 0:
         playback.close()
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    headers = {"Accept-Ranges": "bytes", "Content-Disposition": "inline"}
+    if request.headers.get("Range"):
+        headers["Content-Range"] = f"bytes {start}-{max(start, end - 1)}/{size}"
+    return await _stream(
+        request, playback, start, end, status=206 if "Content-Range" in headers else 200, headers=headers
+    )
 
 
 async def recording_page(request: web.Request) -> web.Response:
@@ -125,23 +139,9 @@ async def export(request: web.Request) -> web.StreamResponse:
             request.match_info["id"], actor, org_id=user.organisation_id, reason=form.get("reason", "")
         )
     except RecordingError as exc:
-        raise web.HTTPNotFound(text=str(exc)) if _status(exc) == 404 else web.HTTPForbidden(text=str(exc)) from None
-    try:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": playback.content_type,
-                "Content-Disposition": f"attachment; filename=opptak-{custody.id}.webm",
-                "Cache-Control": "no-store",
-            }
-        )
-        response.content_length = playback.size
-        await response.prepare(request)
-        async for block in playback.iter_range(0, playback.size):
-            await response.write(block)
-        await response.write_eof()
-        return response
-    finally:
-        playback.close()
+        raise _http_error(exc) from None
+    disposition = {"Content-Disposition": f"attachment; filename=opptak-{custody.id}.webm"}
+    return await _stream(request, playback, 0, playback.size, status=200, headers=disposition)
 
 
 async def close_custody(request: web.Request) -> web.Response:
@@ -153,7 +153,7 @@ async def close_custody(request: web.Request) -> web.Response:
     try:
         record = await request.app[RECORDINGS].close_custody(request.match_info["id"], actor)
     except RecordingError as exc:
-        raise web.HTTPNotFound(text=str(exc)) if _status(exc) == 404 else web.HTTPConflict(text=str(exc)) from None
+        raise _http_error(exc) from None
     raise web.HTTPFound(f"/staff/recordings/{record.recording_id}")
 
 
@@ -165,7 +165,7 @@ async def delete(request: web.Request) -> web.Response:
     try:
         await request.app[RECORDINGS].request_deletion(request.match_info["id"], trigger=DeletionTrigger.HOST, by=actor)
     except RecordingError as exc:
-        raise web.HTTPNotFound(text=str(exc)) if _status(exc) == 404 else web.HTTPConflict(text=str(exc)) from None
+        raise _http_error(exc) from None
     raise web.HTTPFound(f"/staff/recordings/{request.match_info['id']}")
 
 
@@ -178,7 +178,7 @@ async def confirm(request: web.Request) -> web.Response:
     try:
         await request.app[RECORDINGS].confirm_no_copy(request.match_info["id"], org_id=user.organisation_id, by=actor)
     except RecordingError as exc:
-        raise web.HTTPNotFound(text=str(exc)) if _status(exc) == 404 else web.HTTPConflict(text=str(exc)) from None
+        raise _http_error(exc) from None
     raise web.HTTPFound(f"/staff/recordings/{request.match_info['id']}")
 
 
