@@ -62,23 +62,37 @@ def load_or_create_signing_key(key_dir: Path) -> Ed25519PrivateKey:
     return key
 
 
-def load_signing_key(path: Path) -> Ed25519PrivateKey:
-    """Load a PEM private key file, refusing one that is not a regular file or that group/others may access."""
+class KeyFileError(Exception):
+    """A key file that must not be used; the message (Norwegian) names the key and why."""
+
+
+def read_owner_only(path: Path, *, what: str, max_bytes: int) -> bytes:
+    """The bytes of a key file that is a regular file (no symlink) only its owner may access.
+
+    Shared by every secret the server keeps on disk (the ledger's signing key, the recordings' KEK).
+    """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
-        raise SigningKeyError("Signeringsnøkkelen kan ikke åpnes.") from exc
+        raise KeyFileError(f"{what} kan ikke åpnes.") from exc
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise SigningKeyError("Signeringsnøkkelen er ikke en vanlig fil.")
+            raise KeyFileError(f"{what} er ikke en vanlig fil.")
         if info.st_mode & 0o077:
-            raise SigningKeyError(
-                "Signeringsnøkkelen kan leses av andre enn eieren. Sett filrettighetene til 0600 før oppstart."
-            )
-        data = handle.read(_MAX_KEY_FILE_BYTES + 1)
-    if len(data) > _MAX_KEY_FILE_BYTES:
-        raise SigningKeyError("Signeringsnøkkelen har feil format.")
+            raise KeyFileError(f"{what} kan leses av andre enn eieren. Sett filrettighetene til 0600 før oppstart.")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise KeyFileError(f"{what} har feil format.")
+    return data
+
+
+def load_signing_key(path: Path) -> Ed25519PrivateKey:
+    """Load a PEM private key file, refusing one that is not a regular file or that group/others may access."""
+    try:
+        data = read_owner_only(path, what="Signeringsnøkkelen", max_bytes=_MAX_KEY_FILE_BYTES)
+    except KeyFileError as exc:
+        raise SigningKeyError(str(exc)) from exc
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:

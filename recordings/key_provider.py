@@ -17,12 +17,12 @@ import hashlib
 import hmac
 import os
 import secrets
-import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from privacy.keys import KeyFileError, read_owner_only
 from recordings.errors import KeyProviderError, UnknownKek
 
 KEK_BYTES = 32
@@ -105,20 +105,9 @@ def _is_within(path: Path, folder: Path) -> bool:
 def read_kek_file(path: Path) -> bytes:
     """The KEK in ``path``, refusing a file that is not regular, is a symlink, or that group/others may access."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as exc:
-        raise KeyProviderError("Nøkkelkrypteringsnøkkelen kan ikke åpnes.") from exc
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyProviderError("Nøkkelkrypteringsnøkkelen er ikke en vanlig fil.")
-        if info.st_mode & 0o077:
-            raise KeyProviderError(
-                "Nøkkelkrypteringsnøkkelen kan leses av andre enn eieren. Sett filrettighetene til 0600 før oppstart."
-            )
-        data = handle.read(_MAX_KEK_FILE_BYTES + 1)
-    if len(data) > _MAX_KEK_FILE_BYTES:
-        raise KeyProviderError("Nøkkelkrypteringsnøkkelen har feil format.")
+        data = read_owner_only(path, what="Nøkkelkrypteringsnøkkelen", max_bytes=_MAX_KEK_FILE_BYTES)
+    except KeyFileError as exc:
+        raise KeyProviderError(str(exc)) from exc
     try:
         return decode_kek(data.decode("ascii"))
     except UnicodeDecodeError:
