@@ -6,22 +6,20 @@ to join. Time is passed in so that expiry is tested without waiting.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from session.errors import LinkExpired, LinkInvalid, LinkRevoked, MeetingInvalid
+from session.errors import MeetingInvalid
 from session.roles import Role
 from session.tables import invitations, meetings, organisations
 
 MEETING_KINDS = ("bolig", "mobilitet", "kommunikasjon", "reparasjon", "annet")
 TOPIC_MAX = 200
-TOKEN_MAX = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +41,6 @@ class Invitation:
     host: bool
     staff_id: int | None
     expires_at: datetime
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def clean_text(value: str, *, field: str, max_len: int, required: bool = True) -> str:
@@ -95,52 +89,6 @@ async def get_meeting(conn: AsyncConnection, meeting_id: str) -> Meeting | None:
     if row is None:
         return None
     return Meeting(row.id, row.organisation_id, row.centre_id, row.topic, row.kind, row.created_by, row.status)
-
-
-async def issue_invitation(
-    conn: AsyncConnection,
-    *,
-    meeting_id: str,
-    role: Role,
-    now: datetime,
-    ttl: timedelta,
-    host: bool = False,
-    staff_id: int | None = None,
-) -> str:
-    """Create a join link for one role in one meeting and return its token (shown once, stored hashed)."""
-    token = secrets.token_urlsafe(32)
-    await conn.execute(
-        insert(invitations).values(
-            meeting_id=meeting_id,
-            role=role.value,
-            token_hash=token_hash(token),
-            host=host,
-            staff_id=staff_id,
-            created_at=now,
-            expires_at=now + ttl,
-        )
-    )
-    return token
-
-
-def _aware(value: datetime, like: datetime) -> datetime:
-    # SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC.
-    return value.replace(tzinfo=like.tzinfo) if value.tzinfo is None else value
-
-
-async def resolve_invitation(conn: AsyncConnection, token: str, now: datetime) -> Invitation:
-    """The invitation behind ``token``; LinkInvalid, LinkRevoked or LinkExpired otherwise."""
-    if not token or len(token) > TOKEN_MAX:
-        raise LinkInvalid()
-    row = (await conn.execute(select(invitations).where(invitations.c.token_hash == token_hash(token)))).first()
-    if row is None:
-        raise LinkInvalid()
-    if row.revoked_at is not None:
-        raise LinkRevoked()
-    expires_at = _aware(row.expires_at, now)
-    if expires_at <= now:
-        raise LinkExpired()
-    return Invitation(row.id, row.meeting_id, Role(row.role), bool(row.host), row.staff_id, expires_at)
 
 
 async def revoke_invitation(conn: AsyncConnection, invitation_id: int, now: datetime) -> None:

@@ -15,9 +15,10 @@ from session.isolation import (
     get_meeting_for,
     meetings_visible_to,
 )
-from session.meetings import create_meeting, issue_invitation
+from session.meetings import create_meeting
 from session.roles import Role
 from tests.access.fakes import FixedClock, World
+from tests.access.invitation_rows import issue_invitation
 
 
 async def _meeting(engine: AsyncEngine, clock: FixedClock, org: int, by: int, centre: int | None = None) -> str:

@@ -120,8 +120,9 @@ async def test_a_host_link_stops_working_when_the_hosts_right_is_removed(
     from datetime import timedelta
 
     from session.isolation import staff_link_usable
-    from session.meetings import create_meeting, issue_invitation, resolve_invitation
+    from session.meetings import create_meeting
     from session.roles import Role
+    from tests.access.invitation_rows import issue_invitation, resolve_invitation
 
     async with engine.begin() as conn:
         meeting = await create_meeting(
