@@ -92,6 +92,7 @@ def create_app(
     from web import (  # local: the handlers import the keys above
         access_pages,
         call_ws,
+        code_pages,
         dropin_pages,
         health,
         login,
@@ -179,6 +180,7 @@ def create_app(
     login.setup_routes(app)
     access_pages.setup_routes(app)
     recording_pages.setup_routes(app)
+    code_pages.setup_routes(app)
     call_ws.setup_routes(app)
     planning_pages.setup_routes(app)
     dropin_pages.setup_routes(app)

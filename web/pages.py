@@ -13,9 +13,11 @@ from sqlalchemy import select
 
 from session.errors import MeetingInvalid, SessionError
 from session.invitation_links import DEVICE_COOKIE
+from session.invitation_sms import invitation_sms_text
 from session.isolation import get_meeting_for, meetings_visible_to
 from session.link_tokens import new_device_id, valid_device_id
 from session.meetings import MEETING_KINDS, create_meeting, get_meeting
+from session.opening_hours import OSLO
 from session.organisations import can_create_meetings, holds_role
 from session.revocation import session_is_current
 from session.roles import LABELS, Role
@@ -148,17 +150,36 @@ def _staff_context(request: web.Request, user: StaffUser) -> dict[str, Any]:
     }
 
 
-async def _links(
-    request: web.Request, meeting_id: str, roles: list[Role], user: StaffUser
-) -> list[tuple[str, str, int]]:
-    """Signed, expiring links, one per role: (label, link, invitation id); shown once (only hashes are stored)."""
+@dataclass(frozen=True, slots=True)
+class ShownLink:
+    label: str
+    url: str
+    invitation_id: int
+    code: str | None
+    sms: str | None
+    """The invitation text the service prepares; sending it is the integration point (SmsSender)."""
+
+
+async def _links(request: web.Request, meeting_id: str, roles: list[Role], user: StaffUser) -> list[ShownLink]:
+    """Signed, expiring links, one per role, shown once (only hashes are stored). Citizens' links also get a
+    short single-use code, to read aloud or send by SMS when a link is hard to open."""
     settings = request.app[SETTINGS]
     ttl = timedelta(hours=settings.join_link_ttl_hours)
     lang = lang_of(request)
-    out: list[tuple[str, str, int]] = []
+    out: list[ShownLink] = []
     for role in roles:
-        issued = await request.app[LINKS].issue(actor_staff_id=user.id, meeting_id=meeting_id, role=role, ttl=ttl)
-        out.append((LABELS[lang][role], f"{settings.base_url}/j/{issued.token}", issued.invitation_id))
+        issued = await request.app[LINKS].issue(
+            actor_staff_id=user.id, meeting_id=meeting_id, role=role, ttl=ttl, with_code=not role.is_staff
+        )
+        url = f"{settings.base_url}/j/{issued.token}"
+        sms = invitation_sms_text(
+            link_url=url,
+            expires_at=issued.expires_at,
+            tz=OSLO,
+            code=issued.code,
+            code_url=f"{settings.base_url}/kode" if issued.code else None,
+        )
+        out.append(ShownLink(LABELS[lang][role], url, issued.invitation_id, issued.code, sms))
     return out
 
 

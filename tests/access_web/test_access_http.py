@@ -196,3 +196,32 @@ async def test_the_host_withdraws_a_link_and_its_live_connection_ends(server: Li
             assert resp.status == 410
     finally:
         await kari.close()
+
+
+async def test_a_short_code_leads_to_the_link_once_and_binds_the_device(server: LiveServer) -> None:
+    kari = await staff_client(server, KARI)
+    try:
+        async with kari.get(f"{server.url}/staff") as resp:
+            csrf = csrf_of(await resp.text())
+        form = aiohttp.FormData({"csrf": csrf, "topic": "Hodestøtte", "kind": "bolig", "roles": "bruker"})
+        async with kari.post(f"{server.url}/staff/meetings", data=form) as resp:
+            page = await resp.text()
+        code = re.search(r'data-code="(\d{6})"', page)
+        link = re.search(r'<a href="([^"]+)" class="join-link">', page)
+        assert code and link
+        assert f"{server.url}/kode" in page  # the prepared SMS text names the code entrance
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as phone:
+            async with phone.post(f"{server.url}/kode", data={"code": "000000"}) as resp:
+                assert resp.status == 400
+            spoken = f"{code.group(1)[:3]} {code.group(1)[3:]}"  # read aloud in two groups
+            async with phone.post(f"{server.url}/kode", data={"code": spoken}, allow_redirects=False) as resp:
+                assert resp.status == 303 and resp.headers["Location"].startswith("/j/")
+            async with phone.get(link.group(1)) as resp:
+                assert resp.status == 200  # the same device as the code
+            async with phone.post(f"{server.url}/kode", data={"code": code.group(1)}) as resp:
+                assert resp.status == 400  # single use
+        other = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        async with other, other.get(link.group(1)) as resp:
+            assert resp.status == 409  # bound to the phone that used the code
+    finally:
+        await kari.close()

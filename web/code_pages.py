@@ -1,0 +1,41 @@
+"""The short code entrance: a six-digit code read aloud or sent by SMS leads to the link it stands for.
+
+The code is single-use and binds the link to the device that redeems it, like opening the link itself. Attempts
+are limited per client (a keyed hash of the address, never stored or logged) and in total.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from session.access_errors import CodeInvalid, TooManyAttempts
+from session.invitation_links import DEVICE_COOKIE
+from session.link_tokens import new_device_id, valid_device_id
+from web.app import LINKS, SETTINGS, SIGNER
+from web.pages import render
+
+
+async def code_page(request: web.Request) -> web.Response:
+    if request.method == "GET":
+        return render(request, "code.html", error=None)
+    form = await request.post()
+    device = request.cookies.get(DEVICE_COOKIE)
+    if not device or not valid_device_id(device):
+        device = new_device_id()
+    client_key = request.app[SIGNER].sign_value("client:" + (request.remote or ""))
+    try:
+        token, _invitation = await request.app[LINKS].redeem_code(
+            str(form.get("code", ""))[:20], device, client_key=client_key
+        )
+    except CodeInvalid as exc:
+        return render(request, "code.html", status=400, error=str(exc))
+    except TooManyAttempts as exc:
+        return render(request, "code.html", status=429, error=str(exc))
+    response = web.HTTPSeeOther(f"/j/{token}")
+    secure = request.app[SETTINGS].base_url.startswith("https://")
+    response.set_cookie(DEVICE_COOKIE, device, httponly=True, samesite="Lax", secure=secure)
+    raise response
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_route("*", "/kode", code_page)
