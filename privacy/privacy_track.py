@@ -142,9 +142,9 @@ class PrivacyTrack(MediaStreamTrack):
         return self._card(PAUSE if gate == PAUSE else CLOSED, frame)
 
     def _run(self, frame: VideoFrame, gate: str) -> VideoFrame:
-        bgr = frame.to_ndarray(format="bgr24")
         if gate == FACE_VISIBLE:  # consented exception: the picture is sent as it is, for a limited time
             return _with_timing(frame.reformat(format="yuv420p"), frame)
+        bgr = frame.to_ndarray(format="bgr24")
         out = self._processor.process(bgr, self._state, self._clock())
         if out is bgr:  # a processor must never hand back its input
             raise RuntimeError("frame processor returned its input")
