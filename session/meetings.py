@@ -11,12 +11,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from session.errors import MeetingInvalid
 from session.roles import Role
-from session.tables import invitations, meetings, organisations
+from session.tables import meetings, organisations
 
 MEETING_KINDS = ("bolig", "mobilitet", "kommunikasjon", "reparasjon", "annet")
 TOPIC_MAX = 200
@@ -89,15 +89,6 @@ async def get_meeting(conn: AsyncConnection, meeting_id: str) -> Meeting | None:
     if row is None:
         return None
     return Meeting(row.id, row.organisation_id, row.centre_id, row.topic, row.kind, row.created_by, row.status)
-
-
-async def revoke_invitation(conn: AsyncConnection, invitation_id: int, now: datetime) -> None:
-    """A revoked link is refused from now on (410), also when it is opened again on the same device."""
-    await conn.execute(
-        update(invitations)
-        .where(invitations.c.id == invitation_id, invitations.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
 
 
 async def meeting_exists(conn: AsyncConnection, meeting_id: str) -> bool:

@@ -106,7 +106,10 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Revoke:
+    """The host turned someone away: their link is withdrawn in the host's name (audited there)."""
+
     invitation_id: int
+    by_staff_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,10 +247,12 @@ class Room:
         guest = self.participants.get(pid)
         if guest is None or guest.stage is not Stage.LOBBY:
             raise NotAllowed("Personen venter ikke i lobbyen.")
+        if host.staff_id is None:  # host links are staff links; the withdrawal is made in the host's name
+            raise NotAllowed("Bare en innlogget vert kan avvise.")
         del self.participants[pid]
         return [
             Audit("lobby.deny", host.role.value, {"participant_role": guest.role.value}),
-            Revoke(guest.invitation_id),
+            Revoke(guest.invitation_id, host.staff_id),
             Send(pid, {"type": "denied"}),
             Close(pid, "denied"),
             *self._lobby_update(),

@@ -10,7 +10,6 @@ from aiohttp import web
 from privacy.audit_record import Actor, ActorKind, AuditRecord
 from recordings.access import StaffActor
 from recordings.errors import RecordingError
-from session.meetings import revoke_invitation
 from session.roles import Role
 from session.room import (
     Attach,
@@ -25,7 +24,7 @@ from session.room import (
     StartRecording,
     StopRecording,
 )
-from web.app import CLOCK, ENGINE, RECORDINGS, RECORDS, RELAY
+from web.app import CLOCK, LINKS, RECORDINGS, RECORDS, RELAY
 from web.live import LiveMeeting
 
 
@@ -53,8 +52,7 @@ async def carry_out(app: web.Application, meeting: LiveMeeting, effects: list[Ef
             )
             await app[RECORDS].audit.append(record)
         elif isinstance(effect, Revoke):
-            async with app[ENGINE].begin() as conn:
-                await revoke_invitation(conn, effect.invitation_id, app[CLOCK]())
+            await app[LINKS].revoke(actor_staff_id=effect.by_staff_id, invitation_id=effect.invitation_id)
         elif isinstance(effect, StartRecording | StopRecording | Record):
             await carry_out(app, meeting, await _recording(app, meeting, effect))
         elif isinstance(effect, Close):

@@ -70,7 +70,7 @@ def gates(effects: Sequence[object]) -> dict[str, tuple[VideoGate, bool]]:
 def meeting_with(*guests: tuple[str, Role], confirmed: bool = True, slots: int = 3) -> Room:
     """A room where host "h" is in the call and each guest has been admitted."""
     room = Room("m1", slot_count=slots)
-    room.connect("h", Role.FORMIDLER, 1, host=True)
+    room.connect("h", Role.FORMIDLER, 1, host=True, staff_id=1)
     room.request_entry("h")
     for n, (pid, role) in enumerate(guests, start=2):
         room.connect(pid, role, n, host=False)
@@ -83,7 +83,7 @@ def meeting_with(*guests: tuple[str, Role], confirmed: bool = True, slots: int =
 
 def test_preview_is_private_and_guests_wait_in_the_lobby() -> None:
     room = Room("m1", slot_count=2)
-    effects = room.connect("h", Role.FORMIDLER, 1, host=True)
+    effects = room.connect("h", Role.FORMIDLER, 1, host=True, staff_id=1)
     assert gates(effects) == {"h": (VideoGate.ROSTER, True)}  # closed from the first frame
     room.connect("b", Role.BRUKER, 2, host=False)
     assert sends_to(room.request_entry("h"), "h")[0]["type"] == "entered"
@@ -95,7 +95,7 @@ def test_preview_is_private_and_guests_wait_in_the_lobby() -> None:
 
 def test_admit_shows_each_to_the_other_and_is_audited() -> None:
     room = Room("m1", slot_count=2)
-    room.connect("h", Role.FORMIDLER, 1, host=True)
+    room.connect("h", Role.FORMIDLER, 1, host=True, staff_id=1)
     room.request_entry("h")
     room.connect("r", Role.RADGIVER, 2, host=False)
     room.request_entry("r")
@@ -107,7 +107,7 @@ def test_admit_shows_each_to_the_other_and_is_audited() -> None:
 
 def test_deny_revokes_the_link_and_only_the_host_may() -> None:
     room = Room("m1", slot_count=2)
-    room.connect("h", Role.FORMIDLER, 1, host=True)
+    room.connect("h", Role.FORMIDLER, 1, host=True, staff_id=1)
     room.request_entry("h")
     room.connect("p", Role.PARORENDE, 7, host=False)
     room.request_entry("p")
@@ -115,13 +115,13 @@ def test_deny_revokes_the_link_and_only_the_host_may() -> None:
     with pytest.raises(NotAllowed):
         room.deny("x", "p")
     effects = room.deny("h", "p")
-    assert Revoke(7) in effects and Close("p", "denied") in effects
+    assert Revoke(7, 1) in effects and Close("p", "denied") in effects
     assert "p" not in room.participants
 
 
 def test_lobby_message_reaches_only_those_waiting() -> None:
     room = Room("m1", slot_count=3)
-    room.connect("h", Role.FORMIDLER, 1, host=True)
+    room.connect("h", Role.FORMIDLER, 1, host=True, staff_id=1)
     room.request_entry("h")
     room.connect("w", Role.BRUKER, 2, host=False)
     room.request_entry("w")
