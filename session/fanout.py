@@ -11,7 +11,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -20,42 +20,44 @@ log = logging.getLogger(__name__)
 AUDIO_BUFFER_FRAMES = 10  # 200 ms of 20 ms Opus frames
 
 
-class Fanout:
-    """Pulls ``source`` in one task and offers each frame to every live subscriber."""
+class Sink(Protocol):
+    def offer(self, item: Any) -> None: ...
+
+    def end(self) -> None: ...
+
+
+class Broadcast:
+    """One task pulls ``source``; each frame becomes items (``_produce``) offered to every subscriber.
+
+    Shared by the frame fan-out and the shared encoder, so both stop, unsubscribe and end alike.
+    """
+
+    name = "broadcast"
 
     def __init__(self, source: MediaStreamTrack) -> None:
         self.source = source
-        self.kind = source.kind
-        self._subscribers: set[_Subscriber] = set()
-        self.enabled = True
-        """When False, frames are read and dropped: subscribers receive nothing (silence for audio)."""
+        self._subscribers: set[Sink] = set()
         self._pump = asyncio.ensure_future(self._run())
 
-    def subscribe(self) -> MediaStreamTrack:
-        sub = _Subscriber(self)
-        self._subscribers.add(sub)
-        return sub
-
-    def unsubscribe(self, track: MediaStreamTrack) -> None:
-        if isinstance(track, _Subscriber):
-            self._subscribers.discard(track)
-            track.end()
+    async def _produce(self, frame: Any) -> list[Any]:
+        return [frame]
 
     async def _run(self) -> None:
         try:
             while True:
-                frame = await self.source.recv()
-                if not self.enabled:
-                    continue
-                for sub in list(self._subscribers):
-                    sub.offer(frame)
+                for item in await self._produce(await self.source.recv()):
+                    for sub in list(self._subscribers):
+                        sub.offer(item)
         except MediaStreamError:
             pass
         except Exception:
-            log.exception("fan-out stopped")
+            log.exception("broadcast stopped", extra={"kind": self.name})
         finally:
             for sub in list(self._subscribers):
                 sub.end()
+
+    def unsubscribe(self, track: Sink) -> None:
+        self._subscribers.discard(track)
 
     async def stop(self) -> None:
         self._pump.cancel()
@@ -65,6 +67,26 @@ class Fanout:
             sub.end()
         self._subscribers.clear()
         self.source.stop()
+
+
+class Fanout(Broadcast):
+    """Offers each frame of ``source`` to every live subscriber (newest frame for video, short buffer for audio)."""
+
+    name = "fanout"
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        self.kind = source.kind
+        self.enabled = True
+        """When False, frames are read and dropped: subscribers receive nothing (silence for audio)."""
+        super().__init__(source)
+
+    def subscribe(self) -> MediaStreamTrack:
+        sub = _Subscriber(self)
+        self._subscribers.add(sub)
+        return sub
+
+    async def _produce(self, frame: Any) -> list[Any]:
+        return [frame] if self.enabled else []
 
 
 class _Subscriber(MediaStreamTrack):
@@ -88,7 +110,7 @@ class _Subscriber(MediaStreamTrack):
         self._ready.set()
 
     def stop(self) -> None:
-        self._fanout._subscribers.discard(self)
+        self._fanout.unsubscribe(self)
         self.end()
 
     async def recv(self) -> Any:

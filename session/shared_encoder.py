@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
-import logging
 from concurrent.futures import Executor
 from fractions import Fraction
 from typing import Any
@@ -23,7 +21,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 from av.packet import Packet
 
-log = logging.getLogger(__name__)
+from session.fanout import Broadcast
 
 VIDEO_TIME_BASE = Fraction(1, 90000)
 QUEUE_PACKETS = 15  # one second at 15 fps; more means the receiver's sender loop is stuck
@@ -57,18 +55,18 @@ def new_vp8_encoder(width: int, height: int, bitrate: int = BITRATE) -> Any:
     return codec
 
 
-class SharedEncoder:
-    """Pulls processed frames from ``source`` (one consumer) and offers encoded packets to subscribers."""
+class SharedEncoder(Broadcast):
+    """Encodes the processed frames of ``source`` (its one consumer) and offers the packets to subscribers."""
+
+    name = "shared_encoder"
 
     def __init__(self, source: MediaStreamTrack, executor: Executor) -> None:
-        self.source = source
         self._executor = executor
         self._codec: Any = None
         self._keyframe_wanted = True
-        self._subscribers: set[EncodedTrack] = set()
         self.packets = 0
         self.keyframes = 0
-        self._pump = asyncio.ensure_future(self._run())
+        super().__init__(source)
 
     def subscribe(self) -> EncodedTrack:
         track = EncodedTrack(self)
@@ -90,41 +88,17 @@ class SharedEncoder:
             packet.time_base = VIDEO_TIME_BASE
         return packets
 
-    async def _run(self) -> None:
+    async def _produce(self, frame: Any) -> list[Any]:
+        assert isinstance(frame, VideoFrame)
+        if frame.time_base != VIDEO_TIME_BASE and frame.pts is not None and frame.time_base:
+            frame.pts = int(frame.pts * frame.time_base / VIDEO_TIME_BASE)
+            frame.time_base = VIDEO_TIME_BASE
+        keyframe, self._keyframe_wanted = self._keyframe_wanted, False
         loop = asyncio.get_running_loop()
-        try:
-            while True:
-                frame = await self.source.recv()
-                assert isinstance(frame, VideoFrame)
-                if frame.time_base != VIDEO_TIME_BASE and frame.pts is not None and frame.time_base:
-                    frame.pts = int(frame.pts * frame.time_base / VIDEO_TIME_BASE)
-                    frame.time_base = VIDEO_TIME_BASE
-                keyframe, self._keyframe_wanted = self._keyframe_wanted, False
-                packets = await loop.run_in_executor(self._executor, self._encode, frame, keyframe)
-                for packet in packets:
-                    self.packets += 1
-                    self.keyframes += packet.is_keyframe
-                    for sub in list(self._subscribers):
-                        sub.offer(packet)
-        except MediaStreamError:
-            pass
-        except Exception:
-            log.exception("shared encoder stopped")
-        finally:
-            for sub in list(self._subscribers):
-                sub.end()
-
-    def unsubscribe(self, track: EncodedTrack) -> None:
-        self._subscribers.discard(track)
-
-    async def stop(self) -> None:
-        self._pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._pump
-        for sub in list(self._subscribers):
-            sub.end()
-        self._subscribers.clear()
-        self.source.stop()
+        packets = await loop.run_in_executor(self._executor, self._encode, frame, keyframe)
+        self.packets += len(packets)
+        self.keyframes += sum(1 for p in packets if p.is_keyframe)
+        return packets
 
 
 class EncodedTrack(MediaStreamTrack):
