@@ -11,8 +11,9 @@ from privacy.anonymizer import Anonymizer, AnonymizerOptions
 
 
 class WholeFrameObscurer:
-    """Obscures every frame entirely (16x12 blocks): for an operator who wants no picture content at all, and for
-    tests that must tell the processed stream from the camera's without a face detector."""
+    """Obscures every frame entirely in a 16x12 grid of flat cells. Not selectable in production (the anonymizer
+    is); the relay bench (``--processor obscure-all``) and the browser tests use it to measure the relay without
+    face detection and to tell processed frames from the camera's by their grid."""
 
     def new_track(self) -> Any:
         return None
