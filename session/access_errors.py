@@ -2,7 +2,7 @@
 
 The edge maps ``NotFound`` to 404 (never 403: another organisation's objects must not be confirmed to exist),
 ``AccessRefused`` to 403, ``InvalidOrganisation`` and ``InvalidRequest`` to 400, ``LinkInUseElsewhere`` to 409
-and ``TooManyAttempts`` to 429.
+(a wrong code and too many attempts give the same answer).
 """
 
 from __future__ import annotations
@@ -59,11 +59,7 @@ class CodeInvalid(SessionError):
     code = "code_invalid"
 
     def __init__(self) -> None:
-        super().__init__("Koden er feil eller har utløpt. Sjekk sifrene, eller be om en ny kode.")
-
-
-class TooManyAttempts(SessionError):
-    code = "too_many_attempts"
-
-    def __init__(self) -> None:
-        super().__init__("For mange feil forsøk. Vent noen minutter og prøv igjen.")
+        super().__init__(
+            "Koden stemmer ikke, har utløpt, eller det er prøvd for mange ganger. Sjekk sifrene og prøv igjen om "
+            "litt, eller be om en ny kode."
+        )

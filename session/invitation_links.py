@@ -4,7 +4,7 @@ A link is opened in two steps. ``check`` (the join page, a plain GET) refuses a 
 one bound to another device, but binds nothing: link scanners in mail and SMS apps fetch links too, and must not
 take the link away from its owner. ``claim`` (when the person actually joins, i.e. the call WebSocket) binds
 the link to the browser's device-id cookie on first use; another device is refused with a clear message until
-the host resets the link. A six-digit code may stand in for the link (read aloud or sent by SMS); it is
+the host resets the link. A twelve-digit code may stand in for the link (read aloud or sent by SMS); it is
 single-use, short-lived, hashed under a server key and rate limited. Every refusal is audited.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from privacy.audit_record import Actor, ActorKind, AuditRecord, DetailValue
 from privacy.ledgers import AuditLog, Clock
-from session.access_errors import CodeInvalid, LinkInUseElsewhere, NotFound, TooManyAttempts
+from session.access_errors import CodeInvalid, LinkInUseElsewhere, NotFound
 from session.access_tables import invitation_codes, invitation_devices
+from session.attempt_limits import BackoffLimiter
 from session.audited import Refusal, run_audited, staff_actor, system_actor
 from session.errors import LinkExpired, LinkInvalid, LinkRevoked, SessionError
 from session.invitation_sms import SmsSender, normalise_mobile_number
@@ -38,7 +38,10 @@ from session.tables import invitations
 DEVICE_COOKIE = "samhandling_device"
 """Holds the browser's device id: HttpOnly, Secure, SameSite=Lax (links arrive from other sites), path "/"."""
 CODE_TTL = timedelta(hours=24)
-_CODE = re.compile(r"[0-9]{6}")
+CODE_DIGITS = 12
+"""Long enough that guessing at the back-off's rate is negligible (THREAT_MODEL.md has the arithmetic); read
+aloud and typed in three groups of four, like the room code and its PIN."""
+_CODE = re.compile(rf"[0-9]{{{CODE_DIGITS}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,39 +53,6 @@ class IssuedLink:
     expires_at: datetime
     code: str | None = None
     code_expires_at: datetime | None = None
-
-
-class AttemptLimiter:
-    """Failed short-code attempts per caller key (e.g. a hash of the client address) and in total, in memory.
-
-    With one million codes, guessing must be slow: ``per_key`` failures per key and ``total`` failures across
-    all keys within ``window`` stop further tries until old failures age out.
-    """
-
-    def __init__(self, *, per_key: int = 5, total: int = 200, window: timedelta = timedelta(minutes=15)) -> None:
-        self.per_key = per_key
-        self.total = total
-        self.window = window
-        self._failures: dict[str, deque[datetime]] = {}
-        self._all: deque[datetime] = deque()
-
-    def _trim(self, times: deque[datetime], now: datetime) -> None:
-        while times and times[0] <= now - self.window:
-            times.popleft()
-
-    def blocked(self, key: str, now: datetime) -> bool:
-        self._trim(self._all, now)
-        mine = self._failures.get(key)
-        if mine is not None:
-            self._trim(mine, now)
-            if not mine:
-                del self._failures[key]
-                mine = None
-        return len(self._all) >= self.total or (mine is not None and len(mine) >= self.per_key)
-
-    def failed(self, key: str, now: datetime) -> None:
-        self._failures.setdefault(key, deque()).append(now)
-        self._all.append(now)
 
 
 def _aware(value: datetime, like: datetime) -> datetime:
@@ -106,13 +76,13 @@ class InvitationLinks:
         clock: Clock,
         keys: LinkKeys,
         *,
-        limiter: AttemptLimiter | None = None,
+        limiter: BackoffLimiter | None = None,
     ) -> None:
         self._engine = engine
         self._audit = audit
         self._clock = clock
         self._keys = keys
-        self._limiter = limiter if limiter is not None else AttemptLimiter()
+        self._limiter = limiter if limiter is not None else BackoffLimiter()
         self._aead = AESGCM(keys.seal)
 
     # -- issuing ----------------------------------------------------------------------------------------------
@@ -173,7 +143,7 @@ class InvitationLinks:
             )
         )
         for _ in range(20):
-            code = f"{secrets.randbelow(10**6):06d}"
+            code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
             code_hash = self._keys.keyed_hash(self._keys.code, code)
             taken = select(invitation_codes.c.id).where(invitation_codes.c.code_hash == code_hash)
             if (await conn.execute(taken)).first() is None:
@@ -249,9 +219,9 @@ class InvitationLinks:
         neither stored nor logged.
         """
         now = self._clock.now()
-        if self._limiter.blocked(client_key, now):
-            raise TooManyAttempts()
-        digits = re.sub(r"\s", "", code)
+        if self._limiter.blocked(client_key, now.timestamp()):
+            raise CodeInvalid()  # the same answer as a wrong code: waiting is not a hint that a code exists
+        digits = re.sub(r"[\s-]", "", code)
 
         async def work(conn: AsyncConnection) -> tuple[str, Invitation]:
             row = None
@@ -264,7 +234,7 @@ class InvitationLinks:
                 )
                 row = (await conn.execute(query)).first()
             if row is None or _aware(row.expires_at, now) <= now:
-                self._limiter.failed(client_key, now)
+                self._limiter.failed(client_key, now.timestamp())
                 raise Refusal(CodeInvalid(), self._refusal(None, (), "code_unknown"))
             try:
                 sealed = base64.urlsafe_b64decode(row.sealed_link)

@@ -32,8 +32,8 @@ def normalise_mobile_number(value: str) -> str:
 
 
 def spoken_code(code: str) -> str:
-    """The code as read aloud or printed: two groups of three digits."""
-    return f"{code[:3]} {code[3:]}"
+    """The code as read aloud or printed: groups of four digits, like the room code."""
+    return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
 def invitation_sms_text(

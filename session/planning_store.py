@@ -18,6 +18,7 @@ from enum import StrEnum
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from session.attempt_limits import BackoffPolicy
 from session.departments import Department
 from session.opening_hours import DayException, OpeningHours, Period
 from session.planning import MeetingPlan, ParticipantKind
@@ -39,8 +40,8 @@ from session.room_code import pin_matches as _pin_matches
 from session.summary import MeetingSummary, summary_from_json, summary_to_json
 from session.tables import meetings
 
-MAX_PIN_FAILURES = 5
-PIN_LOCKOUT = timedelta(minutes=15)
+ROOM_CODE_BACKOFF = BackoffPolicy(free=5, first_delay=2.0, max_delay=3600.0, forget_after=24 * 3600.0)
+"""Wrong PINs per room code: five typing mistakes are free, then each try waits twice as long (up to an hour)."""
 _DUMMY_HASH = "scrypt$" + "00" * 16 + "$" + "00" * 32
 
 
@@ -220,10 +221,10 @@ async def check_room_code(
     *,
     now: datetime,
     pepper: bytes = b"",
-    max_failures: int = MAX_PIN_FAILURES,
-    lockout: timedelta = PIN_LOCKOUT,
+    policy: BackoffPolicy = ROOM_CODE_BACKOFF,
 ) -> RoomCodeCheck:
-    """Check a typed room code and PIN. After ``max_failures`` wrong PINs the code is locked for ``lockout``."""
+    """Check a typed room code and PIN. Wrong PINs are counted per code (in the database, so every server
+    process sees them) and each one beyond the free ones makes the next try wait exponentially longer."""
     compact_code, compact_pin = normalize_room_code(code), normalize_pin(pin)
     if compact_code is None:
         return RoomCodeCheck(RoomCodeOutcome.UNKNOWN)
@@ -234,7 +235,8 @@ async def check_room_code(
         return RoomCodeCheck(RoomCodeOutcome.UNKNOWN)
     if _aware(row.expires_at, now) <= now:
         return RoomCodeCheck(RoomCodeOutcome.EXPIRED)
-    if row.locked_until is not None and _aware(row.locked_until, now) > now:
+    waiting_until = None if row.locked_until is None else _aware(row.locked_until, now)
+    if waiting_until is not None and waiting_until > now:
         return RoomCodeCheck(RoomCodeOutcome.LOCKED)
     matches = compact_pin is not None and await asyncio.to_thread(
         _pin_matches, compact_code, compact_pin, row.pin_hash, pepper=pepper
@@ -243,12 +245,12 @@ async def check_room_code(
     if matches:
         await conn.execute(update(room_codes).where(where).values(failed_attempts=0, locked_until=None))
         return RoomCodeCheck(RoomCodeOutcome.OK, row.meeting_id)
-    failures = row.failed_attempts + 1
-    if failures >= max_failures:
-        await conn.execute(update(room_codes).where(where).values(failed_attempts=0, locked_until=now + lockout))
-        return RoomCodeCheck(RoomCodeOutcome.LOCKED)
-    await conn.execute(update(room_codes).where(where).values(failed_attempts=failures))
-    return RoomCodeCheck(RoomCodeOutcome.WRONG_PIN)
+    quiet = waiting_until is not None and (now - waiting_until).total_seconds() > policy.forget_after
+    failures = 1 if quiet else row.failed_attempts + 1
+    delay = policy.delay(failures)
+    until = now + timedelta(seconds=delay) if delay > 0 else None
+    await conn.execute(update(room_codes).where(where).values(failed_attempts=failures, locked_until=until))
+    return RoomCodeCheck(RoomCodeOutcome.LOCKED if until is not None else RoomCodeOutcome.WRONG_PIN)
 
 
 # --- opening-hour exceptions --------------------------------------------------------------------------------

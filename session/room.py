@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from session.errors import MeetingFull, SessionError
+from session.permissions import CallAction, CallActor, CallStage, call_actor, call_may
 from session.roles import Role
 from session.roster import OffCameraList
 
@@ -22,6 +23,22 @@ LOBBY_MESSAGE_MAX = 280
 
 class NotAllowed(SessionError):
     code = "not_allowed"
+
+
+_HOST_ONLY = "Bare en innlogget ansatt som er vert for møtet, kan gjøre dette."
+_REFUSALS: dict[CallAction, str] = {
+    CallAction.ENTER: "Du er ikke med i møtet.",
+    CallAction.ADMIT: _HOST_ONLY,
+    CallAction.DENY: _HOST_ONLY,
+    CallAction.LOBBY_MESSAGE: _HOST_ONLY,
+    CallAction.ROSTER_CONFIRM: _HOST_ONLY,
+    CallAction.RECORD_START: "Bare en innlogget ansatt som er vert, kan starte opptak.",
+    CallAction.RECORD_STOP: _HOST_ONLY,
+    CallAction.ROSTER_EDIT: "Bare innloggede ansatte i møtet kan endre listen over tilstedeværende.",
+    CallAction.CHAT: "Du må være med i møtet for å skrive i chatten.",
+    CallAction.PAUSE_OTHER: "Bare brukeren selv eller en innlogget ansatt i møtet kan sette brukeren på pause.",
+    CallAction.RESUME_OTHER: "Bare brukeren selv eller en innlogget ansatt i møtet kan avslutte pausen.",
+}
 
 
 class Stage(StrEnum):
@@ -144,6 +161,17 @@ class Participant:
     def in_call(self) -> bool:
         return self.stage is Stage.IN_CALL
 
+    @property
+    def actor(self) -> CallActor:
+        return call_actor(self.role, host=self.host, staff_id=self.staff_id)
+
+    @property
+    def call_stage(self) -> CallStage:
+        return CallStage.CHECK if self.check_only else CallStage(self.stage.value)
+
+    def may(self, action: CallAction) -> bool:
+        return call_may(self.actor, self.call_stage, action)
+
     def public(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -195,10 +223,11 @@ class Room:
             raise NotAllowed("Du er ikke med i møtet.")
         return participant
 
-    def _host(self, pid: str) -> Participant:
+    def require(self, pid: str, action: CallAction) -> Participant:
+        """The participant, if the permission table lets them take ``action`` now; NotAllowed otherwise."""
         actor = self._get(pid)
-        if not actor.host or not actor.in_call:
-            raise NotAllowed("Bare verten for møtet kan gjøre dette.")
+        if not actor.may(action):
+            raise NotAllowed(_REFUSALS.get(action, "Du har ikke tilgang til å gjøre dette i møtet."))
         return actor
 
     # -- arriving and leaving --------------------------------------------------------------------------------
@@ -225,6 +254,7 @@ class Room:
         me = self._get(pid)
         if me.check_only:
             raise NotAllowed("Dette er bare en test av utstyret. Åpne møtelenken for å bli med.")
+        self.require(pid, CallAction.ENTER)
         if me.stage is not Stage.PREVIEW:
             return []
         if me.host:
@@ -234,7 +264,7 @@ class Room:
         return effects + self._lobby_update()
 
     def admit(self, host_pid: str, pid: str) -> list[Effect]:
-        host = self._host(host_pid)
+        host = self.require(host_pid, CallAction.ADMIT)
         guest = self.participants.get(pid)
         if guest is None or guest.stage is not Stage.LOBBY:
             raise NotAllowed("Personen venter ikke i lobbyen.")
@@ -243,11 +273,11 @@ class Room:
 
     def deny(self, host_pid: str, pid: str) -> list[Effect]:
         """Turned away: the link is revoked, so the same link cannot be used to come back."""
-        host = self._host(host_pid)
+        host = self.require(host_pid, CallAction.DENY)
         guest = self.participants.get(pid)
         if guest is None or guest.stage is not Stage.LOBBY:
             raise NotAllowed("Personen venter ikke i lobbyen.")
-        if host.staff_id is None:  # host links are staff links; the withdrawal is made in the host's name
+        if host.staff_id is None:  # the table grants DENY to logged-in hosts only; the withdrawal is in their name
             raise NotAllowed("Bare en innlogget vert kan avvise.")
         del self.participants[pid]
         return [
@@ -259,7 +289,7 @@ class Room:
         ]
 
     def lobby_message(self, host_pid: str, text: str) -> list[Effect]:
-        self._host(host_pid)
+        self.require(host_pid, CallAction.LOBBY_MESSAGE)
         text = " ".join(text.split())
         if not text or len(text) > LOBBY_MESSAGE_MAX:
             raise NotAllowed(f"Meldingen til lobbyen må ha 1–{LOBBY_MESSAGE_MAX} tegn.")
@@ -323,24 +353,20 @@ class Room:
     # -- roster ---------------------------------------------------------------------------------------------
 
     def add_off_camera(self, pid: str, role: str, first_name: str) -> list[Effect]:
-        actor = self._get(pid)
-        if not actor.in_call:
-            raise NotAllowed("Du må være med i møtet for å legge til tilstedeværende.")
+        actor = self.require(pid, CallAction.ROSTER_EDIT)
         entry = self.off_camera.add(role, first_name, pid)
         audit = Audit("roster.change", actor.role.value, {"change": "added", "role": entry.role})
         return [audit, *self._broadcast(self.roster())]
 
     def remove_off_camera(self, pid: str, entry_id: int) -> list[Effect]:
-        actor = self._get(pid)
-        if not actor.in_call:
-            raise NotAllowed("Du må være med i møtet for å endre listen.")
+        actor = self.require(pid, CallAction.ROSTER_EDIT)
         entry = self.off_camera.remove(entry_id)
         audit = Audit("roster.change", actor.role.value, {"change": "removed", "role": entry.role})
         return [audit, *self._broadcast(self.roster())]
 
     def confirm_roster(self, host_pid: str) -> list[Effect]:
         """Video starts only once the host has confirmed who is present, on and off camera."""
-        host = self._host(host_pid)
+        host = self.require(host_pid, CallAction.ROSTER_CONFIRM)
         self.roster_confirmed = True
         roles = sorted(p.role.value for p in self.in_call()) + sorted(e.role for e in self.off_camera.entries.values())
         audit = Audit("roster.confirmed", host.role.value, {"roles": roles})
@@ -350,10 +376,14 @@ class Room:
 
     def set_paused(self, actor_pid: str, target_pid: str, paused: bool) -> list[Effect]:
         """The user pauses themself, or staff do it for them; resuming is the user's, or staff at their request."""
-        actor = self._get(actor_pid)
         target = self._get(target_pid)
-        if actor.id != target.id and not actor.role.is_staff:
-            raise NotAllowed("Bare brukeren selv eller en ansatt kan sette brukeren på pause.")
+        if actor_pid == target_pid:
+            action = CallAction.PAUSE_SELF if paused else CallAction.RESUME_SELF
+        else:
+            action = CallAction.PAUSE_OTHER if paused else CallAction.RESUME_OTHER
+        actor = self.require(actor_pid, action)
+        if target.check_only:
+            raise NotAllowed("Fant ikke deltakeren.")
         if target.paused == paused:
             return []
         target.paused = paused
@@ -366,16 +396,14 @@ class Room:
         return [audit, *self._broadcast(msg, include_lobby=False, also=target.id), *self._sync_gates()]
 
     def set_media(self, pid: str, audio: bool, video: bool) -> list[Effect]:
-        me = self._get(pid)
+        me = self.require(pid, CallAction.SET_MEDIA)
         me.audio, me.video = audio, video
         msg = {"type": "media", "participant": pid, "audio": audio, "video": video}
         return self._broadcast(msg, also=pid)
 
     def chat(self, pid: str, text: str) -> list[Effect]:
         """Relayed to those in the call now; never stored, logged or audited."""
-        me = self._get(pid)
-        if not me.in_call:
-            raise NotAllowed("Du må være med i møtet for å skrive i chatten.")
+        me = self.require(pid, CallAction.CHAT)
         text = text.strip()
         if not text or len(text) > CHAT_MAX:
             raise NotAllowed(f"En chatmelding må ha 1–{CHAT_MAX} tegn.")
@@ -396,9 +424,7 @@ class Room:
 
     def start_recording(self, host_pid: str, reason: str, deadline_days: int | None) -> list[Effect]:
         """Only by exception: a staff host, a stated reason, and every user in the call consenting to it."""
-        host = self._host(host_pid)
-        if not host.role.is_staff:
-            raise NotAllowed("Bare en ansatt som er vert, kan starte opptak.")
+        self.require(host_pid, CallAction.RECORD_START)
         if self.recording:
             raise NotAllowed("Opptak pågår allerede.")
         if not reason.strip():
@@ -414,7 +440,7 @@ class Room:
         return self._broadcast({"type": "recording", "on": True}, include_lobby=True) + self._sync_gates()
 
     def stop_recording(self, host_pid: str) -> list[Effect]:
-        self._host(host_pid)
+        self.require(host_pid, CallAction.RECORD_STOP)
         if not self.recording:
             raise NotAllowed("Det pågår ikke noe opptak.")
         return [StopRecording(host_pid)]

@@ -1,10 +1,10 @@
 """Short numeric room code + PIN: the alternative way into a meeting when the link cannot be used.
 
-The invitation carries an 8-digit room code and a 4-digit PIN, to be typed on the fallback address (a phone
+The invitation carries an 8-digit room code and a 6-digit PIN, to be typed on the fallback address (a phone
 keypad is enough). Both come from ``secrets``. Only a salted scrypt hash of the PIN is stored, bound to its room
-code, so that the database alone does not let anyone in; a 4-digit PIN is still guessable offline from a stolen
-hash in minutes, so the store also counts failed attempts and locks the code, and a server-side ``pepper``
-(kept outside the database) can be mixed in.
+code, so that the database alone does not let anyone in; a short PIN is still guessable offline from a stolen
+hash, so a server-side ``pepper`` (kept outside the database) is mixed in, and online guessing is slowed per
+room code and per client (exponential back-off; the arithmetic is in THREAT_MODEL.md).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 
 ROOM_CODE_DIGITS = 8
-PIN_DIGITS = 4
+PIN_DIGITS = 6
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _SALT_BYTES = 16
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from privacy.keys import KeyFileError, read_owner_only
 
 COOKIE = "samhandling_staff"
 SESSION_SECONDS = 8 * 3600
@@ -29,19 +32,35 @@ class StaffSession:
 
 
 def load_or_create_secret(data_dir: Path, given: str) -> bytes:
-    """The configured secret, or one generated on first start and kept owner-only in the data directory."""
+    """The configured secret, or one generated on first start and kept owner-only in the data directory.
+
+    The file is the root of every HMAC and cookie key, so it is created with ``O_EXCL`` at mode 0600 (no window
+    in which the umask decides) and refused when it is a symlink or readable by group or others.
+    """
     if given:
         return given.encode()
     path = data_dir / "session.key"
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        fd = path.open("xb")
-        try:
-            path.chmod(0o600)
-            fd.write(secrets.token_bytes(32))
-        finally:
-            fd.close()
-    return path.read_bytes()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+    try:
+        secret = read_owner_only(path, what="Sesjonsnøkkelen (session.key)", max_bytes=4096)
+    except KeyFileError as exc:
+        raise SessionKeyError(str(exc)) from exc
+    if len(secret) < 32:
+        raise SessionKeyError("Sesjonsnøkkelen (session.key) er for kort.")
+    return secret
+
+
+class SessionKeyError(Exception):
+    """``session.key`` must not be used (symlink, readable by others, too short); the server refuses to start."""
 
 
 class SessionSigner:

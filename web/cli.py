@@ -14,6 +14,7 @@ from privacy import anonymize_cli
 from privacy.audit_cli import add_audit_parser
 from recordings.verify_cli import add_recordings_parser
 from web.access_log import RouteAccessLogger
+from web.auth import SessionKeyError
 from web.database import create_engine, migrate
 from web.logging_setup import configure_logging
 from web.settings import Settings, SettingsError, load_settings
@@ -113,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except SettingsError as exc:
         print(f"Feil i innstillingene: {exc}", file=sys.stderr)
+        return 2
+    except SessionKeyError as exc:
+        print(f"Kan ikke starte: {exc}", file=sys.stderr)
         return 2
     return code
 

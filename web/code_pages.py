@@ -1,18 +1,19 @@
 """The short code entrance: a six-digit code read aloud or sent by SMS leads to the link it stands for.
 
-The code is single-use and binds the link to the device that redeems it, like opening the link itself. Attempts
-are limited per client (a keyed hash of the address, never stored or logged) and in total.
+The code is single-use and binds the link to the device that redeems it, like opening the link itself. Failed
+attempts slow the client down exponentially (a keyed hash of its address, never stored or logged); there is no
+total that a stranger could use up for everyone, and a wrong code and a slowed-down client get the same answer.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from session.access_errors import CodeInvalid, TooManyAttempts
+from session.access_errors import CodeInvalid
 from session.invitation_links import DEVICE_COOKIE
 from session.link_tokens import new_device_id, valid_device_id
-from web.app import LINKS, SETTINGS, SIGNER
-from web.pages import render
+from web.app import LINKS, SETTINGS
+from web.pages import client_key, render
 
 
 async def code_page(request: web.Request) -> web.Response:
@@ -22,15 +23,12 @@ async def code_page(request: web.Request) -> web.Response:
     device = request.cookies.get(DEVICE_COOKIE)
     if not device or not valid_device_id(device):
         device = new_device_id()
-    client_key = request.app[SIGNER].sign_value("client:" + (request.remote or ""))
     try:
         token, _invitation = await request.app[LINKS].redeem_code(
-            str(form.get("code", ""))[:20], device, client_key=client_key
+            str(form.get("code", ""))[:40], device, client_key=client_key(request, "code")
         )
     except CodeInvalid as exc:
         return render(request, "code.html", status=400, error=str(exc))
-    except TooManyAttempts as exc:
-        return render(request, "code.html", status=429, error=str(exc))
     response = web.HTTPSeeOther(f"/j/{token}")
     secure = request.app[SETTINGS].base_url.startswith("https://")
     response.set_cookie(DEVICE_COOKIE, device, httponly=True, samesite="Lax", secure=secure)

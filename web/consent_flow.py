@@ -20,6 +20,7 @@ from privacy.consent import ConsentForm, ConsentGiven, ConsentWithdrawn, Giver, 
 from privacy.record_errors import ConsentError
 from recordings.retention import DeletionTrigger
 from session.errors import SessionError
+from session.permissions import CallAction
 from session.roles import Role
 from session.room import Effect, NotAllowed, Participant, Send
 from session.signalling import GiveConsent, WithdrawConsent
@@ -43,18 +44,33 @@ def actor_of(p: Participant) -> Actor:
 
 
 def _recorder(p: Participant) -> Recorder:
-    if p.role.is_staff:
-        return Recorder(RecorderKind.STAFF, f"staff-{p.staff_id}" if p.staff_id else f"link-{p.invitation_id}")
+    if p.role.is_staff and p.staff_id is not None:
+        return Recorder(RecorderKind.STAFF, f"staff-{p.staff_id}")
     return Recorder(RecorderKind.PARTICIPANT, f"link-{p.invitation_id}")
 
 
 def _check_who(actor: Participant, subject: Participant, form: ConsentForm) -> None:
-    if subject.role is not Role.BRUKER:
+    if subject.role is not Role.BRUKER or subject.check_only:
         raise NotAllowed("Samtykke gjelder brukeren i møtet.")
-    if form is ConsentForm.ORAL and not actor.role.is_staff:
-        raise NotAllowed("Muntlig samtykke registreres av en ansatt som hørte det.")
-    if form is ConsentForm.WRITTEN and actor.id != subject.id and actor.role is not Role.PARORENDE:
-        raise NotAllowed("Skriftlig samtykke gis av brukeren eller en pårørende på egen enhet.")
+    if form is ConsentForm.ORAL:
+        action = CallAction.CONSENT_ORAL
+    else:
+        action = CallAction.CONSENT_WRITTEN_SELF if actor.id == subject.id else CallAction.CONSENT_WRITTEN_FOR_USER
+    if not actor.may(action):
+        raise NotAllowed(_CONSENT_REFUSALS[action])
+
+
+def _check_withdraw(actor: Participant, subject: Participant) -> None:
+    action = CallAction.WITHDRAW_CONSENT_SELF if actor.id == subject.id else CallAction.WITHDRAW_CONSENT_OTHER
+    if subject.role is not Role.BRUKER or not actor.may(action):
+        raise NotAllowed("Bare brukeren, en pårørende eller en innlogget ansatt kan trekke tilbake samtykke.")
+
+
+_CONSENT_REFUSALS = {
+    CallAction.CONSENT_ORAL: "Muntlig samtykke registreres av en innlogget ansatt i møtet som hørte det.",
+    CallAction.CONSENT_WRITTEN_SELF: "Skriftlig samtykke gis av brukeren eller en pårørende på egen enhet.",
+    CallAction.CONSENT_WRITTEN_FOR_USER: "Skriftlig samtykke gis av brukeren eller en pårørende på egen enhet.",
+}
 
 
 async def refresh(app: web.Application, meeting: LiveMeeting, subject: Participant) -> list[Effect]:
@@ -111,8 +127,7 @@ async def handle(
                 else None,
             )
         else:
-            if actor.id != subject.id and not actor.role.is_staff and actor.role is not Role.PARORENDE:
-                raise NotAllowed("Bare brukeren, en pårørende eller en ansatt kan trekke tilbake samtykke.")
+            _check_withdraw(actor, subject)
             event = ConsentWithdrawn(
                 consent_id=msg.consent_id,
                 meeting_id=room.meeting_id,

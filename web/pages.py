@@ -25,6 +25,7 @@ from session.staff_roles import MEETING_ROLES
 from session.tables import organisations, staff
 from web.app import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER, TEMPLATES
 from web.auth import COOKIE, StaffSession
+from web.client_address import client_address
 from web.i18n import catalogue, pick_language, translate
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -55,6 +56,12 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.status in (403, 404, 410) and "text/html" in request.headers.get("Accept", "") and exc.text:
             return render(request, "error.html", status=exc.status, message=exc.text)
         raise
+
+
+def client_key(request: web.Request, purpose: str) -> str:
+    """A keyed hash of the client's address (behind trusted proxies: the forwarded one), for attempt limits only."""
+    address = client_address(request.remote, request.headers.get("X-Forwarded-For"), request.app[SETTINGS].trusted_proxies)
+    return request.app[SIGNER].sign_value(f"client:{purpose}:{address}")
 
 
 def lang_of(request: web.Request) -> str:
@@ -327,12 +334,11 @@ async def join_page(request: web.Request) -> web.Response:
 
 
 def link_error_status(exc: SessionError) -> int:
-    """403 for forged, altered or unknown links; 410 for expired or revoked; 409 for another device; 429."""
+    """403 for forged, altered or unknown links; 410 for expired or revoked; 409 for another device."""
     return {
         "link_expired": 410,
         "link_revoked": 410,
         "link_in_use": 409,
-        "too_many_attempts": 429,
     }.get(exc.code, 403)
 
 

@@ -1,25 +1,27 @@
 """The fallback address (``/rom``): a room code and PIN from the invitation lead to a join link.
 
 For people whose link does not work (a mail client that breaks it, a phone that cannot open it). The code and
-PIN are checked by the planning store, which counts wrong PINs per code and locks the code for a while; each
-attempt also costs an scrypt hash, so failures are limited per client (a hash of the address, never logged)
-and in total. A correct code gives a fresh link for a role the plan invited, never a host link.
+PIN are checked by the planning store, which slows guessing per room code; each attempt also costs an scrypt
+hash, so failures also slow the client down (a keyed hash of its address, never logged). Neither is a global
+limit a stranger could use to lock everyone out, and «wrong» and «wait» give the same answer. A correct code
+gives a fresh link for a citizen, relative or guest role the plan invited: never a staff role, never a host
+link (staff join through their own login).
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 
 from aiohttp import web
 
 from session.errors import SessionError
-from session.invitation_links import AttemptLimiter
+from session.attempt_limits import BackoffLimiter
 from session.meetings import get_meeting
 from session.planning_store import RoomCodeOutcome, check_room_code, load_plan
+from session.permissions import ENTRANCE_ROLES
 from session.roles import LABELS, Role
 from web.app import CLOCK, ENGINE, LINKS, SIGNER
-from web.pages import lang_of, render
+from web.pages import client_key, lang_of, render
 from web.staff_meeting import join_role
 
 ROOM_PATH = "/rom"
@@ -27,8 +29,8 @@ ROOM_PATH = "/rom"
 LINK_GRACE = timedelta(hours=2)
 """Links and the room code stay valid this long after the planned end (meetings run over)."""
 MIN_LINK_TTL = timedelta(minutes=30)
-ROOM_LIMITER = web.AppKey("room_code_limiter", AttemptLimiter)
-"""Failed room-code attempts per client (hashed address) and in total."""
+ROOM_LIMITER = web.AppKey("room_code_limiter", BackoffLimiter)
+"""Failed room-code attempts per client (keyed hash of the address)."""
 
 
 def room_pepper(app: web.Application) -> bytes:
@@ -40,14 +42,16 @@ def room_pepper(app: web.Application) -> bytes:
 ROOM_REFUSALS: dict[RoomCodeOutcome, tuple[int, str]] = {
     RoomCodeOutcome.UNKNOWN: (403, "roomcode.error.wrong"),
     RoomCodeOutcome.WRONG_PIN: (403, "roomcode.error.wrong"),
-    RoomCodeOutcome.LOCKED: (429, "roomcode.error.locked"),
+    RoomCodeOutcome.LOCKED: (403, "roomcode.error.wrong"),  # the same answer: waiting tells nothing about codes
     RoomCodeOutcome.EXPIRED: (410, "roomcode.error.expired"),
 }
 
 
-def _room_page(request: web.Request, *, status: int = 200, error: str | None = None, role: str = "") -> web.Response:
+def _room_page(
+    request: web.Request, *, status: int = 200, error: str | None = None, role: str = Role.BRUKER.value
+) -> web.Response:
     lang = lang_of(request)
-    roles = [(r.value, LABELS[lang][r]) for r in Role]
+    roles = [(r.value, LABELS[lang][r]) for r in ENTRANCE_ROLES]
     return render(request, "plan_room.html", status=status, error=error, roles=roles, chosen=role)
 
 
@@ -55,20 +59,18 @@ async def room_form(request: web.Request) -> web.Response:
     return _room_page(request)
 
 
-def _client_key(request: web.Request) -> str:
-    return hashlib.sha256((request.remote or "unknown").encode()).hexdigest()
-
-
 async def room_enter(request: web.Request) -> web.Response:
     form = await request.post()
-    code, pin, role_value = (str(form.get(k, "")) for k in ("code", "pin", "role"))
-    now, key, limiter = request.app[CLOCK](), _client_key(request), request.app[ROOM_LIMITER]
-    if limiter.blocked(key, now):
-        return _room_page(request, status=429, error="roomcode.error.busy", role=role_value)
+    code, pin, role_value = (str(form.get(k, ""))[:40] for k in ("code", "pin", "role"))
+    now, key, limiter = request.app[CLOCK](), client_key(request, "room"), request.app[ROOM_LIMITER]
     try:
         role = Role(role_value)
     except ValueError:
         return _room_page(request, status=400, error="roomcode.error.role")
+    if role not in ENTRANCE_ROLES:  # staff join with their own login, never by a code anyone may hold
+        return _room_page(request, status=400, error="roomcode.error.role")
+    if limiter.blocked(key, now.timestamp()):
+        return _room_page(request, status=403, error="roomcode.error.wrong", role=role_value)
     issue: tuple[str, int, timedelta] | None = None
     async with request.app[ENGINE].begin() as conn:  # commits the failure count when refusing, too
         result = await check_room_code(conn, code, pin, now=now, pepper=room_pepper(request.app))
@@ -88,12 +90,13 @@ async def room_enter(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(f"/j/{link.token}")
     if result.outcome is RoomCodeOutcome.OK:
         return _room_page(request, status=400, error="roomcode.error.notinvited", role=role_value)
-    limiter.failed(key, now)
+    if result.outcome is not RoomCodeOutcome.EXPIRED:
+        limiter.failed(key, now.timestamp())
     status, message = ROOM_REFUSALS[result.outcome]
     return _room_page(request, status=status, error=message, role=role_value)
 
 
 def setup_routes(app: web.Application) -> None:
-    app[ROOM_LIMITER] = AttemptLimiter(per_key=10, total=300)
+    app[ROOM_LIMITER] = BackoffLimiter()
     app.router.add_get(ROOM_PATH, room_form)
     app.router.add_post(ROOM_PATH, room_enter)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from web.client_address import Network, parse_trusted_proxies
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable, never its value."""
@@ -39,7 +41,8 @@ class Settings:
     public_url: str = ""
     """The address people open (used in links and invitations); derived from host/port when empty."""
     dev_mode: bool = True
-    """Enables the built-in development identity provider with the demo staff. Never in production."""
+    """Enables the built-in development identity provider with the demo staff. Never in production: read from
+    the environment it is off unless ``SAMHANDLING_DEV_MODE=true`` is given explicitly."""
     session_secret: Secret = Secret("")
     """Signs staff session cookies; generated into ``data_dir`` on first start when not given."""
     ice_servers: tuple[Mapping[str, object], ...] = ()
@@ -62,6 +65,8 @@ class Settings:
     recordings_retention_days: int = 30
     recordings_max_days: int = 90
     recordings_export: bool = False
+    trusted_proxies: tuple[Network, ...] = ()
+    """Proxies whose ``X-Forwarded-For`` names the client (for attempt limits); empty: the peer is the client."""
 
     @property
     def base_url(self) -> str:
@@ -108,9 +113,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("SAMHANDLING_ICE_SERVERS must be a JSON list") from None
     if not isinstance(ice, list) or not all(isinstance(s, dict) and "urls" in s for s in ice):
         raise SettingsError("SAMHANDLING_ICE_SERVERS must be a JSON list of {urls, username?, credential?}")
-    dev_mode = _bool(env, "SAMHANDLING_DEV_MODE", True)
+    # Off unless asked for: anyone may log in as any demo employee in development mode, so a server started
+    # without settings must not fall into it (scripts/demo and the tests ask for it explicitly).
+    dev_mode = _bool(env, "SAMHANDLING_DEV_MODE", False)
     if not dev_mode and not env.get("SAMHANDLING_OIDC_ISSUER"):
-        raise SettingsError("SAMHANDLING_OIDC_ISSUER is required when SAMHANDLING_DEV_MODE is false")
+        raise SettingsError(
+            "SAMHANDLING_OIDC_ISSUER is required (or SAMHANDLING_DEV_MODE=true for a local demo, never in production)"
+        )
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -133,4 +142,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         recordings_retention_days=_int(env, "SAMHANDLING_RECORDINGS_RETENTION_DAYS", 30, 1, 3650),
         recordings_max_days=_int(env, "SAMHANDLING_RECORDINGS_MAX_DAYS", 90, 1, 3650),
         recordings_export=_bool(env, "SAMHANDLING_RECORDINGS_EXPORT", False),
+        trusted_proxies=_proxies(env),
     )
+
+
+def _proxies(env: Mapping[str, str]) -> tuple[Network, ...]:
+    try:
+        return parse_trusted_proxies(env.get("SAMHANDLING_TRUSTED_PROXIES") or "")
+    except ValueError:
+        raise SettingsError("SAMHANDLING_TRUSTED_PROXIES must be a comma-separated list of addresses") from None

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.ledgers import AuditLog
-from session.access_errors import CodeInvalid, InvalidRequest, LinkInUseElsewhere, NotFound, TooManyAttempts
+from session.access_errors import CodeInvalid, InvalidRequest, LinkInUseElsewhere, NotFound
 from session.errors import LinkExpired, LinkInvalid, LinkRevoked
-from session.invitation_links import AttemptLimiter, InvitationLinks
+from session.attempt_limits import BackoffLimiter, BackoffPolicy
+from session.invitation_links import InvitationLinks
 from session.invitation_sms import invitation_sms_text, normalise_mobile_number
 from session.link_tokens import LinkKeys, new_device_id, parse_link, sign_link, valid_device_id
 from session.meetings import create_meeting
@@ -23,7 +24,7 @@ KEYS = LinkKeys(b"0123456789abcdef-test-secret")
 
 @pytest.fixture
 def links(engine: AsyncEngine, audit: AuditLog, clock: FixedClock) -> InvitationLinks:
-    return InvitationLinks(engine, audit, clock, KEYS, limiter=AttemptLimiter(per_key=3, total=50))
+    return InvitationLinks(engine, audit, clock, KEYS, limiter=BackoffLimiter(BackoffPolicy(free=2, first_delay=30)))
 
 
 @pytest.fixture
@@ -183,7 +184,7 @@ async def test_a_short_code_leads_to_the_same_link_once(
         ttl=timedelta(hours=2),
         with_code=True,
     )
-    assert issued.code is not None and len(issued.code) == 6 and issued.code.isdigit()
+    assert issued.code is not None and len(issued.code) == 12 and issued.code.isdigit()
     assert issued.code_expires_at == issued.expires_at  # a code never outlives its link
     device = new_device_id()
     token, invitation = await links.redeem_code(f"{issued.code[:3]} {issued.code[3:]}", device, client_key="k1")
@@ -217,13 +218,15 @@ async def test_wrong_codes_are_limited_and_revocation_kills_the_code(
         actor_staff_id=world.formidler_a, meeting_id=meeting_a, role=Role.BRUKER, ttl=timedelta(hours=2), with_code=True
     )
     assert issued.code is not None
-    wrong = f"{(int(issued.code) + 1) % 10**6:06d}"
+    assert len(issued.code) == 12
+    wrong = f"{(int(issued.code) + 1) % 10**12:012d}"
     for bad in (wrong, "12345", "abcdef"):
         with pytest.raises(CodeInvalid):
             await links.redeem_code(bad, new_device_id(), client_key="guesser")
-    with pytest.raises(TooManyAttempts):
+    with pytest.raises(CodeInvalid):  # the guesser now waits, and is told nothing more than «wrong»
         await links.redeem_code(issued.code, new_device_id(), client_key="guesser")
-    clock.advance(16 * 60)  # failures age out of the window
+    assert (await _refusals(audit)).count("code_unknown") == 3  # the refused-while-waiting try did not even look
+    clock.advance(60)
     await links.revoke(actor_staff_id=world.formidler_a, invitation_id=issued.invitation_id)
     with pytest.raises(CodeInvalid):
         await links.redeem_code(issued.code, new_device_id(), client_key="guesser")
@@ -245,7 +248,7 @@ async def test_the_sms_text_and_sending_keep_personal_data_out(
         code=issued.code,
         code_url="https://samhandling.example/kode",
     )
-    assert url in text and f"{issued.code[:3]} {issued.code[3:]}" in text
+    assert url in text and f"{issued.code[:4]} {issued.code[4:8]} {issued.code[8:]}" in text
     assert "02.03.2026 kl. 12:00" in text  # 11:00 UTC is 12:00 in Oslo in March
     assert "Seng" not in text  # the topic is never in an SMS
 

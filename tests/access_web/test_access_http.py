@@ -206,7 +206,7 @@ async def test_a_short_code_leads_to_the_link_once_and_binds_the_device(server: 
         form = aiohttp.FormData({"csrf": csrf, "topic": "Hodestøtte", "kind": "bolig", "roles": "bruker"})
         async with kari.post(f"{server.url}/staff/meetings", data=form) as resp:
             page = await resp.text()
-        code = re.search(r'data-code="(\d{6})"', page)
+        code = re.search(r'data-code="(\d{12})"', page)
         link = re.search(r'<a href="([^"]+)" class="join-link">', page)
         assert code and link
         assert f"{server.url}/kode" in page  # the prepared SMS text names the code entrance

@@ -15,6 +15,7 @@ from session.departments import Department
 from session.meetings import create_meeting, get_meeting
 from session.opening_hours import DayException, Period, standard_hours
 from session.planning_errors import PlanInvalid, SummaryInvalid
+from session.attempt_limits import BackoffPolicy
 from session.planning_store import (
     RoomCodeOutcome,
     cancel_plan,
@@ -100,7 +101,7 @@ async def test_room_code_and_pin_let_in_only_with_the_right_pin_and_lock_after_f
         credentials = await issue_room_code(conn, meeting_id, now=NOW, expires_at=NOW + timedelta(days=7))
         stored = (await conn.execute(select(planning_tables.room_codes))).one()
     assert credentials.pin not in stored.pin_hash and len(credentials.code) == 8
-    wrong = f"{(int(credentials.pin) + 1) % 10000:04d}"
+    wrong = f"{(int(credentials.pin) + 1) % 10**6:06d}"
 
     async with engine.begin() as conn:
         ok = await check_room_code(conn, credentials.display_code, credentials.pin, now=NOW)
@@ -109,15 +110,21 @@ async def test_room_code_and_pin_let_in_only_with_the_right_pin_and_lock_after_f
         other_code = f"{(int(credentials.code) + 1) % 10**8:08d}"
         unknown = await check_room_code(conn, other_code, credentials.pin, now=NOW)
         assert unknown.outcome is RoomCodeOutcome.UNKNOWN
+        policy = BackoffPolicy(free=2, first_delay=60.0, max_delay=3600.0)
         for _ in range(2):
-            assert (await check_room_code(conn, credentials.code, wrong, now=NOW, max_failures=3)).outcome is (
+            assert (await check_room_code(conn, credentials.code, wrong, now=NOW, policy=policy)).outcome is (
                 RoomCodeOutcome.WRONG_PIN
             )
-        third = await check_room_code(conn, credentials.code, wrong, now=NOW, max_failures=3)
-        assert third.outcome is RoomCodeOutcome.LOCKED
-        locked = await check_room_code(conn, credentials.code, credentials.pin, now=NOW + timedelta(minutes=1))
+        third = await check_room_code(conn, credentials.code, wrong, now=NOW, policy=policy)
+        assert third.outcome is RoomCodeOutcome.LOCKED  # the next try must wait 60 s
+        locked = await check_room_code(conn, credentials.code, credentials.pin, now=NOW + timedelta(seconds=30))
         assert locked.outcome is RoomCodeOutcome.LOCKED and locked.meeting_id is None
-        later = await check_room_code(conn, credentials.code, credentials.pin, now=NOW + timedelta(minutes=16))
+        after = NOW + timedelta(seconds=61)
+        fourth = await check_room_code(conn, credentials.code, wrong, now=after, policy=policy)
+        assert fourth.outcome is RoomCodeOutcome.LOCKED  # and now 120 s: the wait doubles
+        early = await check_room_code(conn, credentials.code, credentials.pin, now=after + timedelta(seconds=100))
+        assert early.outcome is RoomCodeOutcome.LOCKED
+        later = await check_room_code(conn, credentials.code, credentials.pin, now=after + timedelta(seconds=121))
         assert later.outcome is RoomCodeOutcome.OK
         expired = await check_room_code(conn, credentials.code, credentials.pin, now=NOW + timedelta(days=8))
         assert expired.outcome is RoomCodeOutcome.EXPIRED

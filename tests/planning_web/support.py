@@ -57,7 +57,7 @@ class Invitations:
 def read_invitations(page: str) -> Invitations:
     meeting = re.search(r'action="/staff/meetings/([0-9a-f]+)/invitasjon\.ics"', page)
     code = re.search(r'name="code" value="(\d{8})"', page)
-    pin = re.search(r'name="pin" value="(\d{4})"', page)
+    pin = re.search(r'name="pin" value="(\d{6})"', page)
     assert meeting and code and pin, page[:2000]
     found = Invitations(meeting.group(1), code.group(1), pin.group(1), page=page)
     for section in re.findall(r'<section [^>]*data-participant="([^"]+)">(.*?)</section>', page, re.DOTALL):
