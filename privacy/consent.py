@@ -30,6 +30,21 @@ from privacy.signed_chain import format_time
 from privacy.validators import validate_free_text, validate_reference
 
 PURPOSE_MAX_LENGTH = 200
+PURPOSES = ("posisjonering", "styresystem", "hodestotte", "bolig", "annet")
+"""What video or recording is for, chosen from a list: free text typed here would land in the signed ledger for
+good, so only a short note beside the choice is allowed, and it is checked like every free-text field."""
+PURPOSE_NOTE_MAX_LENGTH = 80
+
+
+def compose_purpose(code: str, note: str = "") -> str:
+    """The ledger's purpose text: a listed code, optionally ``code: note``. InvalidConsent for anything else."""
+    if code not in PURPOSES:
+        raise InvalidConsent("Velg formålet fra listen.")
+    cleaned = validate_free_text("Merknad", note, max_length=PURPOSE_NOTE_MAX_LENGTH, required=False)
+    cleaned = " ".join(cleaned.split())
+    return f"{code}: {cleaned}" if cleaned else code
+
+
 MAX_FACE_VISIBLE = timedelta(hours=4)
 """Longest face_visible exception one consent may grant: one fitting session, not a standing permission."""
 

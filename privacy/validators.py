@@ -92,14 +92,19 @@ def control_digits_ok(digits: str, *, rule_2032: bool = True) -> bool:
     return sum(w * v for w, v in zip(_K2_WEIGHTS, values, strict=True)) % 11 == 0
 
 
-def identity_kind(digits: str, *, rule_2032: bool = True) -> IdentityKind | None:
+def identity_kind(digits: str, *, rule_2032: bool = True, strict: bool = True) -> IdentityKind | None:
     """The series of a valid identity number, or None when the control digits or the date do not hold.
+
+    With ``strict=False`` the control digits are not required: a number mistyped by one digit, or made up, is
+    still somebody's birth date plus five digits, and free text must not carry it either.
 
     The date check accepts any day that exists in the month in some century: from 2032 the individual number
     no longer tells the century, and D-numbers may carry a registration date, so no age or future-date check
     is made. 29 February is accepted for years divisible by four (00 is 2000, a leap year).
     """
-    if not control_digits_ok(digits, rule_2032=rule_2032):
+    if len(digits) != 11 or not digits.isascii() or not digits.isdigit():
+        return None
+    if strict and not control_digits_ok(digits, rule_2032=rule_2032):
         return None
     day, month, year = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])
     d_form = day > 40
@@ -137,9 +142,14 @@ class IdentityNumberMatch:
     number: str = field(repr=False)
 
 
-# Six date digits, then an optional space, dot, hyphen or no-break space, then the individual number, with an
-# optional space before the two control digits ("010190 12345", "010190.123 45"). No digit may touch either end.
-_CANDIDATE = re.compile(r"(?<![0-9])([0-9]{6})[ .\-\u00a0]?([0-9]{3})[ \u00a0]?([0-9]{2})(?![0-9])")
+# Six date digits (optionally written as a date, "01.01.90", "01-01-90", "01/01 90"), then an optional space,
+# dot, hyphen or no-break space, then the individual number, with an optional space before the two last digits
+# ("010190 12345", "010190.123 45", "01.01.90-12345"). No digit may touch either end.
+_SEP = r"[ .\-/\u00a0]?"
+_CANDIDATE = re.compile(
+    rf"(?<![0-9])([0-9]{{2}}){_SEP}([0-9]{{2}}){_SEP}([0-9]{{2}})"
+    r"[ .\-\u00a0]?([0-9]{3})[ \u00a0]?([0-9]{2})(?![0-9])"
+)
 
 
 def _skeleton(text: str) -> tuple[str, list[int]]:
@@ -158,8 +168,9 @@ def _skeleton(text: str) -> tuple[str, list[int]]:
     return "".join(chars), positions
 
 
-def find_identity_numbers(text: str, *, rule_2032: bool = True) -> list[IdentityNumberMatch]:
-    """Every valid identity number in free text, in order, with its span in ``text``.
+def find_identity_numbers(text: str, *, rule_2032: bool = True, strict: bool = False) -> list[IdentityNumberMatch]:
+    """Every identity number in free text, in order, with its span in ``text``: by default any eleven digits
+    that begin with a real date (plain, D-, H- or synthetic form), whether or not the control digits hold.
 
     Digit runs longer than eleven are not split into candidates (an account or serial number is not a person),
     but a number may be written with a separator between the date and the individual number.
@@ -168,7 +179,7 @@ def find_identity_numbers(text: str, *, rule_2032: bool = True) -> list[Identity
     found: list[IdentityNumberMatch] = []
     for match in _CANDIDATE.finditer(skeleton):
         digits = "".join(match.groups())
-        kind = identity_kind(digits, rule_2032=rule_2032)
+        kind = identity_kind(digits, rule_2032=rule_2032, strict=strict)
         if kind is not None:
             start, end = positions[match.start()], positions[match.end() - 1] + 1
             found.append(IdentityNumberMatch(kind=kind, start=start, end=end, number=digits))
@@ -236,6 +247,6 @@ def validate_reference(what: str, value: str) -> str:
     """
     if not _REFERENCE.fullmatch(value):
         raise InvalidReference(f"{what} har ugyldig form.")
-    if is_identity_number(value):
+    if identity_kind(value, strict=False) is not None:
         raise IdentityNumberRefused(what)
     return value

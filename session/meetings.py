@@ -14,6 +14,8 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from privacy.record_errors import IdentityNumberRefused
+from privacy.validators import find_identity_numbers
 from session.errors import MeetingInvalid
 from session.roles import Role
 from session.tables import meetings, organisations
@@ -52,6 +54,8 @@ def clean_text(value: str, *, field: str, max_len: int, required: bool = True) -
         raise MeetingInvalid(f"Feltet «{field}» kan ha høyst {max_len} tegn.")
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise MeetingInvalid(f"Feltet «{field}» inneholder kontrolltegn.")
+    if find_identity_numbers(value):  # the topic shows on the citizen's phone and in every record of the meeting
+        raise MeetingInvalid(str(IdentityNumberRefused(field)))
     return value
 
 

@@ -163,6 +163,14 @@ async def holds_role(
     return any(r is role and (org_ids is None or o in org_ids) for r, o in await staff_roles_of(conn, staff_id))
 
 
+async def _centre_of_staff(conn: AsyncConnection, staff_id: int) -> int | None:
+    row = (await conn.execute(select(staff.c.organisation_id).where(staff.c.id == staff_id))).first()
+    if row is None:
+        return None
+    path = await org_path(conn, int(row.organisation_id))
+    return next((o.id for o in reversed(path) if o.kind is OrgKind.CENTRE), None)
+
+
 def _record(action: str, actor: Actor, org_ids: tuple[int, ...], **details: DetailValue) -> AuditRecord:
     return AuditRecord(action, actor, org_ids, None, details)
 
@@ -184,6 +192,7 @@ class Organisations:
         parent_id: int | None = None,
         department: DepartmentKind | None = None,
         enabled: bool = False,
+        serving_centre_id: int | None = None,
     ) -> Organisation:
         """Register an organisation. ``actor_staff_id`` must be a centre administrator; None means the operator
         (command line, seeding). Invalid numbers, duplicates and a wrong parent are refused and audited."""
@@ -218,9 +227,17 @@ class Organisations:
                     "duplicate",
                 )
             await self._check_parent(conn, kind, parent_id, department, refuse)
+            serving = serving_centre_id
+            if kind is OrgKind.MUNICIPALITY and serving is None and actor_staff_id is not None:
+                serving = await _centre_of_staff(conn, actor_staff_id)  # the registering centre serves it
             result = await conn.execute(
                 insert(organisations).values(
-                    org_number=number, name=clean_name, kind=kind.value, parent_id=parent_id, enabled=enabled
+                    org_number=number,
+                    name=clean_name,
+                    kind=kind.value,
+                    parent_id=parent_id,
+                    enabled=enabled,
+                    serving_centre_id=serving if kind is OrgKind.MUNICIPALITY else None,
                 )
             )
             org_id = int(result.inserted_primary_key[0]) if result.inserted_primary_key else 0

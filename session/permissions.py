@@ -187,5 +187,17 @@ def call_may(actor: CallActor, stage: CallStage, action: CallAction) -> bool:
     return actor in actors and stage in stages
 
 
+CALL_ROLE_OF_STAFF: dict[StaffRole, Role] = {
+    StaffRole.FORMIDLER: Role.FORMIDLER,
+    StaffRole.ADVISER: Role.RADGIVER,
+    StaffRole.TECHNICIAN: Role.TEKNIKER,
+}
+"""The role a staff member has in a call they join with their own login."""
+
+
+def call_role_for(roles: frozenset[StaffRole]) -> Role | None:
+    return next((role for staff_role, role in CALL_ROLE_OF_STAFF.items() if staff_role in roles), None)
+
+
 ENTRANCE_ROLES: tuple[Role, ...] = (Role.BRUKER, Role.PARORENDE, Role.LEVERANDOR, Role.HUSBANKEN)
 """Roles a room code or a six-digit code may hand out (citizen first, the default); never a staff role."""

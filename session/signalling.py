@@ -101,7 +101,10 @@ class GiveConsent:
     form: str
     scopes: tuple[str, ...]
     purpose: str
+    """One of ``privacy.consent.PURPOSES``."""
     face_visible_minutes: int | None
+    note: str = ""
+    """A short note beside the purpose (checked for identity numbers like every free text)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +198,9 @@ def _consent(data: dict[str, Any]) -> GiveConsent:
         giver=_str(data, "giver", 16),
         form=_str(data, "form", 16),
         scopes=tuple(scopes),
-        purpose=_str(data, "purpose", 200),
+        purpose=_str(data, "purpose", 32),
         face_visible_minutes=None if minutes is None else _int(data, "face_visible_minutes", 1, 240),
+        note=_str(data, "note", 200, required=False),
     )
 
 

@@ -31,6 +31,8 @@ organisations = Table(
     Column("kind", String(32), nullable=False),
     Column("parent_id", Integer, ForeignKey("organisations.id"), nullable=True),
     Column("enabled", Boolean, nullable=False, default=False),
+    # For a municipality: the hjelpemiddelsentral that serves it, the other party of its meetings.
+    Column("serving_centre_id", Integer, ForeignKey("organisations.id", name="fk_organisations_serving_centre")),
 )
 
 staff = Table(

@@ -114,7 +114,7 @@ class CallClient:
                 "giver": "user",
                 "form": "oral",
                 "scopes": scopes,
-                "purpose": "Tilpasning av hodestøtte",
+                "purpose": "hodestotte",
                 **extra,
             }
         )

@@ -43,7 +43,8 @@ def server_settings(data_dir: Path, **changes: object) -> Settings:
     base = load_settings(
         {
             "SAMHANDLING_DATA_DIR": str(data_dir),
-            "SAMHANDLING_ICE_LOOPBACK": "true", "SAMHANDLING_DEV_MODE": "true",
+            "SAMHANDLING_ICE_LOOPBACK": "true",
+            "SAMHANDLING_DEV_MODE": "true",
             "SAMHANDLING_RECORDINGS_KEK_FILE": str(kek),
         }
     )

@@ -13,8 +13,11 @@ ACCESS = logging.getLogger("web.access")
 class RouteAccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         route = "unmatched"
-        if isinstance(request, web.Request) and request.match_info.route.resource is not None:
-            route = request.match_info.route.resource.canonical
+        # A request refused before routing (a malformed request line) has no match info; reading the public
+        # property then fails an assertion inside aiohttp, so look at the slot it fills.
+        match_info = getattr(request, "_match_info", None) if isinstance(request, web.Request) else None
+        if match_info is not None and match_info.route.resource is not None:
+            route = match_info.route.resource.canonical
         ACCESS.info(
             "request",
             extra={"method": request.method, "route": route, "status": response.status, "ms": round(time * 1000, 1)},

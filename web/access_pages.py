@@ -12,10 +12,11 @@ from sqlalchemy import select
 from session.access_errors import AccessError, AccessRefused, NotFound
 from session.isolation import audit_entries_for
 from session.organisations import holds_role
+from session.permissions import StaffAction
 from session.staff_roles import OrgKind, StaffRole
 from session.tables import organisations
 from web.app import ACCESS, ENGINE, ORGS, RECORDS, SIGNER
-from web.pages import StaffUser, check_csrf, render, require_staff
+from web.pages import StaffUser, check_csrf, render, require
 
 
 def _status(exc: AccessError) -> int:
@@ -41,12 +42,12 @@ async def _page(request: web.Request, user: StaffUser, *, status: int = 200, err
 
 
 async def access_page(request: web.Request) -> web.Response:
-    return await _page(request, await require_staff(request))
+    return await _page(request, await require(request, StaffAction.MANAGE_ACCESS))
 
 
 async def revoke(request: web.Request) -> web.Response:
     """Removing the right ends that person's sessions and live meetings at once."""
-    user = await require_staff(request)
+    user = await require(request, StaffAction.MANAGE_ACCESS)
     form = await check_csrf(request, user)
     try:
         await request.app[ACCESS].revoke_formidler(
@@ -60,7 +61,7 @@ async def revoke(request: web.Request) -> web.Response:
 
 
 async def answer(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.MANAGE_ACCESS)
     form = await check_csrf(request, user)
     try:
         await request.app[ACCESS].answer_request(
@@ -74,7 +75,7 @@ async def answer(request: web.Request) -> web.Response:
 
 
 async def audit_page(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.READ_AUDIT)
     meeting = request.query.get("meeting") or None
     async with request.app[ENGINE].connect() as conn:
         if not await holds_role(conn, user.id, StaffRole.COMPLIANCE_OFFICER):
@@ -110,11 +111,11 @@ async def _orgs_page(
 
 async def organisations_page(request: web.Request) -> web.Response:
     """The centre opens a municipality or unit for the service by its organisation number (a manual step)."""
-    return await _orgs_page(request, await require_staff(request))
+    return await _orgs_page(request, await require(request, StaffAction.MANAGE_ORGANISATIONS))
 
 
 async def create_organisation(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.MANAGE_ORGANISATIONS)
     form = await check_csrf(request, user)
     parent = form.get("parent_id") or None
     try:
@@ -134,7 +135,7 @@ async def create_organisation(request: web.Request) -> web.Response:
 
 
 async def set_enabled(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.MANAGE_ORGANISATIONS)
     form = await check_csrf(request, user)
     try:
         await request.app[ORGS].set_enabled(

@@ -40,6 +40,7 @@ from web.database import create_engine
 from web.dev_idp import DevClient, DevUser, setup_dev_idp
 from web.frame_processing import default_processor
 from web.live import LiveMeetings
+from web.logging_setup import install_client_error_filter
 from web.metrics import Metrics, create_metrics
 from web.oidc import OidcClient, OidcSettings, PendingLoginCookie
 from web.settings import Settings
@@ -101,7 +102,10 @@ def create_app(
         recording_pages,
     )
 
-    app = web.Application(client_max_size=256 * 1024, middlewares=[pages.security_headers, pages.error_pages])
+    install_client_error_filter()
+    app = web.Application(
+        client_max_size=256 * 1024, middlewares=[pages.security_headers, pages.error_pages, pages.bad_input]
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = create_metrics()

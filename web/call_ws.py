@@ -11,6 +11,7 @@ from aiohttp import WSMsgType, web
 from session.errors import MeetingFull, SessionError
 from session.invitation_links import DEVICE_COOKIE
 from session.isolation import staff_link_usable
+from session.meeting_parties import meeting_parties
 from session.meetings import Invitation, meeting_org_ids
 from session.relay import OfferRejected
 from session.roles import Role
@@ -92,9 +93,9 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     if meeting is None:
         async with request.app[ENGINE].connect() as conn:
             org_ids = await meeting_org_ids(conn, invitation.meeting_id)
-        meeting = live.meetings.setdefault(
-            invitation.meeting_id, LiveMeeting(Room(invitation.meeting_id, settings.max_participants - 1), org_ids)
-        )
+            parties = await meeting_parties(conn, invitation.meeting_id)
+        room = Room(invitation.meeting_id, settings.max_participants - 1)
+        meeting = live.meetings.setdefault(invitation.meeting_id, LiveMeeting(room, org_ids, parties))
     previous = None if check_only else meeting.room.find_by_invitation(invitation.id)
     if previous is not None:  # one device at a time per link: the newest wins
         old = meeting.sockets.get(previous.id)

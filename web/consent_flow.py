@@ -16,8 +16,17 @@ from datetime import timedelta
 from aiohttp import web
 
 from privacy.audit_record import Actor, ActorKind
-from privacy.consent import ConsentForm, ConsentGiven, ConsentWithdrawn, Giver, Recorder, RecorderKind, parse_scopes
-from privacy.record_errors import ConsentError
+from privacy.consent import (
+    ConsentForm,
+    ConsentGiven,
+    ConsentWithdrawn,
+    Giver,
+    Recorder,
+    RecorderKind,
+    compose_purpose,
+    parse_scopes,
+)
+from privacy.record_errors import ConsentError, InvalidInput
 from recordings.retention import DeletionTrigger
 from session.errors import SessionError
 from session.permissions import CallAction
@@ -119,7 +128,7 @@ async def handle(
                 giver=Giver(msg.giver),
                 form=form,
                 scopes=scopes,
-                purpose=msg.purpose,
+                purpose=compose_purpose(msg.purpose, msg.note),
                 given_at=now,
                 recorded_by=_recorder(actor),
                 face_visible_until=(now + timedelta(minutes=msg.face_visible_minutes))
@@ -139,7 +148,7 @@ async def handle(
         await app[RECORDS].record_consent(event, org_ids=meeting.org_ids, actor=actor_of(actor))
     except ValueError:
         raise ConsentRefused("Ugyldig form eller avgiver for samtykket.") from None
-    except ConsentError as exc:
+    except (ConsentError, InvalidInput) as exc:  # e.g. an identity number in the note: refused, the call goes on
         raise ConsentRefused(str(exc)) from None
     effects = await refresh(app, meeting, subject)
     if "recording" in before and "recording" not in meeting.room.consents.get(subject.invitation_id, frozenset()):

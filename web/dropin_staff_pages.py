@@ -20,6 +20,7 @@ from session.isolation import meetings_visible_to
 from session.meetings import create_meeting
 from session.opening_hours import REASON_MAX, DayException, Period
 from session.organisations import org_scope, staff_roles_of
+from session.permissions import StaffAction
 from session.planning import OSLO
 from session.planning_errors import OpeningHoursInvalid
 from session.planning_store import load_opening_exceptions, save_opening_exception
@@ -28,7 +29,7 @@ from session.staff_roles import StaffRole
 from web.app import CLOCK, ENGINE, LINKS, SETTINGS
 from web.dropin_pages import DROPIN, MEETING_KIND, address_of, centre_name, closed_text, day_text, opening_hours
 from web.i18n import translate
-from web.pages import StaffUser, check_csrf, lang_of, render, require_staff
+from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.staff_meeting import csrf_of
 
 
@@ -67,7 +68,7 @@ async def technician_page(
     message: str | None = None,
     problems: dict[str, str] | None = None,
 ) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.TAKE_DROPIN)
     department, centre_id, _ = await _technician(request, user)
     centre = await centre_name(request, centre_id)
     hours = await opening_hours(request, centre_id, department)
@@ -109,7 +110,7 @@ async def technician_landing(request: web.Request) -> web.Response:
 
 
 async def queue_json(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.TAKE_DROPIN)
     department, centre_id, _ = await _technician(request, user)
     rows = _waiting_rows(request, centre_id, department)
     return web.json_response({"count": len(rows), "waiting": rows})
@@ -118,7 +119,7 @@ async def queue_json(request: web.Request) -> web.Response:
 async def take_next(request: web.Request) -> web.Response:
     """The longest-waiting caller into a new meeting: their link goes to their page, the host link to the
     technician. If the meeting cannot be made, the caller keeps their place."""
-    user = await require_staff(request)
+    user = await require(request, StaffAction.TAKE_DROPIN)
     await check_csrf(request, user)
     department, centre_id, host_role = await _technician(request, user)
     state, now, key = request.app[DROPIN], request.app[CLOCK](), (centre_id, department)
@@ -160,7 +161,7 @@ def _parse_clock(value: str) -> time | None:
 
 async def save_exception(request: web.Request) -> web.Response:
     """A day with other hours than usual (or closed), with a short reason such as "personalmøte"."""
-    user = await require_staff(request)
+    user = await require(request, StaffAction.TAKE_DROPIN)
     form = await check_csrf(request, user)
     department, centre_id, _ = await _technician(request, user)
     problems: dict[str, str] = {}

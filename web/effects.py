@@ -106,7 +106,7 @@ async def _recording(
             assert actor is not None
             await service.start(
                 meeting_id=meeting_id,
-                org_ids=meeting.org_ids,
+                org_ids=meeting.parties or meeting.org_ids,
                 host=actor,
                 reason=effect.reason,
                 user_refs=list(effect.user_refs),

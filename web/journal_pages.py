@@ -22,6 +22,7 @@ from sqlalchemy import select
 from privacy.audit_record import AuditRecord
 from session.meetings import Meeting
 from session.nb_format import format_clock
+from session.permissions import StaffAction
 from session.planning import OSLO
 from session.planning_errors import PlanningError
 from session.planning_store import list_repairs, load_plan, load_summary, save_repair, save_summary
@@ -39,7 +40,7 @@ from session.summary import (
 )
 from session.tables import invitations, meetings
 from web.app import CLOCK, ENGINE, RECORDS
-from web.pages import StaffUser, check_csrf, render, require_staff
+from web.pages import StaffUser, check_csrf, render, require
 from web.staff_meeting import csrf_of, form_lists, meeting_role_of, staff_meeting
 
 PART_ROWS = 4
@@ -95,7 +96,7 @@ def _repair_values(form: Mapping[str, list[str]], serials: Iterable[str] = ()) -
 
 
 async def repair_form(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.WRITE_REPAIR)
     meeting = await staff_meeting(request, user)
     async with request.app[ENGINE].connect() as conn:
         stored = await load_plan(conn, meeting.id)
@@ -103,7 +104,7 @@ async def repair_form(request: web.Request) -> web.Response:
 
 
 async def repair_save(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.WRITE_REPAIR)
     await check_csrf(request, user)
     meeting = await staff_meeting(request, user)
     form = await form_lists(request)
@@ -248,7 +249,7 @@ async def _summary_page(
 
 
 async def summary_view(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.READ_SUMMARY)
     meeting = await staff_meeting(request, user)
     async with request.app[ENGINE].connect() as conn:
         confirmed = await load_summary(conn, meeting.id)
@@ -262,7 +263,7 @@ async def summary_view(request: web.Request) -> web.Response:
 
 
 async def summary_confirm(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.WRITE_SUMMARY)
     await check_csrf(request, user)
     meeting = await staff_meeting(request, user)
     form = await form_lists(request)
@@ -324,7 +325,7 @@ async def summary_confirm(request: web.Request) -> web.Response:
 
 
 async def _confirmed(request: web.Request) -> tuple[Meeting, Any]:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.READ_SUMMARY)
     meeting = await staff_meeting(request, user)
     async with request.app[ENGINE].connect() as conn:
         summary = await load_summary(conn, meeting.id)

@@ -16,6 +16,8 @@ class LiveMeeting:
     room: Room
     org_ids: tuple[int, ...]
     """The organisations the meeting belongs to: its audit entries are theirs to read."""
+    parties: tuple[int, ...] = ()
+    """The two ends (municipal side, centre) that each confirm a recording's deletion."""
     sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
 

@@ -9,6 +9,8 @@ import sys
 import time
 from typing import Any, ClassVar
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is emitted as a field.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
 
@@ -45,3 +47,22 @@ def configure_logging(level: str = "INFO", stream: Any = None) -> None:
     logging.getLogger("aiohttp.access").disabled = True  # replaced by web.access_log (route patterns only)
     for noisy in ("aioice", "aiortc", "aiosqlite", "sqlalchemy.engine", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class ClientErrorFilter(logging.Filter):
+    """aiohttp logs a malformed request (a request line over its limit, a broken header) at ERROR with the
+    start of the request line, which may hold a join token. It is the client's error and already answered 400:
+    keep it as a static INFO line with no content."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
+            record.msg, record.args, record.exc_info, record.exc_text = "malformed request refused", (), None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def install_client_error_filter() -> None:
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientErrorFilter) for f in server.filters):
+        server.addFilter(ClientErrorFilter())

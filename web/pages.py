@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,12 +16,14 @@ from session.invitation_links import DEVICE_COOKIE
 from session.invitation_sms import invitation_sms_text
 from session.isolation import get_meeting_for, meetings_visible_to
 from session.link_tokens import new_device_id, valid_device_id
-from session.meetings import MEETING_KINDS, create_meeting, get_meeting
+from session.meeting_parties import municipalities_served, parties_for
+from session.meetings import MEETING_KINDS, Meeting, create_meeting, get_meeting
 from session.opening_hours import OSLO
-from session.organisations import can_create_meetings, holds_role
+from session.organisations import can_create_meetings, staff_roles_of
+from session.permissions import ENTRANCE_ROLES, StaffAction, call_role_for, staff_may
 from session.revocation import session_is_current
 from session.roles import LABELS, Role
-from session.staff_roles import MEETING_ROLES
+from session.staff_roles import StaffRole
 from session.tables import organisations, staff
 from web.app import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER, TEMPLATES
 from web.auth import COOKIE, StaffSession
@@ -49,6 +51,18 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 
 @web.middleware
+async def bad_input(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Input no handler can read (a form that is not UTF-8, a number too large for the database) is the client's
+    error: 400 with a reason, never a 500 and never a stack trace in the log."""
+    try:
+        return await handler(request)
+    except UnicodeDecodeError:
+        raise web.HTTPBadRequest(text="Skjemaet inneholder tegn som ikke kan leses (ikke UTF-8).") from None
+    except OverflowError:
+        raise web.HTTPBadRequest(text="Et tall i forespørselen er for stort.") from None
+
+
+@web.middleware
 async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
@@ -60,7 +74,9 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def client_key(request: web.Request, purpose: str) -> str:
     """A keyed hash of the client's address (behind trusted proxies: the forwarded one), for attempt limits only."""
-    address = client_address(request.remote, request.headers.get("X-Forwarded-For"), request.app[SETTINGS].trusted_proxies)
+    address = client_address(
+        request.remote, request.headers.get("X-Forwarded-For"), request.app[SETTINGS].trusted_proxies
+    )
     return request.app[SIGNER].sign_value(f"client:{purpose}:{address}")
 
 
@@ -92,6 +108,11 @@ class StaffUser:
     organisation_kind: str
     organisation_parent: int | None
     session: StaffSession
+    roles: frozenset[StaffRole] = frozenset()
+
+    def may(self, action: StaffAction | str) -> bool:
+        """For handlers and templates (menus show only what the user may open)."""
+        return staff_may(self.roles, StaffAction(action))
 
 
 async def current_staff(request: web.Request) -> StaffUser | None:
@@ -113,15 +134,24 @@ async def current_staff(request: web.Request) -> StaffUser | None:
             .where(staff.c.id == session.staff_id, staff.c.active)
         )
         row = (await conn.execute(query)).first()
-    if row is None:
-        return None
-    return StaffUser(row.id, row.display_name, row.organisation_id, row.kind, row.parent_id, session)
+        if row is None:
+            return None
+        roles = frozenset(role for role, _ in await staff_roles_of(conn, session.staff_id))
+    return StaffUser(row.id, row.display_name, row.organisation_id, row.kind, row.parent_id, session, roles)
 
 
 async def require_staff(request: web.Request) -> StaffUser:
     user = await current_staff(request)
     if user is None:
         raise web.HTTPFound("/")
+    return user
+
+
+async def require(request: web.Request, action: StaffAction) -> StaffUser:
+    """The logged-in staff member, if the permission table lets their roles take ``action`` (403 otherwise)."""
+    user = await require_staff(request)
+    if not user.may(action):
+        raise web.HTTPForbidden(text=translate(lang_of(request), "error.forbidden"))
     return user
 
 
@@ -139,10 +169,16 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def staff_home(request: web.Request) -> web.Response:
+    """Every staff member lands here; the menu and the meeting list show only what their roles allow."""
     user = await require_staff(request)
+    rows: list[Meeting] = []
+    served: list[tuple[int, str]] = []
     async with request.app[ENGINE].connect() as conn:
-        rows = await meetings_visible_to(conn, user.id)
-    return render(request, "staff.html", **_staff_context(request, user), meetings=rows)
+        if user.may(StaffAction.VIEW_MEETINGS):
+            rows = await meetings_visible_to(conn, user.id)
+        if not user_role_is_municipal(user):
+            served = await municipalities_served(conn, user.organisation_id)
+    return render(request, "staff.html", **_staff_context(request, user), meetings=rows, municipalities=served)
 
 
 def _staff_context(request: web.Request, user: StaffUser) -> dict[str, Any]:
@@ -153,7 +189,7 @@ def _staff_context(request: web.Request, user: StaffUser) -> dict[str, Any]:
         "dropin_url": f"/staff/dropin/teknisk/{centre}" if user.organisation_kind.startswith("centre") else None,
         "csrf": request.app[SIGNER].csrf_token(user.session),
         "kinds": MEETING_KINDS,
-        "roles": [(r.value, LABELS[lang][r]) for r in Role],
+        "roles": [(r.value, LABELS[lang][r]) for r in ENTRANCE_ROLES],
     }
 
 
@@ -192,7 +228,7 @@ async def _links(request: web.Request, meeting_id: str, roles: list[Role], user:
 
 async def link_action(request: web.Request) -> web.Response:
     """The host withdraws a link, or frees it from the device it is bound to; its live connection ends now."""
-    user = await require_staff(request)
+    user = await require(request, StaffAction.MANAGE_LINKS)
     await check_csrf(request, user)
     invitation_id = int(request.match_info["id"])
     links = request.app[LINKS]
@@ -213,30 +249,29 @@ async def link_action(request: web.Request) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.CREATE_MEETING)
     form = await check_csrf(request, user)
     settings, now = request.app[SETTINGS], request.app[CLOCK]()
-    try:
-        roles = [Role(r) for r in (await request.post()).getall("roles", []) if isinstance(r, str)]
-    except ValueError:
-        raise web.HTTPBadRequest(text="Ukjent rolle.") from None
+    roles = _entrance_roles((await request.post()).getall("roles", []))
     try:
         async with request.app[ENGINE].begin() as conn:
-            if not any([await holds_role(conn, user.id, r) for r in MEETING_ROLES]):
-                raise MeetingInvalid("Du har ikke rett til å opprette møter.")
             if not await can_create_meetings(conn, user.organisation_id):
                 raise MeetingInvalid("Enheten din er ikke åpnet for Samhandling ennå.")
+            parties = await parties_for(conn, user.organisation_id, _org_choice(form.get("municipality")))
+            if not await can_create_meetings(conn, parties.municipal_id):
+                raise MeetingInvalid("Kommunen eller enheten er ikke åpnet for Samhandling ennå.")
             meeting = await create_meeting(
                 conn,
-                organisation_id=user.organisation_id,
-                centre_id=None,
+                organisation_id=parties.municipal_id,
+                centre_id=parties.centre_id,
                 topic=form.get("topic", ""),
                 kind=form.get("kind", ""),
                 created_by=user.id,
                 now=now,
             )
     except SessionError as exc:
-        return render(request, "staff.html", status=400, **_staff_context(request, user), meetings=[], error=str(exc))
+        context = _staff_context(request, user)
+        return render(request, "staff.html", status=400, **context, meetings=[], error=str(exc))
     host = await request.app[LINKS].issue(
         actor_staff_id=user.id,
         meeting_id=meeting.id,
@@ -256,22 +291,62 @@ async def create(request: web.Request) -> web.Response:
     )
 
 
+PERSONAL_LINK_TTL = timedelta(hours=12)
+
+
+async def join_own(request: web.Request) -> web.Response:
+    """A staff member joins a meeting of their organisation with a link of their own: the only way to staff
+    powers in a call (oral consent, admitting, resuming someone, recording), valid only with their login."""
+    user = await require(request, StaffAction.JOIN_MEETING)
+    await check_csrf(request, user)
+    role = call_role_for(user.roles)
+    async with request.app[ENGINE].connect() as conn:
+        meeting = await get_meeting_for(conn, user.id, request.match_info["meeting_id"])
+    if meeting is None or role is None:
+        raise web.HTTPNotFound(text="Fant ikke møtet.")
+    if meeting.status == "cancelled":
+        raise web.HTTPConflict(text="Møtet er avlyst.")
+    try:
+        issued = await request.app[LINKS].issue(
+            actor_staff_id=user.id, meeting_id=meeting.id, role=role, ttl=PERSONAL_LINK_TTL, host=True
+        )
+    except SessionError as exc:
+        raise web.HTTPNotFound(text=str(exc)) from None
+    raise web.HTTPSeeOther(f"/j/{issued.token}")
+
+
+def _entrance_roles(values: Sequence[object]) -> list[Role]:
+    """Links handed out from the staff page are for citizens, relatives and guests; staff join with their own
+    login (a staff-role link without an owner would carry a label and no powers, which only confuses)."""
+    roles: list[Role] = []
+    for value in values[:20]:
+        role = Role(value) if isinstance(value, str) and value in set(Role) else None
+        if role is None or role not in ENTRANCE_ROLES:
+            raise web.HTTPBadRequest(text="Ukjent rolle. Velg bruker, pårørende, leverandør eller Husbanken.")
+        if role not in roles:
+            roles.append(role)
+    return roles
+
+
+def _org_choice(value: str | None) -> int | None:
+    """An organisation id chosen in a form; None when absent or not a plausible id (never a 500)."""
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 9:
+        return None
+    return int(value)
+
+
 def user_role_is_municipal(user: StaffUser) -> bool:
     return user.organisation_kind in ("municipality", "municipality_unit")
 
 
 async def new_link(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.ISSUE_LINKS)
     form = await check_csrf(request, user)
     async with request.app[ENGINE].connect() as conn:
         meeting = await get_meeting_for(conn, user.id, request.match_info["meeting_id"])
     if meeting is None:  # another organisation's meeting is as unknown as a missing one
         raise web.HTTPNotFound(text="Fant ikke møtet.")
-    try:
-        role = Role(form.get("role", ""))
-    except ValueError:
-        raise web.HTTPBadRequest(text="Ukjent rolle.") from None
-    links = await _links(request, meeting.id, [role], user)
+    links = await _links(request, meeting.id, _entrance_roles([form.get("role", "")]), user)
     return render(
         request,
         "links.html",
@@ -347,5 +422,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/staff", staff_home)
     app.router.add_post("/staff/meetings", create)
     app.router.add_post("/staff/meetings/{meeting_id}/links", new_link)
+    app.router.add_post("/staff/meetings/{meeting_id}/bli-med", join_own)
     app.router.add_post("/staff/invitations/{id:\\d+}/{action:revoke|reset}", link_action)
     app.router.add_get("/j/{token}", join_page)

@@ -19,7 +19,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from session.errors import SessionError
+from session.errors import MeetingInvalid, SessionError
 from session.invitation_ics import (
     InvitationDetails,
     cancellation_ics,
@@ -30,8 +30,10 @@ from session.invitation_ics import (
 )
 from session.isolation import meetings_visible_to
 from session.link_tokens import token_hash
+from session.meeting_parties import municipalities_served, parties_for
 from session.meetings import MEETING_KINDS, Meeting, create_meeting
 from session.organisations import can_create_meetings
+from session.permissions import StaffAction
 from session.planning import OSLO, MeetingPlan, ParticipantKind, parse_plan
 from session.planning_errors import PlanningError
 from session.planning_store import (
@@ -47,7 +49,7 @@ from session.room_code import RoomCredentials, normalize_pin, normalize_room_cod
 from session.tables import invitations
 from web import journal_pages, precheck_pages, room_code_pages
 from web.app import CLOCK, ENGINE, LINKS, SETTINGS
-from web.pages import StaffUser, check_csrf, lang_of, render, require_staff
+from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.room_code_pages import LINK_GRACE, MIN_LINK_TTL, ROOM_PATH, room_pepper
 from web.staff_meeting import csrf_of, form_lists, join_role, meeting_role_of, staff_meeting, when_text
 
@@ -222,6 +224,7 @@ async def _plan_page(
     lang = lang_of(request)
     async with request.app[ENGINE].connect() as conn:
         mine = [] if meeting is not None else await meetings_visible_to(conn, user.id, limit=20)
+        served = [] if meeting is not None else await municipalities_served(conn, user.organisation_id)
     return render(
         request,
         "plan.html",
@@ -235,18 +238,19 @@ async def _plan_page(
         participant_kinds=[p.value for p in ParticipantKind],
         meeting=meeting,
         meetings=mine,
+        municipalities=served,
     )
 
 
 async def plan_form(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.PLAN_MEETING)
     async with request.app[ENGINE].connect() as conn:
         host_role = await meeting_role_of(conn, user.id)
     return await _plan_page(request, user, _default_values(request.app[CLOCK](), host_role))
 
 
 async def plan_create(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.PLAN_MEETING)
     await check_csrf(request, user)
     form = await form_lists(request)
     now = request.app[CLOCK]()
@@ -262,10 +266,14 @@ async def plan_create(request: web.Request) -> web.Response:
         return await _plan_page(request, user, _values(form), problems=problem, status=403)
     try:
         async with request.app[ENGINE].begin() as conn:
+            choice = form.get("municipality", [""])[0]
+            parties = await parties_for(conn, user.organisation_id, int(choice) if choice.isdecimal() else None)
+            if not await can_create_meetings(conn, parties.municipal_id):
+                raise MeetingInvalid("Kommunen eller enheten er ikke åpnet for Samhandling ennå.")
             meeting = await create_meeting(
                 conn,
-                organisation_id=user.organisation_id,
-                centre_id=None,
+                organisation_id=parties.municipal_id,
+                centre_id=parties.centre_id,
                 topic=plan.topic,
                 kind=plan.kind,
                 created_by=user.id,
@@ -281,7 +289,7 @@ async def plan_create(request: web.Request) -> web.Response:
 
 
 async def plan_edit_form(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.PLAN_MEETING)
     meeting = await staff_meeting(request, user)
     async with request.app[ENGINE].connect() as conn:
         stored = await load_plan(conn, meeting.id)
@@ -296,7 +304,7 @@ async def plan_edit_form(request: web.Request) -> web.Response:
 
 
 async def plan_update(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.PLAN_MEETING)
     await check_csrf(request, user)
     meeting = await staff_meeting(request, user)
     form = await form_lists(request)
@@ -325,7 +333,7 @@ async def plan_update(request: web.Request) -> web.Response:
 
 async def invitation_download(request: web.Request) -> web.Response:
     """The .ics of one invitation shown on the page that made it; the link must belong to this meeting."""
-    user = await require_staff(request)
+    user = await require(request, StaffAction.PLAN_MEETING)
     form = await check_csrf(request, user)
     meeting = await staff_meeting(request, user)
     code, pin = normalize_room_code(form.get("code", "")), normalize_pin(form.get("pin", ""))
@@ -354,7 +362,7 @@ async def invitation_download(request: web.Request) -> web.Response:
 
 
 async def cancel_form(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.CANCEL_MEETING)
     meeting = await staff_meeting(request, user)
     async with request.app[ENGINE].connect() as conn:
         stored = await load_plan(conn, meeting.id)
@@ -373,7 +381,7 @@ async def cancel_form(request: web.Request) -> web.Response:
 
 
 async def cancel(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.CANCEL_MEETING)
     await check_csrf(request, user)
     meeting = await staff_meeting(request, user)
     now = request.app[CLOCK]()
@@ -403,7 +411,7 @@ async def cancel(request: web.Request) -> web.Response:
 
 
 async def cancellation_download(request: web.Request) -> web.Response:
-    user = await require_staff(request)
+    user = await require(request, StaffAction.CANCEL_MEETING)
     meeting = await staff_meeting(request, user)
     async with request.app[ENGINE].connect() as conn:
         stored = await load_plan(conn, meeting.id)

@@ -20,8 +20,9 @@ from recordings.errors import (
 )
 from recordings.retention import DeletionTrigger
 from session.organisations import audit_scope, org_scope
+from session.permissions import StaffAction
 from web.app import ENGINE, RECORDINGS, SIGNER
-from web.pages import StaffUser, check_csrf, render, require_staff
+from web.pages import StaffUser, check_csrf, render, require
 
 CHUNK_LIMIT = 4 * 1024 * 1024  # one Range response at most; the browser asks for the rest
 
@@ -35,6 +36,18 @@ def _service(request: web.Request) -> object:
 async def _actor(request: web.Request, user: StaffUser) -> StaffActor:
     async with request.app[ENGINE].connect() as conn:
         return StaffActor(f"staff-{user.id}", await org_scope(conn, user.id))
+
+
+async def _party(request: web.Request, user: StaffUser, actor: StaffActor) -> int:
+    """The party of the recording that this user answers for: their own organisation when it took part, else the
+    one above it in their scope (a municipality's staff answer for its unit)."""
+    async with request.app[ENGINE].connect() as conn:
+        row = await store.get_recording(conn, request.match_info["id"][:64])
+    if row is None:
+        return user.organisation_id
+    if user.organisation_id in row.org_ids:
+        return user.organisation_id
+    return next((o for o in row.org_ids if o in actor.org_ids), user.organisation_id)
 
 
 def _http_error(exc: RecordingError) -> web.HTTPException:
@@ -66,7 +79,7 @@ async def _stream(
 
 async def recordings_page(request: web.Request) -> web.Response:
     _service(request)
-    user = await require_staff(request)
+    user = await require(request, StaffAction.LIST_RECORDINGS)
     actor = await _actor(request, user)
     entries = await request.app[RECORDINGS].compliance_view(actor.org_ids)
     return render(request, "recordings.html", user=user, entries=entries, compliance=False,
@@ -75,7 +88,7 @@ async def recordings_page(request: web.Request) -> web.Response:
 
 async def compliance_page(request: web.Request) -> web.Response:
     _service(request)
-    user = await require_staff(request)
+    user = await require(request, StaffAction.READ_RECORDING_STATES)
     async with request.app[ENGINE].connect() as conn:
         scope = await audit_scope(conn, user.id)
     if not scope:
@@ -88,7 +101,7 @@ async def compliance_page(request: web.Request) -> web.Response:
 async def media(request: web.Request) -> web.StreamResponse:
     """The WebM, decrypted on the fly for one Range at a time; the first request of a viewing is audited."""
     _service(request)
-    user = await require_staff(request)
+    user = await require(request, StaffAction.PLAY_RECORDING)
     actor = await _actor(request, user)
     try:
         start = request.http_range.start or 0
@@ -114,7 +127,7 @@ async def media(request: web.Request) -> web.StreamResponse:
 
 async def recording_page(request: web.Request) -> web.Response:
     _service(request)
-    user = await require_staff(request)
+    user = await require(request, StaffAction.LIST_RECORDINGS)
     actor = await _actor(request, user)
     service = request.app[RECORDINGS]
     entries = await service.compliance_view(actor.org_ids)
@@ -131,12 +144,12 @@ async def recording_page(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.StreamResponse:
     """An explicit act with a reason: a custody record names the organisation that now holds a copy."""
     _service(request)
-    user = await require_staff(request)
+    user = await require(request, StaffAction.EXPORT_RECORDING)
     form = await check_csrf(request, user)
     actor = await _actor(request, user)
     try:
         custody, playback = await request.app[RECORDINGS].export(
-            request.match_info["id"], actor, org_id=user.organisation_id, reason=form.get("reason", "")
+            request.match_info["id"], actor, org_id=await _party(request, user, actor), reason=form.get("reason", "")
         )
     except RecordingError as exc:
         raise _http_error(exc) from None
@@ -147,7 +160,7 @@ async def export(request: web.Request) -> web.StreamResponse:
 async def close_custody(request: web.Request) -> web.Response:
     """The exported copy has been destroyed; until then the organisation cannot confirm it holds none."""
     _service(request)
-    user = await require_staff(request)
+    user = await require(request, StaffAction.EXPORT_RECORDING)
     await check_csrf(request, user)
     actor = await _actor(request, user)
     try:
@@ -159,7 +172,7 @@ async def close_custody(request: web.Request) -> web.Response:
 
 async def delete(request: web.Request) -> web.Response:
     _service(request)
-    user = await require_staff(request)
+    user = await require(request, StaffAction.DELETE_RECORDING)
     await check_csrf(request, user)
     actor = await _actor(request, user)
     try:
@@ -172,11 +185,12 @@ async def delete(request: web.Request) -> web.Response:
 async def confirm(request: web.Request) -> web.Response:
     """The user's own organisation confirms it holds no copy (custody records must be closed first)."""
     _service(request)
-    user = await require_staff(request)
+    user = await require(request, StaffAction.CONFIRM_DELETION)
     await check_csrf(request, user)
     actor = await _actor(request, user)
     try:
-        await request.app[RECORDINGS].confirm_no_copy(request.match_info["id"], org_id=user.organisation_id, by=actor)
+        party = await _party(request, user, actor)
+        await request.app[RECORDINGS].confirm_no_copy(request.match_info["id"], org_id=party, by=actor)
     except RecordingError as exc:
         raise _http_error(exc) from None
     raise web.HTTPFound(f"/staff/recordings/{request.match_info['id']}")
@@ -184,9 +198,12 @@ async def confirm(request: web.Request) -> web.Response:
 
 async def certificate(request: web.Request) -> web.Response:
     _service(request)
-    user = await require_staff(request)
+    user = await require(request, StaffAction.READ_CERTIFICATE)
     actor = await _actor(request, user)
-    text = await request.app[RECORDINGS].certificate(request.match_info["id"], actor.org_ids)
+    try:
+        text = await request.app[RECORDINGS].certificate(request.match_info["id"], actor.org_ids)
+    except RecordingError as exc:
+        raise _http_error(exc) from None
     if text is None:
         raise web.HTTPNotFound(text="Fant ikke slettebeviset.")
     return web.Response(text=text, content_type="application/json",

@@ -14,11 +14,11 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from session.errors import SessionError
 from session.attempt_limits import BackoffLimiter
+from session.errors import SessionError
 from session.meetings import get_meeting
-from session.planning_store import RoomCodeOutcome, check_room_code, load_plan
 from session.permissions import ENTRANCE_ROLES
+from session.planning_store import RoomCodeOutcome, check_room_code, load_plan
 from session.roles import LABELS, Role
 from web.app import CLOCK, ENGINE, LINKS, SIGNER
 from web.pages import client_key, lang_of, render

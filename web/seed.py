@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from session.access_tables import organisation_departments
@@ -41,6 +41,10 @@ async def seed_demo(engine: AsyncEngine) -> bool:
                     id=oid, org_number=number, name=name, kind=kind, parent_id=parent, enabled=enabled
                 )
             )
+        # Both ends are parties: the demo municipalities are served by the demo centre.
+        await conn.execute(
+            update(organisations).where(organisations.c.kind == "municipality").values(serving_centre_id=3)
+        )
         for subject, name, org, roles in DEMO_STAFF:
             result = await conn.execute(
                 insert(staff).values(subject=subject, display_name=name, organisation_id=org, active=True)

@@ -10,17 +10,13 @@ from session.isolation import get_meeting_for
 from session.meetings import Meeting
 from session.nb_format import format_span
 from session.organisations import staff_roles_of
+from session.permissions import CALL_ROLE_OF_STAFF
 from session.planning import OSLO, MeetingPlan, ParticipantKind
 from session.roles import Role
-from session.staff_roles import StaffRole
 from web.app import ENGINE, SIGNER
 from web.pages import StaffUser
 
-MEETING_ROLE_OF_STAFF: dict[StaffRole, Role] = {
-    StaffRole.FORMIDLER: Role.FORMIDLER,
-    StaffRole.ADVISER: Role.RADGIVER,
-    StaffRole.TECHNICIAN: Role.TEKNIKER,
-}
+MEETING_ROLE_OF_STAFF = CALL_ROLE_OF_STAFF
 
 
 def join_role(kind: ParticipantKind) -> Role | None:

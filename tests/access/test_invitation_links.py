@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.ledgers import AuditLog
 from session.access_errors import CodeInvalid, InvalidRequest, LinkInUseElsewhere, NotFound
-from session.errors import LinkExpired, LinkInvalid, LinkRevoked
 from session.attempt_limits import BackoffLimiter, BackoffPolicy
+from session.errors import LinkExpired, LinkInvalid, LinkRevoked
 from session.invitation_links import InvitationLinks
 from session.invitation_sms import invitation_sms_text, normalise_mobile_number
 from session.link_tokens import LinkKeys, new_device_id, parse_link, sign_link, valid_device_id

@@ -61,7 +61,7 @@ async def record_oral_consent(staff: Page, scopes: tuple[str, ...] = ("video", "
     await staff.wait_for_selector("#consent:not([hidden])", timeout=10_000)
     for scope in ("video", "audio", "recording", "face_visible"):
         await staff.set_checked(f"#scope-{scope}", scope in scopes)
-    await staff.fill("#consent-purpose", "Posisjonering")
+    await staff.select_option("#consent-purpose", "posisjonering")
     await staff.click("#consent-submit")
     await wait_until(staff, "window.samhandling.lastConsentId !== null", 10)
 

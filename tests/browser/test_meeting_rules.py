@@ -70,7 +70,7 @@ async def test_media_of_the_user_waits_for_written_consent_and_stops_on_withdraw
     # The user consents in writing on their own device.
     await user.wait_for_selector("#consent:not([hidden])")
     assert "Jeg samtykker" in await user.inner_text("#consent-submit")
-    await user.fill("#consent-purpose", "Hodestøtte")
+    await user.select_option("#consent-purpose", "hodestotte")
     await user.click("#consent-submit")
     await wait_until(user, "window.samhandling.lastConsentId !== null")
     await wait_for_tile(host, card=False, timeout=3)

@@ -11,11 +11,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from session import planning_tables, tables
+from session.attempt_limits import BackoffPolicy
 from session.departments import Department
 from session.meetings import create_meeting, get_meeting
 from session.opening_hours import DayException, Period, standard_hours
 from session.planning_errors import PlanInvalid, SummaryInvalid
-from session.attempt_limits import BackoffPolicy
 from session.planning_store import (
     RoomCodeOutcome,
     cancel_plan,

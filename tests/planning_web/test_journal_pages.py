@@ -163,7 +163,7 @@ async def test_a_summary_waits_for_the_meeting_and_needs_someone_present(clocked
 
 async def test_other_organisations_cannot_reach_the_journal_pages(clocked: LiveServer) -> None:
     client = await staff_client(clocked)
-    other = await staff_client(clocked, 4)
+    other = await staff_client(clocked, 7)  # another municipality (the centre is a party and sees it)
     try:
         invitations = await plan_meeting(client, clocked)
         for suffix in ("reparasjon", "sammendrag", "sammendrag.json", "sammendrag.html"):

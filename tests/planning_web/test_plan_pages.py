@@ -195,7 +195,7 @@ async def test_plan_pages_need_a_login_and_stay_within_the_organisation(clocked:
     ):
         assert resp.status == 302
     client = await staff_client(clocked)
-    other = await staff_client(clocked, 4)  # the technician, at the centre
+    other = await staff_client(clocked, 7)  # another municipality; the centre is a party and may see it
     try:
         invitations = await plan_meeting(client, clocked)
         async with other.get(f"{clocked.url}/staff/meetings/{invitations.meeting_id}/plan") as resp:

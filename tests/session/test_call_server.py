@@ -94,11 +94,11 @@ def block_detail(bgr: np.ndarray) -> float:
 
 
 async def test_participants_join_and_leave_mid_call_and_everything_is_cleaned_up(server: LiveServer) -> None:
-    links = await links_for(server, ["bruker", "radgiver"])
+    links = await links_for(server, ["bruker", "leverandor"])
     source = clip_frames()[:45]
     a = await host_client(server.url, links["host"], ArrayVideoTrack(source))
     b = CallClient(links["bruker"], ArrayVideoTrack(source))
-    c = CallClient(links["radgiver"], ArrayVideoTrack(source))
+    c = CallClient(links["leverandor"], ArrayVideoTrack(source))
     relay = server.app[RELAY]
     try:
         await a.connect()

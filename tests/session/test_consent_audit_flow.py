@@ -44,12 +44,14 @@ async def test_consent_opens_the_users_media_and_the_chain_verifies_offline(
             {"scopes": ["teleport"]},
             {"scopes": ["face_visible"]},  # no time limit
             {"purpose": "   "},
+            {"purpose": "Tilpasning av stol for Ola"},  # free text as the purpose: chosen from the list only
+            {"note": "styringssystem 01019912368"},  # an identity number, check digits wrong or not
             {"participant": host.pid},  # consent is about the user
         ]
         for bad in bad_inputs:
             before = len(host.messages)
             msg: dict[str, object] = {"type": "consent", "participant": user.pid, "giver": "user", "form": "oral"}
-            msg |= {"scopes": ["video"], "purpose": "Posisjonering"} | bad
+            msg |= {"scopes": ["video"], "purpose": "posisjonering"} | bad
             await host.send(msg)
             err = await host.wait_for("error", after=before)
             assert err["message"]

@@ -454,6 +454,7 @@ $("consent-form").addEventListener("submit", (ev) => {
     form: STAFF.has(call.me.role) ? "oral" : "written",
     scopes,
     purpose: $("consent-purpose").value,
+    note: $("consent-note").value,
   };
   if (scopes.includes("face_visible")) msg.face_visible_minutes = Number($("consent-minutes").value);
   send(msg);
