@@ -47,9 +47,11 @@ VALID = {
     "tenor": TENOR,
     "regel_2032": RULE_2032,
     "med_mellomrom": f"{FODSELSNUMMER[:6]} {FODSELSNUMMER[6:]}",
+    # A real date and five digits is somebody's number even when the control digits are wrong (a typo, or made up).
+    "feil_kontrollsiffer": broken(FODSELSNUMMER),
+    "dato_med_punktum": f"{FODSELSNUMMER[:2]}.{FODSELSNUMMER[2:4]}.{FODSELSNUMMER[4:6]} {FODSELSNUMMER[6:]}",
 }
 INVALID = {
-    "feil_kontrollsiffer": broken(FODSELSNUMMER),
     "ugyldig_dato": (with_control_digits("320176500") or with_control_digits("320176501") or "32017650000"),
     "tolv_sifre": "9" + FODSELSNUMMER,
     "ti_sifre": FODSELSNUMMER[:10],

@@ -148,8 +148,8 @@ async def test_an_identity_number_in_any_free_text_is_refused_and_nothing_is_sto
             assert not re.search(r"\d{6}", error.group(1))  # the message never repeats the number
             assert re.search(rf'aria-describedby="[^"]*{field}-error"', page)
         assert await counts(clocked) == before
-        status, _ = await post_plan(client, clocked, plan_fields(topic=f"Bad, sak {INVALID['feil_kontrollsiffer']}"))
-        assert status == 200  # eleven digits that are not a valid number are a case number, not a person
+        status, _ = await post_plan(client, clocked, plan_fields(topic=f"Bad, sak {INVALID['ugyldig_dato']}"))
+        assert status == 200  # eleven digits that do not start with a date are a case number, not a person
     finally:
         await client.close()
 
