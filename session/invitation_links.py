@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from privacy.audit_record import Actor, ActorKind, AuditRecord, DetailValue
@@ -171,7 +172,16 @@ class InvitationLinks:
 
     async def claim(self, token: str, device_id: str | None) -> Invitation:
         """As ``check``, and bind the link to ``device_id`` when it is not bound yet (joining the call)."""
-        return await run_audited(self._engine, self._audit, lambda conn: self._open(conn, token, device_id, bind=True))
+        try:
+            return await run_audited(
+                self._engine, self._audit, lambda conn: self._open(conn, token, device_id, bind=True)
+            )
+        except IntegrityError:
+            # Two devices opened a fresh link at the same moment and the other one won the binding: decide
+            # again, now against that binding (the same device joins, another gets «in use elsewhere»).
+            return await run_audited(
+                self._engine, self._audit, lambda conn: self._open(conn, token, device_id, bind=True)
+            )
 
     async def _open(self, conn: AsyncConnection, token: str, device_id: str | None, *, bind: bool) -> Invitation:
         now = self._clock.now()

@@ -7,6 +7,7 @@ refused with a clear error and never reaches the media layer.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -163,7 +164,7 @@ def _offer(data: dict[str, Any]) -> Offer:
 
 def _ping(data: dict[str, Any]) -> Ping:
     t = data.get("t", 0)
-    if not isinstance(t, int | float) or isinstance(t, bool):
+    if not isinstance(t, int | float) or isinstance(t, bool) or not math.isfinite(t):
         raise ProtocolError("invalid_field", "Feltet «t» må være et tall.")
     return Ping(float(t))
 
@@ -231,9 +232,11 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     """Decode one WebSocket text message; ProtocolError says precisely what is wrong with it."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise ProtocolError("too_large", "Meldingen er for stor.")
+    if _nesting(raw) > MAX_DEPTH:
+        raise ProtocolError("invalid_json", "Meldingen er nøstet for dypt.")
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = json.loads(raw, parse_int=_small_int, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # JSONDecodeError is a ValueError
         raise ProtocolError("invalid_json", "Meldingen er ikke gyldig JSON.") from None
     if not isinstance(data, dict):
         raise ProtocolError("invalid_message", "Meldingen må være et JSON-objekt.")
@@ -241,7 +244,50 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     parser = _PARSERS.get(kind) if isinstance(kind, str) else None
     if parser is None:
         raise ProtocolError("unknown_type", "Ukjent meldingstype.")
-    return parser(data)
+    try:
+        return parser(data)
+    except ProtocolError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
+        # A field of a type or size no parser expected: refused like any other bad field, never a crash.
+        raise ProtocolError("invalid_field", "Meldingen har et felt med ugyldig verdi.") from None
+
+
+MAX_DEPTH = 8
+"""No client message nests deeper than this; deeper input is refused before it reaches the JSON parser."""
+
+
+def _nesting(raw: str | bytes) -> int:
+    """The deepest bracket nesting outside strings, found in one pass (cheap beside the 64 KiB limit)."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _small_int(text: str) -> int:
+    if len(text.lstrip("-")) > 15:
+        raise ValueError("integer too large")
+    return int(text)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
 
 
 def error(code: str, message: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from session.invitation_links import DEVICE_COOKIE
 from session.isolation import staff_link_usable
 from session.meeting_parties import meeting_parties
 from session.meetings import Invitation, meeting_org_ids
+from session.message_rate import audited_bucket, message_bucket
 from session.relay import OfferRejected
 from session.roles import Role
 from session.room import Effect, Room, StopRecording
@@ -43,10 +44,16 @@ from web import consent_flow
 from web.app import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
 from web.auth import COOKIE, StaffSession
 from web.effects import carry_out
-from web.live import LiveMeeting
+from web.live import LiveMeeting, LiveMeetings
 from web.pages import link_error_status
 
 log = logging.getLogger(__name__)
+
+MAX_CHECKS_PER_MEETING = 3
+"""Pre-call checks at once in one meeting (one per link)."""
+AUDITED = (Admit, Deny, Pause, RosterAdd, RosterRemove, RosterConfirm, GiveConsent, WithdrawConsent, RecordStart,
+           RecordStop)  # fmt: skip
+"""Messages that write signed audit records: rate-limited more tightly than the rest."""
 
 # aiohttp closes the socket on a frame above max_msg_size; the protocol's own 64 KiB limit is checked per
 # message with an error reply, so this transport limit only stops abuse.
@@ -96,26 +103,21 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
             parties = await meeting_parties(conn, invitation.meeting_id)
         room = Room(invitation.meeting_id, settings.max_participants - 1)
         meeting = live.meetings.setdefault(invitation.meeting_id, LiveMeeting(room, org_ids, parties))
-    previous = None if check_only else meeting.room.find_by_invitation(invitation.id)
-    if previous is not None:  # one device at a time per link: the newest wins
-        old = meeting.sockets.get(previous.id)
-        if old is not None:
-            await old.send_json({"type": "ended", "reason": "replaced"})
-            await old.close()
-    pid = secrets.token_hex(4)
+    # Counted until this participant is in the room: an old connection of the same link that closes meanwhile
+    # (a reload) must not take the meeting away from under the one replacing it.
+    meeting.arriving += 1
+    try:
+        arrived = await _arrive(ws, meeting, invitation, check_only)
+    finally:
+        meeting.arriving -= 1
+    if arrived is None:
+        _forget_if_empty(live, meeting)
+        return ws
+    pid, effects = arrived
     revoked: asyncio.Task[None] | None = None
     if invitation.staff_id is not None and session is not None:
         # A removed right ends this person's live meeting at once (the bus also hears other processes).
         revoked = asyncio.create_task(_end_on_revocation(request.app, ws, invitation.staff_id, session.generation))
-    try:
-        effects = meeting.room.connect(
-            pid, invitation.role, invitation.id, invitation.host, invitation.staff_id, check_only=check_only
-        )
-    except MeetingFull as exc:
-        await ws.send_json(error(exc.code, str(exc)))
-        await ws.close()
-        return ws
-    meeting.sockets[pid] = ws
     log.info("participant connected", extra={"meeting": invitation.meeting_id, "role": invitation.role.value})
     try:
         await carry_out(request.app, meeting, effects)
@@ -124,8 +126,13 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
                 request.app, meeting, await consent_flow.refresh(request.app, meeting, meeting.room.participants[pid])
             )
         await ws.send_json({"type": "config", "iceServers": list(settings.ice_servers)})
+        messages, audited, loop = message_bucket(), audited_bucket(), asyncio.get_running_loop()
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
+                if not messages.take(loop.time()):
+                    metrics.ws_errors.labels(code="rate_limited").inc()
+                    await ws.send_json(error("rate_limited", "For mange meldinger. Vent litt."))
+                    continue
                 try:
                     parsed = parse_client_message(msg.data)
                 except ProtocolError as exc:
@@ -135,11 +142,21 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
                     continue
                 if isinstance(parsed, Leave):
                     break
+                if isinstance(parsed, AUDITED) and not audited.take(loop.time()):
+                    metrics.ws_errors.labels(code="rate_limited").inc()
+                    await ws.send_json(error("rate_limited", "Du gjør dette for ofte. Vent litt og prøv igjen."))
+                    continue
                 try:
                     await _handle(request.app, parsed, pid, meeting, ws)
                 except SessionError as exc:
                     metrics.ws_errors.labels(code=exc.code).inc()
                     await ws.send_json(error(exc.code, str(exc)))
+                except (ConnectionError, asyncio.CancelledError):
+                    raise
+                except Exception as exc:  # a bug must not end the call: refuse the message, keep the socket
+                    metrics.ws_errors.labels(code="internal").inc()
+                    log.error("signalling message failed", extra={"exc_type": type(exc).__name__})
+                    await ws.send_json(error("internal", "Noe gikk galt. Prøv igjen."))
             elif msg.type == WSMsgType.BINARY:
                 metrics.ws_errors.labels(code="binary").inc()
                 await ws.send_json(error("binary", "Binære meldinger støttes ikke."))
@@ -150,15 +167,54 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
             del meeting.sockets[pid]
         await carry_out(request.app, meeting, meeting.room.leave(pid))
         await relay.close(pid)
-        if not meeting.room.participants and live.meetings.get(invitation.meeting_id) is meeting:
-            meeting.cancel_timers()
-            if meeting.room.recording:  # the last one left: the recording ends with the meeting
-                await carry_out(request.app, meeting, [StopRecording(None)])
-            del live.meetings[invitation.meeting_id]
+        recording = meeting.room.recording
+        if _forget_if_empty(live, meeting) and recording:  # the last one left: the recording ends with the meeting
+            await carry_out(request.app, meeting, [StopRecording(None)])
         log.info("participant disconnected", extra={"meeting": invitation.meeting_id})
         if not ws.closed:
             await ws.close()
     return ws
+
+
+async def _arrive(
+    ws: web.WebSocketResponse, meeting: LiveMeeting, invitation: Invitation, check_only: bool
+) -> tuple[str, list[Effect]] | None:
+    """Put the newcomer in the room (replacing an older connection of the same link); None when refused."""
+    if check_only:
+        checks = [p for p in meeting.room.participants.values() if p.check_only]
+        # One check per link (the newest wins, like a reload) and a few per meeting: each one costs face processing.
+        previous = next((p for p in checks if p.invitation_id == invitation.id), None)
+        if previous is None and len(checks) >= MAX_CHECKS_PER_MEETING:
+            await ws.send_json(error("too_many_checks", "For mange tester av utstyret på en gang. Prøv igjen om litt."))
+            await ws.close()
+            return None
+    else:
+        previous = meeting.room.find_by_invitation(invitation.id)
+    if previous is not None:  # one device at a time per link: the newest wins
+        old = meeting.sockets.get(previous.id)
+        if old is not None:
+            await old.send_json({"type": "ended", "reason": "replaced"})
+            await old.close()
+    pid = secrets.token_hex(4)
+    try:
+        effects = meeting.room.connect(
+            pid, invitation.role, invitation.id, invitation.host, invitation.staff_id, check_only=check_only
+        )
+    except MeetingFull as exc:
+        await ws.send_json(error(exc.code, str(exc)))
+        await ws.close()
+        return None
+    meeting.sockets[pid] = ws
+    return pid, effects
+
+
+def _forget_if_empty(live: LiveMeetings, meeting: LiveMeeting) -> bool:
+    """Drop a meeting nobody is in or arriving at; True when it was dropped."""
+    if meeting.room.participants or meeting.arriving or live.meetings.get(meeting.room.meeting_id) is not meeting:
+        return False
+    meeting.cancel_timers()
+    del live.meetings[meeting.room.meeting_id]
+    return True
 
 
 async def _handle(

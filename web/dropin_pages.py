@@ -257,7 +257,10 @@ async def join_queue(request: web.Request) -> web.Response:
 
 
 def _heartbeat(request: web.Request) -> QueueStatus:
-    queue = request.app[DROPIN].queue(_key(request))
+    # Only queues someone joined exist: a poll for a made-up centre must not create one (memory never freed).
+    queue = request.app[DROPIN].queues.get(_key(request))
+    if queue is None:
+        raise TicketUnknown()
     return queue.heartbeat(request.match_info["ticket"], request.app[CLOCK]().timestamp())
 
 
@@ -294,8 +297,10 @@ async def poll(request: web.Request) -> web.Response:
 async def leave_queue(request: web.Request) -> web.Response:
     department, centre_id = address_of(request)
     state, key, ticket = request.app[DROPIN], _key(request), request.match_info["ticket"]
-    state.queue(key).leave(ticket, request.app[CLOCK]().timestamp())
-    state.roles[key].pop(ticket, None)
+    queue = state.queues.get(key)
+    if queue is not None:
+        queue.leave(ticket, request.app[CLOCK]().timestamp())
+        state.roles[key].pop(ticket, None)
     raise web.HTTPSeeOther(f"/{department.value}/{centre_id}?forlatt=1")
 
 

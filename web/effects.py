@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -43,12 +45,15 @@ async def carry_out(app: web.Application, meeting: LiveMeeting, effects: list[Ef
         elif isinstance(effect, SetGates):
             relay.set_gates(effect.participant, effect.video.value, effect.audio)
         elif isinstance(effect, Audit):
+            details = _merged(meeting, effect)
+            if details is None:
+                continue
             record = AuditRecord(
                 action=effect.action,
                 actor=Actor(ActorKind.ROLE, effect.actor_role),
                 org_ids=meeting.org_ids,
                 meeting_id=meeting.room.meeting_id,
-                details=effect.details,
+                details=details,
             )
             await app[RECORDS].audit.append(record)
         elif isinstance(effect, Revoke):
@@ -120,3 +125,23 @@ async def _recording(
     except RecordingError as exc:
         code = getattr(exc, "code", "recording_error")
         return [Send(host, {"type": "error", "code": code, "message": str(exc)})] if host else []
+
+
+AUDIT_MERGE_SECONDS = 10.0
+
+
+def _merged(meeting: LiveMeeting, effect: Audit) -> dict[str, Any] | None:
+    """The details to write, or None when the same record was written in the last ten seconds: repeats are
+    counted and carried on the next one that is written (``merged``), so a toggled pause leaves a trace of how
+    often without one signed row per click."""
+    key = f"{effect.action}|{effect.actor_role}|{sorted(effect.details.items())!r}"
+    now = time.monotonic()
+    last = meeting.recent_audits.get(key)
+    if last is not None and now - last[0] < AUDIT_MERGE_SECONDS:
+        meeting.recent_audits[key] = (last[0], last[1] + 1)
+        return None
+    if len(meeting.recent_audits) > 256:
+        meeting.recent_audits.clear()
+    meeting.recent_audits[key] = (now, 0)
+    merged = last[1] if last is not None else 0
+    return {**effect.details, "merged": merged} if merged else dict(effect.details)

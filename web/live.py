@@ -19,6 +19,10 @@ class LiveMeeting:
     parties: tuple[int, ...] = ()
     """The two ends (municipal side, centre) that each confirm a recording's deletion."""
     sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
+    recent_audits: dict[str, tuple[float, int]] = field(default_factory=dict)
+    arriving: int = 0
+    """Connections between admission and entering the room (the meeting is not dropped while one is pending)."""
+    """Identical audit records written lately (key → time written, how many were merged since)."""
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
 
     def cancel_timers(self) -> None:
