@@ -71,13 +71,21 @@ async def test_export_custody_deletion_confirmation_and_isolation(tmp_path: Path
         async with kari.post(f"{server.url}/staff/recordings/{rid}/confirm", data={"csrf": csrf_of(page)}) as resp:
             assert resp.status == 200
         (entry,) = await server.app[RECORDINGS].compliance_view(None)
-        assert entry.recording.state == "deleted" and entry.missing_confirmations == (1,)  # the municipality
-        tor = await staff_client(server, 2)
-        async with tor.get(f"{server.url}/staff/recordings/{rid}") as resp:
-            csrf = csrf_of(await resp.text())
-        async with tor.post(f"{server.url}/staff/recordings/{rid}/confirm", data={"csrf": csrf}) as resp:
-            assert resp.status == 200
+        # Both ends are parties: the municipality's unit has confirmed, the hjelpemiddelsentral has not.
+        assert entry.recording.org_ids == (2, 3)
+        assert entry.recording.state == "deleted" and entry.missing_confirmations == (3,)
+        tor = await staff_client(server, 2)  # the access manager grants rights; confirming is not theirs
+        async with tor.post(f"{server.url}/staff/recordings/{rid}/confirm", data={"csrf": csrf_of(page)}) as resp:
+            assert resp.status == 403
         await tor.close()
+        rita = await staff_client(server, 3)  # the centre's adviser sees the recording and their duty
+        async with rita.get(f"{server.url}/staff/recordings") as resp:
+            assert rid in await resp.text()
+        async with rita.get(f"{server.url}/staff/recordings/{rid}") as resp:
+            csrf = csrf_of(await resp.text())
+        async with rita.post(f"{server.url}/staff/recordings/{rid}/confirm", data={"csrf": csrf}) as resp:
+            assert resp.status == 200
+        await rita.close()
         (entry,) = await server.app[RECORDINGS].compliance_view(None)
         assert entry.recording.state == "closed" and entry.certificate
         async with kari.get(f"{server.url}/staff/recordings/{rid}/certificate") as resp:
