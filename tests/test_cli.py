@@ -32,6 +32,7 @@ def test_anonymize_a_folder_keeps_names_and_refuses_bad_input(
 
 def test_settings_errors_are_clear(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("SAMHANDLING_PORT", "not-a-port")
+    monkeypatch.setenv("SAMHANDLING_DEV_MODE", "true")
     assert main(["migrate"]) == 2
     err = capsys.readouterr().err
     assert "SAMHANDLING_PORT" in err and "not-a-port" not in err
