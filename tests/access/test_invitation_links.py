@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -294,3 +295,19 @@ def test_mobile_numbers_are_normalised(raw: str, normal: str) -> None:
 def test_non_mobile_numbers_are_refused(raw: str) -> None:
     with pytest.raises(InvalidRequest):
         normalise_mobile_number(raw)
+
+
+async def test_two_devices_opening_a_fresh_link_at_once_get_one_binding_and_a_clear_refusal(
+    links: InvitationLinks, world: World, meeting_a: str
+) -> None:
+    issued = await links.issue(
+        actor_staff_id=world.formidler_a, meeting_id=meeting_a, role=Role.BRUKER, ttl=timedelta(hours=2)
+    )
+    first, second = new_device_id(), new_device_id()
+    results = await asyncio.gather(
+        *(links.claim(issued.token, device) for device in (first, second, first, second)), return_exceptions=True
+    )
+    won = [r for r in results if not isinstance(r, BaseException)]
+    lost = [r for r in results if isinstance(r, BaseException)]
+    assert won and all(isinstance(r, LinkInUseElsewhere) for r in lost), results  # never an IntegrityError
+    assert len(won) == 2  # the device that won the binding is let in both times
