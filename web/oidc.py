@@ -74,6 +74,7 @@ MESSAGES: dict[str, str] = {
     "discovery_failed": "Innloggingstjenesten kunne ikke nås eller svarte med feil oppsett. Prøv igjen senere.",
     "token_endpoint_failed": "Innloggingstjenesten svarte ikke som forventet. Prøv igjen senere.",
     "client_rejected": "Tjenesten ble ikke godkjent av innloggingstjenesten. Kontakt driftsansvarlig.",
+    "par_failed": "Innloggingstjenesten tok ikke imot innloggingsforespørselen. Prøv igjen senere.",
 }
 
 
@@ -250,6 +251,8 @@ class OidcSettings:
     """Requested level, e.g. ``idporten-loa-substantial``."""
     accepted_acr: frozenset[str] | None = None
     """When set, an ID token whose ``acr`` is not in this set is refused."""
+    use_par: bool = True
+    """Push the authorization request when the provider advertises a PAR endpoint."""
     ui_locales: str = "nb"
     allow_http: bool = False
     """Plain http for the provider (development identity provider on 127.0.0.1 only)."""
@@ -278,6 +281,8 @@ class ProviderMetadata:
     jwks_uri: str
     end_session_endpoint: str | None = None
     iss_parameter_supported: bool = False
+    pushed_authorization_request_endpoint: str | None = None
+    """RFC 9126 PAR: when advertised, the authorization request is posted here first (ID-porten does)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +429,7 @@ class OidcClient:
         if isinstance(auth_methods, list) and self.settings.auth_method not in auth_methods:
             raise ProviderError("discovery_failed", "auth method not supported")
         end_session = doc.get("end_session_endpoint")
+        par = doc.get("pushed_authorization_request_endpoint") if self.settings.use_par else None
         metadata = ProviderMetadata(
             issuer=issuer,
             authorization_endpoint=self._check_url(doc.get("authorization_endpoint")),
@@ -431,6 +437,7 @@ class OidcClient:
             jwks_uri=self._check_url(doc.get("jwks_uri")),
             end_session_endpoint=self._check_url(end_session) if end_session is not None else None,
             iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported") is True,
+            pushed_authorization_request_endpoint=self._check_url(par) if par is not None else None,
         )
         self._metadata = (now, metadata)
         return metadata
@@ -489,8 +496,31 @@ class OidcClient:
         }
         if self.settings.acr_values:
             params["acr_values"] = self.settings.acr_values
+        if metadata.pushed_authorization_request_endpoint is not None:
+            request_uri = await self._push(metadata, metadata.pushed_authorization_request_endpoint, params)
+            params = {"client_id": self.settings.client_id, "request_uri": request_uri}
         endpoint = metadata.authorization_endpoint
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}", pending
+
+    async def _push(self, metadata: ProviderMetadata, endpoint: str, params: Mapping[str, str]) -> str:
+        """Post the authorization request (with client authentication) and get the ``request_uri`` that stands
+        for it (RFC 9126), so the request's parameters never pass through the browser."""
+        timeout = aiohttp.ClientTimeout(total=self.settings.http_timeout_s)
+        form = {**params, **self._client_auth(metadata)}
+        try:
+            async with self._http.post(endpoint, data=form, timeout=timeout, allow_redirects=False) as response:
+                if response.status in (200, 201):
+                    body = await self._json(response, "par_failed")
+                else:
+                    error = (await self._json(response, "par_failed")).get("error") if response.status == 400 else None
+                    rejected = error == "invalid_client" or response.status == 401
+                    raise ProviderError("client_rejected" if rejected else "par_failed", f"status {response.status}")
+        except (aiohttp.ClientError, TimeoutError):
+            raise ProviderError("par_failed", "unreachable") from None
+        request_uri = body.get("request_uri")
+        if not isinstance(request_uri, str) or not request_uri or len(request_uri) > 512:
+            raise ProviderError("par_failed", "no request_uri")
+        return request_uri
 
     async def finish(self, params: Mapping[str, str], pending: PendingLogin) -> LoginResult:
         """Complete the login from the callback's query parameters; LoginRefused/ProviderError otherwise."""
