@@ -39,6 +39,7 @@ from web.auth import SessionSigner, load_or_create_secret
 from web.database import create_engine
 from web.dev_idp import DevClient, DevUser, setup_dev_idp
 from web.frame_processing import default_processor
+from web.identity_providers import idporten_accepted_acr
 from web.live import LiveMeetings
 from web.metrics import Metrics, create_metrics
 from web.oidc import OidcClient, OidcSettings, PendingLoginCookie
@@ -94,6 +95,7 @@ def create_app(
         call_ws,
         code_pages,
         dropin_pages,
+        entra_login,
         health,
         login,
         pages,
@@ -184,6 +186,7 @@ def create_app(
     call_ws.setup_routes(app)
     planning_pages.setup_routes(app)
     dropin_pages.setup_routes(app)
+    entra_login.setup(app)
     app.router.add_static("/static/", STATIC, append_version=True)
     ds_css = VENDOR / "@navikt" / "ds-css" / "dist"
     if ds_css.is_dir():
@@ -231,6 +234,8 @@ def _oidc_settings(app: web.Application, settings: Settings, secret: bytes) -> O
             client_id=settings.oidc_client_id,
             redirect_uri=settings.oidc_redirect_uri,
             client_secret=settings.oidc_client_secret.value or None,
+            acr_values=settings.oidc_acr_level,
+            accepted_acr=idporten_accepted_acr(settings.oidc_acr_level),
         )
     client_secret = hashlib.sha256(b"dev-idp-client:" + secret).hexdigest()
     issuer = f"{settings.base_url}/dev-idp"

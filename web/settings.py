@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class SettingsError(ValueError):
@@ -62,6 +63,17 @@ class Settings:
     recordings_retention_days: int = 30
     recordings_max_days: int = 90
     recordings_export: bool = False
+    oidc_acr_level: str = "idporten-loa-substantial"
+    """ID-porten level sent as ``acr_values`` and the lowest ``acr`` accepted (``substantial`` or ``high``);
+    applies to the configured ``oidc_issuer`` only."""
+    entra_issuer: str = ""
+    """Entra ID for the centre's own staff (``https://login.microsoftonline.com/<tenant>/v2.0``); off when empty."""
+    entra_client_id: str = ""
+    entra_client_secret: Secret = Secret("")
+    entra_group_roles: str = "{}"
+    """JSON ``{"<group object id>": "adviser" | [roles…]}``: which Entra groups give which centre roles."""
+    entra_centre_org_number: str = ""
+    """The centre whose roles the Entra groups give."""
 
     @property
     def base_url(self) -> str:
@@ -70,6 +82,10 @@ class Settings:
     @property
     def oidc_redirect_uri(self) -> str:
         return f"{self.base_url}/auth/callback"
+
+    @property
+    def entra_redirect_uri(self) -> str:
+        return f"{self.base_url}/auth/entra/callback"
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -111,7 +127,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     dev_mode = _bool(env, "SAMHANDLING_DEV_MODE", True)
     if not dev_mode and not env.get("SAMHANDLING_OIDC_ISSUER"):
         raise SettingsError("SAMHANDLING_OIDC_ISSUER is required when SAMHANDLING_DEV_MODE is false")
+    entra = _entra(env)
     return Settings(
+        **entra,
         data_dir=data_dir,
         database_url=database_url,
         host=env.get("SAMHANDLING_HOST") or "127.0.0.1",
@@ -133,4 +151,42 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         recordings_retention_days=_int(env, "SAMHANDLING_RECORDINGS_RETENTION_DAYS", 30, 1, 3650),
         recordings_max_days=_int(env, "SAMHANDLING_RECORDINGS_MAX_DAYS", 90, 1, 3650),
         recordings_export=_bool(env, "SAMHANDLING_RECORDINGS_EXPORT", False),
+        oidc_acr_level=_acr_level(env),
     )
+
+
+def _acr_level(env: Mapping[str, str]) -> str:
+    from web.identity_providers import ProviderConfigError, idporten_level
+
+    try:
+        return idporten_level(env.get("SAMHANDLING_OIDC_ACR_LEVEL") or "substantial")
+    except ProviderConfigError:
+        raise SettingsError("SAMHANDLING_OIDC_ACR_LEVEL must be substantial or high") from None
+
+
+def _entra(env: Mapping[str, str]) -> dict[str, Any]:
+    """The Entra ID settings: all of issuer, client id, secret and centre, or none of them."""
+    from web.identity_providers import ProviderConfigError, parse_group_roles
+
+    issuer = env.get("SAMHANDLING_ENTRA_ISSUER") or ""
+    if not issuer:
+        return {}
+    for name in (
+        "SAMHANDLING_ENTRA_CLIENT_ID",
+        "SAMHANDLING_ENTRA_CLIENT_SECRET",
+        "SAMHANDLING_ENTRA_CENTRE_ORG_NUMBER",
+    ):
+        if not env.get(name):
+            raise SettingsError(f"{name} is required when SAMHANDLING_ENTRA_ISSUER is set")
+    groups = env.get("SAMHANDLING_ENTRA_GROUP_ROLES") or "{}"
+    try:
+        parse_group_roles(groups)
+    except ProviderConfigError as exc:
+        raise SettingsError(f"SAMHANDLING_ENTRA_GROUP_ROLES: {exc}") from None
+    return {
+        "entra_issuer": issuer,
+        "entra_client_id": env["SAMHANDLING_ENTRA_CLIENT_ID"],
+        "entra_client_secret": Secret(env["SAMHANDLING_ENTRA_CLIENT_SECRET"]),
+        "entra_group_roles": groups,
+        "entra_centre_org_number": env["SAMHANDLING_ENTRA_CENTRE_ORG_NUMBER"],
+    }

@@ -130,3 +130,26 @@ def test_group_mapping_and_levels_refuse_what_they_cannot_mean() -> None:
     assert idporten_accepted_acr("idporten-loa-high") == {"idporten-loa-high"}
     with pytest.raises(ProviderConfigError):
         idporten_accepted_acr("low")
+
+
+def test_settings_read_the_level_and_refuse_half_an_entra_setup() -> None:
+    from web.settings import SettingsError, load_settings
+
+    assert load_settings({}).oidc_acr_level == "idporten-loa-substantial"
+    assert load_settings({"SAMHANDLING_OIDC_ACR_LEVEL": "high"}).oidc_acr_level == "idporten-loa-high"
+    with pytest.raises(SettingsError, match="ACR_LEVEL"):
+        load_settings({"SAMHANDLING_OIDC_ACR_LEVEL": "low"})
+    with pytest.raises(SettingsError, match="ENTRA_CLIENT_ID"):
+        load_settings({"SAMHANDLING_ENTRA_ISSUER": "https://login.microsoftonline.com/t/v2.0"})
+    entra = {
+        "SAMHANDLING_ENTRA_ISSUER": "https://login.microsoftonline.com/t/v2.0",
+        "SAMHANDLING_ENTRA_CLIENT_ID": "c",
+        "SAMHANDLING_ENTRA_CLIENT_SECRET": "s3cret-value",
+        "SAMHANDLING_ENTRA_CENTRE_ORG_NUMBER": "993000000",
+        "SAMHANDLING_ENTRA_GROUP_ROLES": '{"g": "formidler"}',
+    }
+    with pytest.raises(SettingsError, match="GROUP_ROLES") as refused:
+        load_settings(entra)
+    assert "s3cret-value" not in str(refused.value)
+    settings = load_settings({**entra, "SAMHANDLING_ENTRA_GROUP_ROLES": '{"g": "adviser"}'})
+    assert settings.entra_client_id == "c" and "s3cret-value" not in repr(settings)
