@@ -92,6 +92,7 @@ def create_app(
 ) -> web.Application:
     from web import (  # local: the handlers import the keys above
         access_pages,
+        authorization_setup,
         call_ws,
         code_pages,
         dropin_pages,
@@ -187,6 +188,7 @@ def create_app(
     planning_pages.setup_routes(app)
     dropin_pages.setup_routes(app)
     entra_login.setup(app)
+    authorization_setup.setup(app)
     app.router.add_static("/static/", STATIC, append_version=True)
     ds_css = VENDOR / "@navikt" / "ds-css" / "dist"
     if ds_css.is_dir():

@@ -74,6 +74,18 @@ class Settings:
     """JSON ``{"<group object id>": "adviser" | [roles…]}``: which Entra groups give which centre roles."""
     entra_centre_org_number: str = ""
     """The centre whose roles the Entra groups give."""
+    authorization_provider: str = "database"
+    """Where the formidler right comes from: ``database`` (this service's grants) or ``altinn`` (Altinn 3 PDP)."""
+    altinn_pdp_url: str = ""
+    """``https://platform.altinn.no/authorization/api/v1/authorize`` (or TT02's)."""
+    altinn_subscription_key: Secret = Secret("")
+    altinn_token_file: str = ""
+    """A file holding the current Altinn token (kept fresh by the platform's Maskinporten exchange); read per call."""
+    altinn_resource: str = "nav_hjelpemidler_formidling-behovsmelding"
+    rights_check_interval_s: int = 60
+    """How often a live formidler's right is asked again; a lost right ends their calls within this time."""
+    rights_cache_s: int = 30
+    """How long one answer from the PDP is reused (never longer than the check interval makes sense)."""
 
     @property
     def base_url(self) -> str:
@@ -152,7 +164,35 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         recordings_max_days=_int(env, "SAMHANDLING_RECORDINGS_MAX_DAYS", 90, 1, 3650),
         recordings_export=_bool(env, "SAMHANDLING_RECORDINGS_EXPORT", False),
         oidc_acr_level=_acr_level(env),
+        **_authorization(env),
     )
+
+
+def _authorization(env: Mapping[str, str]) -> dict[str, Any]:
+    provider = env.get("SAMHANDLING_AUTHORIZATION_PROVIDER") or "database"
+    if provider not in ("database", "altinn"):
+        raise SettingsError("SAMHANDLING_AUTHORIZATION_PROVIDER must be database or altinn")
+    values: dict[str, Any] = {
+        "authorization_provider": provider,
+        "rights_check_interval_s": _int(env, "SAMHANDLING_RIGHTS_CHECK_INTERVAL_S", 60, 1, 3600),
+        "rights_cache_s": _int(env, "SAMHANDLING_RIGHTS_CACHE_S", 30, 0, 600),
+    }
+    if provider == "altinn":
+        for name in (
+            "SAMHANDLING_ALTINN_PDP_URL",
+            "SAMHANDLING_ALTINN_SUBSCRIPTION_KEY",
+            "SAMHANDLING_ALTINN_TOKEN_FILE",
+        ):
+            if not env.get(name):
+                raise SettingsError(f"{name} is required when SAMHANDLING_AUTHORIZATION_PROVIDER is altinn")
+        values |= {
+            "altinn_pdp_url": env["SAMHANDLING_ALTINN_PDP_URL"],
+            "altinn_subscription_key": Secret(env["SAMHANDLING_ALTINN_SUBSCRIPTION_KEY"]),
+            "altinn_token_file": env["SAMHANDLING_ALTINN_TOKEN_FILE"],
+        }
+        if env.get("SAMHANDLING_ALTINN_RESOURCE"):
+            values["altinn_resource"] = env["SAMHANDLING_ALTINN_RESOURCE"]
+    return values
 
 
 def _acr_level(env: Mapping[str, str]) -> str:
