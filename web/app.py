@@ -95,6 +95,7 @@ def create_app(
         authorization_setup,
         call_ws,
         code_pages,
+        confirm_pages,
         dropin_pages,
         entra_login,
         health,
@@ -189,6 +190,7 @@ def create_app(
     dropin_pages.setup_routes(app)
     entra_login.setup(app)
     authorization_setup.setup(app)
+    confirm_pages.setup_routes(app)
     app.router.add_static("/static/", STATIC, append_version=True)
     ds_css = VENDOR / "@navikt" / "ds-css" / "dist"
     if ds_css.is_dir():
