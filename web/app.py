@@ -91,6 +91,7 @@ def create_app(
     clock: Clock = utc_now,
 ) -> web.Application:
     from web import (  # local: the handlers import the keys above
+        a11y_pages,
         access_pages,
         authorization_setup,
         call_ws,
@@ -191,6 +192,7 @@ def create_app(
     entra_login.setup(app)
     authorization_setup.setup(app)
     confirm_pages.setup_routes(app)
+    a11y_pages.setup_routes(app)
     app.router.add_static("/static/", STATIC, append_version=True)
     ds_css = VENDOR / "@navikt" / "ds-css" / "dist"
     if ds_css.is_dir():
