@@ -42,7 +42,7 @@ from web.frame_processing import default_processor
 from web.identity_providers import idporten_accepted_acr
 from web.live import LiveMeetings
 from web.metrics import Metrics, create_metrics
-from web.oidc import OidcClient, OidcSettings, PendingLoginCookie
+from web.oidc import OidcClient, OidcSettings, PendingLoginCookie, private_key_from_jwk
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -235,11 +235,17 @@ async def _sweep(service: RecordingService, interval_s: float = 60.0) -> None:
 def _oidc_settings(app: web.Application, settings: Settings, secret: bytes) -> OidcSettings:
     """The configured provider, or in development mode the built-in one mounted on this app."""
     if settings.oidc_issuer:
+        key, kid = (
+            private_key_from_jwk(settings.oidc_client_jwk.value) if settings.oidc_client_jwk.value else (None, None)
+        )
         return OidcSettings(
             issuer=settings.oidc_issuer,
             client_id=settings.oidc_client_id,
             redirect_uri=settings.oidc_redirect_uri,
             client_secret=settings.oidc_client_secret.value or None,
+            auth_method="private_key_jwt" if key is not None else "client_secret_post",
+            client_key=key,
+            client_key_id=kid,
             acr_values=settings.oidc_acr_level,
             accepted_acr=idporten_accepted_acr(settings.oidc_acr_level),
         )

@@ -164,6 +164,20 @@ def key_from_jwk(jwk: Mapping[str, Any]) -> tuple[str | None, str, PublicKey] | 
     return None
 
 
+def private_key_from_jwk(raw: str) -> tuple[PrivateKey, str]:
+    """(key, kid) from a private RSA or P-256 JWK in JSON, for ``private_key_jwt``; ValueError otherwise."""
+    try:
+        data = json.loads(raw)
+        kid = data.get("kid") if isinstance(data, dict) else None
+        key = (RSAKey if data.get("kty") == "RSA" else ECKey).import_key(data)
+    except (JoseError, ValueError, TypeError, AttributeError):
+        raise ValueError("not a JWK") from None
+    private = key.private_key
+    if not isinstance(kid, str) or not kid or not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ValueError("not a private signing key with a kid")
+    return private, kid
+
+
 def sign_jws(claims: Mapping[str, Any], key: PrivateKey, kid: str) -> str:
     """A compact JWS (a signed JWT) over ``claims``: RS256 for an RSA key, ES256 for a P-256 key."""
     alg = "RS256" if isinstance(key, rsa.RSAPrivateKey) else "ES256"

@@ -56,6 +56,8 @@ class Settings:
     """Staff login (e.g. ID-porten). Empty in development mode: the built-in development provider is used."""
     oidc_client_id: str = "samhandling"
     oidc_client_secret: Secret = Secret("")
+    oidc_client_jwk: Secret = Secret("")
+    """A private JWK (JSON) for ``private_key_jwt`` client authentication, as ID-porten on NAIS gives it."""
     encode_once: bool = True
     """Encode each processed video stream once for all receivers (VP8)."""
     recordings_kek_file: str = ""
@@ -124,9 +126,34 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+PLATFORM_NAMES = {
+    "SAMHANDLING_OIDC_ISSUER": "IDPORTEN_ISSUER",
+    "SAMHANDLING_OIDC_CLIENT_ID": "IDPORTEN_CLIENT_ID",
+    "SAMHANDLING_OIDC_CLIENT_JWK": "IDPORTEN_CLIENT_JWK",
+    "SAMHANDLING_ENTRA_ISSUER": "AZURE_OPENID_CONFIG_ISSUER",
+    "SAMHANDLING_ENTRA_CLIENT_ID": "AZURE_APP_CLIENT_ID",
+    "SAMHANDLING_ENTRA_CLIENT_SECRET": "AZURE_APP_CLIENT_SECRET",
+}
+"""Variables NAIS injects for ``idporten:`` and ``azure:`` in the manifest; a ``SAMHANDLING_*`` value wins."""
+
+
+def with_platform_names(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with the platform's names copied to ours, and a database from ``SAMHANDLING_DB_URL``
+    (``postgres://…``, the sqlInstance's ``envVarPrefix``) as an asyncpg URL without query options."""
+    merged = dict(env)
+    for ours, theirs in PLATFORM_NAMES.items():
+        if not merged.get(ours) and merged.get(theirs):
+            merged[ours] = merged[theirs]
+    db_url = merged.get("SAMHANDLING_DB_URL", "")
+    if not merged.get("SAMHANDLING_DATABASE_URL") and db_url.startswith(("postgres://", "postgresql://")):
+        merged["SAMHANDLING_DATABASE_URL"] = "postgresql+asyncpg://" + db_url.split("://", 1)[1].split("?", 1)[0]
+    return merged
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read ``SAMHANDLING_*`` variables; anything unset falls back to the embedded default."""
-    env = os.environ if env is None else env
+    """Read ``SAMHANDLING_*`` variables (and the platform's names for the same things); anything unset falls back
+    to the embedded default."""
+    env = with_platform_names(os.environ if env is None else env)
     data_dir = Path(env.get("SAMHANDLING_DATA_DIR") or "var").resolve()
     database_url = env.get("SAMHANDLING_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'samhandling.db'}"
     ice_raw = env.get("SAMHANDLING_ICE_SERVERS") or "[]"
@@ -158,6 +185,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         oidc_issuer=env.get("SAMHANDLING_OIDC_ISSUER") or "",
         oidc_client_id=env.get("SAMHANDLING_OIDC_CLIENT_ID") or "samhandling",
         oidc_client_secret=Secret(env.get("SAMHANDLING_OIDC_CLIENT_SECRET") or ""),
+        oidc_client_jwk=_client_jwk(env),
         encode_once=_bool(env, "SAMHANDLING_ENCODE_ONCE", True),
         recordings_kek_file=env.get("SAMHANDLING_RECORDINGS_KEK_FILE") or "",
         recordings_retention_days=_int(env, "SAMHANDLING_RECORDINGS_RETENTION_DAYS", 30, 1, 3650),
@@ -193,6 +221,18 @@ def _authorization(env: Mapping[str, str]) -> dict[str, Any]:
         if env.get("SAMHANDLING_ALTINN_RESOURCE"):
             values["altinn_resource"] = env["SAMHANDLING_ALTINN_RESOURCE"]
     return values
+
+
+def _client_jwk(env: Mapping[str, str]) -> Secret:
+    raw = env.get("SAMHANDLING_OIDC_CLIENT_JWK") or ""
+    if raw:
+        from web.oidc import private_key_from_jwk
+
+        try:
+            private_key_from_jwk(raw)
+        except ValueError:
+            raise SettingsError("SAMHANDLING_OIDC_CLIENT_JWK must be a private RSA or P-256 JWK with a kid") from None
+    return Secret(raw)
 
 
 def _acr_level(env: Mapping[str, str]) -> str:

@@ -153,3 +153,32 @@ def test_settings_read_the_level_and_refuse_half_an_entra_setup() -> None:
     assert "s3cret-value" not in str(refused.value)
     settings = load_settings({**entra, "SAMHANDLING_ENTRA_GROUP_ROLES": '{"g": "adviser"}'})
     assert settings.entra_client_id == "c" and "s3cret-value" not in repr(settings)
+
+
+def test_the_platform_names_for_idporten_entra_and_the_database_are_read() -> None:
+    import json
+
+    from joserfc.jwk import RSAKey
+
+    from web.oidc import private_key_from_jwk
+    from web.settings import SettingsError, load_settings
+
+    jwk = json.dumps(RSAKey.generate_key(2048, parameters={"kid": "nais-1"}, private=True).as_dict(private=True))
+    settings = load_settings(
+        {
+            "SAMHANDLING_DEV_MODE": "false",
+            "IDPORTEN_ISSUER": "https://idporten.no",
+            "IDPORTEN_CLIENT_ID": "nais-client",
+            "IDPORTEN_CLIENT_JWK": jwk,
+            "SAMHANDLING_DB_URL": "postgres://app:pw@10.0.0.5:5432/samhandling?sslmode=require",
+        }
+    )
+    assert (settings.oidc_issuer, settings.oidc_client_id) == ("https://idporten.no", "nais-client")
+    assert settings.database_url == "postgresql+asyncpg://app:pw@10.0.0.5:5432/samhandling"
+    assert "BEGIN" not in repr(settings) and '"d"' not in repr(settings)
+    assert private_key_from_jwk(settings.oidc_client_jwk.value)[1] == "nais-1"
+    public_only = json.dumps(RSAKey.generate_key(2048, parameters={"kid": "x"}, private=True).as_dict(private=False))
+    with pytest.raises(SettingsError, match="CLIENT_JWK"):
+        load_settings({"SAMHANDLING_OIDC_CLIENT_JWK": public_only})
+    ours = load_settings({"SAMHANDLING_OIDC_ISSUER": "https://ours.example", "IDPORTEN_ISSUER": "https://idporten.no"})
+    assert ours.oidc_issuer == "https://ours.example"
