@@ -21,17 +21,14 @@ from session.organisations import find_by_org_number
 from session.staff_roles import StaffRole
 from web.app import BUS, CLOCK, ENGINE, PENDING, RECORDS, SETTINGS, SIGNER, _ClockAdapter
 from web.auth import COOKIE, SESSION_SECONDS
+from web.i18n import translate
 from web.identity_providers import parse_group_roles, roles_from_groups
 from web.oidc import PENDING_SECONDS, LoginRefused, OidcClient, OidcError, OidcSettings
-from web.pages import render
+from web.pages import lang_of, render
 
 ENTRA = web.AppKey("entra", OidcClient)
 GROUP_ROLES = web.AppKey("entra_group_roles", Mapping[str, frozenset[StaffRole]])
 ENTRA_PENDING_COOKIE = "samhandling_login_entra"
-NO_ROLE = (
-    "Du er logget inn med NAV-kontoen din, men ingen av gruppene dine gir en rolle i Samhandling. "
-    "Be lederen din om tilgang i NAVs tilgangsstyring."
-)
 
 
 def subject_of(claims: Mapping[str, Any]) -> str:
@@ -73,7 +70,7 @@ async def callback(request: web.Request) -> web.Response:
     async with app[ENGINE].connect() as conn:
         centre = await find_by_org_number(conn, app[SETTINGS].entra_centre_org_number)
     if centre is None:
-        return render(request, "error.html", status=502, message="Hjelpemiddelsentralen i oppsettet finnes ikke.")
+        return render(request, "error.html", status=502, message=translate(lang_of(request), "entra.no_centre"))
     records = app[RECORDS]
     signed_in = await sync_directory_roles(
         app[ENGINE],
@@ -86,7 +83,7 @@ async def callback(request: web.Request) -> web.Response:
         roles=roles_from_groups(result.claims, app[GROUP_ROLES]),
     )
     if not signed_in.roles:
-        response = render(request, "error.html", status=403, message=NO_ROLE)
+        response = render(request, "error.html", status=403, message=translate(lang_of(request), "entra.no_role"))
     else:
         response = web.HTTPFound(result.return_path if result.return_path != "/" else "/staff")
         secure = app[SETTINGS].base_url.startswith("https://")
