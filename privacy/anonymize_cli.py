@@ -13,13 +13,18 @@ from pathlib import Path
 
 from privacy.errors import PrivacyError
 
+DESCRIPTION = "Anonymize every face in an image, a folder of images or a video (.y4m, .mp4)."
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (shared with the ``samhandling`` command's subcommand)."""
-    parser = argparse.ArgumentParser(
-        prog="samhandling anonymize",
-        description="Anonymize every face in an image, a folder of images or a video (.y4m, .mp4).",
-    )
+    """The stand-alone argument parser (``python -m privacy.anonymize_cli``)."""
+    parser = argparse.ArgumentParser(prog="samhandling anonymize", description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments once, for the stand-alone parser and the ``samhandling`` subcommand alike."""
     parser.add_argument("input", type=Path, help="image, folder of images, or video")
     parser.add_argument("output", type=Path, help="where to write the result (the same kind as the input)")
     parser.add_argument(
@@ -29,12 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="process a video as a live call at FPS frames per second (frames that miss the deadline are obscured)",
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out parsed arguments (from either parser); returns the exit status."""
     if args.realtime is not None and args.realtime <= 0:
         print("samhandling anonymize: --realtime must be positive", file=sys.stderr)
         return 2

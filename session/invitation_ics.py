@@ -1,14 +1,14 @@
-"""Meeting invitations as iCalendar (RFC 5545, iTIP RFC 5546) and as short Norwegian text, written by hand.
+"""Meeting invitations as iCalendar (RFC 5545, iTIP RFC 5546) on ``icalendar``, and as short Norwegian text.
 
 One meeting has one UID for its whole life; every change is sent again with the same UID and a higher
 SEQUENCE (METHOD:REQUEST), and a cancellation is METHOD:CANCEL with STATUS:CANCELLED and a higher SEQUENCE
 still, which is what Outlook, Google and the phones' calendars use to update or remove the entry they already
-hold. Times are written in UTC with "Z", so no VTIMEZONE block is needed. Lines end in CRLF and are folded at
-75 octets without splitting a UTF-8 character. The event is CLASS:PRIVATE so that shared calendars show only
-"busy". RFC 5546 wants an ORGANIZER (and an ATTENDEE) on REQUEST and CANCEL; they are optional here, but
-clients handle updates best when an organizer is given.
+hold. Times are written in UTC with "Z", so no VTIMEZONE block is needed. ``icalendar`` writes the content
+lines (CRLF, folding at 75 octets without splitting a UTF-8 character, TEXT escaping). The event is
+CLASS:PRIVATE so that shared calendars show only "busy". RFC 5546 wants an ORGANIZER (and an ATTENDEE) on
+REQUEST and CANCEL; they are optional here, but clients handle updates best when an organizer is given.
 
-A small reader (``parse_ics``) unfolds and unescapes what was written; the tests read every invitation back.
+``parse_ics`` reads a calendar back through ``icalendar`` into a small tree the tests and pages inspect.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import icalendar
+
 from session.nb_format import format_span
 from session.planning import KIND_LABELS, OSLO, PARTICIPANT_LABELS, MeetingPlan
 from session.planning_errors import IcsInvalid
 from session.roles import LABELS
 from session.room_code import RoomCredentials
 
-CRLF = "\r\n"
-MAX_LINE_OCTETS = 75
 PRODID = "-//NAV hjelpemiddelsentral//Samhandling//NB"
 _UID_PART = re.compile(r"[A-Za-z0-9._\-]{1,100}")
 _EMAIL = re.compile(r"[^@\s<>\"(),;:\\]{1,64}@[A-Za-z0-9.\-]{1,190}")
@@ -96,49 +96,30 @@ def meeting_uid(meeting_id: str, domain: str) -> str:
 # --- writing ------------------------------------------------------------------------------------------------
 
 
-def escape_text(value: str) -> str:
-    """A TEXT value: backslash, semicolon, comma and line breaks escaped; other control characters dropped."""
+def clean_text(value: str) -> str:
+    """A TEXT value with line breaks made ``\\n`` and other control characters dropped (escaping is icalendar's)."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
-    value = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch) != "Cc")
-    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+    return "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch) != "Cc")
 
 
-def _param_value(value: str) -> str:
-    # DQUOTE cannot be escaped inside a parameter value, so it is dropped, as are control characters.
-    value = "".join(ch for ch in value if ch != '"' and unicodedata.category(ch) != "Cc")
-    return f'"{value}"' if any(ch in value for ch in ":;,") else value
+def _param_text(value: str) -> str:
+    # DQUOTE is dropped (RFC 5545 cannot carry it and RFC 6868's ^' is not read by every client).
+    return "".join(ch for ch in value if ch != '"' and unicodedata.category(ch) != "Cc")
 
 
-def fold_line(line: str) -> str:
-    """``line`` folded into physical lines of at most 75 octets (CRLF + one space before each continuation),
-    cutting only between characters so that no UTF-8 sequence is split, and never inside a backslash escape
-    (allowed by the RFC, but some clients unescape before they unfold)."""
-    units = re.findall(r"\\.|.", line, flags=re.DOTALL)
-    pieces: list[str] = []
-    current: list[str] = []
-    size, limit = 0, MAX_LINE_OCTETS
-    for unit in units:
-        width = len(unit.encode())
-        if size + width > limit and current:
-            pieces.append("".join(current))
-            current, size, limit = [], 0, MAX_LINE_OCTETS - 1
-        current.append(unit)
-        size += width
-    pieces.append("".join(current))
-    return (CRLF + " ").join(pieces)
-
-
-def _format_utc(moment: datetime) -> str:
+def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("times in an invitation must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return moment.astimezone(UTC)
 
 
-def _address_line(name: str, address: CalendarAddress, extra: Sequence[tuple[str, str]]) -> str:
-    params = "".join(f";{key}={_param_value(value)}" for key, value in extra)
+def _address(address: CalendarAddress, extra: Sequence[tuple[str, str]]) -> icalendar.vCalAddress:
+    value = icalendar.vCalAddress(f"mailto:{address.email}")
     if address.name:
-        params = f";CN={_param_value(address.name)}" + params
-    return f"{name}{params}:mailto:{address.email}"
+        value.params["CN"] = _param_text(address.name)
+    for key, param in extra:
+        value.params[key] = param
+    return value
 
 
 def description_text(details: InvitationDetails, *, cancelled: bool = False) -> str:
@@ -173,34 +154,34 @@ def description_text(details: InvitationDetails, *, cancelled: bool = False) -> 
 def _calendar(details: InvitationDetails, *, method: IcsMethod, dtstamp: datetime) -> str:
     cancelled = method is IcsMethod.CANCEL
     plan = details.plan
-    lines = [
-        "BEGIN:VCALENDAR",
-        f"PRODID:{PRODID}",
-        "VERSION:2.0",
-        "CALSCALE:GREGORIAN",
-        f"METHOD:{method.value}",
-        "BEGIN:VEVENT",
-        f"UID:{escape_text(details.uid)}",
-        f"DTSTAMP:{_format_utc(dtstamp)}",
-        f"DTSTART:{_format_utc(plan.starts_at)}",
-        f"DTEND:{_format_utc(plan.ends_at)}",
-        f"SEQUENCE:{details.sequence}",
-        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
-        f"SUMMARY;LANGUAGE=nb:{escape_text(details.title)}",
-        f"DESCRIPTION;LANGUAGE=nb:{escape_text(description_text(details, cancelled=cancelled))}",
-        "CLASS:PRIVATE",
-        f"TRANSP:{'TRANSPARENT' if cancelled else 'OPAQUE'}",
-    ]
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method.value)
+    event = icalendar.Event()
+    event.add("uid", details.uid)
+    event.add("dtstamp", _utc(dtstamp))
+    event.add("dtstart", _utc(plan.starts_at))
+    event.add("dtend", _utc(plan.ends_at))
+    event.add("sequence", details.sequence)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    event.add("summary", clean_text(details.title), parameters={"LANGUAGE": "nb"})
+    event.add("description", clean_text(description_text(details, cancelled=cancelled)), parameters={"LANGUAGE": "nb"})
+    event.add("class", "PRIVATE")
+    event.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
     if not cancelled:
         join_url, _ = details.way_in()
-        lines += [f"LOCATION:{escape_text(join_url)}", f"URL:{join_url}"]
+        event.add("location", join_url)
+        event.add("url", icalendar.vUri(join_url))
     if details.organizer is not None:
-        lines.append(_address_line("ORGANIZER", details.organizer, ()))
+        event.add("organizer", _address(details.organizer, ()))
     partstat = [("ROLE", "REQ-PARTICIPANT"), ("PARTSTAT", "NEEDS-ACTION"), ("RSVP", "TRUE")]
     for attendee in details.attendees:
-        lines.append(_address_line("ATTENDEE", attendee, () if cancelled else partstat))
-    lines += ["END:VEVENT", "END:VCALENDAR"]
-    return "".join(fold_line(line) + CRLF for line in lines)
+        event.add("attendee", _address(attendee, () if cancelled else partstat))
+    calendar.add_component(event)
+    written: bytes = calendar.to_ical()
+    return written.decode()
 
 
 def invitation_ics(details: InvitationDetails, *, dtstamp: datetime) -> str:
@@ -246,11 +227,8 @@ class IcsProperty:
     name: str
     params: dict[str, str]
     value: str
-    """The raw value as written (escapes kept); ``text`` gives the unescaped text."""
-
-    @property
-    def text(self) -> str:
-        return unescape_text(self.value)
+    """The value as written (escapes kept); ``text`` gives the unescaped text."""
+    text: str
 
 
 @dataclass(slots=True)
@@ -272,92 +250,27 @@ class IcsComponent:
         return [c for c in self.components if c.name == name.upper()]
 
 
-def unescape_text(value: str) -> str:
-    out: list[str] = []
-    chars = iter(value)
-    for ch in chars:
-        if ch != "\\":
-            out.append(ch)
-            continue
-        nxt = next(chars, "")
-        out.append("\n" if nxt in ("n", "N") else nxt)
-    return "".join(out)
-
-
-def unfold(text: str) -> list[str]:
-    """Logical lines: a line break followed by one space or tab joins the next physical line to this one."""
-    lines: list[str] = []
-    for physical in text.replace("\r\n", "\n").split("\n"):
-        if physical[:1] in (" ", "\t") and lines:
-            lines[-1] += physical[1:]
-        elif physical:
-            lines.append(physical)
-    return lines
-
-
-def parse_content_line(line: str) -> IcsProperty:
-    """NAME *(;PARAM=VALUE) : VALUE, with quoted parameter values that may hold ":", ";" and ","."""
-    index, length = 0, len(line)
-    while index < length and line[index] not in ";:":
-        index += 1
-    name = line[:index].upper()
-    if not name or index == length:
-        raise IcsInvalid("Kalenderfilen har en linje uten navn eller verdi.")
-    params: dict[str, str] = {}
-    while line[index] == ";":
-        eq = line.find("=", index)
-        if eq < 0:
-            raise IcsInvalid("Kalenderfilen har en parameter uten verdi.")
-        key, index = line[index + 1 : eq].upper(), eq + 1
-        values: list[str] = []
-        while True:
-            if index < length and line[index] == '"':
-                end = line.find('"', index + 1)
-                if end < 0:
-                    raise IcsInvalid("Kalenderfilen har et parameter med manglende anførselstegn.")
-                values.append(line[index + 1 : end])
-                index = end + 1
-            else:
-                start = index
-                while index < length and line[index] not in ",;:":
-                    index += 1
-                values.append(line[start:index])
-            if index < length and line[index] == ",":
-                index += 1
-                continue
-            break
-        if index >= length:
-            raise IcsInvalid("Kalenderfilen har en linje uten verdi.")
-        params[key] = ",".join(values)
-    return IcsProperty(name, params, line[index + 1 :])
+def _tree(component: icalendar.cal.Component) -> IcsComponent:
+    properties = []
+    for name, values in component.items():
+        for value in values if isinstance(values, list) else [values]:
+            raw = value.to_ical()
+            raw_text = raw.decode() if isinstance(raw, bytes) else str(raw)
+            params = {key.upper(): str(param) for key, param in getattr(value, "params", {}).items()}
+            text = str(value) if isinstance(value, str) else raw_text
+            properties.append(IcsProperty(name.upper(), params, raw_text, text))
+    return IcsComponent(component.name or "", properties, [_tree(child) for child in component.subcomponents])
 
 
 def parse_ics(text: str) -> IcsComponent:
     """The VCALENDAR component of ``text`` with its properties and nested components."""
-    stack: list[IcsComponent] = []
-    root: IcsComponent | None = None
-    for line in unfold(text):
-        prop = parse_content_line(line)
-        if prop.name == "BEGIN":
-            component = IcsComponent(prop.value.upper())
-            if stack:
-                stack[-1].components.append(component)
-            elif root is None:
-                root = component
-            else:
-                raise IcsInvalid("Kalenderfilen har mer enn én kalender.")
-            stack.append(component)
-        elif prop.name == "END":
-            if not stack or stack[-1].name != prop.value.upper():
-                raise IcsInvalid("Kalenderfilen har BEGIN og END som ikke passer sammen.")
-            stack.pop()
-        elif stack:
-            stack[-1].properties.append(prop)
-        else:
-            raise IcsInvalid("Kalenderfilen har innhold utenfor kalenderen.")
-    if root is None or stack or root.name != "VCALENDAR":
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except ValueError:
+        raise IcsInvalid("Kalenderfilen kan ikke leses.") from None
+    if not isinstance(calendar, icalendar.Calendar) or calendar.name != "VCALENDAR":
         raise IcsInvalid("Kalenderfilen er ufullstendig.")
-    return root
+    return _tree(calendar)
 
 
 def parse_ics_datetime(prop: IcsProperty) -> datetime:

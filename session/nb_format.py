@@ -1,32 +1,33 @@
-"""Dates and times written the Norwegian (bokmål) way: "mandag 24. november", "kl. 08.00"."""
+"""Dates and times written per language with Babel's CLDR data: "mandag 24. november", "kl. 08.00".
+
+Bokmål is the default (the domain speaks it); ``locale`` gives nynorsk ("nn") or English ("en") names.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, tzinfo
 
-WEEKDAYS = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
-MONTHS = (
-    "januar",
-    "februar",
-    "mars",
-    "april",
-    "mai",
-    "juni",
-    "juli",
-    "august",
-    "september",
-    "oktober",
-    "november",
-    "desember",
-)
+from babel.dates import format_date, get_day_names
+
+_DAY_PATTERNS = {"en": "EEEE d MMMM"}
+"""CLDR patterns where the Norwegian "d. MMMM" does not fit the language."""
 
 
-def format_day(day: date, *, year: bool = False, weekday: bool = True) -> str:
-    """ "mandag 24. november", with " 2025" when ``year``."""
-    text = f"{day.day}. {MONTHS[day.month - 1]}"
-    if weekday:
-        text = f"{WEEKDAYS[day.weekday()]} {text}"
-    return f"{text} {day.year}" if year else text
+def weekday_names(locale: str = "nb") -> tuple[str, ...]:
+    """Monday to Sunday, as the language writes them mid-sentence ("mandag", "Monday")."""
+    names = get_day_names("wide", locale=locale)
+    return tuple(str(names[index]) for index in range(7))
+
+
+WEEKDAYS = weekday_names("nb")
+
+
+def format_day(day: date, *, year: bool = False, weekday: bool = True, locale: str = "nb") -> str:
+    """ "mandag 24. november", with " 2025" when ``year``; "Monday 24 November 2025" in English."""
+    pattern = _DAY_PATTERNS.get(locale, "EEEE d. MMMM")
+    if not weekday:
+        pattern = pattern.removeprefix("EEEE ")
+    return str(format_date(day, pattern + (" y" if year else ""), locale=locale))
 
 
 def format_clock(moment: time | datetime) -> str:

@@ -4,7 +4,7 @@ Hours are wall-clock times in Europe/Oslo, so "08.00" stays 08.00 across the cha
 every comparison is made between UTC instants, because Python compares two datetimes that share a tzinfo by
 their wall-clock fields and would get the hours around a change wrong. A period runs from its opening minute
 (open) to its closing minute (closed); a period may close at midnight (``time(0)`` as the closing time) but not
-run past it. Norwegian public holidays are computed (Easter by the Gregorian computus), Christmas Eve and New
+run past it. Norwegian public holidays come from the maintained ``holidays`` calendar, Christmas Eve and New
 Year's Eve count as closed unless told otherwise, and an exception for a date replaces everything else for that
 date. The clock is always passed in.
 """
@@ -18,6 +18,8 @@ from functools import lru_cache
 from itertools import pairwise
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
+
+import holidays
 
 from session.departments import DEPARTMENT_LABELS, Department
 from session.nb_format import WEEKDAYS, format_clock, format_day
@@ -69,39 +71,21 @@ def _check_periods(periods: Iterable[Period]) -> None:
             raise OpeningHoursInvalid("hours", "Åpningsperiodene samme dag må komme etter hverandre uten overlapp.")
 
 
-def easter_sunday(year: int) -> date:
-    """Western Easter Sunday (the anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    el = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * el) // 451
-    month, day = divmod(h + el - 7 * m + 114, 31)
-    return date(year, month, day + 1)
+def _in_sentence(name: str) -> str:
+    """A name inside a sentence: «første juledag»; «Kristi himmelfartsdag» keeps its capital."""
+    return name if name.startswith("Kristi") else name[:1].lower() + name[1:]
 
 
 @lru_cache(maxsize=32)
 def norwegian_public_holidays(year: int) -> Mapping[date, str]:
-    """Offentlige høytidsdager and 1 and 17 May, by date, with their Norwegian names."""
-    easter = easter_sunday(year)
-    holidays = {
-        date(year, 1, 1): "første nyttårsdag",
-        easter - timedelta(days=3): "skjærtorsdag",
-        easter - timedelta(days=2): "langfredag",
-        easter: "første påskedag",
-        easter + timedelta(days=1): "andre påskedag",
-        date(year, 5, 1): "arbeidernes dag",
-        date(year, 5, 17): "grunnlovsdagen",
-        easter + timedelta(days=39): "Kristi himmelfartsdag",
-        easter + timedelta(days=49): "første pinsedag",
-        easter + timedelta(days=50): "andre pinsedag",
-        date(year, 12, 25): "første juledag",
-        date(year, 12, 26): "andre juledag",
-    }
-    return MappingProxyType(dict(sorted(holidays.items())))
+    """Offentlige høytidsdager and 1 and 17 May, by date, with their Norwegian names (from ``holidays``)."""
+    found = holidays.country_holidays("NO", years=year, language="no")
+    return MappingProxyType({day: _in_sentence(name) for day, name in sorted(found.items())})
+
+
+def easter_sunday(year: int) -> date:
+    """Western Easter Sunday, as the holiday calendar has it."""
+    return next(day for day, name in norwegian_public_holidays(year).items() if name == "første påskedag")
 
 
 CUSTOMARY_CLOSED = {(12, 24): "julaften", (12, 31): "nyttårsaften"}

@@ -10,12 +10,12 @@ from aiohttp import web
 from sqlalchemy import select
 
 from session.access_errors import AccessError, AccessRefused, NotFound
-from session.isolation import audit_entries_for
 from session.organisations import holds_role
 from session.permissions import StaffAction
 from session.staff_roles import OrgKind, StaffRole
 from session.tables import organisations
-from web.app import ACCESS, ENGINE, ORGS, RECORDS, SIGNER
+from web.app import ACCESS, ENGINE, ORGS, SIGNER
+from web.audit_pages import audit_response
 from web.pages import StaffUser, check_csrf, render, require
 
 
@@ -76,12 +76,10 @@ async def answer(request: web.Request) -> web.Response:
 
 async def audit_page(request: web.Request) -> web.Response:
     user = await require(request, StaffAction.READ_AUDIT)
-    meeting = request.query.get("meeting") or None
     async with request.app[ENGINE].connect() as conn:
         if not await holds_role(conn, user.id, StaffRole.COMPLIANCE_OFFICER):
             raise web.HTTPForbidden(text="Bare personvernombudet har denne siden.")
-        entries = await audit_entries_for(conn, request.app[RECORDS].audit, user.id, meeting_id=meeting, limit=500)
-    return render(request, "audit.html", user=user, entries=entries)
+        return await audit_response(request, user, conn)
 
 
 def setup_routes(app: web.Application) -> None:

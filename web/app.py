@@ -39,10 +39,11 @@ from web.auth import SessionSigner, load_or_create_secret
 from web.database import create_engine
 from web.dev_idp import DevClient, DevUser, setup_dev_idp
 from web.frame_processing import default_processor
+from web.identity_providers import idporten_accepted_acr
 from web.live import LiveMeetings
 from web.logging_setup import install_client_error_filter
 from web.metrics import Metrics, create_metrics
-from web.oidc import OidcClient, OidcSettings, PendingLoginCookie
+from web.oidc import OidcClient, OidcSettings, PendingLoginCookie, private_key_from_jwk
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,10 +92,14 @@ def create_app(
     clock: Clock = utc_now,
 ) -> web.Application:
     from web import (  # local: the handlers import the keys above
+        a11y_pages,
         access_pages,
+        authorization_setup,
         call_ws,
         code_pages,
+        confirm_pages,
         dropin_pages,
+        entra_login,
         health,
         login,
         pages,
@@ -188,6 +193,10 @@ def create_app(
     call_ws.setup_routes(app)
     planning_pages.setup_routes(app)
     dropin_pages.setup_routes(app)
+    entra_login.setup(app)
+    authorization_setup.setup(app)
+    confirm_pages.setup_routes(app)
+    a11y_pages.setup_routes(app)
     app.router.add_static("/static/", STATIC, append_version=True)
     ds_css = VENDOR / "@navikt" / "ds-css" / "dist"
     if ds_css.is_dir():
@@ -230,11 +239,19 @@ async def _sweep(service: RecordingService, interval_s: float = 60.0) -> None:
 def _oidc_settings(app: web.Application, settings: Settings, secret: bytes) -> OidcSettings:
     """The configured provider, or in development mode the built-in one mounted on this app."""
     if settings.oidc_issuer:
+        key, kid = (
+            private_key_from_jwk(settings.oidc_client_jwk.value) if settings.oidc_client_jwk.value else (None, None)
+        )
         return OidcSettings(
             issuer=settings.oidc_issuer,
             client_id=settings.oidc_client_id,
             redirect_uri=settings.oidc_redirect_uri,
             client_secret=settings.oidc_client_secret.value or None,
+            auth_method="private_key_jwt" if key is not None else "client_secret_post",
+            client_key=key,
+            client_key_id=kid,
+            acr_values=settings.oidc_acr_level,
+            accepted_acr=idporten_accepted_acr(settings.oidc_acr_level),
         )
     client_secret = hashlib.sha256(b"dev-idp-client:" + secret).hexdigest()
     issuer = f"{settings.base_url}/dev-idp"

@@ -93,23 +93,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--demo", action="store_true", help="seed the demo organisations first (development mode)")
     serve.set_defaults(func=cmd_serve)
-    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
-    sub.add_parser("seed-demo", help="insert the demo organisations and staff").set_defaults(func=cmd_seed)
+    migrate_cmd = sub.add_parser(
+        "migrate", help="bring the database schema up to date", description="Bring the database schema up to date."
+    )
+    migrate_cmd.set_defaults(func=cmd_migrate)
+    seed = sub.add_parser(
+        "seed-demo",
+        help="insert the demo organisations and staff",
+        description="Insert the demo organisations and staff into an empty database (development mode).",
+    )
+    seed.set_defaults(func=cmd_seed)
     add_audit_parser(sub, default_db_url=_default_db_url())
     add_recordings_parser(sub)
     anonymize = sub.add_parser(
         "anonymize",
-        help="anonymize every face in an image, a folder of images or a video (see: samhandling anonymize -h)",
-        add_help=False,
+        help="anonymize every face in an image, a folder of images or a video",
+        description=anonymize_cli.DESCRIPTION,
     )
-    anonymize.add_argument("args", nargs=argparse.REMAINDER)
-    anonymize.set_defaults(func=lambda args: anonymize_cli.main(args.args))
+    anonymize_cli.add_arguments(anonymize)
+    anonymize.set_defaults(func=anonymize_cli.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) and usage errors (2) end here; callers get a status, not an exception
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         code: int = args.func(args)
     except SettingsError as exc:

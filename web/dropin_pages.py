@@ -21,7 +21,7 @@ from aiohttp import web
 
 from session.departments import Department
 from session.dropin_queue import DropInQueue, QueueStatus, TicketState, WaitingCaller
-from session.nb_format import WEEKDAYS, format_clock, format_day
+from session.nb_format import format_clock, format_day, weekday_names
 from session.opening_hours import HORIZON_DAYS, MIDNIGHT, OpeningHours
 from session.opening_hours import standard_hours as standard_opening_hours
 from session.organisations import get_organisation
@@ -43,9 +43,6 @@ MEETING_KIND = {
     Department.MOBILITET: "mobilitet",
     Department.KOMMUNIKASJON: "kommunikasjon",
 }
-EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-             "November", "December")  # fmt: skip
 QueueKey = tuple[int, Department]
 """(centre id, department): one queue each."""
 ON_DUTY_WINDOW = 3600.0
@@ -140,10 +137,7 @@ async def opening_hours(request: web.Request, centre_id: int, department: Depart
 
 
 def day_text(day: date, lang: str, *, year: bool = False) -> str:
-    if lang == "nb":
-        return format_day(day, year=year)
-    text = f"{EN_WEEKDAYS[day.weekday()]} {day.day} {EN_MONTHS[day.month - 1]}"
-    return f"{text} {day.year}" if year else text
+    return format_day(day, year=year, locale=lang)
 
 
 def closed_text(hours: OpeningHours, now: datetime, lang: str) -> str:
@@ -165,7 +159,7 @@ def closed_text(hours: OpeningHours, now: datetime, lang: str) -> str:
 
 
 def week_lines(hours: OpeningHours, lang: str) -> list[tuple[str, str]]:
-    names = WEEKDAYS if lang == "nb" else EN_WEEKDAYS
+    names = weekday_names(lang)
     lines = []
     for weekday, name in enumerate(names):
         periods = hours.weekly.get(weekday, ())

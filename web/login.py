@@ -18,6 +18,7 @@ from session.revocation import session_generation
 from session.tables import organisations, staff, staff_roles
 from web.app import ACCESS, ENGINE, OIDC, PENDING, SETTINGS, SIGNER
 from web.auth import COOKIE, SESSION_SECONDS
+from web.authorization_setup import remember_person
 from web.oidc import PENDING_COOKIE, PENDING_SECONDS, LoginRefused, OidcError, ProviderError
 from web.pages import check_csrf, render, require_staff
 
@@ -89,6 +90,7 @@ async def callback(request: web.Request) -> web.Response:
         response.set_cookie(SUBJECT_COOKIE, _subject_cookie(request, result.subject), max_age=PENDING_SECONDS,
                             httponly=True, samesite="Lax", secure=_secure(request))  # fmt: skip
     else:
+        remember_person(request.app, row.id, result.claims)  # ID-porten's pid, in memory, for asking Altinn
         response = web.HTTPFound(result.return_path if result.return_path != "/" else "/staff")
         response.set_cookie(COOKIE, request.app[SIGNER].issue(row.id, generation), max_age=SESSION_SECONDS,
                             httponly=True, samesite="Lax", secure=_secure(request))  # fmt: skip

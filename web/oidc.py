@@ -12,7 +12,8 @@ cookie (``PendingLoginCookie``), so the server keeps no login state and the veri
 Every refusal raises ``LoginRefused`` (the attempt is wrong: 400) or ``ProviderError`` (the provider is
 unreachable or misbehaves: 502), each with a stable ``code`` and a Norwegian message for people.
 
-Only aiohttp, cryptography and the standard library are used, so this module can be reviewed on its own.
+Signatures, JWKs and the registered claims (iss, aud, exp, nbf, iat) are joserfc's work; this module adds the
+OpenID Connect rules on top (discovery, PKCE, nonce, azp, maximum token age, acr) and the stable error codes.
 """
 
 from __future__ import annotations
@@ -23,17 +24,20 @@ import hmac
 import json
 import secrets
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
-from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from joserfc import jws as jose_jws
+from joserfc import jwt as jose_jwt
+from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError, SecurityWarning
+from joserfc.jwk import ECKey, RSAKey
 
 PENDING_COOKIE = "samhandling_login"
 PENDING_SECONDS = 600
@@ -41,7 +45,8 @@ MAX_RESPONSE_BYTES = 256 * 1024
 ALLOWED_ALGS = frozenset({"RS256", "ES256"})
 DEFAULT_RETURN = "/staff"
 
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+PublicKey = RSAKey | ECKey
+"""A verification key as joserfc holds it."""
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 # --- errors ---------------------------------------------------------------------------------------------------
@@ -69,6 +74,7 @@ MESSAGES: dict[str, str] = {
     "discovery_failed": "Innloggingstjenesten kunne ikke nås eller svarte med feil oppsett. Prøv igjen senere.",
     "token_endpoint_failed": "Innloggingstjenesten svarte ikke som forventet. Prøv igjen senere.",
     "client_rejected": "Tjenesten ble ikke godkjent av innloggingstjenesten. Kontakt driftsansvarlig.",
+    "par_failed": "Innloggingstjenesten tok ikke imot innloggingsforespørselen. Prøv igjen senere.",
 }
 
 
@@ -91,7 +97,7 @@ class ProviderError(OidcError):
     """The provider is unreachable, misconfigured, or answered outside the protocol (502)."""
 
 
-# --- JOSE pieces (also used by the development identity provider) -------------------------------------------
+# --- JOSE pieces on joserfc (also used by the development identity provider) ------------------------------
 
 
 def b64url_encode(data: bytes) -> str:
@@ -118,94 +124,86 @@ def pkce_challenge(verifier: str) -> str:
     return b64url_encode(hashlib.sha256(verifier.encode("ascii")).digest())
 
 
-def _int_bytes(value: int, length: int | None = None) -> bytes:
-    return value.to_bytes(length or max(1, (value.bit_length() + 7) // 8), "big")
+def _jose_key(key: PrivateKey | rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> PublicKey:
+    """Our own key in joserfc's wrapper. Key sizes are judged where foreign keys are accepted (``key_from_jwk``),
+    so joserfc's warning about a short RSA key is not wanted here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)
+        if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+            return RSAKey.import_key(key)
+        return ECKey.import_key(key)
 
 
-def public_jwk(key: PublicKey, kid: str) -> dict[str, str]:
+def public_jwk(key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey, kid: str) -> dict[str, str]:
     """The public key as a JWK with ``kid``, ``use`` and ``alg``."""
-    if isinstance(key, rsa.RSAPublicKey):
-        numbers = key.public_numbers()
-        return {
-            "kty": "RSA",
-            "kid": kid,
-            "use": "sig",
-            "alg": "RS256",
-            "n": b64url_encode(_int_bytes(numbers.n)),
-            "e": b64url_encode(_int_bytes(numbers.e)),
-        }
-    if not isinstance(key.curve, ec.SECP256R1):
+    if isinstance(key, ec.EllipticCurvePublicKey) and not isinstance(key.curve, ec.SECP256R1):
         raise ValueError("only P-256 keys are supported")
-    point = key.public_numbers()
-    return {
-        "kty": "EC",
-        "kid": kid,
-        "use": "sig",
-        "alg": "ES256",
-        "crv": "P-256",
-        "x": b64url_encode(_int_bytes(point.x, 32)),
-        "y": b64url_encode(_int_bytes(point.y, 32)),
-    }
+    alg = "RS256" if isinstance(key, rsa.RSAPublicKey) else "ES256"
+    return {str(k): str(v) for k, v in _jose_key(key).as_dict(private=False, kid=kid, use="sig", alg=alg).items()}
 
 
 def key_from_jwk(jwk: Mapping[str, Any]) -> tuple[str | None, str, PublicKey] | None:
     """(kid, alg, key) for an RSA (>= 2048 bits) or P-256 signing key; None for keys this client cannot use."""
+    if jwk.get("use", "sig") != "sig":
+        return None
+    kid = jwk.get("kid")
+    kid = kid if isinstance(kid, str) else None
     try:
-        if jwk.get("use", "sig") != "sig":
-            return None
-        kid = jwk.get("kid")
-        kid = kid if isinstance(kid, str) else None
         if jwk.get("kty") == "RSA" and jwk.get("alg", "RS256") == "RS256":
-            n = int.from_bytes(b64url_decode(str(jwk["n"])), "big")
-            e = int.from_bytes(b64url_decode(str(jwk["e"])), "big")
-            if n.bit_length() < 2048:
+            if len(b64url_decode(str(jwk["n"])).lstrip(b"\0")) < 256:
+                return None  # under 2048 bits
+            rsa_key = RSAKey.import_key(dict(jwk))
+            if rsa_key.is_private:
                 return None
-            return kid, "RS256", rsa.RSAPublicNumbers(e, n).public_key()
+            return kid, "RS256", rsa_key
         if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256" and jwk.get("alg", "ES256") == "ES256":
-            x = int.from_bytes(b64url_decode(str(jwk["x"])), "big")
-            y = int.from_bytes(b64url_decode(str(jwk["y"])), "big")
-            return kid, "ES256", ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
-    except (KeyError, ValueError, TypeError):
+            ec_key = ECKey.import_key(dict(jwk))
+            return None if ec_key.is_private else (kid, "ES256", ec_key)
+    except (JoseError, KeyError, ValueError, TypeError):
         return None
     return None
+
+
+def private_key_from_jwk(raw: str) -> tuple[PrivateKey, str]:
+    """(key, kid) from a private RSA or P-256 JWK in JSON, for ``private_key_jwt``; ValueError otherwise."""
+    try:
+        data = json.loads(raw)
+        kid = data.get("kid") if isinstance(data, dict) else None
+        key = (RSAKey if data.get("kty") == "RSA" else ECKey).import_key(data)
+    except (JoseError, ValueError, TypeError, AttributeError):
+        raise ValueError("not a JWK") from None
+    private = key.private_key
+    if not isinstance(kid, str) or not kid or not isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ValueError("not a private signing key with a kid")
+    return private, kid
 
 
 def sign_jws(claims: Mapping[str, Any], key: PrivateKey, kid: str) -> str:
     """A compact JWS (a signed JWT) over ``claims``: RS256 for an RSA key, ES256 for a P-256 key."""
     alg = "RS256" if isinstance(key, rsa.RSAPrivateKey) else "ES256"
-    header = b64url_encode(json.dumps({"alg": alg, "kid": kid, "typ": "JWT"}, separators=(",", ":")).encode())
-    payload = b64url_encode(json.dumps(dict(claims), separators=(",", ":")).encode())
-    signing_input = f"{header}.{payload}".encode()
-    if isinstance(key, rsa.RSAPrivateKey):
-        signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-    else:
-        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
-        signature = _int_bytes(r, 32) + _int_bytes(s, 32)
-    return f"{header}.{payload}.{b64url_encode(signature)}"
+    return jose_jwt.encode({"alg": alg, "kid": kid, "typ": "JWT"}, dict(claims), _jose_key(key), algorithms=[alg])
 
 
 @dataclass(frozen=True, slots=True)
 class Jws:
     header: dict[str, Any]
     claims: dict[str, Any]
-    signing_input: bytes
-    signature: bytes
+    token: str = field(repr=False)
 
 
 def parse_jws(token: str) -> Jws:
     """The parts of a compact JWS, unverified; LoginRefused("malformed_token") when it is not one."""
     if not token or len(token) > 16 * 1024 or token.count(".") != 2:
         raise LoginRefused("malformed_token")
-    header_b64, payload_b64, signature_b64 = token.split(".")
     try:
-        header = json.loads(b64url_decode(header_b64))
-        claims = json.loads(b64url_decode(payload_b64))
-        signature = b64url_decode(signature_b64)
-    except ValueError:
+        extracted = jose_jws.extract_compact(token.encode())
+        claims = json.loads(extracted.payload)
+    except (JoseError, ValueError):
         raise LoginRefused("malformed_token") from None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
+    header = dict(extracted.headers())
+    if not isinstance(claims, dict):
         raise LoginRefused("malformed_token")
-    return Jws(header, claims, f"{header_b64}.{payload_b64}".encode(), signature)
+    return Jws(header, claims, token)
 
 
 def verify_jws(jws: Jws, key: PublicKey) -> None:
@@ -214,16 +212,37 @@ def verify_jws(jws: Jws, key: PublicKey) -> None:
     if alg not in ALLOWED_ALGS or "crit" in jws.header:
         raise LoginRefused("unsupported_alg", str(alg)[:16])
     try:
-        if alg == "RS256" and isinstance(key, rsa.RSAPublicKey):
-            key.verify(jws.signature, jws.signing_input, padding.PKCS1v15(), hashes.SHA256())
-            return
-        if alg == "ES256" and isinstance(key, ec.EllipticCurvePublicKey) and len(jws.signature) == 64:
-            r, s = int.from_bytes(jws.signature[:32], "big"), int.from_bytes(jws.signature[32:], "big")
-            key.verify(encode_dss_signature(r, s), jws.signing_input, ec.ECDSA(hashes.SHA256()))
-            return
-    except InvalidSignature:
-        pass
-    raise LoginRefused("bad_signature")
+        jose_jws.deserialize_compact(jws.token, key, algorithms=[str(alg)])
+    except JoseError:
+        raise LoginRefused("bad_signature") from None
+
+
+_CLAIM_CODES = {"iss": "issuer_mismatch", "aud": "audience_mismatch", "nbf": "not_yet_valid", "iat": "not_yet_valid"}
+
+
+def check_registered_claims(claims: dict[str, Any], *, issuer: str, audience: str, now: float, leeway: int) -> None:
+    """``iss``, ``aud``, ``exp``, ``nbf`` and ``iat`` by joserfc's claims registry, mapped to stable codes."""
+    registry = jose_jwt.JWTClaimsRegistry(
+        now=int(now),
+        leeway=leeway,
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": audience},
+        exp={"essential": True},
+        iat={"essential": True},
+    )
+    for name in ("exp", "iat", "nbf"):  # JSON booleans pass as numbers in Python; refuse them first
+        if isinstance(claims.get(name), bool):
+            raise LoginRefused("malformed_token", "times")
+    try:
+        registry.validate(claims)
+    except ExpiredTokenError:
+        raise LoginRefused("expired") from None
+    except MissingClaimError as exc:
+        first = exc.claim.split(",")[0]
+        raise LoginRefused(_CLAIM_CODES.get(first, "malformed_token"), "missing " + first) from None
+    except InvalidClaimError as exc:
+        numeric = "NumericDate" in str(exc)
+        raise LoginRefused("malformed_token" if numeric else _CLAIM_CODES.get(exc.claim, "malformed_token")) from None
 
 
 # --- settings, provider metadata, pending logins ---------------------------------------------------------------
@@ -246,6 +265,8 @@ class OidcSettings:
     """Requested level, e.g. ``idporten-loa-substantial``."""
     accepted_acr: frozenset[str] | None = None
     """When set, an ID token whose ``acr`` is not in this set is refused."""
+    use_par: bool = True
+    """Push the authorization request when the provider advertises a PAR endpoint."""
     ui_locales: str = "nb"
     allow_http: bool = False
     """Plain http for the provider (development identity provider on 127.0.0.1 only)."""
@@ -274,6 +295,8 @@ class ProviderMetadata:
     jwks_uri: str
     end_session_endpoint: str | None = None
     iss_parameter_supported: bool = False
+    pushed_authorization_request_endpoint: str | None = None
+    """RFC 9126 PAR: when advertised, the authorization request is posted here first (ID-porten does)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +443,7 @@ class OidcClient:
         if isinstance(auth_methods, list) and self.settings.auth_method not in auth_methods:
             raise ProviderError("discovery_failed", "auth method not supported")
         end_session = doc.get("end_session_endpoint")
+        par = doc.get("pushed_authorization_request_endpoint") if self.settings.use_par else None
         metadata = ProviderMetadata(
             issuer=issuer,
             authorization_endpoint=self._check_url(doc.get("authorization_endpoint")),
@@ -427,6 +451,7 @@ class OidcClient:
             jwks_uri=self._check_url(doc.get("jwks_uri")),
             end_session_endpoint=self._check_url(end_session) if end_session is not None else None,
             iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported") is True,
+            pushed_authorization_request_endpoint=self._check_url(par) if par is not None else None,
         )
         self._metadata = (now, metadata)
         return metadata
@@ -485,8 +510,31 @@ class OidcClient:
         }
         if self.settings.acr_values:
             params["acr_values"] = self.settings.acr_values
+        if metadata.pushed_authorization_request_endpoint is not None:
+            request_uri = await self._push(metadata, metadata.pushed_authorization_request_endpoint, params)
+            params = {"client_id": self.settings.client_id, "request_uri": request_uri}
         endpoint = metadata.authorization_endpoint
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}", pending
+
+    async def _push(self, metadata: ProviderMetadata, endpoint: str, params: Mapping[str, str]) -> str:
+        """Post the authorization request (with client authentication) and get the ``request_uri`` that stands
+        for it (RFC 9126), so the request's parameters never pass through the browser."""
+        timeout = aiohttp.ClientTimeout(total=self.settings.http_timeout_s)
+        form = {**params, **self._client_auth(metadata)}
+        try:
+            async with self._http.post(endpoint, data=form, timeout=timeout, allow_redirects=False) as response:
+                if response.status in (200, 201):
+                    body = await self._json(response, "par_failed")
+                else:
+                    error = (await self._json(response, "par_failed")).get("error") if response.status == 400 else None
+                    rejected = error == "invalid_client" or response.status == 401
+                    raise ProviderError("client_rejected" if rejected else "par_failed", f"status {response.status}")
+        except (aiohttp.ClientError, TimeoutError):
+            raise ProviderError("par_failed", "unreachable") from None
+        request_uri = body.get("request_uri")
+        if not isinstance(request_uri, str) or not request_uri or len(request_uri) > 512:
+            raise ProviderError("par_failed", "no request_uri")
+        return request_uri
 
     async def finish(self, params: Mapping[str, str], pending: PendingLogin) -> LoginResult:
         """Complete the login from the callback's query parameters; LoginRefused/ProviderError otherwise."""
@@ -580,22 +628,12 @@ class OidcClient:
         claims = jws.claims
         metadata = await self.metadata()
         settings, now, leeway = self.settings, self._clock(), self.settings.leeway_s
-        if claims.get("iss") != metadata.issuer:
-            raise LoginRefused("issuer_mismatch")
-        aud = claims.get("aud")
-        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if settings.client_id not in audiences:
-            raise LoginRefused("audience_mismatch")
-        if len(audiences) > 1 and claims.get("azp") != settings.client_id:
+        check_registered_claims(claims, issuer=metadata.issuer, audience=settings.client_id, now=now, leeway=leeway)
+        aud = claims["aud"]
+        if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != settings.client_id:
             raise LoginRefused("audience_mismatch", "azp")
-        exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf", 0)
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat, nbf)):
-            raise LoginRefused("malformed_token", "times")
-        assert isinstance(exp, int | float) and isinstance(iat, int | float) and isinstance(nbf, int | float)
-        if now > exp + leeway or now - iat > settings.max_token_age_s + leeway:
+        if now - float(claims["iat"]) > settings.max_token_age_s + leeway:
             raise LoginRefused("expired")
-        if iat > now + leeway or nbf > now + leeway:
-            raise LoginRefused("not_yet_valid")
         token_nonce = claims.get("nonce")
         if not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce.encode(), nonce.encode()):
             raise LoginRefused("nonce_mismatch")

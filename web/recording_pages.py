@@ -7,6 +7,9 @@ recording answers 404 like a missing one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from aiohttp import web
 
 from recordings import store
@@ -19,10 +22,12 @@ from recordings.errors import (
     RecordingNotFound,
 )
 from recordings.retention import DeletionTrigger
+from recordings.store import ComplianceEntry
 from session.organisations import audit_scope, org_scope
 from session.permissions import StaffAction
 from web.app import ENGINE, RECORDINGS, SIGNER
-from web.pages import StaffUser, check_csrf, render, require
+from web.pages import StaffUser, check_csrf, lang_of, render, require
+from web.record_details import local_minutes, topics_and_orgs
 
 CHUNK_LIMIT = 4 * 1024 * 1024  # one Range response at most; the browser asks for the rest
 
@@ -48,6 +53,16 @@ async def _party(request: web.Request, user: StaffUser, actor: StaffActor) -> in
     if user.organisation_id in row.org_ids:
         return user.organisation_id
     return next((o for o in row.org_ids if o in actor.org_ids), user.organisation_id)
+
+
+async def _readable(request: web.Request, entries: Sequence[ComplianceEntry]) -> dict[str, Any]:
+    """Topics, organisation names and a local-time formatter for the recordings' templates."""
+    async with request.app[ENGINE].connect() as conn:
+        topics, orgs = await topics_and_orgs(
+            conn, [e.recording.meeting_id for e in entries], [o for e in entries for o in e.recording.org_ids]
+        )
+    lang = lang_of(request)
+    return {"topics": topics, "orgs": orgs, "when": lambda moment: local_minutes(moment, lang)}
 
 
 def _http_error(exc: RecordingError) -> web.HTTPException:
@@ -83,7 +98,7 @@ async def recordings_page(request: web.Request) -> web.Response:
     actor = await _actor(request, user)
     entries = await request.app[RECORDINGS].compliance_view(actor.org_ids)
     return render(request, "recordings.html", user=user, entries=entries, compliance=False,
-                  csrf=request.app[SIGNER].csrf_token(user.session))  # fmt: skip
+                  csrf=request.app[SIGNER].csrf_token(user.session), **await _readable(request, entries))  # fmt: skip
 
 
 async def compliance_page(request: web.Request) -> web.Response:
@@ -95,7 +110,7 @@ async def compliance_page(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(text="Bare personvernombudet har denne siden.")
     entries = await request.app[RECORDINGS].compliance_view(scope)
     return render(request, "recordings.html", user=user, entries=entries, compliance=True,
-                  csrf=request.app[SIGNER].csrf_token(user.session))  # fmt: skip
+                  csrf=request.app[SIGNER].csrf_token(user.session), **await _readable(request, entries))  # fmt: skip
 
 
 async def media(request: web.Request) -> web.StreamResponse:
@@ -137,7 +152,7 @@ async def recording_page(request: web.Request) -> web.Response:
     async with request.app[ENGINE].connect() as conn:
         custody = [c for c in await store.custody_records(conn, entry.recording.id) if c.closed_at is None]
     return render(request, "recording.html", user=user, entry=entry, my_org=user.organisation_id, custody=custody,
-                  export_allowed=service.options.export_allowed,
+                  export_allowed=service.options.export_allowed, **await _readable(request, [entry]),
                   csrf=request.app[SIGNER].csrf_token(user.session))  # fmt: skip
 
 

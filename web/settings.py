@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from web.client_address import Network, parse_trusted_proxies
 
@@ -58,6 +59,8 @@ class Settings:
     """Staff login (e.g. ID-porten). Empty in development mode: the built-in development provider is used."""
     oidc_client_id: str = "samhandling"
     oidc_client_secret: Secret = Secret("")
+    oidc_client_jwk: Secret = Secret("")
+    """A private JWK (JSON) for ``private_key_jwt`` client authentication, as ID-porten on NAIS gives it."""
     encode_once: bool = True
     """Encode each processed video stream once for all receivers (VP8)."""
     recordings_kek_file: str = ""
@@ -67,6 +70,29 @@ class Settings:
     recordings_export: bool = False
     trusted_proxies: tuple[Network, ...] = ()
     """Proxies whose ``X-Forwarded-For`` names the client (for attempt limits); empty: the peer is the client."""
+    oidc_acr_level: str = "idporten-loa-substantial"
+    """ID-porten level sent as ``acr_values`` and the lowest ``acr`` accepted (``substantial`` or ``high``);
+    applies to the configured ``oidc_issuer`` only."""
+    entra_issuer: str = ""
+    """Entra ID for the centre's own staff (``https://login.microsoftonline.com/<tenant>/v2.0``); off when empty."""
+    entra_client_id: str = ""
+    entra_client_secret: Secret = Secret("")
+    entra_group_roles: str = "{}"
+    """JSON ``{"<group object id>": "adviser" | [roles…]}``: which Entra groups give which centre roles."""
+    entra_centre_org_number: str = ""
+    """The centre whose roles the Entra groups give."""
+    authorization_provider: str = "database"
+    """Where the formidler right comes from: ``database`` (this service's grants) or ``altinn`` (Altinn 3 PDP)."""
+    altinn_pdp_url: str = ""
+    """``https://platform.altinn.no/authorization/api/v1/authorize`` (or TT02's)."""
+    altinn_subscription_key: Secret = Secret("")
+    altinn_token_file: str = ""
+    """A file holding the current Altinn token (kept fresh by the platform's Maskinporten exchange); read per call."""
+    altinn_resource: str = "nav_hjelpemidler_formidling-behovsmelding"
+    rights_check_interval_s: int = 60
+    """How often a live formidler's right is asked again; a lost right ends their calls within this time."""
+    rights_cache_s: int = 30
+    """How long one answer from the PDP is reused (never longer than the check interval makes sense)."""
 
     @property
     def base_url(self) -> str:
@@ -75,6 +101,10 @@ class Settings:
     @property
     def oidc_redirect_uri(self) -> str:
         return f"{self.base_url}/auth/callback"
+
+    @property
+    def entra_redirect_uri(self) -> str:
+        return f"{self.base_url}/auth/entra/callback"
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -101,9 +131,34 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+PLATFORM_NAMES = {
+    "SAMHANDLING_OIDC_ISSUER": "IDPORTEN_ISSUER",
+    "SAMHANDLING_OIDC_CLIENT_ID": "IDPORTEN_CLIENT_ID",
+    "SAMHANDLING_OIDC_CLIENT_JWK": "IDPORTEN_CLIENT_JWK",
+    "SAMHANDLING_ENTRA_ISSUER": "AZURE_OPENID_CONFIG_ISSUER",
+    "SAMHANDLING_ENTRA_CLIENT_ID": "AZURE_APP_CLIENT_ID",
+    "SAMHANDLING_ENTRA_CLIENT_SECRET": "AZURE_APP_CLIENT_SECRET",
+}
+"""Variables NAIS injects for ``idporten:`` and ``azure:`` in the manifest; a ``SAMHANDLING_*`` value wins."""
+
+
+def with_platform_names(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with the platform's names copied to ours, and a database from ``SAMHANDLING_DB_URL``
+    (``postgres://…``, the sqlInstance's ``envVarPrefix``) as an asyncpg URL without query options."""
+    merged = dict(env)
+    for ours, theirs in PLATFORM_NAMES.items():
+        if not merged.get(ours) and merged.get(theirs):
+            merged[ours] = merged[theirs]
+    db_url = merged.get("SAMHANDLING_DB_URL", "")
+    if not merged.get("SAMHANDLING_DATABASE_URL") and db_url.startswith(("postgres://", "postgresql://")):
+        merged["SAMHANDLING_DATABASE_URL"] = "postgresql+asyncpg://" + db_url.split("://", 1)[1].split("?", 1)[0]
+    return merged
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read ``SAMHANDLING_*`` variables; anything unset falls back to the embedded default."""
-    env = os.environ if env is None else env
+    """Read ``SAMHANDLING_*`` variables (and the platform's names for the same things); anything unset falls back
+    to the embedded default."""
+    env = with_platform_names(os.environ if env is None else env)
     data_dir = Path(env.get("SAMHANDLING_DATA_DIR") or "var").resolve()
     database_url = env.get("SAMHANDLING_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'samhandling.db'}"
     ice_raw = env.get("SAMHANDLING_ICE_SERVERS") or "[]"
@@ -120,7 +175,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             "SAMHANDLING_OIDC_ISSUER is required (or SAMHANDLING_DEV_MODE=true for a local demo, never in production)"
         )
+    entra = _entra(env)
     return Settings(
+        **entra,
         data_dir=data_dir,
         database_url=database_url,
         host=env.get("SAMHANDLING_HOST") or "127.0.0.1",
@@ -137,12 +194,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         oidc_issuer=env.get("SAMHANDLING_OIDC_ISSUER") or "",
         oidc_client_id=env.get("SAMHANDLING_OIDC_CLIENT_ID") or "samhandling",
         oidc_client_secret=Secret(env.get("SAMHANDLING_OIDC_CLIENT_SECRET") or ""),
+        oidc_client_jwk=_client_jwk(env),
         encode_once=_bool(env, "SAMHANDLING_ENCODE_ONCE", True),
         recordings_kek_file=env.get("SAMHANDLING_RECORDINGS_KEK_FILE") or "",
         recordings_retention_days=_int(env, "SAMHANDLING_RECORDINGS_RETENTION_DAYS", 30, 1, 3650),
         recordings_max_days=_int(env, "SAMHANDLING_RECORDINGS_MAX_DAYS", 90, 1, 3650),
         recordings_export=_bool(env, "SAMHANDLING_RECORDINGS_EXPORT", False),
         trusted_proxies=_proxies(env),
+        oidc_acr_level=_acr_level(env),
+        **_authorization(env),
     )
 
 
@@ -151,3 +211,79 @@ def _proxies(env: Mapping[str, str]) -> tuple[Network, ...]:
         return parse_trusted_proxies(env.get("SAMHANDLING_TRUSTED_PROXIES") or "")
     except ValueError:
         raise SettingsError("SAMHANDLING_TRUSTED_PROXIES must be a comma-separated list of addresses") from None
+
+
+def _authorization(env: Mapping[str, str]) -> dict[str, Any]:
+    provider = env.get("SAMHANDLING_AUTHORIZATION_PROVIDER") or "database"
+    if provider not in ("database", "altinn"):
+        raise SettingsError("SAMHANDLING_AUTHORIZATION_PROVIDER must be database or altinn")
+    values: dict[str, Any] = {
+        "authorization_provider": provider,
+        "rights_check_interval_s": _int(env, "SAMHANDLING_RIGHTS_CHECK_INTERVAL_S", 60, 1, 3600),
+        "rights_cache_s": _int(env, "SAMHANDLING_RIGHTS_CACHE_S", 30, 0, 600),
+    }
+    if provider == "altinn":
+        for name in (
+            "SAMHANDLING_ALTINN_PDP_URL",
+            "SAMHANDLING_ALTINN_SUBSCRIPTION_KEY",
+            "SAMHANDLING_ALTINN_TOKEN_FILE",
+        ):
+            if not env.get(name):
+                raise SettingsError(f"{name} is required when SAMHANDLING_AUTHORIZATION_PROVIDER is altinn")
+        values |= {
+            "altinn_pdp_url": env["SAMHANDLING_ALTINN_PDP_URL"],
+            "altinn_subscription_key": Secret(env["SAMHANDLING_ALTINN_SUBSCRIPTION_KEY"]),
+            "altinn_token_file": env["SAMHANDLING_ALTINN_TOKEN_FILE"],
+        }
+        if env.get("SAMHANDLING_ALTINN_RESOURCE"):
+            values["altinn_resource"] = env["SAMHANDLING_ALTINN_RESOURCE"]
+    return values
+
+
+def _client_jwk(env: Mapping[str, str]) -> Secret:
+    raw = env.get("SAMHANDLING_OIDC_CLIENT_JWK") or ""
+    if raw:
+        from web.oidc import private_key_from_jwk
+
+        try:
+            private_key_from_jwk(raw)
+        except ValueError:
+            raise SettingsError("SAMHANDLING_OIDC_CLIENT_JWK must be a private RSA or P-256 JWK with a kid") from None
+    return Secret(raw)
+
+
+def _acr_level(env: Mapping[str, str]) -> str:
+    from web.identity_providers import ProviderConfigError, idporten_level
+
+    try:
+        return idporten_level(env.get("SAMHANDLING_OIDC_ACR_LEVEL") or "substantial")
+    except ProviderConfigError:
+        raise SettingsError("SAMHANDLING_OIDC_ACR_LEVEL must be substantial or high") from None
+
+
+def _entra(env: Mapping[str, str]) -> dict[str, Any]:
+    """The Entra ID settings: all of issuer, client id, secret and centre, or none of them."""
+    from web.identity_providers import ProviderConfigError, parse_group_roles
+
+    issuer = env.get("SAMHANDLING_ENTRA_ISSUER") or ""
+    if not issuer:
+        return {}
+    for name in (
+        "SAMHANDLING_ENTRA_CLIENT_ID",
+        "SAMHANDLING_ENTRA_CLIENT_SECRET",
+        "SAMHANDLING_ENTRA_CENTRE_ORG_NUMBER",
+    ):
+        if not env.get(name):
+            raise SettingsError(f"{name} is required when SAMHANDLING_ENTRA_ISSUER is set")
+    groups = env.get("SAMHANDLING_ENTRA_GROUP_ROLES") or "{}"
+    try:
+        parse_group_roles(groups)
+    except ProviderConfigError as exc:
+        raise SettingsError(f"SAMHANDLING_ENTRA_GROUP_ROLES: {exc}") from None
+    return {
+        "entra_issuer": issuer,
+        "entra_client_id": env["SAMHANDLING_ENTRA_CLIENT_ID"],
+        "entra_client_secret": Secret(env["SAMHANDLING_ENTRA_CLIENT_SECRET"]),
+        "entra_group_roles": groups,
+        "entra_centre_org_number": env["SAMHANDLING_ENTRA_CENTRE_ORG_NUMBER"],
+    }

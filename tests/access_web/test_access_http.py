@@ -64,6 +64,8 @@ async def test_removing_a_right_ends_the_live_call_and_the_session_within_a_seco
         async with tor.get(f"{server.url}/staff/access") as resp:
             page = await resp.text()
         assert "Kari Ergo" in page
+        async with tor.get(f"{server.url}/staff/access/revoke?staff_id={KARI}&org=2") as resp:
+            page = await resp.text()  # the confirmation page holds the form (and its CSRF token)
         # Outside the manager's own municipality: refused, audited, nothing changed.
         async with tor.post(
             f"{server.url}/staff/access/revoke", data={"csrf": csrf_of(page), "staff_id": str(NINA), "org": "5"}
@@ -90,8 +92,8 @@ async def test_removing_a_right_ends_the_live_call_and_the_session_within_a_seco
 
 async def test_a_person_without_rights_asks_and_the_access_manager_answers(server: LiveServer) -> None:
     tor = await staff_client(server, TOR)
-    async with tor.get(f"{server.url}/staff/access") as resp:
-        page = await resp.text()
+    async with tor.get(f"{server.url}/staff/access/revoke?staff_id={KARI}&org=2") as resp:
+        page = await resp.text()  # the confirmation page holds the form (and its CSRF token)
     async with tor.post(
         f"{server.url}/staff/access/revoke", data={"csrf": csrf_of(page), "staff_id": str(KARI), "org": "2"}
     ) as resp:

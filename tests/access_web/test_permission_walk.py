@@ -52,6 +52,8 @@ ROUTES: dict[tuple[str, str], StaffAction | None] = {
     ("GET", "/staff/recordings/{id}/media"): StaffAction.PLAY_RECORDING,
     ("GET", "/staff/recordings/{id}/certificate"): StaffAction.READ_CERTIFICATE,
     ("POST", "/staff/recordings/{id}/delete"): StaffAction.DELETE_RECORDING,
+    ("GET", "/staff/recordings/{id}/delete"): StaffAction.DELETE_RECORDING,
+    ("GET", "/staff/access/revoke"): StaffAction.MANAGE_ACCESS,
     ("POST", "/staff/recordings/{id}/confirm"): StaffAction.CONFIRM_DELETION,
     ("POST", "/staff/recordings/{id}/export"): StaffAction.EXPORT_RECORDING,
     ("POST", "/staff/custody/{id}/close"): StaffAction.EXPORT_RECORDING,

@@ -53,7 +53,9 @@ async def test_a_consented_recording_is_encrypted_and_plays_back_in_the_browser(
     actions = [v.record.action for v in await server.app[RECORDS].audit.entries(org_ids=None, limit=1000)]
     assert {"recording.start", "recording.stop", "recording.access"} <= set(actions)
 
-    await host.click("button:has-text('Slett nå')")
+    await host.click("a:has-text('Slett nå')")  # first a page that says what will happen
+    await host.wait_for_selector("#consequences")
+    await host.click("button:has-text('Ja, slett opptaket nå')")
     await host.wait_for_selector("#state:has-text('Slettet')", timeout=10_000)
     assert not [f for f in (server.settings.data_dir / "recordings").rglob("*") if f.is_file()]
     await host.click("button:has-text('Bekreft at vi ikke har noen kopi')")

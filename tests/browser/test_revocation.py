@@ -24,8 +24,8 @@ async def test_revoking_the_formidler_right_ends_their_call_in_the_browser(
     await user.wait_for_selector(".tile:not([hidden])")
 
     tor = await staff_client(server, 2)
-    async with tor.get(f"{server.url}/staff/access") as resp:
-        csrf = csrf_of(await resp.text())
+    async with tor.get(f"{server.url}/staff/access/revoke?staff_id=1&org=2") as resp:
+        csrf = csrf_of(await resp.text())  # the confirmation page holds the form
     loop = asyncio.get_running_loop()
     started = loop.time()
     async with tor.post(f"{server.url}/staff/access/revoke", data={"csrf": csrf, "staff_id": "1", "org": "2"}):

@@ -14,16 +14,12 @@ from session.invitation_ics import (
     InvitationDetails,
     cancellation_ics,
     cancellation_text,
-    escape_text,
-    fold_line,
+    clean_text,
     invitation_ics,
     invitation_text,
     meeting_uid,
-    parse_content_line,
     parse_ics,
     parse_ics_datetime,
-    unescape_text,
-    unfold,
 )
 from session.planning_errors import IcsInvalid
 from session.room_code import RoomCredentials
@@ -139,28 +135,23 @@ def test_every_line_ends_in_crlf_and_is_at_most_75_octets() -> None:
 
 
 def test_folding_never_splits_a_multibyte_character() -> None:
-    line = "SUMMARY:" + "æøåÆØÅ€😀" * 30
-    folded = fold_line(line)
-    physical = folded.split("\r\n")
+    topic = "æøåÆØÅ€😀" * 20
+    text = invitation_ics(details(topic=topic), dtstamp=STAMP)
+    physical = text.split("\r\n")[:-1]
     for piece in physical:
         assert len(piece.encode()) <= 75
         piece.encode().decode("utf-8", errors="strict")
-    assert all(piece.startswith(" ") for piece in physical[1:])
-    assert unfold(folded + "\r\n") == [line]
-
-
-def test_folding_starts_at_exactly_75_octets() -> None:
-    assert fold_line("X" * 75) == "X" * 75
-    assert fold_line("X" * 76) == "X" * 75 + "\r\n X"
-    assert fold_line("X" * 74 + "æ") == "X" * 74 + "\r\n æ"  # two octets do not fit in the 75th
+    _, event = event_of(text)
+    assert event.get("SUMMARY").text == f"Samhandlingsmøte: {topic}"
 
 
 def test_escaping_round_trips_backslash_semicolon_comma_and_newlines() -> None:
     raw = "a\\b;c,d\ne\r\nf\rg\x07h"
-    escaped = escape_text(raw)
-    assert escaped == "a\\\\b\\;c\\,d\\ne\\nf\\ngh"
-    assert unescape_text(escaped) == "a\\b;c,d\ne\nf\ngh"
-    assert unescape_text("x\\Ny") == "x\ny"
+    assert clean_text(raw) == "a\\b;c,d\ne\nf\ngh"
+    text = invitation_ics(details(filming="a\\b;c,d\ne"), dtstamp=STAMP)
+    assert "a\\\\b\\;c\\,d\\ne" in text.replace("\r\n ", "")
+    _, event = event_of(text)
+    assert "Dette skal filmes: a\\b;c,d\ne\n" in event.get("DESCRIPTION").text
 
 
 def test_topic_with_special_characters_survives_the_round_trip() -> None:
@@ -171,11 +162,17 @@ def test_topic_with_special_characters_survives_the_round_trip() -> None:
 
 
 def test_the_parser_reads_quoted_parameters_and_refuses_broken_calendars() -> None:
-    prop = parse_content_line('ATTENDEE;CN="Doe, J: x";ROLE=REQ-PARTICIPANT:mailto:j@x.example')
+    calendar = parse_ics(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\n"
+        'ATTENDEE;CN="Doe, J: x";ROLE=REQ-PARTICIPANT:mailto:j@x.example\r\n'
+        "DTSTART;TZID=Europe/Oslo:20251124T100000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    (event,) = calendar.children("VEVENT")
+    prop = event.get("ATTENDEE")
     assert prop.params == {"CN": "Doe, J: x", "ROLE": "REQ-PARTICIPANT"}
     assert prop.value == "mailto:j@x.example"
-    assert parse_content_line("DTSTART;TZID=Europe/Oslo:20251124T100000").params["TZID"] == "Europe/Oslo"
-    tz_prop = parse_content_line("DTSTART;TZID=Europe/Oslo:20251124T100000")
+    tz_prop = event.get("DTSTART")
+    assert tz_prop.params["TZID"] == "Europe/Oslo"
     assert parse_ics_datetime(tz_prop).astimezone(UTC) == datetime(2025, 11, 24, 9, tzinfo=UTC)
     for broken in (
         "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n",
@@ -208,10 +205,3 @@ def test_uid_and_addresses_refuse_odd_values() -> None:
         replace(details(), join_url="https://x.example/\r\nMETHOD:CANCEL")
     with pytest.raises(ValueError):
         replace(details(), sequence=-1)
-
-
-def test_folding_keeps_a_backslash_escape_on_one_line() -> None:
-    line = "DESCRIPTION:" + "a" * 62 + "\\,b"  # the escape would start at octet 75
-    folded = fold_line(line)
-    assert folded == "DESCRIPTION:" + "a" * 62 + "\r\n \\,b"
-    assert all(not piece.endswith("\\") for piece in folded.split("\r\n"))

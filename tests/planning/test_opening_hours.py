@@ -178,7 +178,7 @@ def test_easter_and_the_moving_holidays() -> None:
     holidays = norwegian_public_holidays(2026)
     assert holidays[date(2026, 5, 14)] == "Kristi himmelfartsdag"
     assert holidays[date(2026, 5, 25)] == "andre pinsedag"
-    assert holidays[date(2026, 5, 17)] == "grunnlovsdagen"
+    assert holidays[date(2026, 5, 17)] == "grunnlovsdag"  # the holidays calendar's name
     assert len(holidays) == 12
 
 
