@@ -18,6 +18,9 @@ from web.identity_providers import (
 )
 from web.oidc import LoginRefused, OidcClient, OidcSettings, ProviderError
 
+DEV = {"SAMHANDLING_DEV_MODE": "true"}
+"""Settings tests run without an identity provider of their own."""
+
 REDIRECT = "http://127.0.0.1:9/auth/callback"
 
 
@@ -135,12 +138,12 @@ def test_group_mapping_and_levels_refuse_what_they_cannot_mean() -> None:
 def test_settings_read_the_level_and_refuse_half_an_entra_setup() -> None:
     from web.settings import SettingsError, load_settings
 
-    assert load_settings({}).oidc_acr_level == "idporten-loa-substantial"
-    assert load_settings({"SAMHANDLING_OIDC_ACR_LEVEL": "high"}).oidc_acr_level == "idporten-loa-high"
+    assert load_settings(DEV).oidc_acr_level == "idporten-loa-substantial"
+    assert load_settings({**DEV, "SAMHANDLING_OIDC_ACR_LEVEL": "high"}).oidc_acr_level == "idporten-loa-high"
     with pytest.raises(SettingsError, match="ACR_LEVEL"):
-        load_settings({"SAMHANDLING_OIDC_ACR_LEVEL": "low"})
+        load_settings({**DEV, "SAMHANDLING_OIDC_ACR_LEVEL": "low"})
     with pytest.raises(SettingsError, match="ENTRA_CLIENT_ID"):
-        load_settings({"SAMHANDLING_ENTRA_ISSUER": "https://login.microsoftonline.com/t/v2.0"})
+        load_settings({**DEV, "SAMHANDLING_ENTRA_ISSUER": "https://login.microsoftonline.com/t/v2.0"})
     entra = {
         "SAMHANDLING_ENTRA_ISSUER": "https://login.microsoftonline.com/t/v2.0",
         "SAMHANDLING_ENTRA_CLIENT_ID": "c",
@@ -149,9 +152,9 @@ def test_settings_read_the_level_and_refuse_half_an_entra_setup() -> None:
         "SAMHANDLING_ENTRA_GROUP_ROLES": '{"g": "formidler"}',
     }
     with pytest.raises(SettingsError, match="GROUP_ROLES") as refused:
-        load_settings(entra)
+        load_settings({**DEV, **entra})
     assert "s3cret-value" not in str(refused.value)
-    settings = load_settings({**entra, "SAMHANDLING_ENTRA_GROUP_ROLES": '{"g": "adviser"}'})
+    settings = load_settings({**DEV, **entra, "SAMHANDLING_ENTRA_GROUP_ROLES": '{"g": "adviser"}'})
     assert settings.entra_client_id == "c" and "s3cret-value" not in repr(settings)
 
 
@@ -166,6 +169,7 @@ def test_the_platform_names_for_idporten_entra_and_the_database_are_read() -> No
     jwk = json.dumps(RSAKey.generate_key(2048, parameters={"kid": "nais-1"}, private=True).as_dict(private=True))
     settings = load_settings(
         {
+            **DEV,
             "SAMHANDLING_DEV_MODE": "false",
             "IDPORTEN_ISSUER": "https://idporten.no",
             "IDPORTEN_CLIENT_ID": "nais-client",
@@ -179,6 +183,8 @@ def test_the_platform_names_for_idporten_entra_and_the_database_are_read() -> No
     assert private_key_from_jwk(settings.oidc_client_jwk.value)[1] == "nais-1"
     public_only = json.dumps(RSAKey.generate_key(2048, parameters={"kid": "x"}, private=True).as_dict(private=False))
     with pytest.raises(SettingsError, match="CLIENT_JWK"):
-        load_settings({"SAMHANDLING_OIDC_CLIENT_JWK": public_only})
-    ours = load_settings({"SAMHANDLING_OIDC_ISSUER": "https://ours.example", "IDPORTEN_ISSUER": "https://idporten.no"})
+        load_settings({**DEV, "SAMHANDLING_OIDC_CLIENT_JWK": public_only})
+    ours = load_settings(
+        {**DEV, "SAMHANDLING_OIDC_ISSUER": "https://ours.example", "IDPORTEN_ISSUER": "https://idporten.no"}
+    )
     assert ours.oidc_issuer == "https://ours.example"
