@@ -36,6 +36,7 @@ from session.relay import MediaRelay, RelayConfig
 from session.revocation import RevocationBus, watch_revocations
 from session.tables import staff
 from web.auth import SessionSigner, load_or_create_secret
+from web.cluster import run_heartbeat
 from web.database import create_engine
 from web.dev_idp import DevClient, DevUser, setup_dev_idp
 from web.frame_processing import default_processor
@@ -132,10 +133,13 @@ def create_app(
             service = app[RECORDINGS] = _recording_service(settings, engine, records, key, clock)
             await service.recover()
             sweeper = asyncio.create_task(_sweep(service))
+        heartbeat = asyncio.create_task(
+            run_heartbeat(engine, settings.node_name, app.get(RECORDINGS), clock, lambda: app[LIVE].draining)
+        )
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
             app[OIDC] = OidcClient(oidc_settings, http)
             yield
-        for task in (watcher, sweeper):
+        for task in (watcher, sweeper, heartbeat):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -201,6 +205,7 @@ def _recording_service(
             maximum=timedelta(days=settings.recordings_max_days),
         ),
         export_allowed=settings.recordings_export,
+        node=settings.node_name,
     )
     return RecordingService(
         engine,

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+NODE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class SettingsError(ValueError):
@@ -62,6 +66,9 @@ class Settings:
     recordings_retention_days: int = 30
     recordings_max_days: int = 90
     recordings_export: bool = False
+    node_name: str = "local"
+    """This node's (or worker's) name, unique in a cluster: its heartbeat row and the recordings it writes carry
+    it, so the other nodes can tell which recordings to mark ``broken`` when it dies."""
 
     @property
     def base_url(self) -> str:
@@ -133,4 +140,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         recordings_retention_days=_int(env, "SAMHANDLING_RECORDINGS_RETENTION_DAYS", 30, 1, 3650),
         recordings_max_days=_int(env, "SAMHANDLING_RECORDINGS_MAX_DAYS", 90, 1, 3650),
         recordings_export=_bool(env, "SAMHANDLING_RECORDINGS_EXPORT", False),
+        node_name=_node_name(env.get("SAMHANDLING_NODE_NAME") or socket.gethostname() or "local"),
     )
+
+
+def _node_name(raw: str) -> str:
+    if not NODE_NAME.fullmatch(raw):
+        raise SettingsError("SAMHANDLING_NODE_NAME must be 1-64 letters, digits, '.', '_' or '-'")
+    return raw
