@@ -21,7 +21,8 @@ async def test_serve_prints_the_url_logs_json_and_drains_on_sigterm(tmp_path: Pa
     port = free_port()
     env = os.environ | {"SAMHANDLING_DATA_DIR": str(tmp_path / "var"), "SAMHANDLING_ICE_LOOPBACK": "true"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "web.cli", "serve", "--demo", "--host", "127.0.0.1", "--port", str(port),
+        sys.executable, "-m", "web.cli", "serve", "--demo", "--workers", "1", "--host", "127.0.0.1",
+        "--port", str(port),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
