@@ -87,6 +87,7 @@ async def join_call(url: str, staff: aiohttp.ClientSession, size: int, backgroun
         await asyncio.wait_for(client.connect(), 60)
         await client.enter(host=host if i > 0 else None)
     await host.confirm_roster()
+    await host.consent_for(clients[1], ["video", "audio"])  # the user's camera is shown only with consent
     logs: list[TrackLog] = []
     tasks: list[asyncio.Task[None]] = []
     for viewer, client in enumerate(clients):
@@ -136,7 +137,8 @@ async def run(args: argparse.Namespace) -> list[Step]:
         async with aiohttp.ClientSession() as http:
             for _ in range(1800):
                 try:
-                    states = []
+                    async with http.get(f"{url}/internal/isready") as resp:
+                        states = [resp.status]
                     for w in range(args.workers):
                         async with http.get(f"{url}/internal/metrics?worker={w}") as resp:
                             states.append(resp.status)

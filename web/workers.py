@@ -45,6 +45,7 @@ HOP_BY_HOP = frozenset(
     )
 )  # fmt: skip
 READY_POLL_S = 0.5
+MISSES_DOWN = 3
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -60,6 +61,8 @@ class Worker:
     port: int
     process: asyncio.subprocess.Process | None = None
     ready: bool = False
+    misses: int = 0
+    """Readiness checks in a row that timed out; a busy worker is not taken out for one slow answer."""
 
     @property
     def url(self) -> str:
@@ -247,9 +250,12 @@ async def _watch(settings: Settings, front: Front, http: aiohttp.ClientSession) 
                 await _start(settings, worker)
             try:
                 async with http.get(worker.url + "/internal/isready") as response:
-                    worker.ready = response.status == 200
-            except (aiohttp.ClientError, TimeoutError):
-                worker.ready = False
+                    worker.ready, worker.misses = response.status == 200, 0
+            except aiohttp.ClientConnectionError:
+                worker.ready = False  # not listening: down at once
+            except TimeoutError:
+                worker.misses += 1
+                worker.ready = worker.ready and worker.misses < MISSES_DOWN
         await asyncio.sleep(READY_POLL_S)
 
 
@@ -268,7 +274,7 @@ async def run_workers(settings: Settings, count: int) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as http:
         watcher = asyncio.create_task(_watch(settings, front, http))
         await stop.wait()
         front.stopping = True
