@@ -39,6 +39,7 @@ from web.auth import SessionSigner, load_or_create_secret
 from web.cluster import run_heartbeat
 from web.database import create_engine
 from web.dev_idp import DevClient, DevUser, setup_dev_idp
+from web.forwarded import trust_forwarded_for
 from web.frame_processing import default_processor
 from web.live import LiveMeetings
 from web.metrics import Metrics, create_metrics
@@ -102,7 +103,10 @@ def create_app(
         recording_pages,
     )
 
-    app = web.Application(client_max_size=256 * 1024, middlewares=[pages.security_headers, pages.error_pages])
+    middlewares = [pages.security_headers, pages.error_pages]
+    if settings.trust_forwarded_for:
+        middlewares.insert(0, trust_forwarded_for)
+    app = web.Application(client_max_size=256 * 1024, middlewares=middlewares)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = create_metrics()

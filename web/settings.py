@@ -66,6 +66,9 @@ class Settings:
     recordings_retention_days: int = 30
     recordings_max_days: int = 90
     recordings_export: bool = False
+    trust_forwarded_for: bool = False
+    """Take the client's address from the last ``X-Forwarded-For`` entry (only when the node is reachable through
+    its proxy alone); rate limits key on it."""
     node_name: str = "local"
     """This node's (or worker's) name, unique in a cluster: its heartbeat row and the recordings it writes carry
     it, so the other nodes can tell which recordings to mark ``broken`` when it dies."""
@@ -140,6 +143,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         recordings_retention_days=_int(env, "SAMHANDLING_RECORDINGS_RETENTION_DAYS", 30, 1, 3650),
         recordings_max_days=_int(env, "SAMHANDLING_RECORDINGS_MAX_DAYS", 90, 1, 3650),
         recordings_export=_bool(env, "SAMHANDLING_RECORDINGS_EXPORT", False),
+        trust_forwarded_for=_bool(env, "SAMHANDLING_TRUST_FORWARDED_FOR", False),
         node_name=_node_name(env.get("SAMHANDLING_NODE_NAME") or socket.gethostname() or "local"),
     )
 

@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType, web
 
+from web.forwarded import forwarded_client
 from web.room_routing import pick_worker, room_of_path
 from web.settings import Settings
 
@@ -74,6 +75,8 @@ class Front:
     """The workers and which of them are ready; picks the worker of a request."""
 
     workers: list[Worker]
+    trust_forwarded_for: bool = False
+    """Whether an incoming ``X-Forwarded-For`` is believed (the node sits behind HAProxy with forwardfor)."""
     stopping: bool = False
     _turn: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -94,8 +97,14 @@ class Front:
 
 
 def _forward_headers(request: web.Request) -> dict[str, str]:
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    """The request's headers for the worker, with the client's address as the one ``X-Forwarded-For`` entry
+    (taken from an incoming one only when this node trusts its own proxy)."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | {"x-forwarded-for"}}
     headers["X-Forwarded-Host"] = request.host
+    trusted = request.app[FRONT].trust_forwarded_for
+    client = forwarded_client(request.headers.get("X-Forwarded-For") if trusted else None, request.remote)
+    if client:
+        headers["X-Forwarded-For"] = client
     return headers
 
 
@@ -221,6 +230,7 @@ def worker_env(settings: Settings, worker: Worker) -> dict[str, str]:
         SAMHANDLING_PUBLIC_URL=settings.base_url,
         SAMHANDLING_HOST="127.0.0.1",
         SAMHANDLING_PORT=str(worker.port),
+        SAMHANDLING_TRUST_FORWARDED_FOR="true",  # reachable on loopback only, through this front
     )
     return env
 
@@ -263,7 +273,7 @@ async def run_workers(settings: Settings, count: int) -> int:
     """Start ``count`` workers and the front on the public address; returns when drained after SIGTERM/SIGINT."""
     base = settings.node_name
     workers = [Worker(i, f"{base}.w{i}", free_port()) for i in range(count)]
-    front = Front(workers)
+    front = Front(workers, trust_forwarded_for=settings.trust_forwarded_for)
     for worker in workers:
         await _start(replace(settings), worker)
     runner = web.AppRunner(front_app(front), handle_signals=False, access_log=None)

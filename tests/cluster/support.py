@@ -204,6 +204,7 @@ def start_cluster(root: Path) -> Cluster:
         "SAMHANDLING_PUBLIC_URL": f"http://127.0.0.1:{lb_port}",
         "SAMHANDLING_SESSION_SECRET": "cluster-test-secret-" + "x" * 24,
         "SAMHANDLING_LOG_LEVEL": "WARNING",
+        "SAMHANDLING_TRUST_FORWARDED_FOR": "true",
     }
     subprocess.run([sys.executable, "-m", "web.cli", "seed-demo"], env=base, check=True, capture_output=True,
                    cwd=REPO, timeout=180)  # fmt: skip
