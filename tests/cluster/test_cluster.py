@@ -257,7 +257,11 @@ async def test_sigkill_mid_call_participants_rejoin_elsewhere_and_the_recording_
     try:
         await host.consent_for(user, ["video", "audio", "recording"])
         await host.send({"type": "record-start", "reason": "Dokumentere tilpasningen", "deadline_days": 7})
-        await user.wait_for("recording", on=True)
+        try:
+            await user.wait_for("recording", on=True, timeout=30)  # the recorder starts slowly on a busy machine
+        except TimeoutError:
+            errors = [m for m in host.messages if m["type"] == "error"]
+            raise AssertionError(f"recording did not start: {errors}") from None
         recording_id = await active_recording(cluster)
         killed = await holder(cluster)
         await asyncio.sleep(1.5)  # a few sealed chunks
