@@ -137,9 +137,14 @@ def create_app(
             service = app[RECORDINGS] = _recording_service(settings, engine, records, key, clock)
             await service.recover()
             sweeper = asyncio.create_task(_sweep(service))
-        heartbeat = asyncio.create_task(
-            run_heartbeat(engine, settings.node_name, app.get(RECORDINGS), clock, lambda: app[LIVE].draining)
-        )
+        heartbeat: asyncio.Task[None] | None = None
+        if engine.dialect.name != "sqlite":
+            # Only a shared server database has other nodes to watch; on SQLite (one machine) a worker that dies is
+            # started again under its own name and settles its recordings itself, and a beat's write would only
+            # compete for SQLite's single write lock.
+            heartbeat = asyncio.create_task(
+                run_heartbeat(engine, settings.node_name, app.get(RECORDINGS), clock, lambda: app[LIVE].draining)
+            )
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
             app[OIDC] = OidcClient(oidc_settings, http)
             yield
