@@ -18,6 +18,7 @@ import asyncio
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -175,6 +176,7 @@ async def run(args: argparse.Namespace) -> list[Step]:
         if proc.returncode is None:
             proc.terminate()
             await asyncio.wait_for(proc.wait(), 60)
+        shutil.rmtree(data, ignore_errors=True)
     return steps
 
 
