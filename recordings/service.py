@@ -289,11 +289,12 @@ class RecordingService(RecordingAccess):
                 await self._audit.append(record, conn=conn)
         return await self._row(row.id)
 
-    async def recover(self) -> list[str]:
+    async def recover(self, node: str | None = None) -> list[str]:
         """At start-up: recordings this node was writing when it died become ``broken`` (playable up to the last
-        whole chunk), and interrupted deletions are finished. Returns the recovered recording ids."""
+        whole chunk), and interrupted deletions are finished. Returns the recovered recording ids. With ``node``,
+        the same for a dead node's recordings (another node found that it stopped beating)."""
         async with self._engine.connect() as conn:
-            ids = await store.ids_in_state(conn, [State.RECORDING], node=self.options.node)
+            ids = await store.ids_in_state(conn, [State.RECORDING], node=node or self.options.node)
         recovered = []
         for recording_id in ids:
             if recording_id in self._active:

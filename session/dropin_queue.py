@@ -1,12 +1,12 @@
 """A department's drop-in queue: callers wait in order, a technician takes the next one into a meeting.
 
-Pure and synchronous: the web layer keeps one queue per (centre, department) in memory, passes a monotonic
-``now`` in seconds, and does the I/O (creating the meeting, answering the caller's poll). A caller is an
-anonymous ticket (a random id and times, nothing else), so the queue holds no personal data and losing it on a
-restart costs only the places in line. A caller proves they are still there by polling (``heartbeat``); one not
-seen for ``heartbeat_timeout`` seconds is dropped, so a closed tab does not hold up the line. The expected wait
-is the number of callers up to and including this one times the average of recent handling times, divided by
-the technicians on duty: a rough figure, shown rounded.
+Pure and synchronous: the web layer keeps one queue per (centre, department) in the database
+(``session.dropin_store``, so every node serves the same line), passes ``now`` in seconds, and does the I/O
+(creating the meeting, answering the caller's poll). A caller is an anonymous ticket (a random id and times,
+nothing else), so the queue holds no personal data. A caller proves they are still there by polling
+(``heartbeat``); one not seen for ``heartbeat_timeout`` seconds is dropped, so a closed tab does not hold up
+the line. The expected wait is the number of callers up to and including this one times the average of recent
+handling times, divided by the technicians on duty: a rough figure, shown rounded.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from session.planning_errors import QueueFull, TicketUnknown
 
@@ -165,6 +166,28 @@ class DropInQueue:
 
     def __len__(self) -> int:
         return len(self._waiting())
+
+    def snapshot(self) -> dict[str, Any]:
+        """The queue's state as plain JSON values (tickets in line order, recent handling times)."""
+        return {
+            "technicians": self.technicians,
+            "handling": list(self._handling),
+            "tickets": [
+                [t.id, t.joined_at, t.last_seen, t.state.value, t.taken_at, t.destination]
+                for t in self._tickets.values()
+            ],
+        }
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Replace the state with one from ``snapshot`` (this queue's limits are kept)."""
+        self.technicians = int(snapshot.get("technicians", 1))
+        self._handling.clear()
+        self._handling.extend(float(h) for h in snapshot.get("handling", ()))
+        self._tickets.clear()
+        for ticket_id, joined_at, last_seen, state, taken_at, destination in snapshot.get("tickets", ()):
+            self._tickets[ticket_id] = Ticket(
+                ticket_id, float(joined_at), float(last_seen), TicketState(state), taken_at, destination
+            )
 
     def _waiting(self) -> list[Ticket]:
         return [t for t in self._tickets.values() if t.state is TicketState.WAITING]

@@ -9,6 +9,7 @@ by other server processes through the database within half a second.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from session.access_tables import staff_session_generations
 from session.staff_roles import StaffRole
 from session.tables import staff
+
+log = logging.getLogger(__name__)
 
 
 async def session_generation(conn: AsyncConnection, staff_id: int) -> int:
@@ -118,10 +121,17 @@ async def sweep_revocations(conn: AsyncConnection, bus: RevocationBus) -> list[i
 
 
 async def watch_revocations(engine: AsyncEngine, bus: RevocationBus, *, interval_s: float = 0.5) -> None:
-    """Run ``sweep_revocations`` every ``interval_s`` until cancelled (a background task of the web app)."""
+    """Run ``sweep_revocations`` every ``interval_s`` until cancelled (a background task of the web app).
+
+    A database that is briefly away (a restart, a fail-over) skips sweeps; the loop carries on and catches up."""
     while True:
-        async with engine.connect() as conn:
-            await sweep_revocations(conn, bus)
+        try:
+            async with engine.connect() as conn:
+                await sweep_revocations(conn, bus)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("revocation sweep failed")
         await asyncio.sleep(interval_s)
 
 

@@ -25,7 +25,8 @@ async def test_serve_prints_the_url_logs_json_and_drains_on_sigterm(tmp_path: Pa
         "SAMHANDLING_DEV_MODE": "true",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "web.cli", "serve", "--demo", "--host", "127.0.0.1", "--port", str(port),
+        sys.executable, "-m", "web.cli", "serve", "--demo", "--workers", "1", "--host", "127.0.0.1",
+        "--port", str(port),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:

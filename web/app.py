@@ -36,6 +36,7 @@ from session.relay import MediaRelay, RelayConfig
 from session.revocation import RevocationBus, watch_revocations
 from session.tables import staff
 from web.auth import SessionSigner, load_or_create_secret
+from web.cluster import run_heartbeat
 from web.database import create_engine
 from web.dev_idp import DevClient, DevUser, setup_dev_idp
 from web.frame_processing import default_processor
@@ -141,10 +142,18 @@ def create_app(
             service = app[RECORDINGS] = _recording_service(settings, engine, records, key, clock)
             await service.recover()
             sweeper = asyncio.create_task(_sweep(service))
+        heartbeat: asyncio.Task[None] | None = None
+        if engine.dialect.name != "sqlite":
+            # Only a shared server database has other nodes to watch; on SQLite (one machine) a worker that dies is
+            # started again under its own name and settles its recordings itself, and a beat's write would only
+            # compete for SQLite's single write lock.
+            heartbeat = asyncio.create_task(
+                run_heartbeat(engine, settings.node_name, app.get(RECORDINGS), clock, lambda: app[LIVE].draining)
+            )
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
             app[OIDC] = OidcClient(oidc_settings, http)
             yield
-        for task in (watcher, sweeper):
+        for task in (watcher, sweeper, heartbeat):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -214,6 +223,7 @@ def _recording_service(
             maximum=timedelta(days=settings.recordings_max_days),
         ),
         export_allowed=settings.recordings_export,
+        node=settings.node_name,
     )
     return RecordingService(
         engine,

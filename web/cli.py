@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 
@@ -45,12 +46,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.log_level)
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        print("--workers må være minst 1.", file=sys.stderr)
+        return 2
     migrate(settings.database_url)
     if args.demo:
         if not settings.dev_mode:
             print("--demo krever utviklingsmodus (SAMHANDLING_DEV_MODE=true).", file=sys.stderr)
             return 2
         asyncio.run(_seed(settings))
+    if workers > 1:
+        from privacy.keys import load_or_create_signing_key
+        from web.auth import load_or_create_secret
+        from web.workers import run_workers
+
+        # Created once here, so the workers do not race to create different ones.
+        load_or_create_secret(settings.data_dir, settings.session_secret.value)
+        load_or_create_signing_key(settings.data_dir / "keys")
+        print(f"Samhandling kjører. Åpne {settings.base_url}/ i nettleseren (Ctrl+C for å stoppe).", flush=True)
+        return asyncio.run(run_workers(settings, workers))
     app = create_app(settings)
     print(f"Samhandling kjører. Åpne {settings.base_url}/ i nettleseren (Ctrl+C for å stoppe).", flush=True)
     web.run_app(
@@ -92,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--demo", action="store_true", help="seed the demo organisations first (development mode)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="media worker processes behind this address, each room in one of them (default: the number of cores)",
+    )
     serve.set_defaults(func=cmd_serve)
     migrate_cmd = sub.add_parser(
         "migrate", help="bring the database schema up to date", description="Bring the database schema up to date."

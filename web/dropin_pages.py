@@ -3,9 +3,9 @@
 ``/teknisk/<centre>`` (and ``/bolig``, ``/mobilitet``, ``/kommunikasjon``) is the department's video phone
 hour. Callers pick their role and wait; the page polls its ticket (the poll is the heartbeat) and shows the
 place in line and a rough wait. There is no account and no identity: a ticket is a random id, the role is all
-that is kept beside it, and all of it lives in this process's memory, one ``DropInQueue`` per (centre,
-department) — a restart costs only the places in line, and a deployment pins a centre's drop-in to one node
-as it pins a room. A technician's "Ta neste" creates a meeting, hands the caller their join link through the
+that is kept beside it, one line per (centre, department) in the database (``session.dropin_store``), so
+any node serves any caller and technician and a restart costs nobody their place.
+A technician's "Ta neste" creates a meeting, hands the caller their join link through the
 next poll and sends the technician to the host link. Outside the opening hours the page says when the
 department opens and how else to reach the centre.
 """
@@ -13,6 +13,7 @@ department opens and how else to reach the centre.
 from __future__ import annotations
 
 import math
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -20,7 +21,8 @@ from typing import Any
 from aiohttp import web
 
 from session.departments import Department
-from session.dropin_queue import DropInQueue, QueueStatus, TicketState, WaitingCaller
+from session.dropin_queue import QueueStatus, TicketState
+from session.dropin_store import DropInLine, LineLimits, QueueKey, locked_line
 from session.nb_format import format_clock, format_day, weekday_names
 from session.opening_hours import HORIZON_DAYS, MIDNIGHT, OpeningHours
 from session.opening_hours import standard_hours as standard_opening_hours
@@ -43,10 +45,6 @@ MEETING_KIND = {
     Department.MOBILITET: "mobilitet",
     Department.KOMMUNIKASJON: "kommunikasjon",
 }
-QueueKey = tuple[int, Department]
-"""(centre id, department): one queue each."""
-ON_DUTY_WINDOW = 3600.0
-"""A technician who took a caller within this many seconds counts as on duty (for the wait estimate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,40 +65,17 @@ class DropInOptions:
 
 @dataclass
 class DropIn:
-    """The drop-in queues of this process, the role each waiting caller chose, and who took callers when."""
+    """The drop-in of the service: the options here, the lines in the database (shared by every node)."""
 
     options: DropInOptions = field(default_factory=DropInOptions)
-    queues: dict[QueueKey, DropInQueue] = field(default_factory=dict)
-    roles: dict[QueueKey, dict[str, Role]] = field(default_factory=dict)
-    last_take: dict[tuple[QueueKey, int], float] = field(default_factory=dict)
 
-    def queue(self, key: QueueKey) -> DropInQueue:
-        if key not in self.queues:
-            self.queues[key] = DropInQueue(
-                max_size=self.options.max_queue, heartbeat_timeout=self.options.heartbeat_timeout
-            )
-            self.roles[key] = {}
-        return self.queues[key]
+    @property
+    def limits(self) -> LineLimits:
+        return LineLimits(max_size=self.options.max_queue, heartbeat_timeout=self.options.heartbeat_timeout)
 
-    def waiting(self, key: QueueKey, now: float) -> list[tuple[WaitingCaller, Role]]:
-        """Every waiting caller with their role; the roles of callers who are gone are forgotten here."""
-        waiting = self.queue(key).waiting(now)
-        alive = {w.ticket_id for w in waiting}
-        roles = self.roles[key]
-        for ticket_id in [t for t in roles if t not in alive]:
-            del roles[ticket_id]
-        return [(w, roles.get(w.ticket_id, Role.BRUKER)) for w in waiting]
-
-    def took(self, key: QueueKey, staff_id: int, now: float) -> None:
-        """A technician took a caller: the time since their previous one feeds the wait estimate, and everyone
-        who took a caller within the last hour counts as on duty."""
-        previous = self.last_take.get((key, staff_id))
-        queue = self.queue(key)
-        if previous is not None and now - previous < ON_DUTY_WINDOW:
-            queue.record_handling(now - previous)
-        self.last_take[(key, staff_id)] = now
-        on_duty = [at for (k, _), at in self.last_take.items() if k == key and now - at < ON_DUTY_WINDOW]
-        queue.technicians = max(1, len(on_duty))
+    def line(self, request: web.Request, key: QueueKey) -> AbstractAsyncContextManager[DropInLine]:
+        """The department's line under its lock (see ``session.dropin_store.locked_line``)."""
+        return locked_line(request.app[ENGINE], key, self.limits)
 
 
 DROPIN = web.AppKey("dropin", DropIn)
@@ -240,22 +215,20 @@ async def join_queue(request: web.Request) -> web.Response:
     now = request.app[CLOCK]()
     if not (await opening_hours(request, centre_id, department)).is_open(now):
         return await caller_page(request, status=409, error="dropin.error.closed")
-    state, key = request.app[DROPIN], (centre_id, department)
-    state.waiting(key, now.timestamp())  # forgets the roles of callers who left
     try:
-        ticket = state.queue(key).join(now.timestamp())
+        async with request.app[DROPIN].line(request, (centre_id, department)) as line:
+            line.waiting(now.timestamp())  # forgets the roles of callers who left
+            ticket = line.queue.join(now.timestamp())
+            line.roles[ticket.ticket_id] = role
     except QueueError:
         return await caller_page(request, status=503, error="dropin.error.full")
-    state.roles[key][ticket.ticket_id] = role
     raise web.HTTPSeeOther(f"/{department.value}/{centre_id}/ko/{ticket.ticket_id}")
 
 
-def _heartbeat(request: web.Request) -> QueueStatus:
-    # Only queues someone joined exist: a poll for a made-up centre must not create one (memory never freed).
-    queue = request.app[DROPIN].queues.get(_key(request))
-    if queue is None:
-        raise TicketUnknown()
-    return queue.heartbeat(request.match_info["ticket"], request.app[CLOCK]().timestamp())
+async def _heartbeat(request: web.Request) -> QueueStatus:
+    await centre_name(request, _key(request)[0])  # a made-up centre gets a 404, never a queue row of its own
+    async with request.app[DROPIN].line(request, _key(request)) as line:
+        return line.queue.heartbeat(request.match_info["ticket"], request.app[CLOCK]().timestamp())
 
 
 async def wait_page(request: web.Request) -> web.Response:
@@ -264,7 +237,7 @@ async def wait_page(request: web.Request) -> web.Response:
     lang = lang_of(request)
     base = f"/{department.value}/{centre_id}"
     try:
-        queue_status: dict[str, Any] = status_json(_heartbeat(request), lang)
+        queue_status: dict[str, Any] = status_json(await _heartbeat(request), lang)
     except TicketUnknown:
         queue_status = {"state": "gone", "text": translate(lang, "dropin.gone"), "destination": None}
     return render(
@@ -281,7 +254,7 @@ async def wait_page(request: web.Request) -> web.Response:
 async def poll(request: web.Request) -> web.Response:
     """The caller's heartbeat: where they stand, or where to go once a technician has taken them."""
     try:
-        return web.json_response(status_json(_heartbeat(request), lang_of(request)))
+        return web.json_response(status_json(await _heartbeat(request), lang_of(request)))
     except TicketUnknown:
         return web.json_response(
             {"state": "gone", "text": translate(lang_of(request), "dropin.gone"), "destination": None}, status=410
@@ -290,11 +263,11 @@ async def poll(request: web.Request) -> web.Response:
 
 async def leave_queue(request: web.Request) -> web.Response:
     department, centre_id = address_of(request)
-    state, key, ticket = request.app[DROPIN], _key(request), request.match_info["ticket"]
-    queue = state.queues.get(key)
-    if queue is not None:
-        queue.leave(ticket, request.app[CLOCK]().timestamp())
-        state.roles[key].pop(ticket, None)
+    ticket = request.match_info["ticket"]
+    await centre_name(request, _key(request)[0])
+    async with request.app[DROPIN].line(request, _key(request)) as line:
+        line.queue.leave(ticket, request.app[CLOCK]().timestamp())
+        line.roles.pop(ticket, None)
     raise web.HTTPSeeOther(f"/{department.value}/{centre_id}?forlatt=1")
 
 

@@ -46,10 +46,12 @@ async def _technician(request: web.Request, user: StaffUser) -> tuple[Department
     return department, centre_id, Role.TEKNIKER if department is Department.TEKNISK else Role.RADGIVER
 
 
-def _waiting_rows(request: web.Request, centre_id: int, department: Department) -> list[dict[str, Any]]:
-    state, lang, now = request.app[DROPIN], lang_of(request), request.app[CLOCK]().timestamp()
+async def _waiting_rows(request: web.Request, centre_id: int, department: Department) -> list[dict[str, Any]]:
+    lang, now = lang_of(request), request.app[CLOCK]().timestamp()
+    async with request.app[DROPIN].line(request, (centre_id, department)) as line:
+        waiting = line.waiting(now)
     rows = []
-    for caller, role in state.waiting((centre_id, department), now):
+    for caller, role in waiting:
         minutes = int(caller.waited_seconds // 60)
         rows.append(
             {
@@ -93,7 +95,7 @@ async def technician_page(
         csrf=csrf_of(request, user),
         centre=centre,
         department=department.value,
-        waiting=_waiting_rows(request, centre_id, department),
+        waiting=await _waiting_rows(request, centre_id, department),
         open=closes is not None,
         closed_text="" if closes else closed_text(hours, now, lang),
         public_address=f"{request.app[SETTINGS].base_url}/{department.value}/{centre_id}",
@@ -112,7 +114,7 @@ async def technician_landing(request: web.Request) -> web.Response:
 async def queue_json(request: web.Request) -> web.Response:
     user = await require(request, StaffAction.TAKE_DROPIN)
     department, centre_id, _ = await _technician(request, user)
-    rows = _waiting_rows(request, centre_id, department)
+    rows = await _waiting_rows(request, centre_id, department)
     return web.json_response({"count": len(rows), "waiting": rows})
 
 
@@ -123,11 +125,11 @@ async def take_next(request: web.Request) -> web.Response:
     await check_csrf(request, user)
     department, centre_id, host_role = await _technician(request, user)
     state, now, key = request.app[DROPIN], request.app[CLOCK](), (centre_id, department)
-    queue = state.queue(key)
-    ticket = queue.take_next(now.timestamp())
+    async with state.line(request, key) as line:
+        ticket = line.queue.take_next(now.timestamp())
+        role = line.roles.get(ticket.id, Role.BRUKER) if ticket is not None else Role.BRUKER
     if ticket is None:
         return await technician_page(request, message="technician.none")
-    role = state.roles[key].pop(ticket.id, Role.BRUKER)
     ttl, links = state.options.call_ttl, request.app[LINKS]
     try:
         async with request.app[ENGINE].begin() as conn:
@@ -143,11 +145,13 @@ async def take_next(request: web.Request) -> web.Response:
         host = await links.issue(actor_staff_id=user.id, meeting_id=meeting.id, role=host_role, ttl=ttl, host=True)
         guest = await links.issue(actor_staff_id=user.id, meeting_id=meeting.id, role=role, ttl=ttl)
     except BaseException:
-        queue.put_back(ticket.id)
-        state.roles[key][ticket.id] = role
+        async with state.line(request, key) as line:
+            line.queue.put_back(ticket.id)
         raise
-    queue.hand_over(ticket.id, f"/j/{guest.token}")
-    state.took(key, user.id, now.timestamp())
+    async with state.line(request, key) as line:
+        line.queue.hand_over(ticket.id, f"/j/{guest.token}")
+        line.roles.pop(ticket.id, None)
+        line.took(user.id, now.timestamp())
     raise web.HTTPSeeOther(f"/j/{host.token}")
 
 

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from web.client_address import Network, parse_trusted_proxies
+
+NODE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class SettingsError(ValueError):
@@ -93,6 +97,9 @@ class Settings:
     """How often a live formidler's right is asked again; a lost right ends their calls within this time."""
     rights_cache_s: int = 30
     """How long one answer from the PDP is reused (never longer than the check interval makes sense)."""
+    node_name: str = "local"
+    """This node's (or worker's) name, unique in a cluster: its heartbeat row and the recordings it writes carry
+    it, so the other nodes can tell which recordings to mark ``broken`` when it dies."""
 
     @property
     def base_url(self) -> str:
@@ -203,6 +210,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_proxies(env),
         oidc_acr_level=_acr_level(env),
         **_authorization(env),
+        node_name=_node_name(env.get("SAMHANDLING_NODE_NAME") or socket.gethostname() or "local"),
     )
 
 
@@ -287,3 +295,9 @@ def _entra(env: Mapping[str, str]) -> dict[str, Any]:
         "entra_group_roles": groups,
         "entra_centre_org_number": env["SAMHANDLING_ENTRA_CENTRE_ORG_NUMBER"],
     }
+
+
+def _node_name(raw: str) -> str:
+    if not NODE_NAME.fullmatch(raw):
+        raise SettingsError("SAMHANDLING_NODE_NAME must be 1-64 letters, digits, '.', '_' or '-'")
+    return raw

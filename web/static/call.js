@@ -245,8 +245,8 @@ function onMessage(msg) {
       }
       break;
     }
-    case "ended":
-      end(S["call.ended"]);
+    case "ended": // a draining server ends the meeting here; the link works again on another node
+      end(msg.reason === "server_shutdown" ? S["call.moved"] : S["call.ended"]);
       break;
     case "error":
       call.errors.push(msg);
@@ -486,7 +486,7 @@ async function start() {
   call.ws = new WebSocket(signallingUrl(root.dataset.ws));
   call.ws.addEventListener("message", (ev) => onMessage(JSON.parse(ev.data)));
   call.ws.addEventListener("close", () => {
-    if (call.state !== "ended") end(S["call.ended"]);
+    if (call.state !== "ended") end(S["call.lost"]); // the server went away without a word (it died)
   });
 }
 

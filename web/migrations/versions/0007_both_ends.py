@@ -1,15 +1,15 @@
 """Both ends of a meeting are parties: a municipality names the centre that serves it, and every meeting names
 its centre. Rows from before are filled in where the answer is unambiguous (one centre in the database).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
