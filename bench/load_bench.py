@@ -124,8 +124,13 @@ def measure(calls: list[Call], start: float, end: float) -> tuple[list[float], l
 async def run(args: argparse.Namespace) -> list[Step]:
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="samhandling-load-"))
-    env = os.environ | {"SAMHANDLING_DATA_DIR": str(data / "var"), "SAMHANDLING_ICE_LOOPBACK": "true",
-                        "SAMHANDLING_LOG_LEVEL": "WARNING", "SAMHANDLING_MAX_PARTICIPANTS": "6"}  # fmt: skip
+    env = os.environ | {
+        "SAMHANDLING_DATA_DIR": str(data / "var"),
+        "SAMHANDLING_ICE_LOOPBACK": "true",
+        "SAMHANDLING_DEV_MODE": "true",
+        "SAMHANDLING_LOG_LEVEL": "WARNING",
+        "SAMHANDLING_MAX_PARTICIPANTS": "6",
+    }
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "web.cli", "serve", "--demo", "--workers", str(args.workers), "--host", "127.0.0.1",
         "--port", str(port), env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,

@@ -30,7 +30,11 @@ async def worker_participants(http: aiohttp.ClientSession, url: str) -> list[int
 
 async def test_rooms_are_pinned_to_one_worker_spread_over_both_and_drained_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
-    env = os.environ | {"SAMHANDLING_DATA_DIR": str(tmp_path / "var"), "SAMHANDLING_ICE_LOOPBACK": "true"}
+    env = os.environ | {
+        "SAMHANDLING_DATA_DIR": str(tmp_path / "var"),
+        "SAMHANDLING_ICE_LOOPBACK": "true",
+        "SAMHANDLING_DEV_MODE": "true",
+    }
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "web.cli", "serve", "--demo", "--workers", "2", "--host", "127.0.0.1",
         "--port", str(port), env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,

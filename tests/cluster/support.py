@@ -200,6 +200,7 @@ def start_cluster(root: Path) -> Cluster:
         "SAMHANDLING_DATA_DIR": str(data_dir),
         "SAMHANDLING_DATABASE_URL": pg.url,
         "SAMHANDLING_ICE_LOOPBACK": "true",
+        "SAMHANDLING_DEV_MODE": "true",
         "SAMHANDLING_RECORDINGS_KEK_FILE": str(kek),
         "SAMHANDLING_PUBLIC_URL": f"http://127.0.0.1:{lb_port}",
         "SAMHANDLING_SESSION_SECRET": "cluster-test-secret-" + "x" * 24,
