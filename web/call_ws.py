@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 
 from aiohttp import WSMsgType, web
 
+from privacy.record_errors import PrivacyRecordError
+from recordings.errors import RecordingError
 from session.errors import MeetingFull, SessionError
 from session.invitation_links import DEVICE_COOKIE
 from session.isolation import staff_link_usable
@@ -34,8 +37,10 @@ from session.signalling import (
     RosterConfirm,
     RosterRemove,
     SetMedia,
+    Sync,
     WithdrawConsent,
     error,
+    message_type,
     parse_client_message,
 )
 from web import consent_flow
@@ -115,6 +120,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
         await ws.close()
         return ws
     meeting.sockets[pid] = ws
+    said_goodbye = False
     log.info("participant connected", extra={"meeting": invitation.meeting_id, "role": invitation.role.value})
     try:
         await carry_out(request.app, meeting, effects)
@@ -125,20 +131,9 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
         await ws.send_json({"type": "config", "iceServers": list(settings.ice_servers)})
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                try:
-                    parsed = parse_client_message(msg.data)
-                except ProtocolError as exc:
-                    metrics.ws_errors.labels(code=exc.code).inc()
-                    log.info("signalling message refused", extra={"code": exc.code})
-                    await ws.send_json(error(exc.code, exc.message))
-                    continue
-                if isinstance(parsed, Leave):
+                if not await _answer(request.app, msg.data, pid, meeting, ws):
+                    said_goodbye = True
                     break
-                try:
-                    await _handle(request.app, parsed, pid, meeting, ws)
-                except SessionError as exc:
-                    metrics.ws_errors.labels(code=exc.code).inc()
-                    await ws.send_json(error(exc.code, str(exc)))
             elif msg.type == WSMsgType.BINARY:
                 metrics.ws_errors.labels(code="binary").inc()
                 await ws.send_json(error("binary", "Binære meldinger støttes ikke."))
@@ -147,7 +142,9 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
             revoked.cancel()
         if meeting.sockets.get(pid) is ws:
             del meeting.sockets[pid]
-        await carry_out(request.app, meeting, meeting.room.leave(pid))
+        await carry_out(request.app, meeting, meeting.room.leave(pid, reconnecting=not said_goodbye))
+        if invitation.id in meeting.room.reconnecting:
+            _forget_later(request.app, meeting, invitation.id)
         await relay.close(pid)
         if not meeting.room.participants and live.meetings.get(invitation.meeting_id) is meeting:
             meeting.cancel_timers()
@@ -160,10 +157,72 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+RECONNECT_GRACE_SECONDS = 30.0
+"""How long the others see someone whose connection dropped as reconnecting before they count as gone."""
+
+
+def _forget_later(app: web.Application, meeting: LiveMeeting, invitation_id: int) -> None:
+    key = f"reconnect-{invitation_id}"
+    old = meeting.timers.pop(key, None)
+    if old is not None:
+        old.cancel()
+
+    async def forget() -> None:
+        meeting.timers.pop(key, None)
+        await carry_out(app, meeting, meeting.room.forget_reconnecting(invitation_id))
+
+    meeting.timers[key] = asyncio.get_running_loop().call_later(
+        RECONNECT_GRACE_SECONDS, lambda: asyncio.ensure_future(forget())
+    )
+
+
+async def _answer(app: web.Application, raw: str, pid: str, meeting: LiveMeeting, ws: web.WebSocketResponse) -> bool:
+    """One text message from a participant, answered; False when they leave.
+
+    No input ends a call: every refusal (malformed, too large, not allowed, refused text) is answered inline
+    with an error naming the request and the field, and the socket stays open. Only a counter remembers a
+    refusal; the refused text is never logged or stored. This is the one place every in-call message passes,
+    so a role check belongs here, before ``_handle``."""
+    metrics = app[METRICS]
+    kind: str | None = None
+    try:
+        parsed = parse_client_message(raw)
+        kind = message_type(parsed)
+        if isinstance(parsed, Leave):
+            return False
+        await _handle(app, parsed, pid, meeting, ws)
+    except ProtocolError as exc:
+        metrics.ws_errors.labels(code=exc.code).inc()
+        log.info("signalling message refused", extra={"code": exc.code})
+        await _refuse(ws, error(exc.code, exc.message, kind=exc.kind, field=exc.field))
+    except (SessionError, PrivacyRecordError, RecordingError) as exc:
+        code = str(getattr(exc, "code", "refused"))
+        metrics.ws_errors.labels(code=code).inc()
+        await _refuse(ws, error(code, str(exc), kind=kind, field=_field_of(exc)))
+    except ConnectionError:
+        raise
+    except Exception as exc:  # a bug, not the user's fault: the call goes on, the log says what kind of failure
+        metrics.ws_errors.labels(code="internal").inc()
+        log.error("signalling message failed", extra={"kind": kind, "exception": type(exc).__name__})
+        await _refuse(ws, error("internal", "Noe gikk galt. Prøv igjen.", kind=kind))
+    return True
+
+
+def _field_of(exc: Exception) -> str | None:
+    field = getattr(exc, "field", None)
+    return field if isinstance(field, str) else None
+
+
+async def _refuse(ws: web.WebSocketResponse, message: dict[str, object]) -> None:
+    if not ws.closed:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_json(message)
+
+
 async def _handle(
     app: web.Application, msg: ClientMessage, pid: str, meeting: LiveMeeting, ws: web.WebSocketResponse
 ) -> None:
-    """One validated message; SessionError (not allowed, bad roster entry …) is answered by the caller."""
+    """One validated message; refusals (SessionError, PrivacyRecordError …) are answered by ``_answer``."""
     room = meeting.room
     if isinstance(msg, Offer):
         try:
@@ -178,7 +237,9 @@ async def _handle(
         await ws.send_json({"type": "pong", "t": msg.t})
         return
     effects: list[Effect]
-    if isinstance(msg, Enter):
+    if isinstance(msg, Sync):
+        effects = room.resend_view(pid)
+    elif isinstance(msg, Enter):
         effects = room.request_entry(pid)
     elif isinstance(msg, SetMedia):
         effects = room.set_media(pid, msg.audio, msg.video)

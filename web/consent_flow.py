@@ -17,7 +17,7 @@ from aiohttp import web
 
 from privacy.audit_record import Actor, ActorKind
 from privacy.consent import ConsentForm, ConsentGiven, ConsentWithdrawn, Giver, Recorder, RecorderKind, parse_scopes
-from privacy.record_errors import ConsentError
+from privacy.record_errors import InvalidText, PrivacyRecordError, PurposeMissing
 from recordings.retention import DeletionTrigger
 from session.errors import SessionError
 from session.roles import Role
@@ -31,7 +31,14 @@ log = logging.getLogger(__name__)
 
 
 class ConsentRefused(SessionError):
+    """A consent or withdrawal refused; ``code`` and ``field`` let the client show why beside the form."""
+
     code = "consent_refused"
+
+    def __init__(self, message: str, code: str = "consent_refused", field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
 
 def subject_ref(p: Participant) -> str:
@@ -55,6 +62,13 @@ def _check_who(actor: Participant, subject: Participant, form: ConsentForm) -> N
         raise NotAllowed("Muntlig samtykke registreres av en ansatt som hørte det.")
     if form is ConsentForm.WRITTEN and actor.id != subject.id and actor.role is not Role.PARORENDE:
         raise NotAllowed("Skriftlig samtykke gis av brukeren eller en pårørende på egen enhet.")
+
+
+def _field(exc: PrivacyRecordError) -> str | None:
+    """The form field a refusal is about; the purpose is the consent's only free text."""
+    if isinstance(exc, InvalidText | PurposeMissing) or getattr(exc, "field_name", None) == "Formål":
+        return "purpose"
+    return None
 
 
 async def refresh(app: web.Application, meeting: LiveMeeting, subject: Participant) -> list[Effect]:
@@ -124,8 +138,8 @@ async def handle(
         await app[RECORDS].record_consent(event, org_ids=meeting.org_ids, actor=actor_of(actor))
     except ValueError:
         raise ConsentRefused("Ugyldig form eller avgiver for samtykket.") from None
-    except ConsentError as exc:
-        raise ConsentRefused(str(exc)) from None
+    except PrivacyRecordError as exc:  # e.g. an identity number in the purpose: refused, the call goes on
+        raise ConsentRefused(str(exc), exc.code, _field(exc)) from None
     effects = await refresh(app, meeting, subject)
     if "recording" in before and "recording" not in meeting.room.consents.get(subject.invitation_id, frozenset()):
         effects += await _delete_recordings(app, meeting)

@@ -177,6 +177,7 @@ function onMessage(msg) {
       renderLobby(msg.waiting);
       break;
     case "roster":
+      if (msg.off_camera.length > call.roster.off_camera.length) $("offcam-name").value = "";
       call.roster = msg;
       renderRoster();
       updateGates();
@@ -198,7 +199,11 @@ function onMessage(msg) {
       break;
     }
     case "chat":
+      if (msg.from === call.me.pid) $("chat-input").value = "";
       addChat(msg);
+      break;
+    case "lobby-message-sent":
+      $("lobby-msg").value = "";
       break;
     case "recording":
       call.recording = msg.on;
@@ -250,10 +255,54 @@ function onMessage(msg) {
       break;
     case "error":
       call.errors.push(msg);
-      say(`${S["call.error"]}: ${msg.message}`);
+      showError(msg);
       break;
     default:
       break;
+  }
+}
+
+// The field each refusable request comes from: a refusal is shown beside it, in the page's language.
+const FIELDS = {
+  consent: "consent-purpose",
+  chat: "chat-input",
+  "lobby-message": "lobby-msg",
+  "roster-add": "offcam-name",
+  "record-start": "record-reason",
+};
+
+function errorText(msg) {
+  const known = S[`call.err.${msg.code}`];
+  if (known) return known;
+  return document.documentElement.lang === "nb" && msg.message ? msg.message : S["call.err.generic"];
+}
+
+function showError(msg) {
+  const text = errorText(msg);
+  const box = $(`err-${msg.for}`);
+  const field = $(FIELDS[msg.for] || "");
+  if (!box) {
+    say(`${S["call.error"]}: ${text}`);
+    return;
+  }
+  box.textContent = text;
+  box.hidden = false;
+  if (field) {
+    field.setAttribute("aria-invalid", "true");
+    field.setAttribute("aria-describedby", [field.dataset.help, box.id].filter(Boolean).join(" "));
+    field.focus();
+  }
+  say(text);
+}
+
+function clearError(kind) {
+  const box = $(`err-${kind}`);
+  const field = $(FIELDS[kind] || "");
+  if (box) box.hidden = true;
+  if (field) {
+    field.removeAttribute("aria-invalid");
+    if (field.dataset.help) field.setAttribute("aria-describedby", field.dataset.help);
+    else field.removeAttribute("aria-describedby");
   }
 }
 
@@ -420,22 +469,22 @@ $("roster-confirm").addEventListener("click", () => send({ type: "roster-confirm
 
 $("roster-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
+  clearError("roster-add");
   send({ type: "roster-add", role: $("offcam-role").value, first_name: $("offcam-name").value });
-  $("offcam-name").value = "";
 });
 
 $("lobby-msg-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
+  clearError("lobby-message");
   const text = $("lobby-msg").value.trim();
   if (text) send({ type: "lobby-message", text });
-  $("lobby-msg").value = "";
 });
 
 $("chat-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
+  clearError("chat");
   const text = $("chat-input").value.trim();
   if (text) send({ type: "chat", text });
-  $("chat-input").value = "";
 });
 
 $("scope-face_visible").addEventListener("change", (ev) => {
@@ -446,6 +495,7 @@ $("consent-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const user = theUser();
   if (!user) return;
+  clearError("consent");
   const scopes = [...document.querySelectorAll('input[name="scope"]:checked')].map((i) => i.value);
   const msg = {
     type: "consent",
@@ -461,6 +511,7 @@ $("consent-form").addEventListener("submit", (ev) => {
 
 $("record-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
+  clearError("record-start");
   const days = Number($("record-days").value);
   send({ type: "record-start", reason: $("record-reason").value, deadline_days: days > 0 ? days : null });
 });
