@@ -270,7 +270,8 @@ class Room:
         check_only: bool = False,
     ) -> list[Effect]:
         """A participant opened the call page (preview): they see nobody yet and nobody sees them."""
-        if not check_only and len([p for p in self.participants.values() if not p.check_only]) > self.slot_count:
+        others = [p for p in self.participants.values() if not p.check_only and p.invitation_id != invitation_id]
+        if not check_only and len(others) > self.slot_count:  # a reload replaces its own link's place
             raise MeetingFull()
         self.participants[pid] = Participant(pid, role, invitation_id, host, staff_id, check_only=check_only)
         if not check_only:

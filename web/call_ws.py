@@ -18,26 +18,14 @@ from session.meetings import Invitation, meeting_org_ids
 from session.relay import OfferRejected
 from session.roles import Role
 from session.room import Effect, Room, StopRecording
+from session.room_events import room_event
 from session.signalling import (
-    Admit,
-    Chat,
     ClientMessage,
-    Deny,
-    Enter,
     GiveConsent,
     Leave,
-    LobbyMessage,
     Offer,
-    Pause,
     Ping,
     ProtocolError,
-    RecordStart,
-    RecordStop,
-    RosterAdd,
-    RosterConfirm,
-    RosterRemove,
-    SetMedia,
-    Sync,
     WithdrawConsent,
     error,
     message_type,
@@ -223,7 +211,6 @@ async def _handle(
     app: web.Application, msg: ClientMessage, pid: str, meeting: LiveMeeting, ws: web.WebSocketResponse
 ) -> None:
     """One validated message; refusals (SessionError, PrivacyRecordError …) are answered by ``_answer``."""
-    room = meeting.room
     if isinstance(msg, Offer):
         try:
             answer = await asyncio.wait_for(app[RELAY].negotiate(pid, msg.sdp), timeout=15)
@@ -236,38 +223,13 @@ async def _handle(
     if isinstance(msg, Ping):
         await ws.send_json({"type": "pong", "t": msg.t})
         return
-    effects: list[Effect]
-    if isinstance(msg, Sync):
-        effects = room.resend_view(pid)
-    elif isinstance(msg, Enter):
-        effects = room.request_entry(pid)
-    elif isinstance(msg, SetMedia):
-        effects = room.set_media(pid, msg.audio, msg.video)
-    elif isinstance(msg, Admit):
-        effects = room.admit(pid, msg.participant)
-    elif isinstance(msg, Deny):
-        effects = room.deny(pid, msg.participant)
-    elif isinstance(msg, LobbyMessage):
-        effects = room.lobby_message(pid, msg.text)
-    elif isinstance(msg, RosterAdd):
-        effects = room.add_off_camera(pid, msg.role, msg.first_name)
-    elif isinstance(msg, RosterRemove):
-        effects = room.remove_off_camera(pid, msg.id)
-    elif isinstance(msg, RosterConfirm):
-        effects = room.confirm_roster(pid)
-    elif isinstance(msg, Pause):
-        effects = room.set_paused(pid, msg.participant, msg.paused)
-    elif isinstance(msg, Chat):
-        effects = room.chat(pid, msg.text)
-    elif isinstance(msg, RecordStart):
-        effects = room.start_recording(pid, msg.reason, msg.deadline_days)
-    elif isinstance(msg, RecordStop):
-        effects = room.stop_recording(pid)
-    elif isinstance(msg, GiveConsent | WithdrawConsent):
+    effects: list[Effect] | None
+    if isinstance(msg, GiveConsent | WithdrawConsent):
         effects = await consent_flow.handle(app, meeting, pid, msg)
-    else:  # Leave ends the loop before it gets here
-        return
-    await carry_out(app, meeting, effects)
+    else:
+        effects = room_event(meeting.room, pid, msg)
+    if effects is not None:
+        await carry_out(app, meeting, effects)
 
 
 async def _end_on_revocation(app: web.Application, ws: web.WebSocketResponse, staff_id: int, generation: int) -> None:

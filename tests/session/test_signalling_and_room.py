@@ -35,6 +35,12 @@ from session.signalling import (
         ('{"type": "media", "audio": "yes", "video": true}', "invalid_field"),
         ('{"type": "ping", "t": true}', "invalid_field"),
         ('{"type": "offer", "sdp": "v=0' + "x" * 70_000 + '"}', "too_large"),
+        ('{"type": "ping", "t": ' + "[" * 5000 + "]" * 5000 + "}", "invalid_message"),  # never recursed into
+        ('{"type": "ping", "t": ' + "9" * 5000 + "}", "too_large"),  # no huge integers are built
+        ('{"type": "ping", "t": NaN}', "invalid_json"),
+        ('{"type": "ping", "t": 1e400}', "invalid_json"),
+        ('{"type": "chat", "text": "\\ud800"}', "invalid_text"),  # a lone surrogate no database can store
+        ('{"type": "chat", "text": "a\\u0007b"}', "invalid_text"),
     ],
 )
 def test_bad_messages_are_refused_with_a_reason(raw: str | bytes, code: str) -> None:
