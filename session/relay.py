@@ -24,7 +24,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack
 from session.fanout import Fanout
 from session.ice import rtc_configuration
-from session.shared_encoder import SharedEncoder
+from session.shared_encoder import SenderTimeline, SharedEncoder
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ class _Media:
     self_view: MediaStreamTrack | None = None
     slot_senders: list[tuple[RTCRtpSender, RTCRtpSender]] = field(default_factory=list)
     slot_tracks: dict[int, tuple[MediaStreamTrack | None, MediaStreamTrack | None]] = field(default_factory=dict)
+    timelines: dict[int, SenderTimeline] = field(default_factory=dict)
+    """Per video sender (by id): the timestamps it has sent, continued by whichever stream it carries next."""
     tracks_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -159,7 +161,7 @@ class MediaRelay:
         assert source.video is not None
         track: MediaStreamTrack
         if source.encoder is not None:
-            encoded = source.encoder.subscribe()
+            encoded = source.encoder.subscribe(viewer.timelines.setdefault(id(sender), SenderTimeline()))
             # aiortc's sender only forces keyframes on its own encoder; route the receiver's PLI/FIR here.
             sender._send_keyframe = encoded.request_keyframe  # type: ignore[method-assign]
             track = encoded

@@ -28,6 +28,9 @@ const call = {
   paused: new Map(), // participant -> paused
   consents: new Map(), // participant -> scopes
   lastConsentId: null,
+  seq: 0, // the last view's number: a gap means a view was lost, so the client asks for a fresh one
+  view: null, // the server's view of the meeting for this participant (the one source of truth)
+  gates: new Map(), // participant -> what the server lets through of their video
   ws: null,
   pc: null,
   stream: null,
@@ -86,13 +89,38 @@ function roleOf(pid) {
   return p ? p.role : null;
 }
 
-// What the server shows of a participant, mirrored from the room's rules so people can see why.
+// Why the server shows a card instead of a participant's picture: its own gate, sent in every view.
+const GATE_TEXT = { pause: "gate.pause", consent: "gate.consent", roster: "gate.roster" };
+
 function gateText(pid) {
+  const gate = call.gates.get(pid);
+  if (gate !== undefined) return GATE_TEXT[gate] ? S[GATE_TEXT[gate]] : "";
   if (call.paused.get(pid)) return S["gate.pause"];
-  const scopes = call.consents.get(pid) || [];
-  if (roleOf(pid) === "bruker" && !scopes.includes("video")) return S["gate.consent"];
-  if (!call.roster.confirmed) return S["gate.roster"];
   return "";
+}
+
+// A full view of the meeting from the server: everything shown is taken from it, nothing is remembered.
+function applyView(msg) {
+  if (msg.seq <= call.seq) return;
+  if (call.seq && msg.seq !== call.seq + 1) send({ type: "sync" }); // one was lost: ask for a fresh copy
+  call.seq = msg.seq;
+  call.view = msg;
+  const people = msg.roster ? msg.roster.participants : [];
+  for (const p of [msg.me, ...people]) {
+    call.gates.set(p.id, p.gate);
+    call.paused.set(p.id, p.paused);
+    if (p.consent) call.consents.set(p.id, p.consent);
+  }
+  if (msg.roster) {
+    call.roster = msg.roster;
+    renderRoster();
+  }
+  if (msg.lobby) renderLobby(msg.lobby);
+  call.recording = msg.recording;
+  $("recording-banner").hidden = !msg.recording;
+  $("record-form").hidden = msg.recording;
+  $("record-stop").hidden = !msg.recording;
+  updateGates();
 }
 
 function updateGates() {
@@ -154,6 +182,9 @@ function send(msg) {
 
 function onMessage(msg) {
   switch (msg.type) {
+    case "state":
+      applyView(msg);
+      break;
     case "welcome":
       call.slots = msg.slots;
       call.participant = msg.participant;
@@ -171,6 +202,7 @@ function onMessage(msg) {
       $("lobby-from-host").textContent = `${S["lobby.from_host"]}: ${msg.text}`;
       break;
     case "denied":
+      call.denied = true;
       end(S["lobby.denied"]);
       break;
     case "lobby-list":
@@ -193,8 +225,8 @@ function onMessage(msg) {
       break;
     case "paused": {
       call.paused.set(msg.participant, msg.paused);
-      const who = msg.participant === call.me.pid ? S["role.you"] : roleLabel(msg.role);
-      say(`${who} ${msg.paused ? S["pause.on"] : S["pause.off"]}`);
+      if (msg.participant === call.me.pid) say(msg.paused ? S["pause.self.on"] : S["pause.self.off"]);
+      else say(`${roleLabel(msg.role)} ${msg.paused ? S["pause.on"] : S["pause.off"]}`);
       updateGates();
       break;
     }
@@ -314,6 +346,8 @@ function fail(err) {
 function end(text) {
   call.state = "ended";
   root.dataset.state = "ended";
+  $("lobby-wait").hidden = true; // a denied guest sees only the denial
+  $("rejoin").hidden = !!call.denied; // a denied link cannot be used again
   if (call.pc) call.pc.close();
   if (call.stream) call.stream.getTracks().forEach((t) => t.stop());
   if (call.me.host && STAFF.has(call.me.role)) $("after-call").hidden = false; // summary (and repair) for the host
@@ -346,6 +380,11 @@ buttons.camera.addEventListener("click", () => {
 buttons.switch.addEventListener("click", async () => {
   const facing = call.facing === "user" ? "environment" : "user";
   try {
+    const cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
+    if (cameras.length < 2) {
+      say(S["call.switch.none"]);
+      return;
+    }
     const fresh = await navigator.mediaDevices.getUserMedia({ video: { facingMode: facing, width: 640, height: 480 } });
     const [track] = fresh.getVideoTracks();
     const sender = call.pc.getTransceivers()[1].sender;
@@ -360,6 +399,8 @@ buttons.switch.addEventListener("click", async () => {
     fail(e);
   }
 });
+
+$("rejoin").addEventListener("click", () => window.location.reload());
 
 buttons.leave.addEventListener("click", () => {
   send({ type: "leave" });
@@ -400,6 +441,12 @@ function renderRoster() {
     const li = document.createElement("li");
     li.dataset.participant = p.id;
     li.textContent = roleLabel(p.role) + (p.id === call.me.pid ? ` (${S["role.you"]})` : "");
+    list.append(li);
+  }
+  for (const role of call.roster.reconnecting || []) {
+    const li = document.createElement("li");
+    li.className = "reconnecting";
+    li.textContent = `${roleLabel(role)} (${S["roster.reconnecting"]})`;
     list.append(li);
   }
   const off = $("offcam-list");
