@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from fractions import Fraction
 from typing import Any
@@ -64,13 +66,23 @@ FRAME_TICKS = 90_000 // 30  # the step from one stream to the next on a timeline
 
 
 class SenderTimeline:
-    """The timestamps one RTP sender has sent: a track that replaces another continues after the last one."""
+    """The timestamps one RTP sender has sent: a track that replaces another continues after the last one,
+    advanced by the time that passed in between, as a paused camera's stream would be (a receiver's clock
+    estimate then needs no reset)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.last_pts: int | None = None
+        self.last_at = 0.0
+        self._clock = clock
 
     def start(self) -> int:
-        return 0 if self.last_pts is None else self.last_pts + FRAME_TICKS
+        if self.last_pts is None:
+            return 0
+        gap = int((self._clock() - self.last_at) * VIDEO_TIME_BASE.denominator)
+        return self.last_pts + max(FRAME_TICKS, gap)
+
+    def sent(self, pts: int) -> None:
+        self.last_pts, self.last_at = pts, self._clock()
 
 
 class SharedEncoder(Broadcast):
@@ -178,5 +190,5 @@ class EncodedTrack(MediaStreamTrack):
         out.pts = packet.pts + self._shift
         out.time_base = packet.time_base
         out.is_keyframe = packet.is_keyframe
-        self._timeline.last_pts = out.pts
+        self._timeline.sent(out.pts)
         return out
