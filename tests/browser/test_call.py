@@ -162,11 +162,13 @@ async def test_leaving_is_seen_and_pages_pass_axe(server: LiveServer, chromium: 
     await host_page.wait_for_selector('.tile[data-flags*="Kamera av"]', timeout=5_000)
     await user_page.click("#camera")
     assert await user_page.get_attribute("#mute", "aria-pressed") == "true"
-    before = await user_page.evaluate("window.samhandling.frames.get(document.getElementById('self-view'))")
-    await user_page.click("#switch")
-    await asyncio.sleep(2)
-    after = await user_page.evaluate("window.samhandling.frames.get(document.getElementById('self-view'))")
-    assert after - before >= 10
+    self_frames = "window.samhandling.frames.get(document.getElementById('self-view'))"
+    before = await user_page.evaluate(self_frames)
+    await wait_until(user_page, f"{self_frames} >= {before + 10}", 10)  # the camera is back on
+    before = await user_page.evaluate(self_frames)
+    await user_page.click("#switch")  # the fake device is the only camera: say so, and keep it running
+    await wait_until(user_page, "document.getElementById('status').textContent.includes('bare ett kamera')", 5)
+    await wait_until(user_page, f"{self_frames} >= {before + 10}", 5)
     assert await user_page.evaluate("window.samhandling.errors") == []
 
     await user_page.click("#leave")
