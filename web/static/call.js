@@ -116,6 +116,7 @@ function applyView(msg) {
     renderRoster();
   }
   if (msg.lobby) renderLobby(msg.lobby);
+  if (call.recording !== undefined && call.recording !== msg.recording) say(msg.recording ? S["rec.on"] : S["rec.off"]);
   call.recording = msg.recording;
   $("recording-banner").hidden = !msg.recording;
   $("record-form").hidden = msg.recording;
@@ -364,16 +365,16 @@ buttons.enter.addEventListener("click", () => {
 buttons.mute.addEventListener("click", () => {
   call.audio = !call.audio;
   call.stream.getAudioTracks().forEach((t) => (t.enabled = call.audio));
-  buttons.mute.setAttribute("aria-pressed", String(!call.audio));
-  buttons.mute.textContent = call.audio ? S["call.mute"] : S["call.unmute"];
+  buttons.mute.textContent = call.audio ? S["call.mute"] : S["call.unmute"]; // the label says it; no aria-pressed
+  say(call.audio ? S["call.mic.on"] : S["call.muted"]);
   send({ type: "media", audio: call.audio, video: call.video });
 });
 
 buttons.camera.addEventListener("click", () => {
   call.video = !call.video;
   call.stream.getVideoTracks().forEach((t) => (t.enabled = call.video));
-  buttons.camera.setAttribute("aria-pressed", String(!call.video));
   buttons.camera.textContent = call.video ? S["call.camera.off"] : S["call.camera.on"];
+  say(call.video ? S["call.cam.on"] : S["call.camoff"]);
   send({ type: "media", audio: call.audio, video: call.video });
 });
 
@@ -443,7 +444,10 @@ function renderRoster() {
     li.textContent = roleLabel(p.role) + (p.id === call.me.pid ? ` (${S["role.you"]})` : "");
     list.append(li);
   }
-  for (const role of call.roster.reconnecting || []) {
+  const reconnecting = call.roster.reconnecting || [];
+  if (reconnecting.length > (call.reconnectingCount || 0)) say(`${roleLabel(reconnecting[0])} ${S["roster.reconnecting"]}`);
+  call.reconnectingCount = reconnecting.length;
+  for (const role of reconnecting) {
     const li = document.createElement("li");
     li.className = "reconnecting";
     li.textContent = `${roleLabel(role)} (${S["roster.reconnecting"]})`;
@@ -474,8 +478,7 @@ function updatePauseButton() {
   const mayPause = call.me.role === "bruker" || (STAFF.has(call.me.role) && user);
   b.hidden = !mayPause;
   if (!mayPause) return;
-  const paused = !!call.paused.get(user);
-  b.setAttribute("aria-pressed", String(paused));
+  const paused = !!call.paused.get(user); // the label changes, so no aria-pressed as well
   if (call.me.role === "bruker") b.textContent = paused ? S["pause.resume"] : S["pause.self"];
   else b.textContent = paused ? S["pause.user.resume"] : S["pause.user"];
 }
@@ -499,7 +502,7 @@ function addChat(msg) {
   const li = document.createElement("li");
   const who = document.createElement("span");
   who.className = "who";
-  who.textContent = msg.from === call.me.pid ? S["role.you"] : roleLabel(msg.role);
+  who.textContent = `${msg.from === call.me.pid ? S["role.you.cap"] : roleLabel(msg.role)}: `; // «Sender: message»
   const text = document.createElement("span");
   text.textContent = msg.text;
   li.append(who, text);
