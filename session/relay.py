@@ -2,7 +2,8 @@
 
 The browser offers, in this order: audio (send), video (send, and receive its own processed view back), then
 ``slots`` pairs of audio+video receive-only transceivers. The server answers once; afterwards who appears in
-which slot is changed with ``replaceTrack`` and announced over signalling, so people joining and leaving never
+which slot is changed by switching the slot's permanent :class:`SlotTrack` and announced over signalling, so
+people joining, leaving and rejoining never
 renegotiate. Inbound video is reachable only through the participant's :class:`PrivacyTrack`: the fan-outs
 are built from it, and the raw track object is never handed to a sender.
 """
@@ -24,7 +25,8 @@ from aiortc.mediastreams import MediaStreamTrack
 from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack
 from session.fanout import Fanout
 from session.ice import rtc_configuration
-from session.shared_encoder import SharedEncoder
+from session.shared_encoder import SenderTimeline, SharedEncoder
+from session.slot_track import SlotTrack
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,11 @@ class _Media:
     """One VP8 encoding of the processed stream for every receiver (None when a receiver needs another codec)."""
     self_view: MediaStreamTrack | None = None
     slot_senders: list[tuple[RTCRtpSender, RTCRtpSender]] = field(default_factory=list)
+    slot_switches: list[tuple[SlotTrack, SlotTrack]] = field(default_factory=list)
+    """Each slot's audio and video sender reads one SlotTrack for the connection's life; only its source changes."""
     slot_tracks: dict[int, tuple[MediaStreamTrack | None, MediaStreamTrack | None]] = field(default_factory=dict)
+    timelines: dict[int, SenderTimeline] = field(default_factory=dict)
+    """Per video sender (by id): the timestamps it has sent, continued by whichever stream it carries next."""
     tracks_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -114,10 +120,15 @@ class MediaRelay:
         transceivers[0].direction = "recvonly"
         transceivers[1].direction = "sendrecv"
         media.self_view = self._video_for(media, media, transceivers[1].sender)
+        transceivers[1].sender.replaceTrack(media.self_view)
         for i in range(self.config.slots):
             a, v = transceivers[2 + 2 * i], transceivers[3 + 2 * i]
             a.direction = v.direction = "sendonly"
             media.slot_senders.append((a.sender, v.sender))
+            switches = (SlotTrack("audio"), SlotTrack("video"))
+            a.sender.replaceTrack(switches[0])
+            v.sender.replaceTrack(switches[1])
+            media.slot_switches.append(switches)
         try:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception:
@@ -149,32 +160,32 @@ class MediaRelay:
         if v is None or s is None or s.video is None or s.audio is None or slot >= len(v.slot_senders):
             return
         self.detach(viewer, slot)
-        a_sender, v_sender = v.slot_senders[slot]
+        _, v_sender = v.slot_senders[slot]
         audio, video = s.audio.subscribe(), self._video_for(s, v, v_sender)
         v.slot_tracks[slot] = (audio, video)
-        a_sender.replaceTrack(audio)
+        a_switch, v_switch = v.slot_switches[slot]
+        a_switch.switch(audio)
+        v_switch.switch(video)
 
     def _video_for(self, source: _Media, viewer: _Media, sender: RTCRtpSender) -> MediaStreamTrack:
         """Wire ``source``'s processed video into ``sender``: shared VP8 packets, or frames to encode."""
         assert source.video is not None
         track: MediaStreamTrack
         if source.encoder is not None:
-            encoded = source.encoder.subscribe()
+            encoded = source.encoder.subscribe(viewer.timelines.setdefault(id(sender), SenderTimeline()))
             # aiortc's sender only forces keyframes on its own encoder; route the receiver's PLI/FIR here.
             sender._send_keyframe = encoded.request_keyframe  # type: ignore[method-assign]
             track = encoded
         else:
             track = source.video.subscribe()
-        sender.replaceTrack(track)
         return track
 
     def detach(self, viewer: str, slot: int) -> None:
         v = self._media.get(viewer)
         if v is None or slot not in v.slot_tracks:
             return
-        a_sender, v_sender = v.slot_senders[slot]
-        a_sender.replaceTrack(None)
-        v_sender.replaceTrack(None)
+        for switch in v.slot_switches[slot]:
+            switch.switch(None)
         for track in v.slot_tracks.pop(slot):
             if track is not None:
                 track.stop()

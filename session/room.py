@@ -8,13 +8,17 @@ state, so no event can forget to close one.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
+from privacy.validators import refuse_identity_numbers
 from session.errors import MeetingFull, SessionError
 from session.permissions import CallAction, CallActor, CallStage, call_actor, call_may
 from session.roles import Role
+from session.room_view import meeting_state, state_message, view_for
 from session.roster import OffCameraList
 
 CHAT_MAX = 1000
@@ -156,6 +160,9 @@ class Participant:
     """slot number -> the participant shown in it."""
     gates: tuple[VideoGate, bool] | None = None
     recorded: bool = False
+    view_seq: int = 0
+    """How many views (``state`` messages) this participant has been sent."""
+    last_view: dict[str, Any] | None = None
 
     @property
     def in_call(self) -> bool:
@@ -172,6 +179,10 @@ class Participant:
     def may(self, action: CallAction) -> bool:
         return call_may(self.actor, self.call_stage, action)
 
+    @property
+    def in_lobby(self) -> bool:
+        return self.stage is Stage.LOBBY
+
     def public(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -181,6 +192,20 @@ class Participant:
             "video": self.video,
             "paused": self.paused,
         }
+
+
+_P = ParamSpec("_P")
+
+
+def _event(method: Callable[Concatenate[Room, _P], list[Effect]]) -> Callable[Concatenate[Room, _P], list[Effect]]:
+    """An event that may change the meeting: its effects end with a fresh view for everyone whose view changed."""
+
+    @functools.wraps(method)
+    def wrapper(room: Room, /, *args: _P.args, **kwargs: _P.kwargs) -> list[Effect]:
+        effects = method(room, *args, **kwargs)
+        return effects + room.sync_views()
+
+    return wrapper
 
 
 class Room:
@@ -195,6 +220,11 @@ class Room:
         self.consents: dict[int, frozenset[str]] = {}
         """Active consent scopes of each ``bruker`` link (by invitation id), kept across reconnects."""
         self.recording = False
+        self.reconnecting: dict[int, str] = {}
+        """Links whose connection dropped without leaving (invitation id -> role), until they return or time out."""
+        self.version = 0
+        """Raised whenever the meeting's state changes; sent with every view."""
+        self._last_state: dict[str, Any] | None = None
 
     # -- queries --------------------------------------------------------------------------------------------
 
@@ -217,6 +247,31 @@ class Room:
             "off_camera": [e.public() for e in self.off_camera.entries.values()],
         }
 
+    # -- views ----------------------------------------------------------------------------------------------
+
+    def sync_views(self) -> list[Effect]:
+        """A fresh view for every participant whose view changed; the version rises with any change of state."""
+        state = meeting_state(self)
+        if state != self._last_state:
+            self._last_state = state
+            self.version += 1
+        effects: list[Effect] = []
+        for p in self.participants.values():
+            view = view_for(self, p)
+            if view != p.last_view:
+                effects.append(self._send_view(p, view))
+        return effects
+
+    def resend_view(self, pid: str) -> list[Effect]:
+        """A client that saw a gap in its numbers asks again: it gets its whole view, numbered on."""
+        me = self._get(pid)
+        return [*self.sync_views(), self._send_view(me, view_for(self, me))]
+
+    def _send_view(self, p: Participant, view: dict[str, Any]) -> Send:
+        p.last_view = view
+        p.view_seq += 1
+        return Send(p.id, state_message(self, p, view))
+
     def _get(self, pid: str) -> Participant:
         participant = self.participants.get(pid)
         if participant is None:
@@ -232,6 +287,7 @@ class Room:
 
     # -- arriving and leaving --------------------------------------------------------------------------------
 
+    @_event
     def connect(
         self,
         pid: str,
@@ -243,12 +299,16 @@ class Room:
         check_only: bool = False,
     ) -> list[Effect]:
         """A participant opened the call page (preview): they see nobody yet and nobody sees them."""
-        if not check_only and len([p for p in self.participants.values() if not p.check_only]) > self.slot_count:
+        others = [p for p in self.participants.values() if not p.check_only and p.invitation_id != invitation_id]
+        if not check_only and len(others) > self.slot_count:  # a reload replaces its own link's place
             raise MeetingFull()
         self.participants[pid] = Participant(pid, role, invitation_id, host, staff_id, check_only=check_only)
+        if not check_only:
+            self.reconnecting.pop(invitation_id, None)
         welcome = {"type": "welcome", "participant": pid, "role": role.value, "host": host, "slots": self.slot_count}
         return [Send(pid, welcome), *self._sync_gates()]
 
+    @_event
     def request_entry(self, pid: str) -> list[Effect]:
         """The host goes straight in; everyone else waits in the lobby until the host lets them in."""
         me = self._get(pid)
@@ -263,6 +323,7 @@ class Room:
         effects: list[Effect] = [Send(pid, {"type": "lobby", "hosts_present": bool(self.hosts())})]
         return effects + self._lobby_update()
 
+    @_event
     def admit(self, host_pid: str, pid: str) -> list[Effect]:
         host = self.require(host_pid, CallAction.ADMIT)
         guest = self.participants.get(pid)
@@ -271,6 +332,7 @@ class Room:
         audit = Audit("lobby.admit", host.role.value, {"participant_role": guest.role.value})
         return [audit, *self._enter(guest), *self._lobby_update()]
 
+    @_event
     def deny(self, host_pid: str, pid: str) -> list[Effect]:
         """Turned away: the link is revoked, so the same link cannot be used to come back."""
         host = self.require(host_pid, CallAction.DENY)
@@ -293,19 +355,31 @@ class Room:
         text = " ".join(text.split())
         if not text or len(text) > LOBBY_MESSAGE_MAX:
             raise NotAllowed(f"Meldingen til lobbyen må ha 1–{LOBBY_MESSAGE_MAX} tegn.")
-        return [
+        refuse_identity_numbers("Melding til lobbyen", text)
+        sent: list[Effect] = [
             Send(p.id, {"type": "lobby-message", "text": text})
             for p in self.participants.values()
             if p.stage is Stage.LOBBY
         ]
+        return [*sent, Send(host_pid, {"type": "lobby-message-sent"})]
 
-    def leave(self, pid: str) -> list[Effect]:
+    @_event
+    def leave(self, pid: str, *, reconnecting: bool = False) -> list[Effect]:
+        """Gone; ``reconnecting`` when the connection dropped without a goodbye, so the others see them as
+        reconnecting (not gone) until they return or :meth:`forget_reconnecting` is called."""
         me = self.participants.pop(pid, None)
         if me is None:
             return []
+        if reconnecting and me.in_call and self.find_by_invitation(me.invitation_id) is None:
+            self.reconnecting[me.invitation_id] = me.role.value
         if me.recorded:
             return [Record(pid, False), *self._leave_effects(me)]
         return self._leave_effects(me)
+
+    @_event
+    def forget_reconnecting(self, invitation_id: int) -> list[Effect]:
+        self.reconnecting.pop(invitation_id, None)
+        return []
 
     def _leave_effects(self, me: Participant) -> list[Effect]:
         pid = me.id
@@ -352,18 +426,21 @@ class Room:
 
     # -- roster ---------------------------------------------------------------------------------------------
 
+    @_event
     def add_off_camera(self, pid: str, role: str, first_name: str) -> list[Effect]:
         actor = self.require(pid, CallAction.ROSTER_EDIT)
         entry = self.off_camera.add(role, first_name, pid)
         audit = Audit("roster.change", actor.role.value, {"change": "added", "role": entry.role})
         return [audit, *self._broadcast(self.roster())]
 
+    @_event
     def remove_off_camera(self, pid: str, entry_id: int) -> list[Effect]:
         actor = self.require(pid, CallAction.ROSTER_EDIT)
         entry = self.off_camera.remove(entry_id)
         audit = Audit("roster.change", actor.role.value, {"change": "removed", "role": entry.role})
         return [audit, *self._broadcast(self.roster())]
 
+    @_event
     def confirm_roster(self, host_pid: str) -> list[Effect]:
         """Video starts only once the host has confirmed who is present, on and off camera."""
         host = self.require(host_pid, CallAction.ROSTER_CONFIRM)
@@ -374,6 +451,7 @@ class Room:
 
     # -- pause, media state, chat, consent -------------------------------------------------------------------
 
+    @_event
     def set_paused(self, actor_pid: str, target_pid: str, paused: bool) -> list[Effect]:
         """The user pauses themself, or staff do it for them; resuming is the user's, or staff at their request."""
         target = self._get(target_pid)
@@ -395,6 +473,7 @@ class Room:
         msg = {"type": "paused", "participant": target.id, "role": target.role.value, "paused": paused}
         return [audit, *self._broadcast(msg, include_lobby=False, also=target.id), *self._sync_gates()]
 
+    @_event
     def set_media(self, pid: str, audio: bool, video: bool) -> list[Effect]:
         me = self.require(pid, CallAction.SET_MEDIA)
         me.audio, me.video = audio, video
@@ -407,8 +486,10 @@ class Room:
         text = text.strip()
         if not text or len(text) > CHAT_MAX:
             raise NotAllowed(f"En chatmelding må ha 1–{CHAT_MAX} tegn.")
+        refuse_identity_numbers("Chat", text)  # only what the case needs is exchanged, also in chat
         return self._broadcast({"type": "chat", "from": pid, "role": me.role.value, "text": text})
 
+    @_event
     def set_consent_scopes(self, invitation_id: int, scopes: frozenset[str]) -> list[Effect]:
         """The ledger's answer for one user link changed (given, withdrawn, expired): gates follow at once."""
         self.consents[invitation_id] = scopes
@@ -435,6 +516,7 @@ class Room:
         refs = tuple(f"link-{p.invitation_id}" for p in users)
         return [StartRecording(host_pid, reason.strip(), deadline_days, refs)]
 
+    @_event
     def recording_started(self) -> list[Effect]:
         self.recording = True
         return self._broadcast({"type": "recording", "on": True}, include_lobby=True) + self._sync_gates()
@@ -445,6 +527,7 @@ class Room:
             raise NotAllowed("Det pågår ikke noe opptak.")
         return [StopRecording(host_pid)]
 
+    @_event
     def recording_stopped(self) -> list[Effect]:
         self.recording = False
         for p in self.participants.values():

@@ -6,12 +6,19 @@ produces packets, and each sender packetizes the same bytes (aiortc's sender tak
 only wraps them in RTP). Packets cannot be skipped like raw frames (later frames refer to earlier ones), so each
 subscriber has a bounded queue; a subscriber that falls behind is cut back to the next keyframe instead of
 growing a backlog. Keyframes are produced when a receiver joins or asks for one (PLI/FIR).
+
+A receive slot is re-pointed (``replaceTrack``) when someone leaves and another joins, or the same person
+reloads: the new stream's timestamps come from another encoder and would jump, often backwards, and a
+browser then drops the "old" frames for as long as the jump lasts (the frozen tile after a host's reload).
+So each sender keeps one :class:`SenderTimeline`, and every track it is given continues that timeline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from fractions import Fraction
 from typing import Any
@@ -55,6 +62,29 @@ def new_vp8_encoder(width: int, height: int, bitrate: int = BITRATE) -> Any:
     return codec
 
 
+FRAME_TICKS = 90_000 // 30  # the step from one stream to the next on a timeline: one frame at 30 fps
+
+
+class SenderTimeline:
+    """The timestamps one RTP sender has sent: a track that replaces another continues after the last one,
+    advanced by the time that passed in between, as a paused camera's stream would be (a receiver's clock
+    estimate then needs no reset)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.last_pts: int | None = None
+        self.last_at = 0.0
+        self._clock = clock
+
+    def start(self) -> int:
+        if self.last_pts is None:
+            return 0
+        gap = int((self._clock() - self.last_at) * VIDEO_TIME_BASE.denominator)
+        return self.last_pts + max(FRAME_TICKS, gap)
+
+    def sent(self, pts: int) -> None:
+        self.last_pts, self.last_at = pts, self._clock()
+
+
 class SharedEncoder(Broadcast):
     """Encodes the processed frames of ``source`` (its one consumer) and offers the packets to subscribers."""
 
@@ -68,8 +98,8 @@ class SharedEncoder(Broadcast):
         self.keyframes = 0
         super().__init__(source)
 
-    def subscribe(self) -> EncodedTrack:
-        track = EncodedTrack(self)
+    def subscribe(self, timeline: SenderTimeline | None = None) -> EncodedTrack:
+        track = EncodedTrack(self, timeline or SenderTimeline())
         self._subscribers.add(track)
         self.request_keyframe()
         return track
@@ -106,9 +136,12 @@ class EncodedTrack(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, encoder: SharedEncoder) -> None:
+    def __init__(self, encoder: SharedEncoder, timeline: SenderTimeline) -> None:
         super().__init__()
         self._encoder = encoder
+        self._timeline = timeline
+        self._shift: int | None = None
+        """Added to the encoder's timestamps so that this track continues its sender's timeline."""
         self._packets: collections.deque[Packet[Any]] = collections.deque()
         self._ready = asyncio.Event()
         self._synced = False  # nothing is sent before the first keyframe: earlier packets cannot be decoded
@@ -147,4 +180,15 @@ class EncodedTrack(MediaStreamTrack):
                 raise MediaStreamError
             self._ready.clear()
             await self._ready.wait()
-        return self._packets.popleft()
+        packet = self._packets.popleft()
+        if packet.pts is None:
+            return packet
+        if self._shift is None:
+            self._shift = self._timeline.start() - packet.pts
+        # The packet is shared with the other receivers: its timestamp is theirs too, so send a copy.
+        out: Packet[Any] = Packet(bytes(packet))
+        out.pts = packet.pts + self._shift
+        out.time_base = packet.time_base
+        out.is_keyframe = packet.is_keyframe
+        self._timeline.sent(out.pts)
+        return out

@@ -14,15 +14,24 @@ from typing import Any
 
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_SDP_CHARS = 60_000
+MAX_DEPTH = 4
+"""No message nests deeper than an object holding a list; deeper JSON is refused before it is decoded."""
+MAX_NUMBER_CHARS = 20
+"""Longer number literals are refused: Python would otherwise spend time on (or refuse) huge integers."""
 
 
 class ProtocolError(Exception):
-    """A message that cannot be accepted; ``code`` is for clients, the message for people (bokmål)."""
+    """A message that cannot be accepted; ``code`` is for clients, the message for people (bokmål).
 
-    def __init__(self, code: str, message: str) -> None:
+    ``kind`` is the message type when it could be read and ``field`` the offending field, so that the client
+    shows the refusal next to the form that sent it."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.field = field
+        self.kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +53,11 @@ class SetMedia:
 @dataclass(frozen=True, slots=True)
 class Leave:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Sync:
+    """The client missed a view (a gap in ``seq``) and asks for its whole view again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +145,7 @@ ClientMessage = (
     | SetMedia
     | Leave
     | Ping
+    | Sync
     | Admit
     | Deny
     | LobbyMessage
@@ -149,33 +164,41 @@ ClientMessage = (
 def _bool(data: dict[str, Any], key: str) -> bool:
     value = data.get(key)
     if not isinstance(value, bool):
-        raise ProtocolError("invalid_field", f"Feltet «{key}» må være true eller false.")
+        raise ProtocolError("invalid_field", f"Feltet «{key}» må være true eller false.", key)
     return value
 
 
 def _offer(data: dict[str, Any]) -> Offer:
     sdp = data.get("sdp")
     if not isinstance(sdp, str) or not sdp.startswith("v=0"):
-        raise ProtocolError("invalid_field", "Feltet «sdp» må være en SDP-beskrivelse.")
+        raise ProtocolError("invalid_field", "Feltet «sdp» må være en SDP-beskrivelse.", "sdp")
     if len(sdp) > MAX_SDP_CHARS:
-        raise ProtocolError("too_large", "SDP-beskrivelsen er for stor.")
+        raise ProtocolError("too_large", "SDP-beskrivelsen er for stor.", "sdp")
     return Offer(sdp)
 
 
 def _ping(data: dict[str, Any]) -> Ping:
     t = data.get("t", 0)
-    if not isinstance(t, int | float) or isinstance(t, bool) or not math.isfinite(t):
-        raise ProtocolError("invalid_field", "Feltet «t» må være et tall.")
+    if not isinstance(t, int | float) or isinstance(t, bool):
+        raise ProtocolError("invalid_field", "Feltet «t» må være et tall.", "t")
     return Ping(float(t))
 
 
 def _str(data: dict[str, Any], key: str, max_len: int, *, required: bool = True) -> str:
     value = data.get(key, "" if not required else None)
     if not isinstance(value, str) or (required and not value.strip()):
-        raise ProtocolError("invalid_field", f"Feltet «{key}» må være tekst.")
+        raise ProtocolError("invalid_field", f"Feltet «{key}» må være tekst.", key)
     if len(value) > max_len:
-        raise ProtocolError("too_large", f"Feltet «{key}» kan ha høyst {max_len} tegn.")
+        raise ProtocolError("too_large", f"Feltet «{key}» kan ha høyst {max_len} tegn.", key)
+    if any(_unsafe_char(c) for c in value):
+        raise ProtocolError("invalid_text", f"Feltet «{key}» inneholder tegn som ikke er tillatt.", key)
     return value
+
+
+def _unsafe_char(c: str) -> bool:
+    """Control characters (other than line break and tab) and lone surrogates, which no store can encode."""
+    code = ord(c)
+    return (code < 32 and c not in "\n\t") or code == 127 or 0xD800 <= code <= 0xDFFF
 
 
 def _pid(data: dict[str, Any]) -> str:
@@ -185,14 +208,14 @@ def _pid(data: dict[str, Any]) -> str:
 def _int(data: dict[str, Any], key: str, low: int, high: int) -> int:
     value = data.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ProtocolError("invalid_field", f"Feltet «{key}» må være et heltall fra {low} til {high}.")
+        raise ProtocolError("invalid_field", f"Feltet «{key}» må være et heltall fra {low} til {high}.", key)
     return value
 
 
 def _consent(data: dict[str, Any]) -> GiveConsent:
     scopes = data.get("scopes")
     if not isinstance(scopes, list) or not 1 <= len(scopes) <= 4 or not all(isinstance(x, str) for x in scopes):
-        raise ProtocolError("invalid_field", "Feltet «scopes» må være en liste med 1–4 omfang.")
+        raise ProtocolError("invalid_field", "Feltet «scopes» må være en liste med 1–4 omfang.", "scopes")
     minutes = data.get("face_visible_minutes")
     return GiveConsent(
         participant=_pid(data),
@@ -211,6 +234,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "media": lambda d: SetMedia(audio=_bool(d, "audio"), video=_bool(d, "video")),
     "leave": lambda _d: Leave(),
     "ping": _ping,
+    "sync": lambda _d: Sync(),
     "admit": lambda d: Admit(_pid(d)),
     "deny": lambda d: Deny(_pid(d)),
     "lobby-message": lambda d: LobbyMessage(_str(d, "text", 280)),
@@ -226,17 +250,81 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     ),
     "record-stop": lambda _d: RecordStop(),
 }
+_TYPES: dict[type, str] = {
+    Offer: "offer",
+    Enter: "enter",
+    SetMedia: "media",
+    Leave: "leave",
+    Ping: "ping",
+    Sync: "sync",
+    Admit: "admit",
+    Deny: "deny",
+    LobbyMessage: "lobby-message",
+    RosterAdd: "roster-add",
+    RosterRemove: "roster-remove",
+    RosterConfirm: "roster-confirm",
+    Pause: "pause",
+    Chat: "chat",
+    GiveConsent: "consent",
+    WithdrawConsent: "consent-withdraw",
+    RecordStart: "record-start",
+    RecordStop: "record-stop",
+}
+
+
+def message_type(msg: ClientMessage) -> str:
+    """The wire name of a parsed message (the ``type`` it was sent with)."""
+    return _TYPES[type(msg)]
+
+
+def _number(text: str) -> int | float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ProtocolError("too_large", "Et tall i meldingen er for langt.")
+    value = float(text) if any(c in text for c in ".eE") else int(text)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ProtocolError("invalid_json", "Meldingen er ikke gyldig JSON.")
+    return value
+
+
+def _constant(_name: str) -> float:
+    raise ProtocolError("invalid_json", "Meldingen er ikke gyldig JSON.")  # NaN and Infinity are not JSON
+
+
+def _too_deep(text: str) -> bool:
+    """Nesting deeper than MAX_DEPTH, counted outside strings, so the decoder never recurses on a hostile message."""
+    depth, in_string, escaped = 0, False, False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif c in "]}":
+            depth -= 1
+    return False
 
 
 def parse_client_message(raw: str | bytes) -> ClientMessage:
-    """Decode one WebSocket text message; ProtocolError says precisely what is wrong with it."""
+    """Decode one WebSocket text message; ProtocolError says precisely what is wrong with it.
+
+    Nothing else can escape: depth, number length and constants are checked so that no input makes the
+    decoder recurse, build a huge integer or yield a value that cannot be sent back as JSON."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise ProtocolError("too_large", "Meldingen er for stor.")
-    if _nesting(raw) > MAX_DEPTH:
-        raise ProtocolError("invalid_json", "Meldingen er nøstet for dypt.")
     try:
-        data = json.loads(raw, parse_int=_small_int, parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # JSONDecodeError is a ValueError
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        if _too_deep(text):
+            raise ProtocolError("invalid_message", "Meldingen er nøstet for dypt.")
+        data = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ProtocolError("invalid_json", "Meldingen er ikke gyldig JSON.") from None
     if not isinstance(data, dict):
         raise ProtocolError("invalid_message", "Meldingen må være et JSON-objekt.")
@@ -246,49 +334,19 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         raise ProtocolError("unknown_type", "Ukjent meldingstype.")
     try:
         return parser(data)
-    except ProtocolError:
+    except ProtocolError as exc:
+        exc.kind = kind
         raise
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
         # A field of a type or size no parser expected: refused like any other bad field, never a crash.
         raise ProtocolError("invalid_field", "Meldingen har et felt med ugyldig verdi.") from None
 
 
-MAX_DEPTH = 8
-"""No client message nests deeper than this; deeper input is refused before it reaches the JSON parser."""
-
-
-def _nesting(raw: str | bytes) -> int:
-    """The deepest bracket nesting outside strings, found in one pass (cheap beside the 64 KiB limit)."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
-def _small_int(text: str) -> int:
-    if len(text.lstrip("-")) > 15:
-        raise ValueError("integer too large")
-    return int(text)
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
-
-
-def error(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}
+def error(code: str, message: str, *, kind: str | None = None, field: str | None = None) -> dict[str, Any]:
+    """An inline refusal: ``for`` names the request type it answers, ``field`` the field to show it beside."""
+    msg: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if kind is not None:
+        msg["for"] = kind
+    if field is not None:
+        msg["field"] = field
+    return msg

@@ -64,13 +64,18 @@ class CallClient:
         self._reader: asyncio.Task[None] | None = None
         self._new = asyncio.Event()
 
-    async def connect(self) -> None:
+    async def open_signalling(self) -> dict[str, Any]:
+        """Only the WebSocket, as far as ``config``: enough to take part in everything but media."""
         async with self.session.get(self.link) as page:  # as a browser does: the page sets the device cookie
             assert page.status == 200, page.status
         self.ws = await self.session.ws_connect(self.link.replace("http", "ws", 1) + "/ws")
         self._reader = asyncio.create_task(self._read())
         welcome = await self.wait_for("welcome")
         await self.wait_for("config")
+        return welcome
+
+    async def connect(self) -> None:
+        welcome = await self.open_signalling()
         pc = self.pc = RTCPeerConnection(rtc_configuration([]))
         pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
         pc.addTransceiver(self.video or VideoStreamTrack(), direction="sendrecv")

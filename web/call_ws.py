@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 
 from aiohttp import WSMsgType, web
 
+from privacy.record_errors import PrivacyRecordError
+from recordings.errors import RecordingError
 from session.errors import MeetingFull, SessionError
 from session.invitation_links import DEVICE_COOKIE
 from session.isolation import staff_link_usable
 from session.meeting_parties import meeting_parties
 from session.meetings import Invitation, meeting_org_ids
-from session.message_rate import audited_bucket, message_bucket
+from session.message_rate import TokenBucket, audited_bucket, message_bucket
 from session.relay import OfferRejected
 from session.roles import Role
 from session.room import Effect, Room, StopRecording
+from session.room_events import room_event
 from session.signalling import (
     Admit,
-    Chat,
     ClientMessage,
     Deny,
-    Enter,
     GiveConsent,
     Leave,
-    LobbyMessage,
     Offer,
     Pause,
     Ping,
@@ -35,9 +36,9 @@ from session.signalling import (
     RosterAdd,
     RosterConfirm,
     RosterRemove,
-    SetMedia,
     WithdrawConsent,
     error,
+    message_type,
     parse_client_message,
 )
 from web import consent_flow
@@ -118,6 +119,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     if invitation.staff_id is not None and session is not None:
         # A removed right ends this person's live meeting at once (the bus also hears other processes).
         revoked = asyncio.create_task(_end_on_revocation(request.app, ws, invitation.staff_id, session.generation))
+    said_goodbye = False
     log.info("participant connected", extra={"meeting": invitation.meeting_id, "role": invitation.role.value})
     try:
         await carry_out(request.app, meeting, effects)
@@ -133,30 +135,9 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
                     metrics.ws_errors.labels(code="rate_limited").inc()
                     await ws.send_json(error("rate_limited", "For mange meldinger. Vent litt."))
                     continue
-                try:
-                    parsed = parse_client_message(msg.data)
-                except ProtocolError as exc:
-                    metrics.ws_errors.labels(code=exc.code).inc()
-                    log.info("signalling message refused", extra={"code": exc.code})
-                    await ws.send_json(error(exc.code, exc.message))
-                    continue
-                if isinstance(parsed, Leave):
+                if not await _answer(request.app, msg.data, pid, meeting, ws, audited):
+                    said_goodbye = True
                     break
-                if isinstance(parsed, AUDITED) and not audited.take(loop.time()):
-                    metrics.ws_errors.labels(code="rate_limited").inc()
-                    await ws.send_json(error("rate_limited", "Du gjør dette for ofte. Vent litt og prøv igjen."))
-                    continue
-                try:
-                    await _handle(request.app, parsed, pid, meeting, ws)
-                except SessionError as exc:
-                    metrics.ws_errors.labels(code=exc.code).inc()
-                    await ws.send_json(error(exc.code, str(exc)))
-                except (ConnectionError, asyncio.CancelledError):
-                    raise
-                except Exception as exc:  # a bug must not end the call: refuse the message, keep the socket
-                    metrics.ws_errors.labels(code="internal").inc()
-                    log.error("signalling message failed", extra={"exc_type": type(exc).__name__})
-                    await ws.send_json(error("internal", "Noe gikk galt. Prøv igjen."))
             elif msg.type == WSMsgType.BINARY:
                 metrics.ws_errors.labels(code="binary").inc()
                 await ws.send_json(error("binary", "Binære meldinger støttes ikke."))
@@ -165,7 +146,9 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
             revoked.cancel()
         if meeting.sockets.get(pid) is ws:
             del meeting.sockets[pid]
-        await carry_out(request.app, meeting, meeting.room.leave(pid))
+        await carry_out(request.app, meeting, meeting.room.leave(pid, reconnecting=not said_goodbye))
+        if invitation.id in meeting.room.reconnecting:
+            _forget_later(request.app, meeting, invitation.id)
         await relay.close(pid)
         recording = meeting.room.recording
         if _forget_if_empty(live, meeting) and recording:  # the last one left: the recording ends with the meeting
@@ -217,11 +200,78 @@ def _forget_if_empty(live: LiveMeetings, meeting: LiveMeeting) -> bool:
     return True
 
 
+RECONNECT_GRACE_SECONDS = 30.0
+"""How long the others see someone whose connection dropped as reconnecting before they count as gone."""
+
+
+def _forget_later(app: web.Application, meeting: LiveMeeting, invitation_id: int) -> None:
+    key = f"reconnect-{invitation_id}"
+    old = meeting.timers.pop(key, None)
+    if old is not None:
+        old.cancel()
+
+    async def forget() -> None:
+        meeting.timers.pop(key, None)
+        await carry_out(app, meeting, meeting.room.forget_reconnecting(invitation_id))
+
+    meeting.timers[key] = asyncio.get_running_loop().call_later(
+        RECONNECT_GRACE_SECONDS, lambda: asyncio.ensure_future(forget())
+    )
+
+
+async def _answer(
+    app: web.Application, raw: str, pid: str, meeting: LiveMeeting, ws: web.WebSocketResponse, audited: TokenBucket
+) -> bool:
+    """One text message from a participant, answered; False when they leave.
+
+    No input ends a call: every refusal (malformed, too large, not allowed, refused text) is answered inline
+    with an error naming the request and the field, and the socket stays open. Only a counter remembers a
+    refusal; the refused text is never logged or stored. This is the one place every in-call message passes,
+    so a role check belongs here, before ``_handle``."""
+    metrics = app[METRICS]
+    kind: str | None = None
+    try:
+        parsed = parse_client_message(raw)
+        kind = message_type(parsed)
+        if isinstance(parsed, Leave):
+            return False
+        if isinstance(parsed, AUDITED) and not audited.take(asyncio.get_running_loop().time()):
+            metrics.ws_errors.labels(code="rate_limited").inc()
+            await _refuse(ws, error("rate_limited", "Du gjør dette for ofte. Vent litt og prøv igjen.", kind=kind))
+            return True
+        await _handle(app, parsed, pid, meeting, ws)
+    except ProtocolError as exc:
+        metrics.ws_errors.labels(code=exc.code).inc()
+        log.info("signalling message refused", extra={"code": exc.code})
+        await _refuse(ws, error(exc.code, exc.message, kind=exc.kind, field=exc.field))
+    except (SessionError, PrivacyRecordError, RecordingError) as exc:
+        code = str(getattr(exc, "code", "refused"))
+        metrics.ws_errors.labels(code=code).inc()
+        await _refuse(ws, error(code, str(exc), kind=kind, field=_field_of(exc)))
+    except ConnectionError:
+        raise
+    except Exception as exc:  # a bug, not the user's fault: the call goes on, the log says what kind of failure
+        metrics.ws_errors.labels(code="internal").inc()
+        log.error("signalling message failed", extra={"kind": kind, "exception": type(exc).__name__})
+        await _refuse(ws, error("internal", "Noe gikk galt. Prøv igjen.", kind=kind))
+    return True
+
+
+def _field_of(exc: Exception) -> str | None:
+    field = getattr(exc, "field", None)
+    return field if isinstance(field, str) else None
+
+
+async def _refuse(ws: web.WebSocketResponse, message: dict[str, object]) -> None:
+    if not ws.closed:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_json(message)
+
+
 async def _handle(
     app: web.Application, msg: ClientMessage, pid: str, meeting: LiveMeeting, ws: web.WebSocketResponse
 ) -> None:
-    """One validated message; SessionError (not allowed, bad roster entry …) is answered by the caller."""
-    room = meeting.room
+    """One validated message; refusals (SessionError, PrivacyRecordError …) are answered by ``_answer``."""
     if isinstance(msg, Offer):
         try:
             answer = await asyncio.wait_for(app[RELAY].negotiate(pid, msg.sdp), timeout=15)
@@ -234,36 +284,13 @@ async def _handle(
     if isinstance(msg, Ping):
         await ws.send_json({"type": "pong", "t": msg.t})
         return
-    effects: list[Effect]
-    if isinstance(msg, Enter):
-        effects = room.request_entry(pid)
-    elif isinstance(msg, SetMedia):
-        effects = room.set_media(pid, msg.audio, msg.video)
-    elif isinstance(msg, Admit):
-        effects = room.admit(pid, msg.participant)
-    elif isinstance(msg, Deny):
-        effects = room.deny(pid, msg.participant)
-    elif isinstance(msg, LobbyMessage):
-        effects = room.lobby_message(pid, msg.text)
-    elif isinstance(msg, RosterAdd):
-        effects = room.add_off_camera(pid, msg.role, msg.first_name)
-    elif isinstance(msg, RosterRemove):
-        effects = room.remove_off_camera(pid, msg.id)
-    elif isinstance(msg, RosterConfirm):
-        effects = room.confirm_roster(pid)
-    elif isinstance(msg, Pause):
-        effects = room.set_paused(pid, msg.participant, msg.paused)
-    elif isinstance(msg, Chat):
-        effects = room.chat(pid, msg.text)
-    elif isinstance(msg, RecordStart):
-        effects = room.start_recording(pid, msg.reason, msg.deadline_days)
-    elif isinstance(msg, RecordStop):
-        effects = room.stop_recording(pid)
-    elif isinstance(msg, GiveConsent | WithdrawConsent):
+    effects: list[Effect] | None
+    if isinstance(msg, GiveConsent | WithdrawConsent):
         effects = await consent_flow.handle(app, meeting, pid, msg)
-    else:  # Leave ends the loop before it gets here
-        return
-    await carry_out(app, meeting, effects)
+    else:
+        effects = room_event(meeting.room, pid, msg)
+    if effects is not None:
+        await carry_out(app, meeting, effects)
 
 
 async def _end_on_revocation(app: web.Application, ws: web.WebSocketResponse, staff_id: int, generation: int) -> None:

@@ -26,7 +26,7 @@ from privacy.consent import (
     compose_purpose,
     parse_scopes,
 )
-from privacy.record_errors import ConsentError, InvalidInput
+from privacy.record_errors import ConsentError, InvalidInput, InvalidText, PrivacyRecordError, PurposeMissing
 from recordings.retention import DeletionTrigger
 from session.errors import SessionError
 from session.permissions import CallAction
@@ -41,7 +41,14 @@ log = logging.getLogger(__name__)
 
 
 class ConsentRefused(SessionError):
+    """A consent or withdrawal refused; ``code`` and ``field`` let the client show why beside the form."""
+
     code = "consent_refused"
+
+    def __init__(self, message: str, code: str = "consent_refused", field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
 
 def subject_ref(p: Participant) -> str:
@@ -80,6 +87,15 @@ _CONSENT_REFUSALS = {
     CallAction.CONSENT_WRITTEN_SELF: "Skriftlig samtykke gis av brukeren eller en pårørende på egen enhet.",
     CallAction.CONSENT_WRITTEN_FOR_USER: "Skriftlig samtykke gis av brukeren eller en pårørende på egen enhet.",
 }
+
+
+def _field(exc: PrivacyRecordError) -> str | None:
+    """The form field a refusal is about; the purpose is the consent's only free text."""
+    if getattr(exc, "field_name", None) == "Merknad":
+        return "note"
+    if isinstance(exc, InvalidText | PurposeMissing) or getattr(exc, "field_name", None) == "Formål":
+        return "purpose"
+    return None
 
 
 async def refresh(app: web.Application, meeting: LiveMeeting, subject: Participant) -> list[Effect]:
@@ -149,7 +165,7 @@ async def handle(
     except ValueError:
         raise ConsentRefused("Ugyldig form eller avgiver for samtykket.") from None
     except (ConsentError, InvalidInput) as exc:  # e.g. an identity number in the note: refused, the call goes on
-        raise ConsentRefused(str(exc)) from None
+        raise ConsentRefused(str(exc), exc.code, _field(exc)) from None
     effects = await refresh(app, meeting, subject)
     if "recording" in before and "recording" not in meeting.room.consents.get(subject.invitation_id, frozenset()):
         effects += await _delete_recordings(app, meeting)

@@ -124,7 +124,10 @@ async def _recording(
         return meeting.room.recording_stopped()
     except RecordingError as exc:
         code = getattr(exc, "code", "recording_error")
-        return [Send(host, {"type": "error", "code": code, "message": str(exc)})] if host else []
+        refusal = {"type": "error", "code": code, "message": str(exc), "for": "record-start"}
+        if isinstance(effect, StopRecording):
+            refusal["for"] = "record-stop"
+        return [Send(host, refusal)] if host else []
 
 
 AUDIT_MERGE_SECONDS = 10.0

@@ -155,23 +155,29 @@ async def test_leaving_is_seen_and_pages_pass_axe(server: LiveServer, chromium: 
     await host_page.wait_for_selector(".tile:not([hidden])", timeout=15_000)
     assert await axe_violations(host_page) == []  # the call with roster, consent and chat panels
 
-    # Mute and camera off are shown to the others; switching camera keeps the own (processed) view running.
+    # «Bytt kamera» with the only camera says so, and the own (processed) view keeps running.
+    self_frames = "window.samhandling.frames.get(document.getElementById('self-view'))"
+    before = await user_page.evaluate(self_frames)
+    await user_page.click("#switch")
+    await wait_until(user_page, "document.getElementById('status').textContent.includes('bare ett kamera')", 5)
+    await wait_until(user_page, f"{self_frames} >= {before + 10}", 5)
+
+    # Mute and camera off are shown to the others.
     await user_page.click("#mute")
     await host_page.wait_for_selector('.tile[data-flags*="Mikrofon av"]', timeout=5_000)
     await user_page.click("#camera")
     await host_page.wait_for_selector('.tile[data-flags*="Kamera av"]', timeout=5_000)
     await user_page.click("#camera")
-    assert await user_page.get_attribute("#mute", "aria-pressed") == "true"
-    before = await user_page.evaluate("window.samhandling.frames.get(document.getElementById('self-view'))")
-    await user_page.click("#switch")
-    await asyncio.sleep(2)
-    after = await user_page.evaluate("window.samhandling.frames.get(document.getElementById('self-view'))")
-    assert after - before >= 10
+    # A toggle says its state in its label (and has no aria-pressed besides); changes go to one live region.
+    assert await user_page.inner_text("#mute") == "Slå på mikrofonen"
+    assert await user_page.get_attribute("#mute", "aria-pressed") is None
+    assert await user_page.locator("[aria-live], [role=status]").count() == 1
     assert await user_page.evaluate("window.samhandling.errors") == []
 
     await user_page.click("#leave")
     await wait_until(host_page, "window.samhandling.tiles.every(t => t.fig.hidden)", 10)
     assert "forlatt" in (await host_page.inner_text("#status"))
+    assert await user_page.is_visible("#rejoin")  # «Bli med igjen» after leaving
 
 
 def fully_obscured(frame: np.ndarray) -> bool:

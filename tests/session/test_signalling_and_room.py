@@ -35,6 +35,12 @@ from session.signalling import (
         ('{"type": "media", "audio": "yes", "video": true}', "invalid_field"),
         ('{"type": "ping", "t": true}', "invalid_field"),
         ('{"type": "offer", "sdp": "v=0' + "x" * 70_000 + '"}', "too_large"),
+        ('{"type": "ping", "t": ' + "[" * 5000 + "]" * 5000 + "}", "invalid_message"),  # never recursed into
+        ('{"type": "ping", "t": ' + "9" * 5000 + "}", "too_large"),  # no huge integers are built
+        ('{"type": "ping", "t": NaN}', "invalid_json"),
+        ('{"type": "ping", "t": 1e400}', "invalid_json"),
+        ('{"type": "chat", "text": "\\ud800"}', "invalid_text"),  # a lone surrogate no database can store
+        ('{"type": "chat", "text": "a\\u0007b"}', "invalid_text"),
     ],
 )
 def test_bad_messages_are_refused_with_a_reason(raw: str | bytes, code: str) -> None:
@@ -60,7 +66,8 @@ def test_good_messages_become_dataclasses() -> None:
 
 
 def sends_to(effects: Sequence[object], pid: str) -> list[dict[str, object]]:
-    return [e.message for e in effects if isinstance(e, Send) and e.to == pid]
+    """Event messages to ``pid``; the full views (``state``) are tested in test_room_views."""
+    return [e.message for e in effects if isinstance(e, Send) and e.to == pid and e.message["type"] != "state"]
 
 
 def gates(effects: Sequence[object]) -> dict[str, tuple[VideoGate, bool]]:
@@ -127,7 +134,10 @@ def test_lobby_message_reaches_only_those_waiting() -> None:
     room.request_entry("w")
     room.connect("v", Role.PARORENDE, 3, host=False)  # still in preview
     effects = room.lobby_message("h", "  Vi starter om  fem minutter ")
-    assert effects == [Send("w", {"type": "lobby-message", "text": "Vi starter om fem minutter"})]
+    assert [e for e in effects if not (isinstance(e, Send) and e.message["type"] == "state")] == [
+        Send("w", {"type": "lobby-message", "text": "Vi starter om fem minutter"}),
+        Send("h", {"type": "lobby-message-sent"}),
+    ]
     with pytest.raises(NotAllowed):
         room.lobby_message("w", "hei")
 

@@ -28,6 +28,9 @@ const call = {
   paused: new Map(), // participant -> paused
   consents: new Map(), // participant -> scopes
   lastConsentId: null,
+  seq: 0, // the last view's number: a gap means a view was lost, so the client asks for a fresh one
+  view: null, // the server's view of the meeting for this participant (the one source of truth)
+  gates: new Map(), // participant -> what the server lets through of their video
   ws: null,
   pc: null,
   stream: null,
@@ -86,13 +89,39 @@ function roleOf(pid) {
   return p ? p.role : null;
 }
 
-// What the server shows of a participant, mirrored from the room's rules so people can see why.
+// Why the server shows a card instead of a participant's picture: its own gate, sent in every view.
+const GATE_TEXT = { pause: "gate.pause", consent: "gate.consent", roster: "gate.roster" };
+
 function gateText(pid) {
+  const gate = call.gates.get(pid);
+  if (gate !== undefined) return GATE_TEXT[gate] ? S[GATE_TEXT[gate]] : "";
   if (call.paused.get(pid)) return S["gate.pause"];
-  const scopes = call.consents.get(pid) || [];
-  if (roleOf(pid) === "bruker" && !scopes.includes("video")) return S["gate.consent"];
-  if (!call.roster.confirmed) return S["gate.roster"];
   return "";
+}
+
+// A full view of the meeting from the server: everything shown is taken from it, nothing is remembered.
+function applyView(msg) {
+  if (msg.seq <= call.seq) return;
+  if (call.seq && msg.seq !== call.seq + 1) send({ type: "sync" }); // one was lost: ask for a fresh copy
+  call.seq = msg.seq;
+  call.view = msg;
+  const people = msg.roster ? msg.roster.participants : [];
+  for (const p of [msg.me, ...people]) {
+    call.gates.set(p.id, p.gate);
+    call.paused.set(p.id, p.paused);
+    if (p.consent) call.consents.set(p.id, p.consent);
+  }
+  if (msg.roster) {
+    call.roster = msg.roster;
+    renderRoster();
+  }
+  if (msg.lobby) renderLobby(msg.lobby);
+  if (call.recording !== undefined && call.recording !== msg.recording) say(msg.recording ? S["rec.on"] : S["rec.off"]);
+  call.recording = msg.recording;
+  $("recording-banner").hidden = !msg.recording;
+  $("record-form").hidden = msg.recording;
+  $("record-stop").hidden = !msg.recording;
+  updateGates();
 }
 
 function updateGates() {
@@ -154,6 +183,9 @@ function send(msg) {
 
 function onMessage(msg) {
   switch (msg.type) {
+    case "state":
+      applyView(msg);
+      break;
     case "welcome":
       call.slots = msg.slots;
       call.participant = msg.participant;
@@ -171,12 +203,14 @@ function onMessage(msg) {
       $("lobby-from-host").textContent = `${S["lobby.from_host"]}: ${msg.text}`;
       break;
     case "denied":
+      call.denied = true;
       end(S["lobby.denied"]);
       break;
     case "lobby-list":
       renderLobby(msg.waiting);
       break;
     case "roster":
+      if (msg.off_camera.length > call.roster.off_camera.length) $("offcam-name").value = "";
       call.roster = msg;
       renderRoster();
       updateGates();
@@ -192,13 +226,17 @@ function onMessage(msg) {
       break;
     case "paused": {
       call.paused.set(msg.participant, msg.paused);
-      const who = msg.participant === call.me.pid ? S["role.you"] : roleLabel(msg.role);
-      say(`${who} ${msg.paused ? S["pause.on"] : S["pause.off"]}`);
+      if (msg.participant === call.me.pid) say(msg.paused ? S["pause.self.on"] : S["pause.self.off"]);
+      else say(`${roleLabel(msg.role)} ${msg.paused ? S["pause.on"] : S["pause.off"]}`);
       updateGates();
       break;
     }
     case "chat":
+      if (msg.from === call.me.pid) $("chat-input").value = "";
       addChat(msg);
+      break;
+    case "lobby-message-sent":
+      $("lobby-msg").value = "";
       break;
     case "recording":
       call.recording = msg.on;
@@ -250,10 +288,54 @@ function onMessage(msg) {
       break;
     case "error":
       call.errors.push(msg);
-      say(`${S["call.error"]}: ${msg.message}`);
+      showError(msg);
       break;
     default:
       break;
+  }
+}
+
+// The field each refusable request comes from: a refusal is shown beside it, in the page's language.
+const FIELDS = {
+  consent: "consent-purpose",
+  chat: "chat-input",
+  "lobby-message": "lobby-msg",
+  "roster-add": "offcam-name",
+  "record-start": "record-reason",
+};
+
+function errorText(msg) {
+  const known = S[`call.err.${msg.code}`];
+  if (known) return known;
+  return document.documentElement.lang === "nb" && msg.message ? msg.message : S["call.err.generic"];
+}
+
+function showError(msg) {
+  const text = errorText(msg);
+  const box = $(`err-${msg.for}`);
+  const field = $(msg.for === "consent" && msg.field === "note" ? "consent-note" : FIELDS[msg.for] || "");
+  if (!box) {
+    say(`${S["call.error"]}: ${text}`);
+    return;
+  }
+  box.textContent = text;
+  box.hidden = false;
+  if (field) {
+    field.setAttribute("aria-invalid", "true");
+    field.setAttribute("aria-describedby", [field.dataset.help, box.id].filter(Boolean).join(" "));
+    field.focus();
+  }
+  say(text);
+}
+
+function clearError(kind) {
+  const box = $(`err-${kind}`);
+  const field = $(FIELDS[kind] || "");
+  if (box) box.hidden = true;
+  if (field) {
+    field.removeAttribute("aria-invalid");
+    if (field.dataset.help) field.setAttribute("aria-describedby", field.dataset.help);
+    else field.removeAttribute("aria-describedby");
   }
 }
 
@@ -265,6 +347,8 @@ function fail(err) {
 function end(text) {
   call.state = "ended";
   root.dataset.state = "ended";
+  $("lobby-wait").hidden = true; // a denied guest sees only the denial
+  $("rejoin").hidden = !!call.denied; // a denied link cannot be used again
   if (call.pc) call.pc.close();
   if (call.stream) call.stream.getTracks().forEach((t) => t.stop());
   if (call.me.host && STAFF.has(call.me.role)) $("after-call").hidden = false; // summary (and repair) for the host
@@ -281,22 +365,27 @@ buttons.enter.addEventListener("click", () => {
 buttons.mute.addEventListener("click", () => {
   call.audio = !call.audio;
   call.stream.getAudioTracks().forEach((t) => (t.enabled = call.audio));
-  buttons.mute.setAttribute("aria-pressed", String(!call.audio));
-  buttons.mute.textContent = call.audio ? S["call.mute"] : S["call.unmute"];
+  buttons.mute.textContent = call.audio ? S["call.mute"] : S["call.unmute"]; // the label says it; no aria-pressed
+  say(call.audio ? S["call.mic.on"] : S["call.muted"]);
   send({ type: "media", audio: call.audio, video: call.video });
 });
 
 buttons.camera.addEventListener("click", () => {
   call.video = !call.video;
   call.stream.getVideoTracks().forEach((t) => (t.enabled = call.video));
-  buttons.camera.setAttribute("aria-pressed", String(!call.video));
   buttons.camera.textContent = call.video ? S["call.camera.off"] : S["call.camera.on"];
+  say(call.video ? S["call.cam.on"] : S["call.camoff"]);
   send({ type: "media", audio: call.audio, video: call.video });
 });
 
 buttons.switch.addEventListener("click", async () => {
   const facing = call.facing === "user" ? "environment" : "user";
   try {
+    const cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
+    if (cameras.length < 2) {
+      say(S["call.switch.none"]);
+      return;
+    }
     const fresh = await navigator.mediaDevices.getUserMedia({ video: { facingMode: facing, width: 640, height: 480 } });
     const [track] = fresh.getVideoTracks();
     const sender = call.pc.getTransceivers()[1].sender;
@@ -311,6 +400,8 @@ buttons.switch.addEventListener("click", async () => {
     fail(e);
   }
 });
+
+$("rejoin").addEventListener("click", () => window.location.reload());
 
 buttons.leave.addEventListener("click", () => {
   send({ type: "leave" });
@@ -353,6 +444,15 @@ function renderRoster() {
     li.textContent = roleLabel(p.role) + (p.id === call.me.pid ? ` (${S["role.you"]})` : "");
     list.append(li);
   }
+  const reconnecting = call.roster.reconnecting || [];
+  if (reconnecting.length > (call.reconnectingCount || 0)) say(`${roleLabel(reconnecting[0])} ${S["roster.reconnecting"]}`);
+  call.reconnectingCount = reconnecting.length;
+  for (const role of reconnecting) {
+    const li = document.createElement("li");
+    li.className = "reconnecting";
+    li.textContent = `${roleLabel(role)} (${S["roster.reconnecting"]})`;
+    list.append(li);
+  }
   const off = $("offcam-list");
   off.replaceChildren();
   for (const e of call.roster.off_camera) {
@@ -378,8 +478,7 @@ function updatePauseButton() {
   const mayPause = call.me.role === "bruker" || (STAFF.has(call.me.role) && user);
   b.hidden = !mayPause;
   if (!mayPause) return;
-  const paused = !!call.paused.get(user);
-  b.setAttribute("aria-pressed", String(paused));
+  const paused = !!call.paused.get(user); // the label changes, so no aria-pressed as well
   if (call.me.role === "bruker") b.textContent = paused ? S["pause.resume"] : S["pause.self"];
   else b.textContent = paused ? S["pause.user.resume"] : S["pause.user"];
 }
@@ -403,7 +502,7 @@ function addChat(msg) {
   const li = document.createElement("li");
   const who = document.createElement("span");
   who.className = "who";
-  who.textContent = msg.from === call.me.pid ? S["role.you"] : roleLabel(msg.role);
+  who.textContent = `${msg.from === call.me.pid ? S["role.you.cap"] : roleLabel(msg.role)}: `; // «Sender: message»
   const text = document.createElement("span");
   text.textContent = msg.text;
   li.append(who, text);
@@ -420,22 +519,22 @@ $("roster-confirm").addEventListener("click", () => send({ type: "roster-confirm
 
 $("roster-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
+  clearError("roster-add");
   send({ type: "roster-add", role: $("offcam-role").value, first_name: $("offcam-name").value });
-  $("offcam-name").value = "";
 });
 
 $("lobby-msg-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
+  clearError("lobby-message");
   const text = $("lobby-msg").value.trim();
   if (text) send({ type: "lobby-message", text });
-  $("lobby-msg").value = "";
 });
 
 $("chat-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
+  clearError("chat");
   const text = $("chat-input").value.trim();
   if (text) send({ type: "chat", text });
-  $("chat-input").value = "";
 });
 
 $("scope-face_visible").addEventListener("change", (ev) => {
@@ -446,6 +545,7 @@ $("consent-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const user = theUser();
   if (!user) return;
+  clearError("consent");
   const scopes = [...document.querySelectorAll('input[name="scope"]:checked')].map((i) => i.value);
   const msg = {
     type: "consent",
@@ -462,6 +562,7 @@ $("consent-form").addEventListener("submit", (ev) => {
 
 $("record-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
+  clearError("record-start");
   const days = Number($("record-days").value);
   send({ type: "record-start", reason: $("record-reason").value, deadline_days: days > 0 ? days : null });
 });
