@@ -4,6 +4,7 @@ socket closes, nothing is logged above INFO, the meeting's state does not move, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -221,6 +222,7 @@ async def test_a_thousand_bad_messages_end_nothing(server: LiveServer, caplog: p
             client = clients[name]
             marks = {n: len(c.messages) for n, c in clients.items()}
             batch = list(messages(rng, name, pids, 50))
+            await asyncio.sleep(1.0)  # within the per-socket message budget (20 a second, bursts of 60)
             for raw in batch:
                 await client.send(raw)
             await client.send({"type": "ping", "t": round_no})

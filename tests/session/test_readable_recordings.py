@@ -46,8 +46,8 @@ async def test_the_list_reads_plainly_and_deleting_asks_first(tmp_path: Path) ->
             listing = await resp.text()
         row = listing[listing.index(f'data-recording="{rid}"') :].split("</tr>")[0]
         assert "Tilpasning av rullestol" in row and "Dokumentere sittestillingen" in row
-        # every organisation the recording belongs to, by name (this meeting was made without a centre)
-        assert "<td>Eksempel kommune; Eksempel kommune, ergoterapitjenesten</td>" in row, row
+        # Both ends are parties: the municipal unit and the hjelpemiddelsentral.
+        assert "<td>Eksempel kommune, ergoterapitjenesten; NAV Hjelpemiddelsentral Eksempel</td>" in row, row
         assert len(LOCAL.findall(row)) >= 2 and "Europe/Oslo" in listing
 
         async with kari.get(f"{server.url}/staff/recordings/{rid}") as resp:

@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from privacy.record_errors import PrivacyRecordError
 from session.errors import SessionError
+from session.permissions import CallAction, CallStage, call_actor, call_may
 from session.roles import Role
 from session.room import Effect, Room, Send, StartRecording, StopRecording
 from session.room_events import room_event
@@ -100,6 +101,12 @@ class MeetingMachine(RuleBasedStateMachine):
         assert effects is not None
         self.deliver(effects)
         return True
+
+    def may(self, name: str, action: CallAction) -> bool:
+        """What the permission table allows this person now (staff powers only for the logged-in host)."""
+        role, _, host = PEOPLE[name]
+        actor = call_actor(role, host=host, staff_id=1 if host else None)
+        return call_may(actor, CallStage(self.model.stage[name]), action)
 
     def pid(self, name: str) -> str:
         return self.clients[name].pid
@@ -229,7 +236,11 @@ class MeetingMachine(RuleBasedStateMachine):
         if not self.connected(actor) or not self.connected(who):
             return
         ok = self.send(actor, {"type": "pause", "participant": self.pid(who), "paused": paused})
-        assert ok == (actor == who or PEOPLE[actor][0].is_staff)
+        if actor == who:
+            action = CallAction.PAUSE_SELF if paused else CallAction.RESUME_SELF
+        else:
+            action = CallAction.PAUSE_OTHER if paused else CallAction.RESUME_OTHER
+        assert ok == self.may(actor, action)
         if ok:
             self.model.paused[who] = paused
 
@@ -245,12 +256,12 @@ class MeetingMachine(RuleBasedStateMachine):
         in_call, had = self.model.stage[name] == "in_call", self.model.off_camera
         if add:
             ok = self.send(name, {"type": "roster-add", "role": "tolk", "first_name": "Ola"})
-            assert ok == (in_call and had < OFF_CAMERA_MAX)
+            assert ok == (self.may(name, CallAction.ROSTER_EDIT) and in_call and had < OFF_CAMERA_MAX)
             self.model.off_camera += ok
         else:
             entries = sorted(self.room.off_camera.entries)
             ok = self.send(name, {"type": "roster-remove", "id": entries[0] if entries else 1})
-            assert ok == (in_call and had > 0)
+            assert ok == (self.may(name, CallAction.ROSTER_EDIT) and in_call and had > 0)
             self.model.off_camera -= ok
 
     @precondition(lambda self: not self.model.confirmed)
