@@ -24,6 +24,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack
 from session.fanout import Fanout
 from session.ice import rtc_configuration
+from session.rtp_receive import install as install_receive_layer
 from session.shared_encoder import SharedEncoder
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class MediaRelay:
         executor: Executor,
         card: Callable[[int, int, str], np.ndarray],
     ) -> None:
+        install_receive_layer()  # complete frames leave at once; lost packets are asked for again or skipped
         self.config = config
         self.processor = processor
         self._executor = executor
