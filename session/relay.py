@@ -24,6 +24,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack
 from session.fanout import Fanout
 from session.ice import rtc_configuration
+from session.rtcp_guard import guard_video_sender
 from session.rtp_receive import install as install_receive_layer
 from session.shared_encoder import SharedEncoder
 
@@ -74,6 +75,8 @@ class MediaRelay:
         self._media: dict[str, _Media] = {}
         self._gates: dict[str, tuple[str, bool]] = {}
         self.on_counter: Callable[[str], None] | None = None
+        self.on_media_event: Callable[[str], None] | None = None
+        """Counts feedback handling (keyframe requests, retransmissions, refusals, subscriber resyncs)."""
 
     def privacy_track(self, pid: str) -> PrivacyTrack | None:
         media = self._media.get(pid)
@@ -112,6 +115,7 @@ class MediaRelay:
         video_transceivers = [t for t in transceivers if t.kind == "video"]
         if self.config.encode_once and all(_vp8(t) for t in video_transceivers):
             media.encoder = SharedEncoder(media.video.subscribe(), self._executor)
+            media.encoder.on_event = self._media_event
         # The participant's own processed view comes back on the video transceiver they send on.
         transceivers[0].direction = "recvonly"
         transceivers[1].direction = "sendrecv"
@@ -163,12 +167,17 @@ class MediaRelay:
         if source.encoder is not None:
             encoded = source.encoder.subscribe()
             # aiortc's sender only forces keyframes on its own encoder; route the receiver's PLI/FIR here.
-            sender._send_keyframe = encoded.request_keyframe  # type: ignore[method-assign]
+            guard_video_sender(sender, encoded.request_keyframe, self._media_event)
             track = encoded
         else:
+            guard_video_sender(sender, None, self._media_event)
             track = source.video.subscribe()
         sender.replaceTrack(track)
         return track
+
+    def _media_event(self, event: str) -> None:
+        if self.on_media_event is not None:
+            self.on_media_event(event)
 
     def detach(self, viewer: str, slot: int) -> None:
         v = self._media.get(viewer)

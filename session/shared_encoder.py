@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from fractions import Fraction
 from typing import Any
@@ -69,6 +70,8 @@ class SharedEncoder(Broadcast):
         self._codec: Any = None
         self._clock = clock
         self.gate = KeyframeGate()
+        self.on_event: Callable[[str], None] = lambda _event: None
+        """Counts keyframes made and subscribers cut back to a keyframe (for metrics)."""
         self.packets = 0
         self.keyframes = 0
         super().__init__(source)
@@ -104,6 +107,7 @@ class SharedEncoder(Broadcast):
         self.packets += len(packets)
         if any(p.is_keyframe for p in packets):
             self.keyframes += 1
+            self.on_event("keyframe")
             if not keyframe:
                 self.gate.forced(self._clock())
         return packets
@@ -131,6 +135,7 @@ class EncodedTrack(MediaStreamTrack):
             self._packets.clear()
             self._synced = packet.is_keyframe
             self.resyncs += 1
+            self._encoder.on_event("subscriber_resync")
             self._encoder.request_keyframe()
             if not self._synced:
                 return

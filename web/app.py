@@ -156,6 +156,7 @@ def create_app(
             pause_card,
         )
         relay.on_counter = app[METRICS].count_frame
+        relay.on_media_event = app[METRICS].count_media_event
         app[RELAY] = relay
         yield
         await app[LIVE].close_all()

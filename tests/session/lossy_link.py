@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtp import RtpPacket, is_rtcp
 
 from session.ice import enable_loopback_candidates, rtc_configuration
+from session.rtcp_guard import guard_video_sender
 from session.shared_encoder import SharedEncoder
 
 FPS = 15
@@ -78,6 +80,9 @@ class Link:
     camera: Camera
     encoder: SharedEncoder
     executor: ThreadPoolExecutor
+    rtp_sender: RTCRtpSender
+    events: Counter[str]
+    """What the sender's RTCP guard counted (as the relay reports to /internal/metrics)."""
 
     async def close(self) -> None:
         await self.encoder.stop()
@@ -87,7 +92,7 @@ class Link:
 
 
 async def lossy_link(loss: Loss, extra_video_receivers: int = 0) -> Link:
-    """Sender: camera -> SharedEncoder -> one RTCRtpSender (PLI routed to the encoder, as the relay does).
+    """Sender: camera -> SharedEncoder -> one RTCRtpSender, guarded and wired to the encoder as the relay does.
 
     ``extra_video_receivers`` adds recvonly video transceivers on the receiving side before the used one, as a
     browser's slots do: with BUNDLE they all share one transport and one set of payload types.
@@ -102,7 +107,8 @@ async def lossy_link(loss: Loss, extra_video_receivers: int = 0) -> Link:
         sender.addTransceiver("video", direction="sendonly")
     encoded = encoder.subscribe()
     rtp_sender: RTCRtpSender = sender.addTransceiver(encoded, direction="sendonly").sender
-    rtp_sender._send_keyframe = encoded.request_keyframe  # type: ignore[method-assign]
+    events: Counter[str] = Counter()
+    guard_video_sender(rtp_sender, encoded.request_keyframe, lambda event: events.update([event]))
     tracks: asyncio.Queue[MediaStreamTrack] = asyncio.Queue()
     receiver.on("track", tracks.put_nowait)
     await sender.setLocalDescription(await sender.createOffer())
@@ -122,7 +128,7 @@ async def lossy_link(loss: Loss, extra_video_receivers: int = 0) -> Link:
             loss.dropped += 1
 
     transport._send_rtp = lossy_send  # type: ignore[method-assign]
-    return Link(sender, receiver, track, camera, encoder, executor)
+    return Link(sender, receiver, track, camera, encoder, executor, rtp_sender, events)
 
 
 @dataclass(frozen=True)
