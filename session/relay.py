@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +54,9 @@ class RelayConfig:
     slots: int
     deadline_s: float
     ice_servers: tuple[dict[str, object], ...] = ()
+    ice_servers_now: Callable[[], Sequence[Mapping[str, object]]] | None = None
+    """When given, called per connection instead of ``ice_servers`` (fresh time-limited TURN credentials)."""
+    ice_transport_policy: str = "all"
     encode_once: bool = True
 
 
@@ -86,7 +89,8 @@ class MediaRelay:
         """Answer the browser's single offer; OfferRejected when it does not have the agreed layout."""
         if pid in self._media:
             raise OfferRejected("Tilkoblingen er allerede satt opp.")
-        pc = RTCPeerConnection(rtc_configuration(self.config.ice_servers))
+        servers = self.config.ice_servers_now() if self.config.ice_servers_now else self.config.ice_servers
+        pc = RTCPeerConnection(rtc_configuration(servers, self.config.ice_transport_policy))
         media = _Media(pc)
         self._media[pid] = media
         try:

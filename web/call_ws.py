@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 
 from aiohttp import WSMsgType, web
 
@@ -122,7 +123,8 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
             await carry_out(
                 request.app, meeting, await consent_flow.refresh(request.app, meeting, meeting.room.participants[pid])
             )
-        await ws.send_json({"type": "config", "iceServers": list(settings.ice_servers)})
+        ice = {"iceServers": settings.ice_servers_now(time.time()), "iceTransportPolicy": settings.ice_transport_policy}
+        await ws.send_json({"type": "config", **ice})
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 try:
