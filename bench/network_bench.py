@@ -184,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0, help="measured window per path (default 15)")
     parser.add_argument("--senders", type=int, default=2)
     parser.add_argument("--receivers", type=int, default=1)
+    parser.add_argument(
+        "--processor", choices=["live", "obscure-all"], default="live", help="server frame processor (relay bench)"
+    )
     parser.add_argument("--plain-clients", action="store_true", help="the bench's receivers use plain aiortc")
     parser.add_argument("--server-dir", type=Path, help="checkout whose server to measure (before/after)")
     args = parser.parse_args(argv)
@@ -196,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cap:
         conditions += [Condition(n, args.cap) for n in losses]
     relay_args = ["--senders", str(args.senders), "--receivers", str(args.receivers), "--seconds", str(args.seconds)]
+    relay_args += ["--processor", args.processor]
     if args.plain_clients:
         relay_args.append("--plain-clients")
     if args.server_dir:
