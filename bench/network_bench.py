@@ -120,7 +120,7 @@ def namespace(name: str, condition: Condition) -> Iterator[str]:
         subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
 
 
-def measure(condition: Condition, index: int, relay_args: list[str]) -> Outcome:
+def measure(condition: Condition, index: int, relay_args: list[str], timeout_s: float) -> Outcome:
     name = f"samh-net-{os.getpid()}-{index}"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     try:
@@ -132,9 +132,12 @@ def measure(condition: Condition, index: int, relay_args: list[str]) -> Outcome:
                 capture_output=True,
                 text=True,
                 check=False,
+                timeout=timeout_s,  # a peer connection that never closes must not hold the whole table
             )
     except subprocess.CalledProcessError as exc:
         return Outcome(condition, None, None, f"namespace set-up failed: {exc.stderr or exc}")
+    except subprocess.TimeoutExpired:
+        return Outcome(condition, None, None, f"relay bench did not finish within {timeout_s:.0f} s")
     lines = [line for line in done.stdout.splitlines() if line.startswith('{"bench"')]
     if done.returncode != 0 or not lines:
         return Outcome(condition, None, None, (done.stderr.strip().splitlines() or ["relay bench failed"])[-1])
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         relay_args += ["--server-dir", str(args.server_dir.resolve())]
     outcomes: list[Outcome] = []
     for i, condition in enumerate(conditions):
-        outcomes.append(measure(condition, i, relay_args))
+        outcomes.append(measure(condition, i, relay_args, timeout_s=240 + 2 * args.seconds))
         print(f"done: {condition.label}", file=sys.stderr, flush=True)
     print(report(outcomes), flush=True)
     print(json.dumps({"bench": "network", "args": relay_args, "outcomes": [_json(o) for o in outcomes]}), flush=True)
