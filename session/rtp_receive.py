@@ -138,6 +138,9 @@ class FrameJitterBuffer(JitterBuffer):
             first = self._at(0)
             if first is None:
                 return
+            if not first._data:  # type: ignore[attr-defined]  # padding (bandwidth probes): no frame of its own
+                self.remove(1)
+                continue
             for count in range(self._capacity):
                 packet = self._at(count)
                 if packet is None:

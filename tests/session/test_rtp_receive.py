@@ -132,3 +132,12 @@ def test_a_gap_inside_the_front_frame_is_skipped_too() -> None:
     clock.now += HOLE_DEADLINE_S + 0.01
     out, plis = feed(buffer, second[2:])
     assert [f.timestamp for f in out] == [6000] and plis == 1
+
+
+def test_padding_packets_between_frames_are_no_frames() -> None:
+    """Browsers probe bandwidth with payload-less packets that carry the previous frame's timestamp."""
+    buffer = FrameJitterBuffer(capacity=128, is_video=True)
+    padding = packet(3, 0)
+    padding._data = b""  # type: ignore[attr-defined]
+    out, plis = feed(buffer, [*frame(0, 3, 0), padding, *frame(4, 2, 6000)])
+    assert [f.timestamp for f in out] == [0, 6000] and all(f.data for f in out) and plis == 0
