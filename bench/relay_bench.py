@@ -48,6 +48,7 @@ from bench.relay_paths import (
 )
 from bench.relay_stats import PathResult, Reading, summarize
 from session.ice import enable_loopback_candidates
+from session.rtp_receive import install as install_receive_layer
 
 WIDTH, HEIGHT = 640, 480
 SETTLE_S = 1.0
@@ -73,6 +74,8 @@ class Options:
     """Camera rate. Each aiortc receiver holds a frame until the next one's first packet: one interval per hop."""
     processor: str = "live"
     """``live``: the server's default frame processor; ``obscure-all``: the whole-frame obscurer."""
+    receive_layer: bool = True
+    """The clients' receivers use :mod:`session.rtp_receive` (False: plain aiortc, to compare)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,8 @@ async def run_scenario(
 
 async def run(opts: Options) -> list[ScenarioResult]:
     enable_loopback_candidates(True)  # aioice skips 127.0.0.1 otherwise
+    if opts.receive_layer:
+        install_receive_layer()  # the clients' receivers as the server's (both paths alike)
     most = max(n for n, _ in opts.scenarios)
     if opts.clip:
         clip = clip_background(WIDTH, HEIGHT, opts.fps)
@@ -256,6 +261,11 @@ def parse_options(argv: list[str] | None = None) -> Options:
         default="live",
         help="server frame processor: the live default (anonymizer) or the whole-frame obscurer",
     )
+    parser.add_argument(
+        "--plain-clients",
+        action="store_true",
+        help="the bench's own receivers use plain aiortc (without session.rtp_receive)",
+    )
     args = parser.parse_args(argv)
     if args.senders is not None or args.receivers is not None:
         scenarios: tuple[tuple[int, int], ...] = ((args.senders or 1, args.receivers or 1),)
@@ -278,6 +288,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         server_dir=args.server_dir.resolve(),
         fps=args.fps,
         processor=args.processor,
+        receive_layer=not args.plain_clients,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import aioice.ice
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 
@@ -26,7 +26,7 @@ def enable_loopback_candidates(enabled: bool) -> None:
     aioice.ice.get_host_addresses = _with_loopback if enabled else _original_get_host_addresses
 
 
-def rtc_configuration(servers: Iterable[Mapping[str, object]]) -> RTCConfiguration:
+def rtc_configuration(servers: Iterable[Mapping[str, object]], policy: str = "all") -> RTCConfiguration:
     """Always explicit: aiortc's default is a public STUN server, which must never be contacted implicitly.
 
     Max-bundle: with aiortc's default (balanced) policy a second video transceiver keeps the transport of the
@@ -44,4 +44,8 @@ def rtc_configuration(servers: Iterable[Mapping[str, object]]) -> RTCConfigurati
                 credential=str(credential) if credential is not None else None,
             )
         )
-    return RTCConfiguration(iceServers=ice, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    return RTCConfiguration(
+        iceServers=ice,
+        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+        iceTransportPolicy=RTCIceTransportPolicy.RELAY if policy == "relay" else RTCIceTransportPolicy.ALL,
+    )

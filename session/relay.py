@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +25,8 @@ from aiortc.mediastreams import MediaStreamTrack
 from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack
 from session.fanout import Fanout
 from session.ice import rtc_configuration
+from session.rtcp_guard import guard_video_sender
+from session.rtp_receive import install as install_receive_layer
 from session.shared_encoder import SenderTimeline, SharedEncoder
 from session.slot_track import SlotTrack
 
@@ -58,6 +60,9 @@ class RelayConfig:
     slots: int
     deadline_s: float
     ice_servers: tuple[dict[str, object], ...] = ()
+    ice_servers_now: Callable[[], Sequence[Mapping[str, object]]] | None = None
+    """When given, called per connection instead of ``ice_servers`` (fresh time-limited TURN credentials)."""
+    ice_transport_policy: str = "all"
     encode_once: bool = True
 
 
@@ -71,6 +76,7 @@ class MediaRelay:
         executor: Executor,
         card: Callable[[int, int, str], np.ndarray],
     ) -> None:
+        install_receive_layer()  # complete frames leave at once; lost packets are asked for again or skipped
         self.config = config
         self.processor = processor
         self._executor = executor
@@ -78,6 +84,8 @@ class MediaRelay:
         self._media: dict[str, _Media] = {}
         self._gates: dict[str, tuple[str, bool]] = {}
         self.on_counter: Callable[[str], None] | None = None
+        self.on_media_event: Callable[[str], None] | None = None
+        """Counts feedback handling (keyframe requests, retransmissions, refusals, subscriber resyncs)."""
 
     def privacy_track(self, pid: str) -> PrivacyTrack | None:
         media = self._media.get(pid)
@@ -87,7 +95,8 @@ class MediaRelay:
         """Answer the browser's single offer; OfferRejected when it does not have the agreed layout."""
         if pid in self._media:
             raise OfferRejected("Tilkoblingen er allerede satt opp.")
-        pc = RTCPeerConnection(rtc_configuration(self.config.ice_servers))
+        servers = self.config.ice_servers_now() if self.config.ice_servers_now else self.config.ice_servers
+        pc = RTCPeerConnection(rtc_configuration(servers, self.config.ice_transport_policy))
         media = _Media(pc)
         self._media[pid] = media
         try:
@@ -116,6 +125,7 @@ class MediaRelay:
         video_transceivers = [t for t in transceivers if t.kind == "video"]
         if self.config.encode_once and all(_vp8(t) for t in video_transceivers):
             media.encoder = SharedEncoder(media.video.subscribe(), self._executor)
+            media.encoder.on_event = self._media_event
         # The participant's own processed view comes back on the video transceiver they send on.
         transceivers[0].direction = "recvonly"
         transceivers[1].direction = "sendrecv"
@@ -174,11 +184,16 @@ class MediaRelay:
         if source.encoder is not None:
             encoded = source.encoder.subscribe(viewer.timelines.setdefault(id(sender), SenderTimeline()))
             # aiortc's sender only forces keyframes on its own encoder; route the receiver's PLI/FIR here.
-            sender._send_keyframe = encoded.request_keyframe  # type: ignore[method-assign]
+            guard_video_sender(sender, encoded.request_keyframe, self._media_event)
             track = encoded
         else:
+            guard_video_sender(sender, None, self._media_event)
             track = source.video.subscribe()
         return track
+
+    def _media_event(self, event: str) -> None:
+        if self.on_media_event is not None:
+            self.on_media_event(event)
 
     def detach(self, viewer: str, slot: int) -> None:
         v = self._media.get(viewer)

@@ -5,7 +5,9 @@ encoded N+1 times; encoding was the largest share of the relay's CPU. Here one l
 produces packets, and each sender packetizes the same bytes (aiortc's sender takes ``av.Packet`` objects and
 only wraps them in RTP). Packets cannot be skipped like raw frames (later frames refer to earlier ones), so each
 subscriber has a bounded queue; a subscriber that falls behind is cut back to the next keyframe instead of
-growing a backlog. Keyframes are produced when a receiver joins or asks for one (PLI/FIR).
+growing a backlog. Keyframes are produced when a receiver joins or asks for one (PLI/FIR), coalesced and
+rate-limited (:mod:`session.keyframes`) so that one receiver's loss does not force keyframes on everyone.
+NACKs need nothing here: aiortc's sender keeps the RTP packets it sent, pre-encoded or not, and retransmits them.
 
 A receive slot is re-pointed (``replaceTrack``) when someone leaves and another joins, or the same person
 reloads: the new stream's timestamps come from another encoder and would jump, often backwards, and a
@@ -29,6 +31,7 @@ from av import VideoFrame
 from av.packet import Packet
 
 from session.fanout import Broadcast
+from session.keyframes import KeyframeGate
 
 VIDEO_TIME_BASE = Fraction(1, 90000)
 QUEUE_PACKETS = 15  # one second at 15 fps; more means the receiver's sender loop is stuck
@@ -90,10 +93,13 @@ class SharedEncoder(Broadcast):
 
     name = "shared_encoder"
 
-    def __init__(self, source: MediaStreamTrack, executor: Executor) -> None:
+    def __init__(self, source: MediaStreamTrack, executor: Executor, clock: Any = time.monotonic) -> None:
         self._executor = executor
         self._codec: Any = None
-        self._keyframe_wanted = True
+        self._clock = clock
+        self.gate = KeyframeGate()
+        self.on_event: Callable[[str], None] = lambda _event: None
+        """Counts keyframes made and subscribers cut back to a keyframe (for metrics)."""
         self.packets = 0
         self.keyframes = 0
         super().__init__(source)
@@ -105,7 +111,7 @@ class SharedEncoder(Broadcast):
         return track
 
     def request_keyframe(self) -> None:
-        self._keyframe_wanted = True
+        self.gate.request()
 
     def _encode(self, frame: VideoFrame, keyframe: bool) -> list[Packet[Any]]:
         if self._codec is None or (self._codec.width, self._codec.height) != (frame.width, frame.height):
@@ -123,11 +129,15 @@ class SharedEncoder(Broadcast):
         if frame.time_base != VIDEO_TIME_BASE and frame.pts is not None and frame.time_base:
             frame.pts = int(frame.pts * frame.time_base / VIDEO_TIME_BASE)
             frame.time_base = VIDEO_TIME_BASE
-        keyframe, self._keyframe_wanted = self._keyframe_wanted, False
+        keyframe = self.gate.take(self._clock())
         loop = asyncio.get_running_loop()
         packets = await loop.run_in_executor(self._executor, self._encode, frame, keyframe)
         self.packets += len(packets)
-        self.keyframes += sum(1 for p in packets if p.is_keyframe)
+        if any(p.is_keyframe for p in packets):
+            self.keyframes += 1
+            self.on_event("keyframe")
+            if not keyframe:
+                self.gate.forced(self._clock())
         return packets
 
 
@@ -156,6 +166,7 @@ class EncodedTrack(MediaStreamTrack):
             self._packets.clear()
             self._synced = packet.is_keyframe
             self.resyncs += 1
+            self._encoder.on_event("subscriber_resync")
             self._encoder.request_keyframe()
             if not self._synced:
                 return

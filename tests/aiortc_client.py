@@ -71,12 +71,16 @@ class CallClient:
         self.ws = await self.session.ws_connect(self.link.replace("http", "ws", 1) + "/ws")
         self._reader = asyncio.create_task(self._read())
         welcome = await self.wait_for("welcome")
-        await self.wait_for("config")
+        config = await self.wait_for("config")  # as the browser: the server's ICE servers and policy
+        self.ice = config
         return welcome
 
     async def connect(self) -> None:
         welcome = await self.open_signalling()
-        pc = self.pc = RTCPeerConnection(rtc_configuration([]))
+        config = self.ice
+        pc = self.pc = RTCPeerConnection(
+            rtc_configuration(config.get("iceServers") or [], config.get("iceTransportPolicy") or "all")
+        )
         pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
         pc.addTransceiver(self.video or VideoStreamTrack(), direction="sendrecv")
         for _ in range(welcome["slots"]):

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -167,6 +168,8 @@ def create_app(
                 slots=settings.max_participants - 1,
                 deadline_s=settings.frame_deadline_ms / 1000,
                 ice_servers=tuple(dict(s) for s in settings.ice_servers),
+                ice_servers_now=lambda: settings.ice_servers_now(time.time()),
+                ice_transport_policy=settings.ice_transport_policy,
                 encode_once=settings.encode_once,
             ),
             processor if processor is not None else default_processor(),
@@ -174,6 +177,7 @@ def create_app(
             pause_card,
         )
         relay.on_counter = app[METRICS].count_frame
+        relay.on_media_event = app[METRICS].count_media_event
         app[RELAY] = relay
         yield
         await app[LIVE].close_all()

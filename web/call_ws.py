@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 
 from aiohttp import WSMsgType, web
 
@@ -127,7 +128,8 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
             await carry_out(
                 request.app, meeting, await consent_flow.refresh(request.app, meeting, meeting.room.participants[pid])
             )
-        await ws.send_json({"type": "config", "iceServers": list(settings.ice_servers)})
+        ice = {"iceServers": settings.ice_servers_now(time.time()), "iceTransportPolicy": settings.ice_transport_policy}
+        await ws.send_json({"type": "config", **ice})
         messages, audited, loop = message_bucket(), audited_bucket(), asyncio.get_running_loop()
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from session.turn_credentials import ice_servers as turn_ice_servers
 from web.client_address import Network, parse_trusted_proxies
 
 NODE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -52,6 +53,13 @@ class Settings:
     """Signs staff session cookies; generated into ``data_dir`` on first start when not given."""
     ice_servers: tuple[Mapping[str, object], ...] = ()
     """STUN/TURN servers handed to browsers and the server; empty means host candidates only."""
+    turn_urls: tuple[str, ...] = ()
+    """TURN servers (``turn:host:3478?transport=udp``, ``turns:…``) that share ``turn_secret`` (coturn
+    ``use-auth-secret``); each connection gets its own credential that expires after ``turn_ttl_s``."""
+    turn_secret: Secret = Secret("")
+    turn_ttl_s: int = 6 * 3600
+    ice_transport_policy: str = "all"
+    """``relay`` makes browser and server use TURN only (hides both addresses; proves TURN works)."""
     ice_loopback: bool = False
     """Gather 127.0.0.1 as a host candidate (tests and single-machine demos; aioice skips it otherwise)."""
     join_link_ttl_hours: int = 72
@@ -105,6 +113,10 @@ class Settings:
     def base_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
+    def ice_servers_now(self, now: float) -> list[dict[str, object]]:
+        """``ice_servers`` plus a fresh time-limited TURN credential (one per peer connection, browser or server)."""
+        return turn_ice_servers(self.ice_servers, self.turn_urls, self.turn_secret.value, self.turn_ttl_s, now)
+
     @property
     def oidc_redirect_uri(self) -> str:
         return f"{self.base_url}/auth/callback"
@@ -112,6 +124,12 @@ class Settings:
     @property
     def entra_redirect_uri(self) -> str:
         return f"{self.base_url}/auth/entra/callback"
+
+
+def _policy(value: str) -> str:
+    if value not in ("all", "relay"):
+        raise SettingsError("SAMHANDLING_ICE_TRANSPORT_POLICY must be 'all' or 'relay'")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -193,6 +211,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dev_mode=dev_mode,
         session_secret=Secret(env.get("SAMHANDLING_SESSION_SECRET") or ""),
         ice_servers=tuple(ice),
+        turn_urls=tuple(u.strip() for u in (env.get("SAMHANDLING_TURN_URLS") or "").split(",") if u.strip()),
+        turn_secret=Secret(env.get("SAMHANDLING_TURN_SECRET") or ""),
+        turn_ttl_s=_int(env, "SAMHANDLING_TURN_TTL_S", 6 * 3600, 60, 7 * 24 * 3600),
+        ice_transport_policy=_policy(env.get("SAMHANDLING_ICE_TRANSPORT_POLICY") or "all"),
         ice_loopback=_bool(env, "SAMHANDLING_ICE_LOOPBACK", False),
         join_link_ttl_hours=_int(env, "SAMHANDLING_JOIN_LINK_TTL_HOURS", 72, 1, 24 * 90),
         max_participants=_int(env, "SAMHANDLING_MAX_PARTICIPANTS", 6, 2, 12),

@@ -82,6 +82,9 @@ async def test_bad_signalling_gets_an_error_and_the_call_goes_on(server: LiveSer
         await client.wait_for("pong")
         frames = await frames_from(client.self_view, 3)  # type: ignore[arg-type]
         assert frames and frames[0].shape == (480, 640, 3)
+        async with aiohttp.ClientSession() as http, http.get(server.url + "/internal/metrics") as resp:
+            body = await resp.text()
+        assert 'samhandling_media_feedback_total{event="keyframe"}' in body  # the relay's feedback counters
     finally:
         await client.close()
 

@@ -36,6 +36,7 @@ const call = {
   stream: null,
   slots: 0,
   iceServers: [],
+  iceTransportPolicy: "all",
   facing: "user",
   audio: true,
   video: true,
@@ -139,7 +140,7 @@ function updateGates() {
 
 async function negotiate() {
   for (let i = 0; i < call.slots; i++) call.tiles.push(makeTile(i));
-  const { pc, sdp } = await createOffer(call.stream, call.slots, call.iceServers);
+  const { pc, sdp } = await createOffer(call.stream, call.slots, call.iceServers, call.iceTransportPolicy);
   call.pc = pc;
   pc.addEventListener("connectionstatechange", () => {
     if (pc.connectionState === "failed") say(S["call.error"]);
@@ -246,6 +247,7 @@ function onMessage(msg) {
       break;
     case "config":
       call.iceServers = msg.iceServers || [];
+      call.iceTransportPolicy = msg.iceTransportPolicy || "all";
       negotiate().catch((e) => fail(e));
       break;
     case "answer":

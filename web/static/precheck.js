@@ -71,8 +71,8 @@ function watchPreview(video) {
   }, 1000);
 }
 
-async function negotiate(iceServers) {
-  const { pc, sdp } = await createOffer(state.stream, state.slots, iceServers);
+async function negotiate(iceServers, iceTransportPolicy) {
+  const { pc, sdp } = await createOffer(state.stream, state.slots, iceServers, iceTransportPolicy);
   state.pc = pc;
   pc.addEventListener("connectionstatechange", () => {
     if (pc.connectionState === "failed") verdict("camera-result", "precheck.camera.failed", "bad");
@@ -96,7 +96,7 @@ function onMessage(msg) {
       state.slots = msg.slots;
       break;
     case "config":
-      if (state.stream) negotiate(msg.iceServers || []).catch((e) => fail("camera-result", e));
+      if (state.stream) negotiate(msg.iceServers || [], msg.iceTransportPolicy || "all").catch((e) => fail("camera-result", e));
       else runNetwork();
       break;
     case "answer":

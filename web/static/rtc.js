@@ -32,8 +32,8 @@ export function gatheringComplete(pc, timeoutMs) {
 }
 
 // Builds the peer connection and returns it with the complete offer SDP to send over signalling.
-export async function createOffer(stream, slots, iceServers) {
-  const pc = new RTCPeerConnection({ iceServers });
+export async function createOffer(stream, slots, iceServers, iceTransportPolicy = "all") {
+  const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
   const [audioTrack] = stream.getAudioTracks();
   const [videoTrack] = stream.getVideoTracks();
   pc.addTransceiver(audioTrack, { direction: "sendonly", streams: [stream] });

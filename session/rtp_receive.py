@@ -1,0 +1,234 @@
+"""aiortc's video receive path, made to recover from packet loss quickly instead of queueing behind it.
+
+aiortc 1.16's receiver has three habits that turn a little loss into seconds of delay:
+
+- its jitter buffer releases frame N only when frame N+1's first packet arrives (one frame interval per hop);
+- a packet that is never recovered blocks every later frame until 512 packets have piled up behind it (about
+  five seconds at 900 kbit/s), after which the buffer stays nearly full, so the delay stays;
+- a lost packet is NACKed once, when the gap is first seen; if the NACK or the retransmission is lost too, it
+  is asked for again only when some later packet goes missing;
+- with BUNDLE, its RTP router knows a receiver by its media SSRC and payload types only. A retransmission
+  (RTX) has an SSRC of its own, and when several video receivers share one transport (every viewer's slots)
+  its payload type matches them all, so it is dropped: NACKs are answered and the answers thrown away.
+
+:class:`FrameJitterBuffer` releases a frame as soon as all its packets are present (marker bit, no gap), and
+gives up on a gap that outlives :data:`HOLE_DEADLINE_S`: it drops the damaged frame, restarts at the next
+frame boundary and asks for a keyframe (PLI). :class:`RetryingNackGenerator` asks again for a missing packet
+every round trip (measured from its own NACKs) up to :data:`NACK_TRIES` times. :func:`install` puts both into
+aiortc at one place (the names ``RTCRtpReceiver`` looks up when it is created); audio keeps aiortc's buffer.
+:class:`BundleRtpRouter` routes a packet of an unknown SSRC by its MID header extension (RFC 8843), which
+aiortc and browsers put on retransmissions too, and remembers the SSRC.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiortc.rtcdtlstransport as _transport
+import aiortc.rtcrtpreceiver as _receiver
+from aiortc.jitterbuffer import MAX_MISORDER, JitterBuffer, JitterFrame
+from aiortc.rtcrtpreceiver import NackGenerator
+from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
+from aiortc.utils import uint16_add, uint16_gt
+
+Clock = Callable[[], float]
+
+HOLE_DEADLINE_S = 0.25
+"""How long a frame may wait for a missing packet before it is dropped and a keyframe is asked for."""
+NACK_TRIES = 8
+"""How often one missing packet is asked for before the jitter buffer's deadline has to deal with it."""
+NACK_RTT_S = (0.02, 0.5)
+"""Bounds of the measured NACK round trip used as the retry interval (first guess: 50 ms)."""
+
+_PLAIN_JITTER_BUFFER = JitterBuffer
+_PLAIN_NACK_GENERATOR = _receiver.NackGenerator
+_PLAIN_ROUTER = _transport.RtpRouter
+
+
+def install() -> None:
+    """Make every ``RTCRtpReceiver`` created from now on use the buffers below (idempotent, process-wide)."""
+    _receiver.JitterBuffer = FrameJitterBuffer  # type: ignore[attr-defined]
+    _receiver.NackGenerator = RetryingNackGenerator  # type: ignore[misc]
+    _transport.RtpRouter = BundleRtpRouter  # type: ignore[misc]
+
+
+def uninstall() -> None:
+    """Back to plain aiortc (tests compare the two)."""
+    _receiver.JitterBuffer = _PLAIN_JITTER_BUFFER  # type: ignore[attr-defined]
+    _receiver.NackGenerator = _PLAIN_NACK_GENERATOR  # type: ignore[misc]
+    _transport.RtpRouter = _PLAIN_ROUTER  # type: ignore[misc]
+
+
+class BundleRtpRouter(_transport.RtpRouter):
+    """aiortc's router, plus: an unknown SSRC whose MID names a receiver of its payload type goes there."""
+
+    def route_rtp(self, packet: RtpPacket) -> _transport.RtpReceiver | None:
+        receiver = super().route_rtp(packet)
+        if receiver is not None or packet.ssrc in self.ssrc_table:
+            return receiver
+        by_mid = self.mid_table.get(packet.extensions.mid or "")
+        if by_mid is not None and by_mid in self.payload_type_table.get(packet.payload_type, set()):
+            self.ssrc_table[packet.ssrc] = by_mid
+            return by_mid
+        return None
+
+
+class FrameJitterBuffer(JitterBuffer):
+    """Video: a frame leaves when complete; a gap older than the deadline is skipped (with a PLI)."""
+
+    def __init__(self, capacity: int, prefetch: int = 0, is_video: bool = False, clock: Clock = time.monotonic) -> None:
+        super().__init__(capacity, prefetch=prefetch, is_video=is_video)
+        self._clock = clock
+        self._ready: deque[JitterFrame] = deque()
+        self._hole_since: float | None = None
+        self._highest: int | None = None
+        self.skipped_gaps = 0
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        if not self._is_video:
+            return super().add(packet)
+        pli = False
+        seq = packet.sequence_number
+        if self._origin is None:
+            self._origin = seq
+        delta = uint16_add(seq, -self._origin)
+        misorder = uint16_add(self._origin, -seq)
+        if misorder < delta:  # before the origin: a late duplicate, or the sender restarted its numbering
+            if misorder < MAX_MISORDER:
+                return False, self._next()
+            self._reset(seq)
+            pli, delta = True, 0
+        if delta >= self._capacity:  # the gap outgrew the buffer: start over at this packet
+            self._reset(seq)
+            pli, delta = True, 0
+        self._packets[seq % self._capacity] = packet
+        if self._highest is None or uint16_gt(seq, self._highest):
+            self._highest = seq
+        self._collect()
+        if self._stuck():
+            now = self._clock()
+            if self._hole_since is None:
+                self._hole_since = now
+            elif now - self._hole_since >= HOLE_DEADLINE_S and self._skip_gap():
+                pli = True
+                self._collect()
+        else:
+            self._hole_since = None
+        return pli, self._next()
+
+    def _next(self) -> JitterFrame | None:
+        return self._ready.popleft() if self._ready else None
+
+    def _reset(self, seq: int) -> None:
+        self._packets = [None] * self._capacity
+        self._origin = seq
+        self._highest = seq
+        self._hole_since = None
+
+    def _at(self, offset: int) -> RtpPacket | None:
+        assert self._origin is not None
+        return self._packets[(self._origin + offset) % self._capacity]
+
+    def _collect(self) -> None:
+        """Move every complete frame at the front of the buffer to the ready queue."""
+        while True:
+            first = self._at(0)
+            if first is None:
+                return
+            if not first._data:  # type: ignore[attr-defined]  # padding (bandwidth probes): no frame of its own
+                self.remove(1)
+                continue
+            for count in range(self._capacity):
+                packet = self._at(count)
+                if packet is None:
+                    return
+                if packet.timestamp != first.timestamp:  # a sender without marker bits: the next frame began
+                    self._release(count)
+                    break
+                if packet.marker:
+                    self._release(count + 1)
+                    break
+            else:
+                return
+
+    def _release(self, count: int) -> None:
+        packets = [self._at(i) for i in range(count)]
+        data = b"".join(p._data for p in packets if p is not None)  # type: ignore[attr-defined]
+        assert packets[0] is not None
+        self._ready.append(JitterFrame(data=data, timestamp=packets[0].timestamp))
+        self.remove(count)
+        self._hole_since = None
+
+    def _stuck(self) -> bool:
+        """A packet is missing between the front and the newest packet (a frame cannot complete)."""
+        if self._highest is None or self._origin is None:
+            return False
+        span = uint16_add(self._highest, -self._origin)
+        return span < self._capacity and any(self._at(i) is None for i in range(span))
+
+    def _skip_gap(self) -> bool:
+        """Drop everything up to the first frame boundary after the gap; False when none has arrived yet."""
+        previous: RtpPacket | None = None
+        for count in range(1, self._capacity):  # a boundary is a packet after a marker or a timestamp change
+            packet = self._at(count)
+            if packet is not None and previous is not None and _starts_frame(previous, packet):
+                self.remove(count)
+                self._hole_since = None
+                self.skipped_gaps += 1
+                return True
+            previous = packet
+        return False
+
+
+def _starts_frame(previous: RtpPacket, packet: RtpPacket) -> bool:
+    return bool(previous.marker) or previous.timestamp != packet.timestamp
+
+
+@dataclass(slots=True)
+class _Missing:
+    asked_at: float
+    tries: int
+
+
+class RetryingNackGenerator(NackGenerator):
+    """NACKs a gap at once, then again every measured round trip, each packet at most ``NACK_TRIES`` times.
+
+    ``add`` returns True when a NACK is due; ``missing`` then holds exactly the packets to ask for (aiortc's
+    receiver sends ``sorted(missing)``).
+    """
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        super().__init__()
+        self._clock = clock
+        self._lost: dict[int, _Missing] = {}
+        self.rtt = 0.05
+
+    def add(self, packet: RtpPacket) -> bool:
+        seq = packet.sequence_number
+        now = self._clock()
+        if self.max_seq is None:
+            self.max_seq = seq
+            return False
+        if uint16_gt(seq, self.max_seq):
+            gap = uint16_add(seq, -self.max_seq) - 1
+            for i in range(max(0, gap - RTP_HISTORY_SIZE), gap):
+                self._lost[uint16_add(self.max_seq, i + 1)] = _Missing(asked_at=-1.0, tries=0)
+            self.max_seq = seq
+        else:
+            found = self._lost.pop(seq, None)
+            if found is not None and found.tries == 1:  # unambiguous: answer to our only NACK
+                sample = min(max(now - found.asked_at, NACK_RTT_S[0]), NACK_RTT_S[1])
+                self.rtt = 0.8 * self.rtt + 0.2 * sample
+        oldest = uint16_add(self.max_seq, -RTP_HISTORY_SIZE)
+        for s in [s for s, m in self._lost.items() if uint16_gt(oldest, s) or m.tries >= NACK_TRIES]:
+            del self._lost[s]
+        retry = 1.5 * self.rtt
+        due = {s for s, m in self._lost.items() if m.tries == 0 or now - m.asked_at >= retry}
+        for s in due:
+            self._lost[s].asked_at = now
+            self._lost[s].tries += 1
+        self.missing = due
+        return bool(due)

@@ -1,0 +1,53 @@
+"""Packet loss on a real aiortc link carrying the shared encoder's packets: retransmission, keyframe recovery.
+
+Plain aiortc fails both: with several video receivers on one BUNDLE transport it throws retransmissions away,
+and a packet that never arrives holds every later frame until 512 packets have piled up behind it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+
+from session.rtp_receive import install
+from tests.session.lossy_link import FPS, Link, Loss, lossy_link, receive
+
+
+@pytest.fixture(autouse=True)
+def receive_layer() -> None:
+    install()
+
+
+@pytest.fixture
+async def closing() -> AsyncIterator[list[Link]]:
+    links: list[Link] = []
+    yield links
+    for link in links:
+        await link.close()
+
+
+async def test_lost_packets_are_retransmitted_to_one_of_several_bundled_video_receivers(closing: list[Link]) -> None:
+    loss = Loss(media_index={40, 61, 90, 133, 170, 171, 230})
+    link = await lossy_link(loss, extra_video_receivers=2)
+    closing.append(link)
+    got = await receive(link, 4.0)
+    assert loss.dropped >= 5  # the loss happened
+    numbers = [a.frame for a in got]
+    assert numbers == list(range(len(numbers))) and len(numbers) >= 3 * FPS  # every frame, in order: all resent
+    assert link.encoder.keyframes == 1  # retransmission sufficed, nobody asked for a keyframe
+    assert max(a.delay for a in got) < 0.5
+
+
+async def test_a_packet_lost_for_good_costs_a_keyframe_not_a_growing_delay(closing: list[Link]) -> None:
+    loss = Loss(forever={60})
+    link = await lossy_link(loss)
+    closing.append(link)
+    got = await receive(link, 5.0)
+    assert loss.dropped >= 1
+    gaps = [b.at - a.at for a, b in itertools.pairwise(got)]
+    assert max(gaps) < 1.5  # plain aiortc: no frame for 512 packets (tens of seconds at this size)
+    assert link.encoder.keyframes >= 2  # the receiver's PLI reached the shared encoder
+    late = [a.delay for a in got if a.at > got[-1].at - 1.5]
+    assert len(late) >= FPS and max(late) < 0.5  # caught up: the last frames are not behind

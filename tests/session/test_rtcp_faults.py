@@ -1,0 +1,50 @@
+"""A receiver that floods PLIs and NACKs or sends RTCP garbage: the server's work stays bounded, media flows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiortc.rtp import RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
+
+from session.rtcp_guard import RESEND_SPACING_S, RETRANSMIT_BURST, RETRANSMIT_RATE, RetransmitBudget
+from session.rtp_receive import install
+from tests.session.lossy_link import FPS, Link, Loss, lossy_link, receive
+
+
+def test_the_retransmission_budget_bounds_a_flood_and_spaces_repeats() -> None:
+    budget = RetransmitBudget()
+    allowed = sum(budget.allow(seq % 65536, now=i / 10000) for i, seq in enumerate(range(10000)))  # 1 s of flood
+    assert allowed <= RETRANSMIT_BURST + RETRANSMIT_RATE + 1
+    budget = RetransmitBudget()
+    assert budget.allow(7, 0.0) and not budget.allow(7, RESEND_SPACING_S / 2) and budget.allow(7, RESEND_SPACING_S)
+
+
+@pytest.fixture
+async def link() -> AsyncIterator[Link]:
+    install()
+    link = await lossy_link(Loss())
+    yield link
+    await link.close()
+
+
+async def test_floods_and_garbage_from_a_receiver_do_not_stop_or_swamp_the_stream(link: Link) -> None:
+    assert len(await receive(link, 1.0)) >= FPS // 2
+    transport = link.receiver.getTransceivers()[0].receiver.transport
+    ssrc = link.rtp_sender._ssrc
+    nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=ssrc)
+    history = link.rtp_sender._RTCRtpSender__rtp_history  # type: ignore[attr-defined]
+    nack.lost = sorted(p.sequence_number for p in history.values())  # everything the sender still has
+    pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=ssrc)
+    keyframes_before = link.encoder.keyframes
+    for _ in range(200):
+        await transport._send_rtp(bytes(nack))
+        await transport._send_rtp(bytes(pli))
+        await transport._send_rtp(b"\x81\xc9\x00\x07" + b"\xff" * 28)  # an RR that lies about its length
+    after = await receive(link, 2.0)
+    assert len(after) >= FPS  # still flowing
+    assert link.events["keyframe_request"] >= 20  # the PLIs arrived (a flood loses some on loopback too) ...
+    assert link.encoder.keyframes - keyframes_before <= 6  # ... and became at most one keyframe per 0.5 s
+    # 200 NACKs for the whole history: only the budget's worth was resent.
+    assert link.events["retransmission"] <= RETRANSMIT_BURST + RETRANSMIT_RATE * 4
+    assert link.events["retransmission_refused"] > 0

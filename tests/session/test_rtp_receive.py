@@ -1,0 +1,143 @@
+"""The receive layer over aiortc: complete frames leave at once, unrecoverable gaps are skipped, NACKs retry."""
+
+from __future__ import annotations
+
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtp import RtpPacket
+
+from session.rtp_receive import HOLE_DEADLINE_S, NACK_TRIES, FrameJitterBuffer, RetryingNackGenerator
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def packet(seq: int, timestamp: int, marker: bool = False) -> RtpPacket:
+    p = RtpPacket(payload_type=96, sequence_number=seq, timestamp=timestamp)
+    p.marker = int(marker)
+    p._data = bytes([seq % 256])  # type: ignore[attr-defined]  # what aiortc's depayloader sets
+    return p
+
+
+def frame(first: int, count: int, timestamp: int) -> list[RtpPacket]:
+    return [packet(first + i, timestamp, marker=i == count - 1) for i in range(count)]
+
+
+def feed(buffer: JitterBuffer, packets: list[RtpPacket]) -> tuple[list[JitterFrame], int]:
+    frames, plis = [], 0
+    for p in packets:
+        pli, out = buffer.add(p)
+        plis += pli
+        if out is not None:
+            frames.append(out)
+    return frames, plis
+
+
+def test_a_complete_frame_leaves_with_its_marker_packet() -> None:
+    buffer = FrameJitterBuffer(capacity=128, is_video=True)
+    frames, plis = feed(buffer, frame(1000, 3, 9000))
+    assert [f.timestamp for f in frames] == [9000] and frames[0].data == bytes([232, 233, 234]) and plis == 0
+
+
+def test_plain_aiortc_holds_the_same_frame_until_the_next_one_starts() -> None:
+    """Why the layer exists: this is the frame interval per hop that the test above removes."""
+    plain = JitterBuffer(capacity=128, is_video=True)
+    assert feed(plain, frame(1000, 3, 9000))[0] == []
+    assert [f.timestamp for f in feed(plain, [packet(1003, 15000)])[0]] == [9000]
+
+
+def test_reordered_packets_complete_the_frame_when_the_last_one_arrives() -> None:
+    buffer = FrameJitterBuffer(capacity=128, is_video=True)
+    a, b, c = frame(7, 3, 1)
+    assert feed(buffer, [a, c])[0] == []
+    assert [f.data for f in feed(buffer, [b])[0]] == [bytes([7, 8, 9])]
+
+
+def test_a_retransmission_within_the_deadline_releases_the_waiting_frames_in_order() -> None:
+    clock = Clock()
+    buffer = FrameJitterBuffer(capacity=128, is_video=True, clock=clock)
+    first, second, third = frame(0, 3, 0), frame(3, 3, 6000), frame(6, 3, 12000)
+    lost = second[1]
+    out, _ = feed(buffer, [*first, second[0], second[2], *third])
+    assert [f.timestamp for f in out] == [0]
+    clock.now += HOLE_DEADLINE_S / 2
+    out, plis = feed(buffer, [lost, packet(9, 18000)])  # the next packet arrival drains the second ready frame
+    assert [f.timestamp for f in out] == [6000, 12000] and plis == 0
+
+
+def test_a_gap_that_outlives_the_deadline_is_skipped_with_one_keyframe_request() -> None:
+    clock = Clock()
+    buffer = FrameJitterBuffer(capacity=128, is_video=True, clock=clock)
+    first, second, third, fourth = frame(0, 3, 0), frame(3, 3, 6000), frame(6, 3, 12000), frame(9, 3, 18000)
+    out, _ = feed(buffer, first + second[1:] + third)  # second[0] never comes back
+    assert [f.timestamp for f in out] == [0]
+    clock.now += HOLE_DEADLINE_S + 0.01
+    out, plis = feed(buffer, fourth)
+    assert [f.timestamp for f in out] == [12000, 18000]  # the damaged frame is never handed to the decoder
+    assert plis == 1 and buffer.skipped_gaps == 1
+
+
+def test_audio_keeps_aiortcs_behaviour() -> None:
+    buffer, plain = FrameJitterBuffer(capacity=16, prefetch=4), JitterBuffer(capacity=16, prefetch=4)
+    packets = [packet(i, i * 960, marker=True) for i in range(12)]
+    assert [f.timestamp for f in feed(buffer, packets)[0]] == [f.timestamp for f in feed(plain, packets)[0]]
+
+
+def test_nacks_are_repeated_each_round_trip_until_the_packet_arrives() -> None:
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    assert not nacks.add(packet(10, 0))
+    assert nacks.add(packet(12, 0)) and nacks.missing == {11}
+    clock.now += 0.01
+    assert not nacks.add(packet(13, 0))  # asked a moment ago
+    clock.now += 0.2
+    assert nacks.add(packet(14, 0)) and nacks.missing == {11}  # the NACK or its answer was lost: ask again
+    nacks.add(packet(11, 0))
+    clock.now += 1
+    assert not nacks.add(packet(15, 0))
+
+
+def test_a_packet_is_asked_for_a_bounded_number_of_times() -> None:
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    nacks.add(packet(0, 0))
+    asked = 0
+    for seq in range(2, 40):
+        clock.now += 1
+        if nacks.add(packet(seq, 0)) and 1 in nacks.missing:
+            asked += 1
+    assert asked == NACK_TRIES
+
+
+def test_the_retry_interval_follows_the_measured_round_trip() -> None:
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    nacks.add(packet(0, 0))
+    for gap in range(2, 200, 2):  # every other packet lost, each answered 30 ms after its NACK
+        nacks.add(packet(gap, 0))
+        clock.now += 0.03
+        nacks.add(packet(gap - 1, 0))
+    assert abs(nacks.rtt - 0.03) < 0.005
+
+
+def test_a_gap_inside_the_front_frame_is_skipped_too() -> None:
+    clock = Clock()
+    buffer = FrameJitterBuffer(capacity=128, is_video=True, clock=clock)
+    first, second = frame(0, 4, 0), frame(4, 3, 6000)
+    feed(buffer, [first[0], first[1], first[3], *second[:2]])  # first[2] never comes back
+    clock.now += HOLE_DEADLINE_S + 0.01
+    out, plis = feed(buffer, second[2:])
+    assert [f.timestamp for f in out] == [6000] and plis == 1
+
+
+def test_padding_packets_between_frames_are_no_frames() -> None:
+    """Browsers probe bandwidth with payload-less packets that carry the previous frame's timestamp."""
+    buffer = FrameJitterBuffer(capacity=128, is_video=True)
+    padding = packet(3, 0)
+    padding._data = b""  # type: ignore[attr-defined]
+    out, plis = feed(buffer, [*frame(0, 3, 0), padding, *frame(4, 2, 6000)])
+    assert [f.timestamp for f in out] == [0, 6000] and all(f.data for f in out) and plis == 0
