@@ -316,12 +316,13 @@ async def join_own(request: web.Request) -> web.Response:
 
 
 def _entrance_roles(values: Sequence[object]) -> list[Role]:
-    """Links handed out from the staff page are for citizens, relatives and guests; staff join with their own
-    login (a staff-role link without an owner would carry a label and no powers, which only confuses)."""
+    """The roles to make links for. The page offers citizens, relatives and guests; a staff role may still be
+    asked for (a label in the call, e.g. for a bench or an outside adviser), but such a link carries no staff
+    powers: those come only from a logged-in employee's own link (``session/permissions.py``)."""
     roles: list[Role] = []
     for value in values[:20]:
         role = Role(value) if isinstance(value, str) and value in set(Role) else None
-        if role is None or role not in ENTRANCE_ROLES:
+        if role is None:
             raise web.HTTPBadRequest(text="Ukjent rolle. Velg bruker, pårørende, leverandør eller Husbanken.")
         if role not in roles:
             roles.append(role)

@@ -100,11 +100,12 @@ async def test_pause_and_resume_are_seen_at_once_and_the_roster_everywhere(
     await host.click("#pause")  # staff resume at the user's request
     await wait_for_tile(host, card=False, timeout=3)
 
-    # Someone off camera is presented by the user and shows up for the host.
-    await user.select_option("#offcam-role", "parorende")
-    await user.fill("#offcam-name", "Kari")
-    await user.click("#roster-form button[type=submit]")
-    await host.wait_for_selector("#offcam-list li:has-text('Pårørende: Kari')", timeout=5_000)
+    # Someone off camera is presented: the user says who is there, the host (staff) adds them, everyone sees it.
+    assert await user.is_hidden("#roster-form")
+    await host.select_option("#offcam-role", "parorende")
+    await host.fill("#offcam-name", "Kari")
+    await host.click("#roster-form button[type=submit]")
+    await user.wait_for_selector("#offcam-list li:has-text('Pårørende: Kari')", timeout=5_000)
     assert "Bruker" in await host.inner_text("#roster-list")
     assert "Kommunal formidler" in await user.inner_text("#roster-list")
     assert {"pause", "resume", "roster.change"} <= set(await actions(server))
@@ -163,9 +164,9 @@ async def test_chat_and_ephemeral_text_leave_no_trace_and_no_frame_is_stored(
             await page.click("#chat-form button")
         await user.wait_for_selector("#chat-log li:has-text('CANARY-CHAT-9a7e')")
         await host.wait_for_selector("#chat-log li:has-text('CANARY-CHAT-33bd')")
-        await user.fill("#offcam-name", "Canaryname")
-        await user.click("#roster-form button[type=submit]")
-        await host.wait_for_selector("#offcam-list li:has-text('Canaryname')")
+        await host.fill("#offcam-name", "Canaryname")
+        await host.click("#roster-form button[type=submit]")
+        await user.wait_for_selector("#offcam-list li:has-text('Canaryname')")
         await asyncio.sleep(2)  # video has been flowing through the relay
         async with aiohttp.ClientSession() as http, http.get(server.url + "/internal/metrics") as resp:
             metrics = await resp.text()

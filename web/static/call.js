@@ -21,6 +21,9 @@ const buttons = {
 
 const $ = (id) => document.getElementById(id);
 const STAFF = new Set(["formidler", "radgiver", "tekniker"]);
+// Staff powers (oral consent, pausing others, the roster) belong to a logged-in employee on their own link, which
+// is always a host link; a staff role written on someone else's link is a guest. The server enforces this too.
+const staffPowers = () => call.me.host && STAFF.has(call.me.role);
 
 const call = {
   me: { pid: null, role: root.dataset.role, host: root.dataset.host === "true" },
@@ -461,11 +464,13 @@ function renderRoster() {
     const li = document.createElement("li");
     const label = document.createElement("span");
     label.textContent = S[`offrole.${e.role}`] + (e.first_name ? `: ${e.first_name}` : "");
-    li.append(label, button(S["roster.remove"], () => send({ type: "roster-remove", id: e.id })));
+    li.append(label);
+    if (staffPowers()) li.append(button(S["roster.remove"], () => send({ type: "roster-remove", id: e.id })));
     off.append(li);
   }
   $("roster-state").textContent = call.roster.confirmed ? S["roster.confirmed"] : S["roster.unconfirmed"];
   $("roster-confirm").hidden = !call.me.host || call.roster.confirmed;
+  $("roster-form").hidden = !staffPowers();
 }
 
 function theUser() {
@@ -477,7 +482,7 @@ function theUser() {
 function updatePauseButton() {
   const b = buttons.pause;
   const user = theUser();
-  const mayPause = call.me.role === "bruker" || (STAFF.has(call.me.role) && user);
+  const mayPause = call.me.role === "bruker" || (staffPowers() && user);
   b.hidden = !mayPause;
   if (!mayPause) return;
   const paused = !!call.paused.get(user); // the label changes, so no aria-pressed as well
@@ -487,7 +492,7 @@ function updatePauseButton() {
 
 function updateConsentPanel() {
   const user = theUser();
-  const staff = STAFF.has(call.me.role);
+  const staff = staffPowers();
   const own = call.me.role === "bruker" || call.me.role === "parorende";
   const panel = $("consent");
   panel.hidden = !user || !(staff || own);
@@ -553,7 +558,7 @@ $("consent-form").addEventListener("submit", (ev) => {
     type: "consent",
     participant: user,
     giver: document.querySelector('input[name="giver"]:checked').value,
-    form: STAFF.has(call.me.role) ? "oral" : "written",
+    form: staffPowers() ? "oral" : "written",
     scopes,
     purpose: $("consent-purpose").value,
     note: $("consent-note").value,
