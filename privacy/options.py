@@ -69,6 +69,15 @@ class AnonymizerOptions:
     mask_unseen_edges: bool = True
     """While the camera pans or zooms out, mask the strips of new content at the frame edges until the
     expensive detector (which lags a frame in the background) has seen them."""
+    head_every: int = 3
+    """The person mask (head cue, :mod:`privacy.head_cues`) runs on every n-th frame (and a track's first);
+    its heads are held and carried by optical flow in between. 0 turns the head cue off."""
+    head_tracking: TrackingConfig = field(
+        default_factory=lambda: TrackingConfig(
+            hold_s=0.6, hold_single_s=0.6, mask_scale=1.1, growth_per_s=0.3, max_growth=0.2
+        )
+    )
+    """Holding and masking of heads: the head box already includes hair and chin, so it is enlarged less."""
     dark_boost: bool = True
     """Brighten dark frames (and lift shadows in backlit ones) before detection."""
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
