@@ -96,12 +96,13 @@ class AnonymizerOptions:
 
     @classmethod
     def for_files(cls) -> AnonymizerOptions:
-        """Offline defaults: every detector, every tile and CenterFace at two scales on every frame."""
+        """Offline defaults: every detector, every tile, CenterFace at two scales and the head cue on every frame."""
         return replace(
             cls(),
             tiles_per_frame=64,
             strong_mode=StrongMode.INLINE,
             strong_every=1,
             extra_full_res_strong=True,
+            head_every=1,
             deadline_s=None,
         )

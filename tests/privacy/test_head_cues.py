@@ -22,6 +22,8 @@ from privacy.boxes import Box
 from privacy.detector_stack import FastDetectors, StrongDetector
 from privacy.errors import ModelUnusable
 from privacy.head_cues import HeadCueConfig, HeadDetector, PersonSegmenter, heads_from_mask
+from privacy.options import StrongMode
+from tests.fakes import FixedBoxesDetector, ScriptedDetector
 
 
 def _covered(face: Box, masks: list[Box], width: int, height: int) -> float:
@@ -213,3 +215,33 @@ def test_a_corrupt_segmentation_model_fails_at_construction() -> None:
     broken: Callable[[], PersonSegmenter] = lambda: PersonSegmenter(b"not a model at all")  # noqa: E731
     with pytest.raises(ModelUnusable, match="could not be loaded"):
         broken()
+
+
+# --- the anonymizer's use of heads, with fake detectors --------------------------------------------------------
+
+
+def test_a_head_without_a_face_is_masked_held_and_followed_until_it_expires() -> None:
+    head = Box(300.0, 40.0, 110.0, 140.0)
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.OFF, head_every=3)
+    heads = ScriptedDetector([[head], [], [], [], [], [], [], [], [], [], [], []])
+    anonymizer = Anonymizer(options, FixedBoxesDetector([]), head_detector=heads)
+    state = anonymizer.new_track()
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    hold = options.head_tracking.hold_s
+    for i in range(12):
+        now = i / 15
+        anonymizer.process(frame, state, now)
+        if now <= hold:
+            assert _covered(head, state.last_masks, 640, 480) >= 0.99, i
+        else:
+            assert _covered(head, state.last_masks, 640, 480) == 0.0, i
+
+
+def test_a_head_whose_face_is_masked_adds_no_second_mask() -> None:
+    face = Box(320.0, 80.0, 70.0, 80.0)
+    head = Box(315.0, 50.0, 80.0, 100.0)
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.OFF, head_every=1)
+    anonymizer = Anonymizer(options, FixedBoxesDetector([face]), head_detector=FixedBoxesDetector([head]))
+    state = anonymizer.new_track()
+    anonymizer.process(np.full((480, 640, 3), 90, np.uint8), state, 0.0)
+    assert len(state.last_masks) == 1
