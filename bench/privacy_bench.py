@@ -390,9 +390,12 @@ def main(argv: list[str] | None = None) -> int:
         stills = all_stills
         n_clips, frames = args.clips or 10, args.frames or 60
     n_hard = min(len(HARD_STYLES), args.hard if args.hard is not None else n_clips if args.quick else len(HARD_STYLES))
-    picked = pick_stills(all_stills, n_clips + n_hard)
-    clips: list[Clip] = [(s, seed, "standard") for seed, s in enumerate(picked[:n_clips])]
-    # The hard clips take the stills after the standard ones (other faces), one clip per style.
+    standard = pick_stills(all_stills, n_clips)
+    clips: list[Clip] = [(s, seed, "standard") for seed, s in enumerate(standard)]
+    # The hard clips use stills that no standard clip uses (other faces), one clip per style.
+    used = {s.path for s in standard}
+    others = [s for s in pick_stills(all_stills, 2 * (n_clips + n_hard)) if s.path not in used]
+    picked = [*standard, *others[:: max(1, len(others) // max(1, n_hard))]]
     hard: list[Clip] = [
         (s, 100 + k, style) for k, (s, style) in enumerate(zip(picked[n_clips:], HARD_STYLES[:n_hard], strict=False))
     ]
