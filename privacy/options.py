@@ -1,13 +1,13 @@
 """The knobs of the anonymizer, with defaults chosen for a live call on two cores.
 
 Defaults were set from ``bench/privacy_bench.py`` (closing notes of issues 3 and 14): short-range BlazeFace
-on the whole frame inside the call (no lag for the near face), CenterFace at 320 px on every third frame in a
-background thread (its boxes carried by optical flow to the frame they are used on; running it on every frame
-cost most of the CPU for little recall, since tracks hold faces in between), heads from a person mask every
-sixth frame (heads no face detector finds), every detector on a track's first frame, tracks held for a second
-and followed by optical flow, masks 1.7x the detector box and growing while unconfirmed, smoothed 3x3-cell
-pixelation. :meth:`AnonymizerOptions.for_files` runs everything on every frame, for offline work where no
-deadline applies.
+on the whole frame inside the call (no lag for the near face), CenterFace at 320 px on every frame in a
+background thread (its boxes carried by optical flow to the frame they are used on; every third frame saved a
+third of the CPU but let a face go uncovered for 7 frames instead of 2 on the motion clips, issue 14), heads
+from a person mask every sixth frame (heads no face detector finds), every detector on a track's first frame,
+tracks held for a second and followed by optical flow, masks 1.7x the detector box and growing while
+unconfirmed, smoothed 3x3-cell pixelation. :meth:`AnonymizerOptions.for_files` runs everything on every frame,
+for offline work where no deadline applies.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class AnonymizerOptions:
     that tiles find, for less CPU, with far fewer false masks."""
     strong_mode: StrongMode = StrongMode.BACKGROUND
     """Where CenterFace runs (see :class:`StrongMode`)."""
-    strong_every: int = 3
+    strong_every: int = 1
     """CenterFace runs on every n-th frame of a track (the first frame of a track always runs it); held tracks
     follow the faces by optical flow in between."""
     strong_threshold: float = 0.12
