@@ -33,12 +33,21 @@ class Tally:
     longest_run: int = 0
     obscured_frames: int = 0
     frames: int = 0
+    process_cpu_ms: float = 0.0
+    """Process CPU time (every thread, the background detector's included) spent while the clips played."""
+    processed: int = 0
+    """Frames actually processed (not dropped as busy) while ``process_cpu_ms`` was counted."""
+    call_cpu_ms: list[float] = field(default_factory=list)
+    """CPU time of the calling thread per processed frame (the background detector's work excluded)."""
 
     def recall32(self) -> float:
         return self.covered32 / self.faces32 if self.faces32 else float("nan")
 
     def recall64(self) -> float:
         return self.covered64 / self.faces64 if self.faces64 else float("nan")
+
+    def live_cpu_per_frame(self) -> float:
+        return self.process_cpu_ms / self.processed if self.processed else float("nan")
 
     def found_share(self) -> float:
         return self.still_found / self.checked if self.checked else float("nan")
@@ -56,6 +65,10 @@ def still_found(face: Box, detections: Sequence[Box]) -> bool:
 
 def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
+
+
+def median(values: Sequence[float]) -> float:
+    return float(np.median(values)) if values else float("nan")
 
 
 def mean(values: Sequence[float]) -> float:

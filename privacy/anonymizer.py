@@ -10,6 +10,10 @@ Per frame: optical flow carries the held tracks to the new frame; a cheap BlazeF
 frame (plus tiles, when configured); CenterFace runs in the background by default, and its boxes are carried by
 optical flow from the frame it saw to the current one; detections refresh or start tracks; every track becomes
 an enlarged mask; the masks are pixelated. A track's first frame runs every detector inline.
+
+Heads that no face detector finds (the back of a head, a profile, a covered face, a head cut by the edge) come
+from a person mask (:mod:`privacy.head_cues`) every ``head_every`` frames; they are held and carried by optical
+flow like faces, and masked whole wherever no face track already explains them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 from privacy.boxes import Box, FaceDetector
 from privacy.counters import CounterSnapshot, FrameCounters
 from privacy.detector_stack import FastDetectors, SingleDetector, StrongDetector
+from privacy.head_cues import HeadDetector
 from privacy.lighting import detection_input
 from privacy.motion import Motion, estimate_motion, flow_image, unseen_bands
 from privacy.obscure import obscure_boxes
@@ -47,6 +52,8 @@ class TrackState:
 
     def __init__(self) -> None:
         self.tracks: list[Track] = []
+        self.heads: list[Track] = []
+        """Heads from the person mask (see :mod:`privacy.head_cues`), held and carried like face tracks."""
         self.frame_index = 0
         self.frame_shape: tuple[int, ...] | None = None
         self.prev_grey: np.ndarray | None = None
@@ -81,6 +88,7 @@ class TrackState:
     def reset(self) -> None:
         """Forget all tracks (a new resolution or a new camera): the next frame runs every detector again."""
         self.tracks = []
+        self.heads = []
         self.prev_grey = None
         self.frame_shape = None
         self.detection_has_run = False
@@ -104,6 +112,7 @@ class Anonymizer:
         detector: FaceDetector | None = None,
         *,
         strong_detector: FaceDetector | None = None,
+        head_detector: FaceDetector | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = options
@@ -113,9 +122,11 @@ class Anonymizer:
         if detector is None:
             self._fast = FastDetectors(options)
             self._strong = None if options.strong_mode is StrongMode.OFF else StrongDetector(options)
+            self._heads: FaceDetector | None = HeadDetector() if options.head_every > 0 else None
         else:
             self._fast = SingleDetector(detector)
             self._strong = None if options.strong_mode is StrongMode.OFF else strong_detector
+            self._heads = head_detector if options.head_every > 0 else None
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
@@ -173,9 +184,11 @@ class Anonymizer:
         if background and state.prev_grey is not None and scene_changed(state.prev_grey, grey):
             state.cut_index = state.frame_index
         motion = Motion.still()
-        if state.prev_grey is not None and state.tracks:
-            motion = estimate_motion(state.prev_grey, grey, [t.box for t in state.tracks])
+        followed = [t.box for t in state.tracks] + [t.box for t in state.heads]
+        if state.prev_grey is not None and followed:
+            motion = estimate_motion(state.prev_grey, grey, followed)
         tracks = advance(state.tracks, motion)
+        heads = advance(state.heads, motion)
         looked_at = detection_input(frame, grey) if opts.dark_boost else frame
         # The first frame of a track has no history to lean on: it runs every detector (all tiles, CenterFace
         # at two sizes). It is slow, once; the caller sends fully obscured frames meanwhile.
@@ -186,6 +199,9 @@ class Anonymizer:
             strong_boxes, strong_ok = self._run_strong(looked_at, grey, state, now)
             boxes += strong_boxes
         state.tracks = associate(tracks, boxes, now, opts.tracking)
+        if self._heads is not None and (thorough or state.frame_index % opts.head_every == 0):
+            heads = associate(heads, self._heads.detect(looked_at), now, opts.head_tracking)
+        state.heads = [t for t in heads if now - t.last_seen <= opts.head_tracking.hold_s]
         state.prev_grey = grey
         state.frame_index += 1
         state.detection_has_run = True
@@ -197,6 +213,7 @@ class Anonymizer:
             return None
         height, width = frame.shape[:2]
         state.last_masks = masks(state.tracks, now, opts.tracking, width, height)
+        state.last_masks += unexplained_heads(state.heads, state.last_masks, now, opts, width, height)
         lag = state.frame_index - 1 - state.strong_seen_index
         if opts.mask_unseen_edges and self._strong is not None and lag > 0:
             state.last_masks += unseen_bands(motion.camera, width, height, lag)
@@ -250,6 +267,25 @@ class Anonymizer:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="privacy-strong")
             return self._executor.submit(strong.detect, image)
+
+
+def unexplained_heads(
+    heads: list[Track], face_masks: list[Box], now: float, options: AnonymizerOptions, width: int, height: int
+) -> list[Box]:
+    """Masks for the heads that no face mask already covers (most of the head inside one face mask)."""
+    if not heads:
+        return []
+    out = []
+    for mask in masks(heads, now, options.head_tracking, width, height):
+        if not any(_covers_most(face, mask) for face in face_masks):
+            out.append(mask)
+    return out
+
+
+def _covers_most(outer: Box, inner: Box, share: float = 0.8) -> bool:
+    ix = max(0.0, min(outer.x + outer.w, inner.x + inner.w) - max(outer.x, inner.x))
+    iy = max(0.0, min(outer.y + outer.h, inner.y + inner.h) - max(outer.y, inner.y))
+    return ix * iy >= share * inner.w * inner.h
 
 
 SCENE_THUMB = (32, 24)

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from privacy.boxes import Box
+from privacy.errors import ModelUnusable
 from privacy.models import BLAZEFACE_FULL, BLAZEFACE_FULL_SPARSE, BLAZEFACE_SHORT, read_model
 from privacy.tflite_metadata import with_image_metadata
 
@@ -47,13 +48,17 @@ def _create(config: BlazeFaceConfig) -> Any:
     from mediapipe.tasks.python.core.base_options import BaseOptions
     from mediapipe.tasks.python.vision import FaceDetector, FaceDetectorOptions
 
-    model = with_image_metadata(read_model(config.model.value), config.model.name.lower())
-    options = FaceDetectorOptions(
-        base_options=BaseOptions(model_asset_buffer=model),
-        min_detection_confidence=config.min_score,
-        min_suppression_threshold=config.suppression_iou,
-    )
-    return FaceDetector.create_from_options(options)
+    raw = read_model(config.model.value)
+    try:
+        model = with_image_metadata(raw, config.model.name.lower())
+        options = FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_buffer=model),
+            min_detection_confidence=config.min_score,
+            min_suppression_threshold=config.suppression_iou,
+        )
+        return FaceDetector.create_from_options(options)
+    except Exception as error:  # a corrupt file fails in the flatbuffer parser or inside mediapipe
+        raise ModelUnusable(f"{config.model.value} could not be loaded ({type(error).__name__})") from error
 
 
 TALLER = 1.15

@@ -17,6 +17,7 @@ import numpy as np
 
 from privacy.box_merge import nms
 from privacy.boxes import Box
+from privacy.errors import ModelUnusable
 from privacy.models import CENTERFACE, read_model
 from privacy.onnx_graph import dynamic_shapes
 
@@ -38,13 +39,17 @@ def load_session(threads: int = 1) -> object:
     """
     import onnxruntime as ort
 
-    model = dynamic_shapes(read_model(CENTERFACE), _DIMS)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
-    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+    raw = read_model(CENTERFACE)
+    try:
+        model = dynamic_shapes(raw, _DIMS)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # a corrupt file fails in the protobuf parser or in onnxruntime
+        raise ModelUnusable(f"{CENTERFACE} could not be loaded ({type(error).__name__})") from error
 
 
 @dataclass(frozen=True, slots=True)

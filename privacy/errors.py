@@ -15,6 +15,12 @@ class ModelMissing(PrivacyError):
     """A model file that the detector stack needs is not installed (nothing is downloaded at run time)."""
 
 
+class ModelUnusable(PrivacyError):
+    """A model file is there but cannot be loaded (truncated, corrupt, another file under its name).
+
+    Raised when the anonymizer is built (server start-up), never while frames flow."""
+
+
 class MediaInputError(PrivacyError):
     """The input of offline anonymization cannot be used: unreadable, unsupported, empty or missing."""
 

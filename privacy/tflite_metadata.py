@@ -19,10 +19,15 @@ _METADATA_IDENTIFIER = b"M001"
 _MODEL_IDENTIFIER = b"TFL3"
 
 
-def _metadata_flatbuffer(model_name: str) -> bytes:
+def _metadata_flatbuffer(
+    model_name: str,
+    mean: float = 127.5,
+    std: float = 127.5,
+    outputs: tuple[str, ...] = ("regressors", "classificators"),
+) -> bytes:
     norm = md.NormalizationOptionsT()
-    norm.mean = [127.5]
-    norm.std = [127.5]
+    norm.mean = [mean]
+    norm.std = [std]
     unit = md.ProcessUnitT()
     unit.optionsType = md.ProcessUnitOptions.NormalizationOptions
     unit.options = norm
@@ -35,14 +40,14 @@ def _metadata_flatbuffer(model_name: str) -> bytes:
     image.name = "image"
     image.content = content
     image.processUnits = [unit]
-    outputs = []
-    for name in ("regressors", "classificators"):
+    tensors = []
+    for name in outputs:
         tensor = md.TensorMetadataT()
         tensor.name = name
-        outputs.append(tensor)
+        tensors.append(tensor)
     subgraph = md.SubGraphMetadataT()
     subgraph.inputTensorMetadata = [image]
-    subgraph.outputTensorMetadata = outputs
+    subgraph.outputTensorMetadata = tensors
     meta = md.ModelMetadataT()
     meta.name = model_name
     meta.subgraphMetadata = [subgraph]
@@ -62,13 +67,23 @@ def has_metadata(model: bytes) -> bool:
     return False
 
 
-def with_image_metadata(model: bytes, model_name: str = "blazeface") -> bytes:
-    """The model with image-input metadata added (returned unchanged when it already has metadata)."""
+def with_image_metadata(
+    model: bytes,
+    model_name: str = "blazeface",
+    mean: float = 127.5,
+    std: float = 127.5,
+    outputs: tuple[str, ...] = ("regressors", "classificators"),
+) -> bytes:
+    """The model with image-input metadata added (returned unchanged when it already has metadata).
+
+    ``(x - mean) / std`` is the input normalisation; the defaults are BlazeFace's ([-1, 1]), the selfie
+    segmentation model takes [0, 1] (mean 0, std 255).
+    """
     if has_metadata(model):
         return model
     parsed = tfl.ModelT.InitFromPackedBuf(bytearray(model), 0)
     buffer = tfl.BufferT()
-    buffer.data = list(_metadata_flatbuffer(model_name))
+    buffer.data = list(_metadata_flatbuffer(model_name, mean, std, outputs))
     parsed.buffers.append(buffer)
     entry = tfl.MetadataT()
     entry.name = _METADATA_NAME
