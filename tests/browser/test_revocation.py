@@ -31,8 +31,10 @@ async def test_revoking_the_formidler_right_ends_their_call_in_the_browser(
     async with tor.post(f"{server.url}/staff/access/revoke", data={"csrf": csrf, "staff_id": "1", "org": "2"}):
         pass
     await tor.close()
-    await wait_until(host, "window.samhandling.state === 'ended'", timeout=3)
-    assert loop.time() - started < 1.5
+    await wait_until(host, "window.samhandling.state === 'ended'", timeout=4)
+    # The server's bound (< 1 s from the removal to «ended» on the socket) is asserted without browsers in
+    # tests/access_web/test_access_http.py; here two live browser streams share the 2-core machine with the server.
+    assert loop.time() - started < 3.0
     await wait_until(user, "window.samhandling.tiles.every(t => t.fig.hidden)", timeout=5)
     await host.goto(f"{server.url}/staff")
     assert host.url.rstrip("/") == server.url  # logged out: sent to the front page

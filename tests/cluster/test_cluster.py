@@ -186,8 +186,8 @@ async def test_a_right_removed_on_one_node_ends_a_call_on_the_other_within_a_sec
         await host.connect()
         await host.enter()
         other = cluster.other((await holder(cluster)).name)
-        async with tor.get(f"{other.url}/staff/access") as resp:
-            page = await resp.text()
+        async with tor.get(f"{other.url}/staff/access/revoke?staff_id={KARI}&org=2") as resp:
+            page = await resp.text()  # the confirmation page holds the form
         async with tor.post(
             f"{other.url}/staff/access/revoke", data={"csrf": csrf_of(page), "staff_id": str(KARI), "org": "2"}
         ) as resp:
@@ -289,8 +289,8 @@ async def test_sigkill_mid_call_participants_rejoin_elsewhere_and_the_recording_
         while not await broken():
             assert time.monotonic() < deadline, "the dead node's recording was not marked broken"
             await asyncio.sleep(0.5)
-        async with nina.get(f"{cluster.url}/staff/recordings/{recording_id}") as resp:
-            page = await resp.text()
+        async with nina.get(f"{cluster.url}/staff/recordings/{recording_id}/delete") as resp:
+            page = await resp.text()  # deleting asks first; the confirmation page holds the form
             assert resp.status == 200
         async with nina.post(
             f"{cluster.url}/staff/recordings/{recording_id}/delete", data={"csrf": csrf_of(page)}

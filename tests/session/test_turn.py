@@ -146,6 +146,7 @@ def test_turn_settings_come_from_the_environment_and_the_secret_is_never_printed
         "SAMHANDLING_TURN_SECRET": "canary-turn-secret",
         "SAMHANDLING_TURN_TTL_S": "7200",
         "SAMHANDLING_ICE_TRANSPORT_POLICY": "relay",
+        "SAMHANDLING_DEV_MODE": "true",
     }
     settings = load_settings(env)
     assert settings.turn_urls == ("turn:turn.example.no:3478?transport=udp", "turns:turn.example.no:5349")
@@ -153,6 +154,8 @@ def test_turn_settings_come_from_the_environment_and_the_secret_is_never_printed
     (turn,) = settings.ice_servers_now(1_000_000.0)
     assert str(turn["username"]).startswith("1007200:") and turn["urls"] == list(settings.turn_urls)
     assert settings.ice_servers_now(1_000_000.0)[0]["username"] != turn["username"]  # one per connection
-    assert load_settings({}).ice_servers_now(0.0) == []  # no TURN configured: nothing added
+    assert (
+        load_settings({"SAMHANDLING_DEV_MODE": "true"}).ice_servers_now(0.0) == []
+    )  # no TURN configured: nothing added
     with pytest.raises(SettingsError):
-        load_settings({"SAMHANDLING_ICE_TRANSPORT_POLICY": "none"})
+        load_settings({"SAMHANDLING_ICE_TRANSPORT_POLICY": "none", "SAMHANDLING_DEV_MODE": "true"})

@@ -495,11 +495,14 @@ function updateConsentPanel() {
   const staff = staffPowers();
   const own = call.me.role === "bruker" || call.me.role === "parorende";
   const panel = $("consent");
-  panel.hidden = !user || !(staff || own);
+  panel.hidden = !user; // everyone present sees what the user has consented to; only some may change it
   if (panel.hidden) return;
   const scopes = call.consents.get(user) || [];
   const names = scopes.map((sc) => S[`scope.${sc}`]).join(", ");
   $("consent-state").textContent = scopes.length ? `${S["consent.active"]}: ${names}` : S["consent.none"];
+  $("consent-form").hidden = !(staff || own);
+  $("consent-withdraw").hidden = !(staff || own) || !call.lastConsentId;
+  if (!(staff || own)) return;
   $("consent-form-title").textContent = staff ? S["consent.oral"] : S["consent.written.help"];
   $("consent-submit").textContent = staff ? S["consent.record"] : S["consent.give"];
   $("consent-withdraw").hidden = !call.lastConsentId;
