@@ -186,7 +186,8 @@ def _staff_context(request: web.Request, user: StaffUser) -> dict[str, Any]:
     centre = user.organisation_parent if user.organisation_kind == "centre_department" else user.organisation_id
     return {
         "user": user,
-        "dropin_url": f"/staff/dropin/teknisk/{centre}" if user.organisation_kind.startswith("centre") else None,
+        # The technical department's drop-in line is for its technicians (other departments' lines for advisers).
+        "dropin_url": f"/staff/dropin/teknisk/{centre}" if StaffRole.TECHNICIAN in user.roles else None,
         "csrf": request.app[SIGNER].csrf_token(user.session),
         "kinds": MEETING_KINDS,
         "roles": [(r.value, LABELS[lang][r]) for r in ENTRANCE_ROLES],
