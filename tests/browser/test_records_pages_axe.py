@@ -13,7 +13,7 @@ from tests.browser.flows import login_page
 from tests.browser_support import axe_violations, launch
 from tests.live_server import LiveServer
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 @pytest.fixture
