@@ -253,7 +253,7 @@ async def create(request: web.Request) -> web.Response:
     user = await require(request, StaffAction.CREATE_MEETING)
     form = await check_csrf(request, user)
     settings, now = request.app[SETTINGS], request.app[CLOCK]()
-    roles = _entrance_roles((await request.post()).getall("roles", []))
+    roles = _link_roles((await request.post()).getall("roles", []))
     try:
         async with request.app[ENGINE].begin() as conn:
             if not await can_create_meetings(conn, user.organisation_id):
@@ -316,7 +316,7 @@ async def join_own(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/j/{issued.token}")
 
 
-def _entrance_roles(values: Sequence[object]) -> list[Role]:
+def _link_roles(values: Sequence[object]) -> list[Role]:
     """The roles to make links for. The page offers citizens, relatives and guests; a staff role may still be
     asked for (a label in the call, e.g. for a bench or an outside adviser), but such a link carries no staff
     powers: those come only from a logged-in employee's own link (``session/permissions.py``)."""
@@ -348,7 +348,7 @@ async def new_link(request: web.Request) -> web.Response:
         meeting = await get_meeting_for(conn, user.id, request.match_info["meeting_id"])
     if meeting is None:  # another organisation's meeting is as unknown as a missing one
         raise web.HTTPNotFound(text="Fant ikke møtet.")
-    links = await _links(request, meeting.id, _entrance_roles([form.get("role", "")]), user)
+    links = await _links(request, meeting.id, _link_roles([form.get("role", "")]), user)
     return render(
         request,
         "links.html",

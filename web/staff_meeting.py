@@ -10,13 +10,11 @@ from session.isolation import get_meeting_for
 from session.meetings import Meeting
 from session.nb_format import format_span
 from session.organisations import staff_roles_of
-from session.permissions import CALL_ROLE_OF_STAFF
+from session.permissions import call_role_for
 from session.planning import OSLO, MeetingPlan, ParticipantKind
 from session.roles import Role
 from web.app import ENGINE, SIGNER
 from web.pages import StaffUser
-
-MEETING_ROLE_OF_STAFF = CALL_ROLE_OF_STAFF
 
 
 def join_role(kind: ParticipantKind) -> Role | None:
@@ -38,11 +36,7 @@ async def form_lists(request: web.Request) -> dict[str, list[str]]:
 
 async def meeting_role_of(conn: AsyncConnection, staff_id: int) -> Role | None:
     """The call role of a staff member (formidler, adviser or technician); None for other rights."""
-    held = {role for role, _ in await staff_roles_of(conn, staff_id)}
-    for staff_role, role in MEETING_ROLE_OF_STAFF.items():
-        if staff_role in held:
-            return role
-    return None
+    return call_role_for(frozenset(role for role, _ in await staff_roles_of(conn, staff_id)))
 
 
 async def staff_meeting(request: web.Request, user: StaffUser) -> Meeting:
