@@ -25,6 +25,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack
 from session.fanout import Fanout
 from session.ice import rtc_configuration
+from session.ice_consent import install as install_consent_check
 from session.rtcp_guard import guard_video_sender
 from session.rtp_receive import install as install_receive_layer
 from session.shared_encoder import SenderTimeline, SharedEncoder
@@ -77,6 +78,7 @@ class MediaRelay:
         card: Callable[[int, int, str], np.ndarray],
     ) -> None:
         install_receive_layer()  # complete frames leave at once; lost packets are asked for again or skipped
+        install_consent_check()  # a late answer to an ICE consent check still counts; 30 s of silence ends it
         self.config = config
         self.processor = processor
         self._executor = executor
