@@ -89,27 +89,54 @@ class MediaRelay:
         self.on_media_event: Callable[[str], None] | None = None
         """Counts feedback handling (keyframe requests, retransmissions, refusals, subscriber resyncs)."""
 
+    def peer_connection(self, pid: str) -> RTCPeerConnection | None:
+        media = self._media.get(pid)
+        return media.pc if media else None
+
     def privacy_track(self, pid: str) -> PrivacyTrack | None:
         media = self._media.get(pid)
         return media.privacy if media else None
 
-    async def negotiate(self, pid: str, offer_sdp: str) -> str:
-        """Answer the browser's single offer; OfferRejected when it does not have the agreed layout."""
-        if pid in self._media:
-            raise OfferRejected("Tilkoblingen er allerede satt opp.")
+    async def negotiate(self, pid: str, offer_sdp: str, on_lost: Callable[[], None] | None = None) -> str:
+        """Answer the browser's offer; OfferRejected when it does not have the agreed layout.
+
+        A second offer from the same participant is a reconnection (the browser's network changed, or its
+        connection failed): the old connection is closed and replaced, the gates stay. ``on_lost`` is called
+        once if this connection fails or closes by itself (ICE consent lapsed, DTLS failed), so that the
+        browser can be told to reconnect at once instead of waiting for its own timeouts."""
+        old = self._media.pop(pid, None)
+        try:
+            answer = await self._negotiate(pid, offer_sdp, on_lost)
+        except BaseException:  # refused, timed out or cancelled: a working connection stays as it was
+            await self._close_media(pid)
+            if old is not None:
+                self._media[pid] = old
+            raise
+        if old is not None:
+            await self._shutdown(old)
+        return answer
+
+    async def _negotiate(self, pid: str, offer_sdp: str, on_lost: Callable[[], None] | None) -> str:
         servers = self.config.ice_servers_now() if self.config.ice_servers_now else self.config.ice_servers
         pc = RTCPeerConnection(rtc_configuration(servers, self.config.ice_transport_policy))
         media = _Media(pc)
         self._media[pid] = media
+        if on_lost is not None:
+
+            def lost() -> None:
+                if pc.connectionState in ("failed", "closed") and self._media.get(pid) is media:
+                    pc.remove_listener("connectionstatechange", lost)
+                    self._media_event("connection_lost")
+                    on_lost()
+
+            pc.on("connectionstatechange", lost)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except Exception:
-            await self.close(pid)
             raise OfferRejected("Tilbudet (SDP) kunne ikke brukes.") from None
         transceivers = pc.getTransceivers()
         expected = ["audio", "video"] + ["audio", "video"] * self.config.slots
         if [t.kind for t in transceivers] != expected:
-            await self.close(pid)
             raise OfferRejected("Tilbudet har ikke den avtalte oppbygningen av lyd- og bildekanaler.")
 
         audio_in, video_in = transceivers[0].receiver.track, transceivers[1].receiver.track
@@ -144,7 +171,6 @@ class MediaRelay:
         try:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception:
-            await self.close(pid)
             raise OfferRejected("Kunne ikke lage svar på tilbudet.") from None
         return pc.localDescription.sdp
 
@@ -209,9 +235,14 @@ class MediaRelay:
 
     async def close(self, pid: str) -> None:
         self._gates.pop(pid, None)
+        await self._close_media(pid)
+
+    async def _close_media(self, pid: str) -> None:
         media = self._media.pop(pid, None)
-        if media is None:
-            return
+        if media is not None:
+            await self._shutdown(media)
+
+    async def _shutdown(self, media: _Media) -> None:
         for slot in list(media.slot_tracks):
             for track in media.slot_tracks.pop(slot):
                 if track is not None:

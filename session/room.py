@@ -410,6 +410,17 @@ class Room:
             effects += self._lobby_update()
         return effects + self._broadcast(self.roster()) + self._sync_gates()
 
+    def relink(self, pid: str) -> list[Effect]:
+        """After a participant's media connection was replaced (a reconnection): the same slots as before, in
+        both directions, so nobody's layout changes and nothing is renegotiated for the others."""
+        if pid not in self.participants:
+            return []
+        me = self.participants[pid]
+        effects: list[Effect] = [Attach(pid, slot, source) for slot, source in me.slots.items()]
+        for other in self.participants.values():
+            effects += [Attach(other.id, slot, pid) for slot, source in other.slots.items() if source == pid]
+        return effects
+
     def _show(self, viewer: Participant, source: Participant) -> list[Effect]:
         free = next((s for s in range(self.slot_count) if s not in viewer.slots), None)
         if free is None:

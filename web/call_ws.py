@@ -276,12 +276,15 @@ async def _handle(
     """One validated message; refusals (SessionError, PrivacyRecordError …) are answered by ``_answer``."""
     if isinstance(msg, Offer):
         try:
-            answer = await asyncio.wait_for(app[RELAY].negotiate(pid, msg.sdp), timeout=15)
+            answer = await asyncio.wait_for(
+                app[RELAY].negotiate(pid, msg.sdp, on_lost=lambda: _tell_media_lost(ws)), timeout=15
+            )
         except (OfferRejected, TimeoutError) as exc:
             app[METRICS].ws_errors.labels(code="offer_rejected").inc()
             await ws.send_json(error("offer_rejected", str(exc) or "Tilkoblingen kunne ikke settes opp i tide."))
             return
         await ws.send_json({"type": "answer", "sdp": answer})
+        await carry_out(app, meeting, meeting.room.relink(pid))  # a reconnection keeps its slots (first: none)
         return
     if isinstance(msg, Ping):
         await ws.send_json({"type": "pong", "t": msg.t})
@@ -293,6 +296,17 @@ async def _handle(
         effects = room_event(meeting.room, pid, msg)
     if effects is not None:
         await carry_out(app, meeting, effects)
+
+
+def _tell_media_lost(ws: web.WebSocketResponse) -> None:
+    """The server's side of the media connection ended by itself: the browser reconnects without waiting."""
+    if not ws.closed:
+        task = asyncio.ensure_future(ws.send_json({"type": "media-lost"}))
+        _PENDING.add(task)
+        task.add_done_callback(_PENDING.discard)
+
+
+_PENDING: set[asyncio.Future[None]] = set()
 
 
 async def _end_on_revocation(app: web.Application, ws: web.WebSocketResponse, staff_id: int, generation: int) -> None:

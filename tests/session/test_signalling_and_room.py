@@ -245,3 +245,13 @@ def test_a_pre_call_check_sees_itself_only_and_cannot_enter() -> None:
     with pytest.raises(NotAllowed):
         room.request_entry("c")
     assert not any(isinstance(e, Attach) for e in effects)
+
+
+def test_a_reconnection_gets_the_same_slots_both_ways_and_changes_nothing_else() -> None:
+    room = meeting_with(("b", Role.RADGIVER), ("c", Role.TEKNIKER))
+    before = {pid: dict(p.slots) for pid, p in room.participants.items()}
+    effects = room.relink("b")
+    # b sees h in slot 0 and c in slot 1; h shows b in slot 0, c shows b in slot 1
+    assert set(effects) == {Attach("b", 0, "h"), Attach("b", 1, "c"), Attach("h", 0, "b"), Attach("c", 1, "b")}
+    assert {pid: dict(p.slots) for pid, p in room.participants.items()} == before
+    assert room.relink("gone") == []

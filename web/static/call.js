@@ -143,12 +143,55 @@ function updateGates() {
 
 async function negotiate() {
   for (let i = 0; i < call.slots; i++) call.tiles.push(makeTile(i));
+  await connectMedia();
+}
+
+// One peer connection at a time. When it fails (the network changed: Wi-Fi to 4G, or the server's side ended)
+// a new one is offered under the same participant: the server keeps roster, consent, pause and the slot
+// layout, and the tiles keep their places; only the media tracks are replaced.
+async function connectMedia() {
   const { pc, sdp } = await createOffer(call.stream, call.slots, call.iceServers, call.iceTransportPolicy);
   call.pc = pc;
-  pc.addEventListener("connectionstatechange", () => {
-    if (pc.connectionState === "failed") say(S["call.error"]);
-  });
+  pc.addEventListener("connectionstatechange", () => watchConnection(pc));
   send({ type: "offer", sdp });
+}
+
+const DISCONNECTED_GRACE_MS = 2000; // ICE often recovers by itself from a short "disconnected"
+
+function watchConnection(pc) {
+  if (pc !== call.pc || call.state === "ended") return;
+  const state = pc.connectionState;
+  if (state === "connected") {
+    clearTimeout(call.graceTimer);
+    if (call.reconnecting) {
+      call.reconnecting = false;
+      say(S["call.reconnected"]);
+    }
+  } else if (state === "failed" || state === "closed") {
+    reconnectMedia();
+  } else if (state === "disconnected") {
+    clearTimeout(call.graceTimer);
+    call.graceTimer = setTimeout(() => {
+      if (pc === call.pc && pc.connectionState !== "connected") reconnectMedia();
+    }, DISCONNECTED_GRACE_MS);
+  }
+}
+
+function reconnectMedia() {
+  if (call.reconnectPending || !call.ws || call.ws.readyState !== WebSocket.OPEN) return;
+  call.reconnectPending = true;
+  call.reconnecting = true;
+  call.reconnects = (call.reconnects || 0) + 1;
+  clearTimeout(call.graceTimer);
+  say(S["call.reconnecting"]);
+  const old = call.pc;
+  call.pc = null;
+  if (old) old.close();
+  connectMedia()
+    .catch((e) => fail(e))
+    .finally(() => {
+      call.reconnectPending = false;
+    });
 }
 
 async function onAnswer(sdp) {
@@ -157,7 +200,9 @@ async function onAnswer(sdp) {
   countFrames(selfView);
   call.tiles.forEach((tile, i) => {
     tile.video.srcObject = new MediaStream(slotTracks[i]);
+    if (tile.participant) tile.video.play().catch(() => {});
   });
+  if (call.reconnecting) return;
   buttons.enter.disabled = false;
   say(S["join.preview"]);
 }
@@ -255,6 +300,9 @@ function onMessage(msg) {
       break;
     case "answer":
       onAnswer(msg.sdp).catch((e) => fail(e));
+      break;
+    case "media-lost":
+      reconnectMedia();
       break;
     case "entered":
       call.state = "in-call";
