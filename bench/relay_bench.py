@@ -26,6 +26,7 @@ import math
 import os
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -311,5 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exit(code: int) -> None:
+    """Exit even when a library thread was left blocked. aiortc's decoder threads are not daemons and end only
+    when their receiver is stopped; one left behind (seen once in CI, after the results were printed) would
+    keep a finished bench from exiting, and the smoke test would time out on a run that had measured all."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(timeout=2)
+    stuck = sorted({t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon})
+    if stuck:
+        print(f"relay bench: threads left running ({', '.join(stuck)}); exiting anyway", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(code)
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    _exit(main())

@@ -177,8 +177,19 @@ function watchConnection(pc) {
   }
 }
 
+const RECONNECT_SPACING_MS = 3000; // a connection that keeps failing is retried, but not in a tight loop
+
 function reconnectMedia() {
   if (call.reconnectPending || !call.ws || call.ws.readyState !== WebSocket.OPEN) return;
+  const since = Date.now() - (call.lastReconnect || 0);
+  if (since < RECONNECT_SPACING_MS) {
+    clearTimeout(call.retryTimer);
+    call.retryTimer = setTimeout(() => {
+      if (!call.pc || ["failed", "closed", "disconnected"].includes(call.pc.connectionState)) reconnectMedia();
+    }, RECONNECT_SPACING_MS - since);
+    return;
+  }
+  call.lastReconnect = Date.now();
   call.reconnectPending = true;
   call.reconnecting = true;
   call.reconnects = (call.reconnects || 0) + 1;
@@ -197,7 +208,7 @@ function reconnectMedia() {
 async function onAnswer(sdp) {
   const { selfTrack, slotTracks } = await applyAnswer(call.pc, sdp, call.slots);
   selfView.srcObject = new MediaStream([selfTrack]);
-  countFrames(selfView);
+  if (!call.frames.has(selfView)) countFrames(selfView); // once: a reconnection replaces only the track
   call.tiles.forEach((tile, i) => {
     tile.video.srcObject = new MediaStream(slotTracks[i]);
     if (tile.participant) tile.video.play().catch(() => {});
@@ -301,8 +312,8 @@ function onMessage(msg) {
     case "answer":
       onAnswer(msg.sdp).catch((e) => fail(e));
       break;
-    case "media-lost":
-      reconnectMedia();
+    case "media-lost": // not while a new connection is being set up (the message may be about the old one)
+      if (!call.pc || !["new", "connecting"].includes(call.pc.connectionState)) reconnectMedia();
       break;
     case "entered":
       call.state = "in-call";
