@@ -97,7 +97,7 @@ class MediaRelay:
         media = self._media.get(pid)
         return media.privacy if media else None
 
-    async def negotiate(self, pid: str, offer_sdp: str, on_lost: Callable[[], None] | None = None) -> str:
+    async def negotiate(self, pid: str, offer_sdp: str, on_lost: Callable[[], object] | None = None) -> str:
         """Answer the browser's offer; OfferRejected when it does not have the agreed layout.
 
         A second offer from the same participant is a reconnection (the browser's network changed, or its
@@ -116,7 +116,7 @@ class MediaRelay:
             await self._shutdown(old)
         return answer
 
-    async def _negotiate(self, pid: str, offer_sdp: str, on_lost: Callable[[], None] | None) -> str:
+    async def _negotiate(self, pid: str, offer_sdp: str, on_lost: Callable[[], object] | None) -> str:
         servers = self.config.ice_servers_now() if self.config.ice_servers_now else self.config.ice_servers
         pc = RTCPeerConnection(rtc_configuration(servers, self.config.ice_transport_policy))
         media = _Media(pc)

@@ -20,7 +20,7 @@ from session.meetings import Invitation, meeting_org_ids
 from session.message_rate import TokenBucket, audited_bucket, message_bucket
 from session.relay import OfferRejected
 from session.roles import Role
-from session.room import Effect, Room, StopRecording
+from session.room import Effect, Room, Send, StopRecording
 from session.room_events import room_event
 from session.signalling import (
     Admit,
@@ -275,9 +275,14 @@ async def _handle(
 ) -> None:
     """One validated message; refusals (SessionError, PrivacyRecordError …) are answered by ``_answer``."""
     if isinstance(msg, Offer):
+        lost: list[Effect] = [Send(pid, {"type": "media-lost"})]
         try:
             answer = await asyncio.wait_for(
-                app[RELAY].negotiate(pid, msg.sdp, on_lost=lambda: _tell_media_lost(ws)), timeout=15
+                # When the server's side ends by itself, the browser is told to reconnect without waiting.
+                app[RELAY].negotiate(
+                    pid, msg.sdp, on_lost=lambda: asyncio.ensure_future(carry_out(app, meeting, lost))
+                ),
+                timeout=15,
             )
         except (OfferRejected, TimeoutError) as exc:
             app[METRICS].ws_errors.labels(code="offer_rejected").inc()
@@ -296,17 +301,6 @@ async def _handle(
         effects = room_event(meeting.room, pid, msg)
     if effects is not None:
         await carry_out(app, meeting, effects)
-
-
-def _tell_media_lost(ws: web.WebSocketResponse) -> None:
-    """The server's side of the media connection ended by itself: the browser reconnects without waiting."""
-    if not ws.closed:
-        task = asyncio.ensure_future(ws.send_json({"type": "media-lost"}))
-        _PENDING.add(task)
-        task.add_done_callback(_PENDING.discard)
-
-
-_PENDING: set[asyncio.Future[None]] = set()
 
 
 async def _end_on_revocation(app: web.Application, ws: web.WebSocketResponse, staff_id: int, generation: int) -> None:
