@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
-from playwright.async_api import Page
+from playwright.async_api import Browser, Page
 
 from privacy.pause_card import BACKGROUND_BGR
 from tests.browser_support import grab_frame
+from tests.live_server import LiveServer, create_meeting, staff_client
+
+
+async def links_for(server: LiveServer, roles: list[str]) -> dict[str, str]:
+    """A meeting made by the demo formidler: its host link and one link per role."""
+    client = await staff_client(server)
+    try:
+        return await create_meeting(client, server, roles)
+    finally:
+        await client.close()
+
+
+async def host_and_user(browsers: tuple[Browser, Browser], **options: Any) -> tuple[Page, Page]:
+    """The host's page in the first browser and the user's in the second (two devices), in bokmål."""
+    return (
+        await browsers[0].new_page(locale="nb-NO", **options),
+        await browsers[1].new_page(locale="nb-NO", **options),
+    )
 
 
 async def wait_until(page: Page, expression: str, timeout: float = 10.0) -> None:

@@ -15,7 +15,9 @@ from tests.browser.flows import (
     admit_first,
     confirm_roster,
     guest_waits,
+    host_and_user,
     is_card,
+    links_for,
     login_page,
     open_call,
     record_oral_consent,
@@ -24,7 +26,7 @@ from tests.browser.flows import (
     wait_until,
 )
 from tests.browser_support import axe_violations, grab_frame, launch
-from tests.live_server import LiveServer, create_meeting, server_settings, staff_client, start_server
+from tests.live_server import LiveServer, server_settings, start_server
 from web.frame_processing import WholeFrameObscurer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -103,11 +105,8 @@ async def test_two_browsers_see_and_hear_each_other_only_processed(
     obscuring_server: LiveServer, chromium: tuple[Browser, Browser], camera_y4m: Path
 ) -> None:
     server = obscuring_server
-    client = await staff_client(server)
-    links = await create_meeting(client, server, ["bruker"])
-    await client.close()
-    host_page = await chromium[0].new_page(locale="nb-NO")
-    user_page = await chromium[1].new_page(locale="nb-NO")
+    links = await links_for(server, ["bruker"])
+    host_page, user_page = await host_and_user(chromium)
     await start_meeting(host_page, user_page, links["host"], links["bruker"])
     for page in (host_page, user_page):
         await page.wait_for_selector(".tile:not([hidden])", timeout=15_000)
@@ -138,11 +137,8 @@ def _source_sample() -> list[np.ndarray]:
 
 
 async def test_leaving_is_seen_and_pages_pass_axe(server: LiveServer, chromium: tuple[Browser, Browser]) -> None:
-    client = await staff_client(server)
-    links = await create_meeting(client, server, ["bruker"])
-    await client.close()
-    host_page = await chromium[0].new_page(bypass_csp=True, locale="nb-NO")  # axe-core is injected as a script
-    user_page = await chromium[1].new_page(bypass_csp=True, locale="nb-NO")
+    links = await links_for(server, ["bruker"])
+    host_page, user_page = await host_and_user(chromium, bypass_csp=True)  # axe-core is injected as a script
     await login_page(host_page, server.url)
     await open_call(host_page, links["host"])
     assert await axe_violations(host_page) == []
@@ -213,11 +209,8 @@ async def test_received_frames_hold_no_face_the_strongest_detector_finds(
     confident = [b for f in source[::10] for b in low.detect(f) if b.score >= 0.5]
     assert len(confident) >= len(source[::10]) // 2, "the test clip should show a clear face most of the time"
 
-    client = await staff_client(server)
-    links = await create_meeting(client, server, ["bruker"])
-    await client.close()
-    host_page = await chromium[0].new_page(locale="nb-NO")
-    user_page = await chromium[1].new_page(locale="nb-NO")
+    links = await links_for(server, ["bruker"])
+    host_page, user_page = await host_and_user(chromium)
     await start_meeting(host_page, user_page, links["host"], links["bruker"])
     await wait_for_tile(host_page, card=False, timeout=10)
 

@@ -17,24 +17,17 @@ from tests.browser.flows import (
     confirm_roster,
     guest_waits,
     host_enters,
+    links_for,
     start_meeting,
     wait_for_tile,
     wait_until,
 )
 from tests.browser_support import launch
-from tests.live_server import LiveServer, create_meeting, staff_client
+from tests.live_server import LiveServer
 from web.app import ENGINE, RECORDS
 from web.logging_setup import JsonFormatter
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-async def links_for(server: LiveServer, roles: list[str]) -> dict[str, str]:
-    client = await staff_client(server)
-    try:
-        return await create_meeting(client, server, roles)
-    finally:
-        await client.close()
 
 
 async def audio_energy_from_tile(page: Page) -> float:

@@ -14,14 +14,16 @@ from tests.browser.flows import (
     admit_first,
     confirm_roster,
     guest_waits,
+    host_and_user,
     host_enters,
+    links_for,
     open_call,
     record_oral_consent,
     start_meeting,
     wait_until,
 )
 from tests.browser_support import launch
-from tests.live_server import LiveServer, create_meeting, server_settings, staff_client, start_server
+from tests.live_server import LiveServer, server_settings, start_server
 from web.app import RELAY
 from web.frame_processing import WholeFrameObscurer
 
@@ -87,11 +89,8 @@ async def test_the_others_see_a_reloaded_host_again_within_two_seconds(
     light_server: LiveServer, chromium: tuple[Browser, Browser]
 ) -> None:
     server = light_server
-    client = await staff_client(server)
-    links = await create_meeting(client, server, ["bruker"])
-    await client.close()
-    host = await chromium[0].new_page(locale="nb-NO")
-    user = await chromium[1].new_page(locale="nb-NO")
+    links = await links_for(server, ["bruker"])
+    host, user = await host_and_user(chromium)
     await host_enters(host, links["host"])
     await guest_waits(user, links["bruker"])
     await admit_first(host, user)
@@ -126,11 +125,8 @@ async def test_a_late_adviser_sees_the_consent_already_given(
     light_server: LiveServer, chromium: tuple[Browser, Browser]
 ) -> None:
     server = light_server
-    client = await staff_client(server)
-    links = await create_meeting(client, server, ["bruker", "radgiver"])
-    await client.close()
-    host = await chromium[0].new_page(locale="nb-NO")
-    user = await chromium[1].new_page(locale="nb-NO")
+    links = await links_for(server, ["bruker", "radgiver"])
+    host, user = await host_and_user(chromium)
     await start_meeting(host, user, links["host"], links["bruker"])
     adviser_context = await chromium[1].new_context(locale="nb-NO")  # another device
     adviser = await adviser_context.new_page()
@@ -157,11 +153,8 @@ async def test_a_lost_connection_comes_back_by_itself_with_the_meeting_whole(
     switch looks like from the server). The page is not reloaded: it reconnects under the same participant, and
     consent, roster and the slot layout are as they were."""
     server = light_server
-    client = await staff_client(server)
-    links = await create_meeting(client, server, ["bruker"])
-    await client.close()
-    host = await chromium[0].new_page(locale="nb-NO")
-    user = await chromium[1].new_page(locale="nb-NO")
+    links = await links_for(server, ["bruker"])
+    host, user = await host_and_user(chromium)
     await start_meeting(host, user, links["host"], links["bruker"])
     host_pid, user_pid = await pid_of(host), await pid_of(user)
     await seconds_until_frames(host, user_pid)
