@@ -26,12 +26,16 @@ from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack
 from session.fanout import Fanout
 from session.ice import rtc_configuration
 from session.ice_consent import install as install_consent_check
+from session.link_feedback import ReceiverLink, watch_sender_feedback
 from session.rtcp_guard import guard_video_sender
 from session.rtp_receive import install as install_receive_layer
-from session.shared_encoder import SenderTimeline, SharedEncoder
+from session.shared_encoder import EncodedTrack, SenderTimeline, SharedEncoder
 from session.slot_track import SlotTrack
 
 log = logging.getLogger(__name__)
+
+LINK_TICK_S = 0.5
+"""How often each receiver's link is measured and its layer decided."""
 
 
 class OfferRejected(Exception):
@@ -47,6 +51,7 @@ class _Media:
     encoder: SharedEncoder | None = None
     """One VP8 encoding of the processed stream for every receiver (None when a receiver needs another codec)."""
     self_view: MediaStreamTrack | None = None
+    self_sender: RTCRtpSender | None = None
     slot_senders: list[tuple[RTCRtpSender, RTCRtpSender]] = field(default_factory=list)
     slot_switches: list[tuple[SlotTrack, SlotTrack]] = field(default_factory=list)
     """Each slot's audio and video sender reads one SlotTrack for the connection's life; only its source changes."""
@@ -54,6 +59,14 @@ class _Media:
     timelines: dict[int, SenderTimeline] = field(default_factory=dict)
     """Per video sender (by id): the timestamps it has sent, continued by whichever stream it carries next."""
     tracks_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    link: ReceiverLink | None = None
+    """What this participant's link carries: the layer of every shared-encoder stream sent to them."""
+
+    def encoded_streams(self) -> list[tuple[int, EncodedTrack]]:
+        """(sender SSRC, shared-encoder track) of every video stream sent to this participant."""
+        pairs: list[tuple[RTCRtpSender | None, MediaStreamTrack | None]] = [(self.self_sender, self.self_view)]
+        pairs += [(self.slot_senders[slot][1], video) for slot, (_, video) in self.slot_tracks.items()]
+        return [(sender._ssrc, t) for sender, t in pairs if sender is not None and isinstance(t, EncodedTrack)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +98,9 @@ class MediaRelay:
         self._card = card
         self._media: dict[str, _Media] = {}
         self._gates: dict[str, tuple[str, bool]] = {}
+        self._audio_only: set[str] = set()
+        """Participants who chose «Bare lyd»: kept across reconnections, like the gates."""
+        self._ticker: asyncio.Task[None] | None = None
         self.on_counter: Callable[[str], None] | None = None
         self.on_media_event: Callable[[str], None] | None = None
         """Counts feedback handling (keyframe requests, retransmissions, refusals, subscriber resyncs)."""
@@ -97,16 +113,24 @@ class MediaRelay:
         media = self._media.get(pid)
         return media.privacy if media else None
 
-    async def negotiate(self, pid: str, offer_sdp: str, on_lost: Callable[[], object] | None = None) -> str:
+    async def negotiate(
+        self,
+        pid: str,
+        offer_sdp: str,
+        on_lost: Callable[[], object] | None = None,
+        on_link: Callable[[bool], object] | None = None,
+    ) -> str:
         """Answer the browser's offer; OfferRejected when it does not have the agreed layout.
 
         A second offer from the same participant is a reconnection (the browser's network changed, or its
         connection failed): the old connection is closed and replaced, the gates stay. ``on_lost`` is called
         once if this connection fails or closes by itself (ICE consent lapsed, DTLS failed), so that the
-        browser can be told to reconnect at once instead of waiting for its own timeouts."""
+        browser can be told to reconnect at once instead of waiting for its own timeouts. ``on_link(True)`` is
+        called when this participant's link can no longer carry video (it then gets none, and should send
+        none), ``on_link(False)`` when it can again."""
         old = self._media.pop(pid, None)
         try:
-            answer = await self._negotiate(pid, offer_sdp, on_lost)
+            answer = await self._negotiate(pid, offer_sdp, on_lost, on_link)
         except BaseException:  # refused, timed out or cancelled: a working connection stays as it was
             await self._close_media(pid)
             if old is not None:
@@ -116,11 +140,22 @@ class MediaRelay:
             await self._shutdown(old)
         return answer
 
-    async def _negotiate(self, pid: str, offer_sdp: str, on_lost: Callable[[], object] | None) -> str:
+    async def _negotiate(
+        self,
+        pid: str,
+        offer_sdp: str,
+        on_lost: Callable[[], object] | None,
+        on_link: Callable[[bool], object] | None,
+    ) -> str:
         servers = self.config.ice_servers_now() if self.config.ice_servers_now else self.config.ice_servers
         pc = RTCPeerConnection(rtc_configuration(servers, self.config.ice_transport_policy))
         media = _Media(pc)
+        media.link = ReceiverLink(media.encoded_streams, on_audio_only=lambda on: on_link(on) if on_link else None)
+        if pid in self._audio_only:
+            media.link.choose_audio_only(True)
         self._media[pid] = media
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.ensure_future(self._tick_links())
         if on_lost is not None:
 
             def lost() -> None:
@@ -158,6 +193,7 @@ class MediaRelay:
         # The participant's own processed view comes back on the video transceiver they send on.
         transceivers[0].direction = "recvonly"
         transceivers[1].direction = "sendrecv"
+        media.self_sender = transceivers[1].sender
         media.self_view = self._video_for(media, media, transceivers[1].sender)
         transceivers[1].sender.replaceTrack(media.self_view)
         for i in range(self.config.slots):
@@ -173,6 +209,27 @@ class MediaRelay:
         except Exception:
             raise OfferRejected("Kunne ikke lage svar på tilbudet.") from None
         return pc.localDescription.sdp
+
+    def set_audio_only(self, pid: str, on: bool) -> None:
+        """The participant's «Bare lyd»: no video is sent to them (they send none either; their browser stops it)."""
+        (self._audio_only.add if on else self._audio_only.discard)(pid)
+        media = self._media.get(pid)
+        if media is not None and media.link is not None:
+            media.link.choose_audio_only(on)
+
+    def link_layer(self, pid: str) -> str | None:
+        media = self._media.get(pid)
+        return media.link.layer.value if media is not None and media.link is not None else None
+
+    async def _tick_links(self) -> None:
+        while self._media:
+            await asyncio.sleep(LINK_TICK_S)
+            for media in list(self._media.values()):
+                if media.link is not None:
+                    try:
+                        media.link.tick()
+                    except Exception:  # one receiver's feedback must not stop the others' adaptation
+                        log.exception("link adaptation failed")
 
     def set_gates(self, pid: str, video: str, audio: bool) -> None:
         """What of this participant may leave the server; remembered for a connection not negotiated yet."""
@@ -210,9 +267,12 @@ class MediaRelay:
         assert source.video is not None
         track: MediaStreamTrack
         if source.encoder is not None:
-            encoded = source.encoder.subscribe(viewer.timelines.setdefault(id(sender), SenderTimeline()))
+            assert viewer.link is not None
+            timeline = viewer.timelines.setdefault(id(sender), SenderTimeline())
+            encoded = source.encoder.subscribe(timeline, viewer.link.layer)
             # aiortc's sender only forces keyframes on its own encoder; route the receiver's PLI/FIR here.
             guard_video_sender(sender, encoded.request_keyframe, self._media_event)
+            watch_sender_feedback(sender, viewer.link.report)
             track = encoded
         else:
             guard_video_sender(sender, None, self._media_event)
@@ -235,6 +295,7 @@ class MediaRelay:
 
     async def close(self, pid: str) -> None:
         self._gates.pop(pid, None)
+        self._audio_only.discard(pid)
         await self._close_media(pid)
 
     async def _close_media(self, pid: str) -> None:
@@ -258,6 +319,10 @@ class MediaRelay:
     async def close_all(self) -> None:
         for pid in list(self._media):
             await self.close(pid)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
 
     def __len__(self) -> int:
         return len(self._media)

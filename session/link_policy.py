@@ -1,0 +1,181 @@
+"""Which quality of video one receiver's link carries: high, low, or none (audio only).
+
+The signals are the receiver's own RTCP feedback: its estimate of what the link carries (REMB, one number for
+the whole connection), and for each stream the round-trip time and the share of packets lost (receiver
+reports). A link that cannot carry what it is sent queues first (the round trip grows), then drops (loss
+above what radio links lose at random), and its receiver's estimate falls below the rate it is sent. Any of
+these for a second means congestion, and the receiver is moved down a layer at once: queued video is late
+video. Going up is a probe: a receiver estimates at most about 1.5 times what it gets, so the room a layer
+needs cannot show before the layer is sent. After a quiet while the next layer up is tried; a probe that
+congests the link is undone and the wait before the next one doubles. Audio is never part of the decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Layer(StrEnum):
+    HIGH = "high"
+    LOW = "low"
+    NONE = "none"
+
+
+HIGH_BPS = 900_000
+"""The high layer's encoder rate (640x480 at 15 fps)."""
+LOW_BPS = 200_000
+"""The low layer's encoder rate (320x240)."""
+AUDIO_ONLY_BELOW_BPS = 150_000
+"""A congested link estimated below this carries no video: it stops both ways and audio continues."""
+BELOW_SENT = 0.7
+"""An estimate that fell below this share of the rate actually sent: the link does not carry it. Estimators
+set about 0.85 of what arrives when they see a queue, and cap at 1.5 times what arrives: margin for both."""
+MIN_SENT_BPS = 100_000
+"""Below this the rate sent says little (a still picture, a keyframe's burst): only round trip and loss count."""
+QUEUE_DELAY_S = 0.25
+"""Round trip above the connection's lowest by this much: packets wait in a queue somewhere."""
+CONGESTED_LOSS = 0.10
+"""Loss above random radio loss (the call must shrug off 5 %): a queue that overflows."""
+DOWN_AFTER_S = 1.0
+"""Congestion must last this long (one report can be noise); during a probe it is undone at once."""
+DRAIN_S = 2.0
+"""After a step down the queue that built up still drains: reports in this time do not count against the new layer."""
+FIRST_PROBE_S = 8.0
+MAX_PROBE_WAIT_S = 64.0
+PROBE_SETTLE_S = 20.0
+"""A probed layer held this long without congestion counts as carried: the next probe waits the first interval."""
+
+
+_ORDER = (Layer.NONE, Layer.LOW, Layer.HIGH)
+
+
+def _below(layer: Layer) -> Layer:
+    return _ORDER[max(0, _ORDER.index(layer) - 1)]
+
+
+def _above(layer: Layer) -> Layer:
+    return _ORDER[min(len(_ORDER) - 1, _ORDER.index(layer) + 1)]
+
+
+@dataclass(slots=True)
+class LinkSignals:
+    """The latest feedback of one receiver; None where it has not said."""
+
+    estimate_bps: float | None = None
+    fell: bool = False
+    """The estimate went down since the last layer change: estimators lower it only when they see a queue."""
+    sending_bps: float = 0.0
+    rtts: tuple[float, ...] = ()
+    """The last three round trips: one late report (a busy receiver) is not a queue, three in a row are."""
+    min_rtt_s: float | None = None
+    loss: float = 0.0
+
+    def add_estimate(self, bps: float) -> None:
+        if self.estimate_bps is not None and bps < 0.95 * self.estimate_bps:
+            self.fell = True
+        self.estimate_bps = bps
+
+    def add_rtt(self, rtt_s: float) -> None:
+        self.rtts = (*self.rtts[-2:], rtt_s)
+        self.min_rtt_s = rtt_s if self.min_rtt_s is None else min(self.min_rtt_s, rtt_s)
+
+    def forget(self) -> None:
+        """Loss, round trip and the estimate's fall were measured on the old rate; new reports will tell."""
+        self.loss, self.rtts, self.fell = 0.0, (), False
+
+    def congested(self) -> bool:
+        if len(self.rtts) == 3 and self.min_rtt_s is not None and min(self.rtts) - self.min_rtt_s >= QUEUE_DELAY_S:
+            return True
+        if self.loss >= CONGESTED_LOSS:
+            return True
+        # A low estimate counts only once it has fallen: a receiver's estimator starts low and ramps up (at the
+        # start, after a step up), and a ramp is not congestion.
+        if not self.fell or self.estimate_bps is None or self.sending_bps < MIN_SENT_BPS:
+            return False
+        return self.estimate_bps < BELOW_SENT * self.sending_bps
+
+
+@dataclass(slots=True)
+class LinkPolicy:
+    """Pure state for one receiver: feed it signals, call ``decide(streams, now)`` on each report and about once
+    a second; it returns the new layer when the one to send changed, else None. ``chosen_audio_only`` (the
+    user's «Bare lyd») wins over every signal."""
+
+    layer: Layer = Layer.HIGH
+    chosen_audio_only: bool = False
+    signals: LinkSignals | None = None
+    changed_at: float = 0.0
+    congested_since: float | None = None
+    probing: bool = False
+    probe_wait_s: float = FIRST_PROBE_S
+    probes: int = 0
+    failed_probes: int = 0
+    changes: int = 0
+
+    def __post_init__(self) -> None:
+        self.signals = self.signals or LinkSignals()
+
+    @property
+    def effective(self) -> Layer:
+        return Layer.NONE if self.chosen_audio_only else self.layer
+
+    def choose_audio_only(self, on: bool) -> Layer | None:
+        before = self.effective
+        self.chosen_audio_only = on
+        return self.effective if self.effective != before else None
+
+    def report(
+        self,
+        *,
+        estimate_bps: float | None = None,
+        rtt_s: float | None = None,
+        loss: float | None = None,
+        sending_bps: float | None = None,
+    ) -> None:
+        s = self.signals
+        assert s is not None
+        if estimate_bps is not None:
+            s.add_estimate(estimate_bps)
+        if rtt_s is not None:
+            s.add_rtt(rtt_s)
+        if loss is not None:
+            s.loss = loss
+        if sending_bps is not None:
+            s.sending_bps = sending_bps
+
+    def decide(self, streams: int, now: float) -> Layer | None:
+        before = self.effective
+        self._decide(streams, now)
+        return self.effective if self.effective != before else None
+
+    def _decide(self, streams: int, now: float) -> None:
+        s = self.signals
+        assert s is not None
+        if self.chosen_audio_only:
+            return  # nothing is sent, so nothing is learnt; the policy resumes where it was when video is wanted
+        draining = not self.probing and now - self.changed_at < DRAIN_S and self.changes > 0
+        if self.layer is not Layer.NONE and not draining and s.congested():
+            self.congested_since = now if self.congested_since is None else self.congested_since
+            if self.probing or now - self.congested_since >= DOWN_AFTER_S:
+                collapsed = s.estimate_bps is not None and s.fell and s.estimate_bps < AUDIO_ONLY_BELOW_BPS
+                target = Layer.NONE if collapsed else _below(self.layer)
+                if self.probing:
+                    self.failed_probes += 1
+                    self.probe_wait_s = min(MAX_PROBE_WAIT_S, self.probe_wait_s * 2)
+                self._set(target, now)
+            return
+        self.congested_since = None
+        held = now - self.changed_at
+        if self.probing and held >= PROBE_SETTLE_S:
+            self.probing, self.probe_wait_s = False, FIRST_PROBE_S
+        if self.layer is not Layer.HIGH and not self.probing and held >= self.probe_wait_s:
+            self.probes += 1
+            self._set(_above(self.layer), now)
+            self.probing = True
+
+    def _set(self, layer: Layer, now: float) -> None:
+        self.layer, self.changed_at, self.congested_since, self.probing = layer, now, None, False
+        self.changes += 1
+        assert self.signals is not None
+        self.signals.forget()

@@ -1,0 +1,130 @@
+"""The layer one receiver's link gets, decided from its RTCP feedback alone (pure, time passed in)."""
+
+from __future__ import annotations
+
+from session.link_policy import (
+    DOWN_AFTER_S,
+    FIRST_PROBE_S,
+    HIGH_BPS,
+    LOW_BPS,
+    PROBE_SETTLE_S,
+    Layer,
+    LinkPolicy,
+)
+
+
+def run(policy: LinkPolicy, seconds: float, start: float, streams: int = 1, **signals: float) -> list[Layer]:
+    """Report ``signals`` twice a second for ``seconds`` (as the relay's ticker does); the layers switched to."""
+    changes: list[Layer] = []
+    t = start
+    while t < start + seconds:
+        sending = {Layer.HIGH: HIGH_BPS, Layer.LOW: LOW_BPS, Layer.NONE: 0}[policy.effective] * streams
+        policy.report(sending_bps=sending, **signals)
+        if (new := policy.decide(streams, t)) is not None:
+            changes.append(new)
+        t += 0.5
+    return changes
+
+
+def falls_to(policy: LinkPolicy, bps: int) -> None:
+    """The receiver's estimate was higher a moment ago: its estimator saw a queue and lowered it."""
+    policy.report(estimate_bps=2 * bps)
+
+
+def test_a_link_without_feedback_keeps_the_high_layer() -> None:
+    policy = LinkPolicy()
+    assert run(policy, 30, 0) == []
+    assert policy.effective is Layer.HIGH
+
+
+def test_random_radio_loss_and_a_steady_round_trip_are_not_congestion() -> None:
+    policy = LinkPolicy()
+    assert run(policy, 30, 0, rtt_s=0.04, loss=0.05, estimate_bps=1_200_000) == []
+
+
+def test_a_growing_round_trip_moves_the_receiver_down_after_a_second() -> None:
+    policy = LinkPolicy()
+    run(policy, 5, 0, rtt_s=0.03, estimate_bps=1_000_000)
+    changes = run(policy, 3, 5, rtt_s=0.03 + 0.3, estimate_bps=1_000_000)
+    assert changes == [Layer.LOW]
+    assert policy.changed_at - 5 >= DOWN_AFTER_S
+
+
+def test_one_bad_report_is_not_enough() -> None:
+    policy = LinkPolicy()
+    run(policy, 5, 0, rtt_s=0.03)
+    policy.report(rtt_s=0.5)  # one late answer from a busy receiver
+    assert policy.decide(1, 5.0) is None
+    policy.report(rtt_s=0.03)
+    assert run(policy, 5, 5.5, rtt_s=0.03) == []
+
+
+def test_an_estimate_below_what_is_sent_moves_down_to_what_it_carries() -> None:
+    policy = LinkPolicy()
+    falls_to(policy, 600_000)
+    # Two streams to this receiver; the link carries about 600 kbit/s: the low layer (2 x 200) fits.
+    changes = run(policy, 3, 0, streams=2, estimate_bps=600_000)
+    assert changes == [Layer.LOW]
+
+
+def test_an_estimate_that_only_ramps_up_is_not_congestion() -> None:
+    """A receiver's estimator starts low and climbs (at the start of a call, after a step up)."""
+    policy = LinkPolicy()
+    changes: list[Layer] = []
+    for i in range(20):
+        policy.report(estimate_bps=100_000 + 40_000 * i, sending_bps=HIGH_BPS)
+        if (new := policy.decide(1, i * 0.5)) is not None:
+            changes.append(new)
+    assert changes == []
+
+
+def test_a_collapsed_link_goes_straight_to_audio_only() -> None:
+    policy = LinkPolicy()
+    falls_to(policy, 90_000)
+    assert run(policy, 3, 0, estimate_bps=90_000) == [Layer.NONE]
+
+
+def test_heavy_loss_is_congestion() -> None:
+    policy = LinkPolicy()
+    assert run(policy, 3, 0, loss=0.3) == [Layer.LOW]
+
+
+def test_the_next_layer_up_is_probed_and_a_failed_probe_doubles_the_wait() -> None:
+    policy = LinkPolicy()
+    falls_to(policy, 500_000)
+    run(policy, 3, 0, estimate_bps=500_000)  # HIGH does not fit: LOW
+    assert policy.layer is Layer.LOW
+    went_down = policy.changed_at
+    # The estimate keeps up with LOW: after the first interval HIGH is tried.
+    changes = run(policy, FIRST_PROBE_S + 1, went_down, estimate_bps=500_000)
+    assert changes == [Layer.HIGH] and policy.probing
+    probe_at = policy.changed_at
+    assert probe_at - went_down >= FIRST_PROBE_S
+    # HIGH congests the link (the round trip grows): undone at once, the next probe waits twice as long.
+    policy.report(rtt_s=0.03)
+    changes = run(policy, 2, probe_at + 0.5, estimate_bps=500_000, rtt_s=0.4)
+    assert changes == [Layer.LOW]
+    assert policy.failed_probes == 1 and policy.probe_wait_s == 2 * FIRST_PROBE_S
+    back = policy.changed_at
+    assert run(policy, 2 * FIRST_PROBE_S - 1, back, estimate_bps=500_000, rtt_s=0.03) == []
+    assert run(policy, 2, back + 2 * FIRST_PROBE_S - 1, estimate_bps=500_000, rtt_s=0.03) == [Layer.HIGH]
+
+
+def test_a_probe_that_holds_becomes_the_layer_and_resets_the_wait() -> None:
+    policy = LinkPolicy()
+    falls_to(policy, 120_000)
+    run(policy, 3, 0, estimate_bps=120_000)
+    assert policy.layer is Layer.NONE
+    start = policy.changed_at
+    # The link recovers: LOW is probed and holds; its estimate catches up, so HIGH is probed later too.
+    changes = run(policy, FIRST_PROBE_S + PROBE_SETTLE_S + 1, start, estimate_bps=2_000_000, rtt_s=0.03)
+    assert changes[:2] == [Layer.LOW, Layer.HIGH]
+    assert policy.failed_probes == 0
+
+
+def test_audio_only_chosen_wins_over_every_estimate_and_is_undone_by_the_user() -> None:
+    policy = LinkPolicy()
+    assert policy.choose_audio_only(True) is Layer.NONE
+    assert run(policy, 60, 0, estimate_bps=5_000_000) == []
+    assert policy.effective is Layer.NONE
+    assert policy.choose_audio_only(False) is Layer.HIGH
