@@ -94,6 +94,14 @@ class SetGates:
 
 
 @dataclass(frozen=True, slots=True)
+class SetAudioOnly:
+    """The participant chose «Bare lyd»: the relay sends them no video (their browser stops sending its own)."""
+
+    participant: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Audit:
     """A record for the signed audit log: roles and ids only, never chat or names."""
 
@@ -139,7 +147,9 @@ class Close:
     reason: str
 
 
-Effect = Send | Attach | Detach | SetGates | Audit | Revoke | Close | StartRecording | StopRecording | Record
+Effect = (
+    Send | Attach | Detach | SetGates | SetAudioOnly | Audit | Revoke | Close | StartRecording | StopRecording | Record
+)
 
 
 @dataclass(slots=True)
@@ -156,6 +166,10 @@ class Participant:
     audio: bool = True
     video: bool = True
     paused: bool = False
+    audio_only: bool = False
+    """Chosen by the participant («Bare lyd»): no video to or from them, audio goes on."""
+    weak_link: bool = False
+    """Their link cannot carry video now (the relay measured it): the same as audio_only until it recovers."""
     slots: dict[int, str] = field(default_factory=dict)
     """slot number -> the participant shown in it."""
     gates: tuple[VideoGate, bool] | None = None
@@ -191,6 +205,8 @@ class Participant:
             "audio": self.audio,
             "video": self.video,
             "paused": self.paused,
+            "audio_only": self.audio_only,
+            "weak_link": self.weak_link,
         }
 
 
@@ -490,6 +506,27 @@ class Room:
         me.audio, me.video = audio, video
         msg = {"type": "media", "participant": pid, "audio": audio, "video": video}
         return self._broadcast(msg, also=pid)
+
+    @_event
+    def set_audio_only(self, pid: str, on: bool) -> list[Effect]:
+        me = self.require(pid, CallAction.SET_MEDIA)
+        if me.audio_only == on:
+            return []
+        me.audio_only = on
+        return [SetAudioOnly(pid, on), *self._broadcast(self._link_message(me), also=pid)]
+
+    @_event
+    def link_changed(self, pid: str, weak: bool) -> list[Effect]:
+        """The relay found that ``pid``'s link can (no longer) carry video; everyone is told, they first."""
+        me = self.participants.get(pid)
+        if me is None or me.weak_link == weak:
+            return []
+        me.weak_link = weak
+        return self._broadcast(self._link_message(me), also=pid)
+
+    @staticmethod
+    def _link_message(p: Participant) -> dict[str, Any]:
+        return {"type": "link", "participant": p.id, "audio_only": p.audio_only, "weak_link": p.weak_link}
 
     def chat(self, pid: str, text: str) -> list[Effect]:
         """Relayed to those in the call now; never stored, logged or audited."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from session.room import Effect, Room
 from session.signalling import (
     Admit,
+    AudioOnly,
     Chat,
     ClientMessage,
     Deny,
@@ -35,6 +36,8 @@ def room_event(room: Room, pid: str, msg: ClientMessage) -> list[Effect] | None:
         return room.request_entry(pid)
     if isinstance(msg, SetMedia):
         return room.set_media(pid, msg.audio, msg.video)
+    if isinstance(msg, AudioOnly):
+        return room.set_audio_only(pid, msg.on)
     if isinstance(msg, Admit):
         return room.admit(pid, msg.participant)
     if isinstance(msg, Deny):

@@ -51,6 +51,13 @@ class SetMedia:
 
 
 @dataclass(frozen=True, slots=True)
+class AudioOnly:
+    """«Bare lyd»: no video to or from this participant until they turn it off."""
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Leave:
     pass
 
@@ -143,6 +150,7 @@ ClientMessage = (
     Offer
     | Enter
     | SetMedia
+    | AudioOnly
     | Leave
     | Ping
     | Sync
@@ -232,6 +240,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "offer": _offer,
     "enter": lambda _d: Enter(),
     "media": lambda d: SetMedia(audio=_bool(d, "audio"), video=_bool(d, "video")),
+    "audio-only": lambda d: AudioOnly(_bool(d, "on")),
     "leave": lambda _d: Leave(),
     "ping": _ping,
     "sync": lambda _d: Sync(),
@@ -254,6 +263,7 @@ _TYPES: dict[type, str] = {
     Offer: "offer",
     Enter: "enter",
     SetMedia: "media",
+    AudioOnly: "audio-only",
     Leave: "leave",
     Ping: "ping",
     Sync: "sync",

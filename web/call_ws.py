@@ -276,11 +276,16 @@ async def _handle(
     """One validated message; refusals (SessionError, PrivacyRecordError …) are answered by ``_answer``."""
     if isinstance(msg, Offer):
         lost: list[Effect] = [Send(pid, {"type": "media-lost"})]
+
+        def link(weak: bool) -> asyncio.Future[None]:
+            return asyncio.ensure_future(carry_out(app, meeting, meeting.room.link_changed(pid, weak)))
+
         try:
             answer = await asyncio.wait_for(
-                # When the server's side ends by itself, the browser is told to reconnect without waiting.
+                # When the server's side ends by itself, the browser is told to reconnect without waiting; when
+                # the link cannot carry video, everyone is told (and the browser stops sending its camera).
                 app[RELAY].negotiate(
-                    pid, msg.sdp, on_lost=lambda: asyncio.ensure_future(carry_out(app, meeting, lost))
+                    pid, msg.sdp, on_lost=lambda: asyncio.ensure_future(carry_out(app, meeting, lost)), on_link=link
                 ),
                 timeout=15,
             )

@@ -22,6 +22,7 @@ from session.room import (
     Record,
     Revoke,
     Send,
+    SetAudioOnly,
     SetGates,
     StartRecording,
     StopRecording,
@@ -44,6 +45,8 @@ async def carry_out(app: web.Application, meeting: LiveMeeting, effects: list[Ef
             relay.detach(effect.viewer, effect.slot)
         elif isinstance(effect, SetGates):
             relay.set_gates(effect.participant, effect.video.value, effect.audio)
+        elif isinstance(effect, SetAudioOnly):
+            relay.set_audio_only(effect.participant, effect.on)
         elif isinstance(effect, Audit):
             details = _merged(meeting, effect)
             if details is None:

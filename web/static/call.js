@@ -14,6 +14,7 @@ const buttons = {
   enter: document.getElementById("enter"),
   mute: document.getElementById("mute"),
   camera: document.getElementById("camera"),
+  audioOnly: document.getElementById("audio-only"),
   switch: document.getElementById("switch"),
   leave: document.getElementById("leave"),
   pause: document.getElementById("pause"),
@@ -34,6 +35,7 @@ const call = {
   seq: 0, // the last view's number: a gap means a view was lost, so the client asks for a fresh one
   view: null, // the server's view of the meeting for this participant (the one source of truth)
   gates: new Map(), // participant -> what the server lets through of their video
+  links: new Map(), // participant -> { audio_only, weak_link }: no video to or from them, audio goes on
   ws: null,
   pc: null,
   stream: null,
@@ -100,7 +102,30 @@ function gateText(pid) {
   const gate = call.gates.get(pid);
   if (gate !== undefined) return GATE_TEXT[gate] ? S[GATE_TEXT[gate]] : "";
   if (call.paused.get(pid)) return S["gate.pause"];
+  const link = call.links.get(pid);
+  if (link && (link.audio_only || link.weak_link)) return S["call.audioonly.tile"];
   return "";
+}
+
+// «Bare lyd», chosen or because the link cannot carry video: the server sends no video to this browser and
+// it sends none (a disabled track sends almost nothing); audio is untouched.
+function audioOnlyNow() {
+  const link = call.links.get(call.me.pid) || {};
+  return Boolean(link.audio_only || link.weak_link);
+}
+
+function applyLink(pid, link) {
+  const before = call.links.get(pid) || { audio_only: false, weak_link: false };
+  call.links.set(pid, { audio_only: link.audio_only, weak_link: link.weak_link });
+  if (pid === call.me.pid) {
+    if (call.stream) call.stream.getVideoTracks().forEach((t) => (t.enabled = call.video && !audioOnlyNow()));
+    buttons.audioOnly.textContent = link.audio_only ? S["call.audioonly.off"] : S["call.audioonly.on"];
+    if (link.weak_link && !before.weak_link) say(S["call.weak"]);
+    else if (!link.weak_link && before.weak_link) say(S["call.weak.over"]);
+    else if (link.audio_only !== before.audio_only) say(link.audio_only ? S["call.audioonly.said"] : S["call.cam.on"]);
+  } else if (link.weak_link && !before.weak_link) {
+    say(`${roleLabel(roleOf(pid))} ${S["call.weak.other"]}`);
+  }
 }
 
 // A full view of the meeting from the server: everything shown is taken from it, nothing is remembered.
@@ -113,6 +138,7 @@ function applyView(msg) {
   for (const p of [msg.me, ...people]) {
     call.gates.set(p.id, p.gate);
     call.paused.set(p.id, p.paused);
+    if (p.audio_only !== undefined) applyLink(p.id, p);
     if (p.consent) call.consents.set(p.id, p.consent);
   }
   if (msg.roster) {
@@ -347,6 +373,10 @@ function onMessage(msg) {
       }
       break;
     }
+    case "link":
+      applyLink(msg.participant, msg);
+      updateGates();
+      break;
     case "ended": // a draining server ends the meeting here; the link works again on another node
       end(msg.reason === "server_shutdown" ? S["call.moved"] : S["call.ended"]);
       break;
@@ -436,10 +466,14 @@ buttons.mute.addEventListener("click", () => {
 
 buttons.camera.addEventListener("click", () => {
   call.video = !call.video;
-  call.stream.getVideoTracks().forEach((t) => (t.enabled = call.video));
+  call.stream.getVideoTracks().forEach((t) => (t.enabled = call.video && !audioOnlyNow()));
   buttons.camera.textContent = call.video ? S["call.camera.off"] : S["call.camera.on"];
   say(call.video ? S["call.cam.on"] : S["call.camoff"]);
   send({ type: "media", audio: call.audio, video: call.video });
+});
+
+buttons.audioOnly.addEventListener("click", () => {
+  send({ type: "audio-only", on: !(call.links.get(call.me.pid) || {}).audio_only });
 });
 
 buttons.switch.addEventListener("click", async () => {
