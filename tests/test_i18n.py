@@ -33,12 +33,17 @@ def _file(lang: str, area: str) -> dict[str, str]:
     return data
 
 
-AREAS = sorted(path.name.removeprefix("nb").removesuffix(".json") for path in LOCALE.glob("nb*.json"))
+def _areas(lang: str) -> list[str]:
+    return sorted(path.name.removeprefix(lang).removesuffix(".json") for path in LOCALE.glob(f"{lang}.*json"))
 
 
-def test_the_three_languages() -> None:
+AREAS = _areas("nb")
+
+
+def test_every_language_has_the_same_catalogue_files() -> None:
     assert LANGUAGES == ("nb", "nn", "en")
-    assert len(AREAS) == 6 and "" in AREAS
+    assert "" in AREAS and len(AREAS) > 1
+    assert _areas("nn") == AREAS and _areas("en") == AREAS
 
 
 @pytest.mark.parametrize("area", AREAS)
