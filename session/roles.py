@@ -35,6 +35,15 @@ LABELS: dict[str, dict[Role, str]] = {
         Role.LEVERANDOR: "Leverandør",
         Role.HUSBANKEN: "Husbanken",
     },
+    "nn": {
+        Role.FORMIDLER: "Kommunal formidlar / ergoterapeut",
+        Role.RADGIVER: "Rådgjevar, hjelpemiddelsentralen",
+        Role.TEKNIKER: "Teknikar, hjelpemiddelsentralen",
+        Role.BRUKER: "Brukar",
+        Role.PARORENDE: "Pårørande",
+        Role.LEVERANDOR: "Leverandør",
+        Role.HUSBANKEN: "Husbanken",
+    },
     "en": {
         Role.FORMIDLER: "Municipal assistive-technology officer / OT",
         Role.RADGIVER: "Adviser, assistive technology centre",

@@ -1,4 +1,7 @@
-"""One message catalogue per language, bokmål first. Missing keys fall back to bokmål, then to the key."""
+"""One message catalogue per language: bokmål first, nynorsk beside it (språklova § 14), then English.
+
+Missing keys fall back to bokmål, then to the key.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,13 @@ import json
 from functools import cache
 from pathlib import Path
 
-LANGUAGES = ("nb", "en")
+LANGUAGES = ("nb", "nn", "en")
 DEFAULT = "nb"
+NAMES = {"nb": "Bokmål", "nn": "Nynorsk", "en": "English"}
+"""Each language named in itself, for the language switch (the same on every page, whatever its language)."""
 _DIR = Path(__file__).with_name("locale")
+_PRIMARY = {"nb": "nb", "no": "nb", "nn": "nn", "en": "en"}
+"""The primary subtag of an Accept-Language tag → our language; "no" (Norwegian, unspecified) reads as bokmål."""
 
 
 @cache
@@ -23,16 +30,35 @@ def catalogue(lang: str) -> dict[str, str]:
     return data
 
 
+def _quality(part: str) -> float:
+    for param in part.split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                q = float(value)
+            except ValueError:
+                return 0.0
+            return q if 0.0 <= q <= 1.0 else 0.0  # also refuses "nan" and "inf"
+    return 1.0
+
+
 def pick_language(query: str | None, cookie: str | None, accept: str | None) -> str:
+    """An explicit choice (query, then cookie) wins; else the first language of ours the browser accepts.
+
+    Accept-Language is read by its q-values, ties in the header's order ("nn-NO,nb;q=0.9" → nynorsk);
+    a tag with q=0 is refused.
+    """
     for candidate in (query, cookie):
         if candidate in LANGUAGES:
             return candidate
-    for part in (accept or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag in ("nb", "no", "nn", "nb-no", "no-no"):
-            return "nb"
-        if tag.startswith("en"):
-            return "en"
+    parts = [part for part in (accept or "")[:1000].split(",") if part.strip()]
+    ranked = sorted(enumerate(parts), key=lambda item: (-_quality(item[1]), item[0]))
+    for _, part in ranked:
+        if _quality(part) <= 0:
+            continue
+        primary = part.split(";")[0].strip().lower().split("-")[0]
+        if primary in _PRIMARY:
+            return _PRIMARY[primary]
     return DEFAULT
 
 

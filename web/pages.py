@@ -28,7 +28,7 @@ from session.tables import organisations, staff
 from web.app import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER, TEMPLATES
 from web.auth import COOKIE, StaffSession
 from web.client_address import client_address
-from web.i18n import catalogue, pick_language, translate
+from web.i18n import LANGUAGES, NAMES, catalogue, pick_language, translate
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -90,12 +90,12 @@ def render(request: web.Request, template: str, *, status: int = 200, **context:
     html = env.get_template(template).render(
         lang=lang,
         t=lambda key: translate(lang, key),
-        other_lang="en" if lang == "nb" else "nb",
+        languages=[(code, NAMES[code]) for code in LANGUAGES],
         path=request.path,
         **context,
     )
     response = web.Response(text=html, content_type="text/html", status=status)
-    if request.query.get("lang") in ("nb", "en"):
+    if request.query.get("lang") in LANGUAGES:
         response.set_cookie("lang", request.query["lang"], max_age=365 * 86400, samesite="Lax", httponly=True)
     return response
 

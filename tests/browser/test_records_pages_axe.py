@@ -30,6 +30,11 @@ async def test_statement_audit_recordings_and_confirmation_pass_axe(server: Live
     assert await axe_violations(page) == []
     await page.goto(f"{server.url}/tilgjengelighet?lang=en")
     assert await axe_violations(page) == []
+    for path in ("/tilgjengelighet?lang=nn", "/?lang=nn"):  # nynorsk, and the language switch with three links
+        await page.goto(server.url + path)
+        assert await page.get_attribute("html", "lang") == "nn"
+        assert await page.locator(".language-switch a[aria-current='true']").get_attribute("hreflang") == "nn"
+        assert await axe_violations(page) == []
 
     await login_page(page, server.url, "Pia Personvern")
     await page.goto(f"{server.url}/staff/audit?lang=nb")

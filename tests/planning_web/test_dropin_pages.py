@@ -49,6 +49,7 @@ async def test_opening_hours_follow_the_clock_holidays_and_exceptions(clocked: L
     assert "Teknisk avdeling åpner tirsdag 25. november kl. 08.00." in page
     assert 'id="contact"' in page and "telefontiden" in page
     assert "opens Tuesday 25 November at 08.00" in await landing(clocked, "en")
+    assert "Teknisk avdeling opnar tysdag 25. november kl. 08.00." in await landing(clocked, "nn")
     async with aiohttp.ClientSession() as caller:
         status, _ = await join(caller, clocked, "bruker")
         assert status == 409
