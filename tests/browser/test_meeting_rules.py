@@ -191,3 +191,44 @@ async def test_chat_and_ephemeral_text_leave_no_trace_and_no_frame_is_stored(
     names = sorted(p.relative_to(data_dir).as_posix() for p in files)
     assert all(n.startswith(("samhandling.db", "session.key", "keys/")) for n in names), names
     json.dumps(names)
+
+
+async def tile_frames(page: Page) -> int:
+    return int(
+        await page.evaluate(
+            "() => { const t = window.samhandling.tiles.find(t => !t.fig.hidden);"
+            " return t ? (window.samhandling.frames.get(t.video) || 0) : 0; }"
+        )
+    )
+
+
+async def test_audio_only_stops_video_both_ways_keeps_the_sound_and_is_shown_to_the_others(
+    server: LiveServer, pages: tuple[Page, Page]
+) -> None:
+    host, user = pages
+    links = await links_for(server, ["bruker"])
+    await start_meeting(host, user, links["host"], links["bruker"])
+    await wait_for_tile(host, card=False, timeout=5)
+    await wait_until(user, "window.samhandling.tiles.some(t => !t.fig.hidden)")
+
+    await user.click("#audio-only")
+    await host.wait_for_selector(".tile:not([hidden]) .gate-label:not([hidden]):has-text('Bare lyd')", timeout=5_000)
+    await wait_until(user, "document.getElementById('audio-only').textContent === 'Slå på video igjen'", 5)
+    assert "Bare lyd" in await user.inner_text("#status")
+    assert await user.evaluate("window.samhandling.stream.getVideoTracks().every(t => !t.enabled)")
+    await asyncio.sleep(1.0)  # what was on its way has arrived
+    frozen = await tile_frames(user)
+    sound = await audio_energy_from_tile(host)
+    await asyncio.sleep(2.0)
+    assert await tile_frames(user) <= frozen + 2, "video still reached the audio-only user"
+    assert await audio_energy_from_tile(host) > sound, "the sound stopped with the video"
+
+    await user.click("#audio-only")
+    await wait_until(host, "document.querySelector('.tile:not([hidden]) .gate-label').hidden", 5)
+    await wait_until(
+        user,
+        f"window.samhandling.frames.size && {frozen} + 10 < "
+        "window.samhandling.frames.get(window.samhandling.tiles.find(t => !t.fig.hidden).video)",
+        10,
+    )
+    assert await user.evaluate("window.samhandling.stream.getVideoTracks().every(t => t.enabled)")

@@ -100,8 +100,8 @@ const GATE_TEXT = { pause: "gate.pause", consent: "gate.consent", roster: "gate.
 
 function gateText(pid) {
   const gate = call.gates.get(pid);
-  if (gate !== undefined) return GATE_TEXT[gate] ? S[GATE_TEXT[gate]] : "";
-  if (call.paused.get(pid)) return S["gate.pause"];
+  if (gate !== undefined && GATE_TEXT[gate]) return S[GATE_TEXT[gate]];
+  if (gate === undefined && call.paused.get(pid)) return S["gate.pause"];
   const link = call.links.get(pid);
   if (link && (link.audio_only || link.weak_link)) return S["call.audioonly.tile"];
   return "";
