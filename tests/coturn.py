@@ -48,10 +48,6 @@ class Coturn:
         counts = re.findall(pattern, self.log_text())
         return sum(int(rb) for rb, _ in counts), sum(int(sb) for _, sb in counts)
 
-    def released(self, username: str) -> bool:
-        """Whether a client gave back an allocation of ``username`` (a refresh with lifetime 0)."""
-        return f"username=<{username}>, lifetime=0" in self.log_text()
-
 
 @pytest.fixture
 async def coturn(tmp_path: Path) -> AsyncIterator[Coturn]:
