@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.coturn import coturn
 from tests.live_server import LiveServer, server_settings, start_server
 from tests.media import clip_frames, write_y4m
 
@@ -21,6 +22,8 @@ async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     yield live
     await live.stop()
 
+
+__all__ = ["camera_y4m", "coturn", "server"]  # coturn: a fixture shared by tests/session and tests/browser
 
 BROWSER_RERUNS = 2
 """Browser tests measure real frame rates and delays on a 2-core machine that also runs the server, two

@@ -11,12 +11,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import secrets
-import shutil
-import socket
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,54 +20,14 @@ from aioice.turn import create_turn_endpoint
 
 from session.turn_credentials import turn_credential
 from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from, host_client
-from tests.live_server import create_meeting, free_port, server_settings, staff_client, start_server
+from tests.coturn import Coturn, needs_coturn
+from tests.live_server import create_meeting, server_settings, staff_client, start_server
 from tests.media import clip_frames
 from web.settings import Secret
 
-TURNSERVER = shutil.which("turnserver") or "/usr/sbin/turnserver"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(not Path(TURNSERVER).exists(), reason="coturn is not installed (scripts/setup --test)"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120), needs_coturn]
 
-
-@dataclass(frozen=True)
-class Coturn:
-    port: int
-    secret: str
-
-    @property
-    def url(self) -> str:
-        return f"turn:127.0.0.1:{self.port}?transport=udp"
-
-
-@pytest.fixture
-async def coturn(tmp_path: Path) -> AsyncIterator[Coturn]:
-    port, secret = free_port(), secrets.token_hex(16)
-    relay_low = 40000 + (port % 200) * 100
-    proc = await asyncio.create_subprocess_exec(
-        TURNSERVER,
-        *("-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1", f"--listening-port={port}"),
-        *("--use-auth-secret", f"--static-auth-secret={secret}", "--realm=samhandling.test"),
-        *("--no-tls", "--no-dtls", "--no-cli", "--allow-loopback-peers"),
-        *(f"--min-port={relay_low}", f"--max-port={relay_low + 99}"),
-        *(f"--pidfile={tmp_path / 'turn.pid'}", f"--userdb={tmp_path / 'turn.db'}", "--log-file=stdout"),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):  # coturn listens on TCP and UDP on the same port
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail("coturn did not start")
-        yield Coturn(port, secret)
-    finally:
-        proc.terminate()
-        await proc.wait()
+DEV = {"SAMHANDLING_DEV_MODE": "true"}
 
 
 def test_credentials_are_the_coturn_rest_scheme() -> None:
@@ -146,7 +101,7 @@ def test_turn_settings_come_from_the_environment_and_the_secret_is_never_printed
         "SAMHANDLING_TURN_SECRET": "canary-turn-secret",
         "SAMHANDLING_TURN_TTL_S": "7200",
         "SAMHANDLING_ICE_TRANSPORT_POLICY": "relay",
-        "SAMHANDLING_DEV_MODE": "true",
+        **DEV,
     }
     settings = load_settings(env)
     assert settings.turn_urls == ("turn:turn.example.no:3478?transport=udp", "turns:turn.example.no:5349")
@@ -154,8 +109,6 @@ def test_turn_settings_come_from_the_environment_and_the_secret_is_never_printed
     (turn,) = settings.ice_servers_now(1_000_000.0)
     assert str(turn["username"]).startswith("1007200:") and turn["urls"] == list(settings.turn_urls)
     assert settings.ice_servers_now(1_000_000.0)[0]["username"] != turn["username"]  # one per connection
-    assert (
-        load_settings({"SAMHANDLING_DEV_MODE": "true"}).ice_servers_now(0.0) == []
-    )  # no TURN configured: nothing added
+    assert load_settings(DEV).ice_servers_now(0.0) == []  # no TURN configured: nothing added
     with pytest.raises(SettingsError):
-        load_settings({"SAMHANDLING_ICE_TRANSPORT_POLICY": "none", "SAMHANDLING_DEV_MODE": "true"})
+        load_settings({"SAMHANDLING_ICE_TRANSPORT_POLICY": "none", **DEV})
