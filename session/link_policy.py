@@ -159,7 +159,14 @@ class LinkPolicy:
             self.congested_since = now if self.congested_since is None else self.congested_since
             if self.probing or now - self.congested_since >= DOWN_AFTER_S:
                 collapsed = s.estimate_bps is not None and s.fell and s.estimate_bps < AUDIO_ONLY_BELOW_BPS
-                target = Layer.NONE if collapsed else _below(self.layer)
+                if collapsed:
+                    target = Layer.NONE
+                elif self.probing or self.layer is Layer.HIGH:
+                    target = _below(self.layer)
+                else:
+                    # Round trip and loss alone never take video away: an overloaded receiver or server looks
+                    # the same from here. Audio only is for a link whose own estimate says it carries no video.
+                    return
                 if self.probing:
                     self.failed_probes += 1
                     self.probe_wait_s = min(MAX_PROBE_WAIT_S, self.probe_wait_s * 2)

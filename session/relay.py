@@ -69,6 +69,22 @@ class _Media:
         return [(sender._ssrc, t) for sender, t in pairs if sender is not None and isinstance(t, EncodedTrack)]
 
 
+def _nothing(*_args: object) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaEvents:
+    """What one participant's connection tells the meeting (each called from the event loop, never awaited)."""
+
+    lost: Callable[[], object] = _nothing
+    """It failed or closed by itself (ICE consent lapsed, DTLS failed): the browser should reconnect at once."""
+    connected: Callable[[], object] = _nothing
+    """It carries media (first connection or a reconnection)."""
+    link: Callable[[bool], object] = _nothing
+    """True: the link cannot carry video (none is sent to them; they should send none); False: it can again."""
+
+
 @dataclass(frozen=True, slots=True)
 class RelayConfig:
     slots: int
@@ -117,20 +133,16 @@ class MediaRelay:
         self,
         pid: str,
         offer_sdp: str,
-        on_lost: Callable[[], object] | None = None,
-        on_link: Callable[[bool], object] | None = None,
+        events: MediaEvents | None = None,
     ) -> str:
         """Answer the browser's offer; OfferRejected when it does not have the agreed layout.
 
         A second offer from the same participant is a reconnection (the browser's network changed, or its
-        connection failed): the old connection is closed and replaced, the gates stay. ``on_lost`` is called
-        once if this connection fails or closes by itself (ICE consent lapsed, DTLS failed), so that the
-        browser can be told to reconnect at once instead of waiting for its own timeouts. ``on_link(True)`` is
-        called when this participant's link can no longer carry video (it then gets none, and should send
-        none), ``on_link(False)`` when it can again."""
+        connection failed): the old connection is closed and replaced, the gates stay. ``events`` hears of
+        this connection's life (see :class:`MediaEvents`)."""
         old = self._media.pop(pid, None)
         try:
-            answer = await self._negotiate(pid, offer_sdp, on_lost, on_link)
+            answer = await self._negotiate(pid, offer_sdp, events or MediaEvents())
         except BaseException:  # refused, timed out or cancelled: a working connection stays as it was
             await self._close_media(pid)
             if old is not None:
@@ -144,27 +156,29 @@ class MediaRelay:
         self,
         pid: str,
         offer_sdp: str,
-        on_lost: Callable[[], object] | None,
-        on_link: Callable[[bool], object] | None,
+        events: MediaEvents,
     ) -> str:
         servers = self.config.ice_servers_now() if self.config.ice_servers_now else self.config.ice_servers
         pc = RTCPeerConnection(rtc_configuration(servers, self.config.ice_transport_policy))
         media = _Media(pc)
-        media.link = ReceiverLink(media.encoded_streams, on_audio_only=lambda on: on_link(on) if on_link else None)
+        media.link = ReceiverLink(media.encoded_streams, on_audio_only=events.link)
         if pid in self._audio_only:
             media.link.choose_audio_only(True)
         self._media[pid] = media
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.ensure_future(self._tick_links())
-        if on_lost is not None:
 
-            def lost() -> None:
-                if pc.connectionState in ("failed", "closed") and self._media.get(pid) is media:
-                    pc.remove_listener("connectionstatechange", lost)
-                    self._media_event("connection_lost")
-                    on_lost()
+        def state_changed() -> None:
+            if self._media.get(pid) is not media:
+                return
+            if pc.connectionState == "connected":
+                events.connected()
+            elif pc.connectionState in ("failed", "closed"):
+                pc.remove_listener("connectionstatechange", state_changed)
+                self._media_event("connection_lost")
+                events.lost()
 
-            pc.on("connectionstatechange", lost)
+        pc.on("connectionstatechange", state_changed)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except Exception:

@@ -170,6 +170,8 @@ class Participant:
     """Chosen by the participant («Bare lyd»): no video to or from them, audio goes on."""
     weak_link: bool = False
     """Their link cannot carry video now (the relay measured it): the same as audio_only until it recovers."""
+    media_reconnecting: bool = False
+    """Their media connection broke and a new one is being set up: the others see «… kobler til igjen»."""
     slots: dict[int, str] = field(default_factory=dict)
     """slot number -> the participant shown in it."""
     gates: tuple[VideoGate, bool] | None = None
@@ -207,6 +209,7 @@ class Participant:
             "paused": self.paused,
             "audio_only": self.audio_only,
             "weak_link": self.weak_link,
+            "media_reconnecting": self.media_reconnecting,
         }
 
 
@@ -523,6 +526,17 @@ class Room:
             return []
         me.weak_link = weak
         return self._broadcast(self._link_message(me), also=pid)
+
+    @_event
+    def media_reconnecting(self, pid: str, reconnecting: bool) -> list[Effect]:
+        """``pid``'s media connection broke (True) or carries media again (False); the others are told, so a
+        frozen tile is explained."""
+        me = self.participants.get(pid)
+        if me is None or me.media_reconnecting == reconnecting:
+            return []
+        me.media_reconnecting = reconnecting
+        msg = {"type": "media-reconnecting", "participant": pid, "role": me.role.value, "on": reconnecting}
+        return self._broadcast(msg)
 
     @staticmethod
     def _link_message(p: Participant) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
@@ -18,7 +19,7 @@ from session.isolation import staff_link_usable
 from session.meeting_parties import meeting_parties
 from session.meetings import Invitation, meeting_org_ids
 from session.message_rate import TokenBucket, audited_bucket, message_bucket
-from session.relay import OfferRejected
+from session.relay import MediaEvents, OfferRejected
 from session.roles import Role
 from session.room import Effect, Room, Send, StopRecording
 from session.room_events import room_event
@@ -275,20 +276,24 @@ async def _handle(
 ) -> None:
     """One validated message; refusals (SessionError, PrivacyRecordError …) are answered by ``_answer``."""
     if isinstance(msg, Offer):
-        lost: list[Effect] = [Send(pid, {"type": "media-lost"})]
+        room = meeting.room
 
-        def link(weak: bool) -> asyncio.Future[None]:
-            return asyncio.ensure_future(carry_out(app, meeting, meeting.room.link_changed(pid, weak)))
+        def later(effects: Callable[[], list[Effect]]) -> asyncio.Future[None]:
+            return asyncio.ensure_future(carry_out(app, meeting, effects()))
 
+        def lost() -> asyncio.Future[None]:
+            # The browser is told to reconnect without waiting for its own timeouts; the others why the tile froze.
+            return later(lambda: [Send(pid, {"type": "media-lost"}), *room.media_reconnecting(pid, True)])
+
+        events = MediaEvents(
+            lost=lost,
+            connected=lambda: later(lambda: room.media_reconnecting(pid, False)),
+            link=lambda weak: later(lambda: room.link_changed(pid, weak)),
+        )
+        if app[RELAY].peer_connection(pid) is not None:  # a reconnection the server did not notice (a new network)
+            await carry_out(app, meeting, room.media_reconnecting(pid, True))
         try:
-            answer = await asyncio.wait_for(
-                # When the server's side ends by itself, the browser is told to reconnect without waiting; when
-                # the link cannot carry video, everyone is told (and the browser stops sending its camera).
-                app[RELAY].negotiate(
-                    pid, msg.sdp, on_lost=lambda: asyncio.ensure_future(carry_out(app, meeting, lost)), on_link=link
-                ),
-                timeout=15,
-            )
+            answer = await asyncio.wait_for(app[RELAY].negotiate(pid, msg.sdp, events), timeout=15)
         except (OfferRejected, TimeoutError) as exc:
             app[METRICS].ws_errors.labels(code="offer_rejected").inc()
             await ws.send_json(error("offer_rejected", str(exc) or "Tilkoblingen kunne ikke settes opp i tide."))

@@ -161,6 +161,11 @@ async def test_a_lost_connection_comes_back_by_itself_with_the_meeting_whole(
     await user.evaluate("window.notReloaded = true")
     slots_before = await host.evaluate("window.samhandling.tiles.map(t => t.participant)")
 
+    await host.evaluate(
+        """() => { const status = document.getElementById('status'); window.said = [];
+             new MutationObserver(() => window.said.push(status.textContent))
+               .observe(status, {childList: true, characterData: true, subtree: true}); }"""
+    )
     pc = server.app[RELAY].peer_connection(user_pid)
     assert pc is not None
     await pc.close()
@@ -179,3 +184,6 @@ async def test_a_lost_connection_comes_back_by_itself_with_the_meeting_whole(
     assert "Gjeldende samtykke" in await user.inner_text("#consent-state")
     assert await host.evaluate("[...document.querySelectorAll('.tile:not([hidden]) .gate-label')].every(g => g.hidden)")
     assert await user.evaluate("window.samhandling.errors") == []
+    # The host was told why the user's picture froze, and that it is back.
+    assert "Bruker kobler til igjen …" in await host.evaluate("window.said")
+    await wait_until(host, "!window.samhandling.mediaReconnecting.size", 5)

@@ -36,6 +36,7 @@ const call = {
   view: null, // the server's view of the meeting for this participant (the one source of truth)
   gates: new Map(), // participant -> what the server lets through of their video
   links: new Map(), // participant -> { audio_only, weak_link }: no video to or from them, audio goes on
+  mediaReconnecting: new Set(), // participants whose media connection is being set up again
   ws: null,
   pc: null,
   stream: null,
@@ -102,6 +103,7 @@ function gateText(pid) {
   const gate = call.gates.get(pid);
   if (gate !== undefined && GATE_TEXT[gate]) return S[GATE_TEXT[gate]];
   if (gate === undefined && call.paused.get(pid)) return S["gate.pause"];
+  if (call.mediaReconnecting.has(pid)) return S["call.reconnecting.tile"];
   const link = call.links.get(pid);
   if (link && (link.audio_only || link.weak_link)) return S["call.audioonly.tile"];
   return "";
@@ -112,6 +114,17 @@ function gateText(pid) {
 function audioOnlyNow() {
   const link = call.links.get(call.me.pid) || {};
   return Boolean(link.audio_only || link.weak_link);
+}
+
+// Someone else's media connection broke and is being set up again: their tile says so instead of freezing.
+function applyReconnecting(pid, on) {
+  if (on === call.mediaReconnecting.has(pid)) return;
+  if (on) {
+    call.mediaReconnecting.add(pid);
+    say(`${roleLabel(roleOf(pid))} ${S["roster.reconnecting"]}`);
+  } else {
+    call.mediaReconnecting.delete(pid);
+  }
 }
 
 function applyLink(pid, link) {
@@ -139,6 +152,7 @@ function applyView(msg) {
     call.gates.set(p.id, p.gate);
     call.paused.set(p.id, p.paused);
     if (p.audio_only !== undefined) applyLink(p.id, p);
+    if (p.media_reconnecting !== undefined && p.id !== call.me.pid) applyReconnecting(p.id, p.media_reconnecting);
     if (p.consent) call.consents.set(p.id, p.consent);
   }
   if (msg.roster) {
@@ -375,6 +389,10 @@ function onMessage(msg) {
     }
     case "link":
       applyLink(msg.participant, msg);
+      updateGates();
+      break;
+    case "media-reconnecting":
+      applyReconnecting(msg.participant, msg.on);
       updateGates();
       break;
     case "ended": // a draining server ends the meeting here; the link works again on another node
