@@ -7,8 +7,11 @@ fps per stream (min/mean), latency p50/p90/p99, relay − direct p50, and the ta
 Each condition gets a namespace of its own (``ip netns add``) with only ``lo`` up, so the loss touches nothing
 else on the machine: an nft input chain drops ``numgen random mod 1000 < N`` of the UDP packets, which is loss in
 both directions because every packet is received once. ``--cap KBIT`` adds ``tc ... tbf`` on ``lo`` (every link
-of the call shares it; ``netem`` does not exist on these machines). Namespaces are deleted on exit, also on
-Ctrl-C. Needs root, ``ip``, ``nft`` and ``tc`` (``scripts/setup --test`` installs nftables and iproute2).
+of the call shares it; ``netem`` does not exist on these machines). ``--receiver-cap KBIT`` caps one receiver's
+link only: that receiver connects from 127.0.0.2, and an ``htb`` qdisc sends what goes to that address through
+a ``tbf`` while everything else passes as before; the table then shows each receiver on its own row.
+Namespaces are deleted on exit, also on Ctrl-C. Needs root, ``ip``, ``nft`` and ``tc`` (``scripts/setup --test``
+installs nftables and iproute2).
 """
 
 from __future__ import annotations
@@ -34,10 +37,14 @@ LOSSES_PERMILLE = (0, 5, 20, 50)
 class Condition:
     loss_permille: int
     cap_kbit: int | None = None
+    receiver_cap_kbit: int | None = None
+    """Only the first receiver's link is capped (it connects from 127.0.0.2)."""
 
     @property
     def label(self) -> str:
         loss = f"{self.loss_permille / 10:g} % loss"
+        if self.receiver_cap_kbit is not None:
+            return f"{loss}, rcv0 {self.receiver_cap_kbit} kbit/s"
         return loss if self.cap_kbit is None else f"{loss}, {self.cap_kbit} kbit/s"
 
 
@@ -49,6 +56,7 @@ class PathNumbers:
     p90: float | None
     p99: float | None
     load: float | None
+    receivers: dict[str, dict[str, float | None]]
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PathNumbers:
@@ -61,6 +69,7 @@ class PathNumbers:
             p90=lat.get("p90"),
             p99=lat.get("p99"),
             load=data.get("machine_load"),
+            receivers=data.get("per_receiver", {}),
         )
 
 
@@ -74,6 +83,8 @@ class Outcome:
     def targets(self) -> list[tuple[str, bool]]:
         """Issue 11's acceptance numbers that apply to this condition."""
         r, d = self.relay, self.direct
+        if r is not None and self.condition.receiver_cap_kbit is not None:
+            return _capped_targets(r)
         if r is None or d is None or self.condition.cap_kbit is not None:
             return []
         loss = self.condition.loss_permille
@@ -89,6 +100,24 @@ class Outcome:
             checks.append(("every stream ≥ 10 fps", r.fps_min >= 10))
             checks.append(("relay p99 ≤ 2 × p50", r.p50 is not None and r.p99 is not None and r.p99 <= 2 * r.p50))
         return checks
+
+
+def _capped_targets(relay: PathNumbers) -> list[tuple[str, bool]]:
+    """Issue 11 item 3: the capped receiver keeps ≥ 12 fps at the low quality with bounded delay; the other
+    keeps the high quality."""
+    capped, other = relay.receivers.get("receiver-0", {}), relay.receivers.get("receiver-1", {})
+
+    def num(d: dict[str, float | None], key: str) -> float:
+        value = d.get(key)
+        return math.nan if value is None else float(value)
+
+    return [
+        ("capped receiver ≥ 12 fps", num(capped, "fps_min") >= 12),
+        ("capped receiver mostly low quality (≥ 80 % of frames)", num(capped, "low_share") >= 0.8),
+        ("capped receiver's delay bounded (p99 ≤ 2 × p50)", num(capped, "p99") <= 2 * num(capped, "p50")),
+        ("other receiver keeps the high quality (≥ 95 % of frames)", num(other, "low_share") <= 0.05),
+        ("other receiver ≥ 13.5 fps", num(other, "fps_min") >= 13.5),
+    ]
 
 
 def _run(*cmd: str) -> None:
@@ -110,11 +139,22 @@ def namespace(name: str, condition: Condition) -> Iterator[str]:
             "}\n"
         )
         subprocess.run(["ip", "netns", "exec", name, "nft", "-f", "-"], input=rules, check=True, text=True)
+        tc = ("ip", "netns", "exec", name, "tc")
+        rate = f"{condition.cap_kbit or condition.receiver_cap_kbit}kbit"
+        tbf = ("tbf", "rate", rate, "burst", "16kbit", "latency", "200ms")
         if condition.cap_kbit is not None:
+            _run(*tc, "qdisc", "add", "dev", "lo", "root", *tbf)
+        elif condition.receiver_cap_kbit is not None:
+            # htb (prio is not built into these kernels): class 1:10, unlimited, for everything as without a
+            # qdisc; what goes to the capped receiver through class 1:30, whose leaf tbf is the cap.
+            _run(*tc, "qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "10")
+            for leaf in ("1:10", "1:30"):
+                _run(*tc, "class", "add", "dev", "lo", "parent", "1:", "classid", leaf, "htb", "rate", "10gbit")
+            _run(*tc, "qdisc", "add", "dev", "lo", "parent", "1:30", "handle", "30:", *tbf)
             _run(
-                *("ip", "netns", "exec", name, "tc", "qdisc", "add", "dev", "lo", "root", "tbf"),
-                *("rate", f"{condition.cap_kbit}kbit", "burst", "16kbit", "latency", "200ms"),
-            )
+                *tc, "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+                *("match", "ip", "dst", "127.0.0.2/32", "flowid", "1:30"),
+            )  # fmt: skip
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
@@ -122,6 +162,11 @@ def namespace(name: str, condition: Condition) -> Iterator[str]:
 
 def measure(condition: Condition, index: int, relay_args: list[str], timeout_s: float) -> Outcome:
     name = f"samh-net-{os.getpid()}-{index}"
+    if condition.receiver_cap_kbit is not None:
+        # One capped receiver and one that is not; time for the capped link to be found before the window.
+        relay_args = [*relay_args, "--capped-receivers", "1", "--warmup", "8"]
+        at = relay_args.index("--receivers")
+        relay_args[at + 1] = str(max(2, int(relay_args[at + 1])))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     try:
         with namespace(name, condition):
@@ -140,7 +185,9 @@ def measure(condition: Condition, index: int, relay_args: list[str], timeout_s: 
         return Outcome(condition, None, None, f"relay bench did not finish within {timeout_s:.0f} s")
     lines = [line for line in done.stdout.splitlines() if line.startswith('{"bench"')]
     if done.returncode != 0 or not lines:
-        return Outcome(condition, None, None, (done.stderr.strip().splitlines() or ["relay bench failed"])[-1])
+        reason = [line for line in done.stderr.strip().splitlines() if "Error" in line or "error" in line]
+        last = (reason or done.stderr.strip().splitlines() or ["relay bench failed"])[-1]
+        return Outcome(condition, None, None, f"{last} (exit {done.returncode})")
     scenario = json.loads(lines[-1])["scenarios"][0]
     relay, direct = scenario.get("relay"), scenario.get("direct")
     return Outcome(
@@ -152,6 +199,19 @@ def measure(condition: Condition, index: int, relay_args: list[str], timeout_s: 
 
 def _ms(value: float | None) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.0f}"
+
+
+def _receiver_rows(label: str, path: str, n: PathNumbers) -> list[str]:
+    rows = []
+    for receiver, r in sorted(n.receivers.items()):
+        low = r.get("low_share")
+        quality = "—" if low is None else f"{100 * (1 - low):.0f} % high"
+        fps = r.get("fps_min") or 0.0
+        rows.append(
+            f"{label:<22} {path:<7} {receiver:<10} {fps:>5.1f} fps {_ms(r.get('p50')):>6} {_ms(r.get('p90')):>6}"
+            f" {_ms(r.get('p99')):>6}  {quality}"
+        )
+    return rows
 
 
 def report(outcomes: list[Outcome]) -> str:
@@ -169,6 +229,9 @@ def report(outcomes: list[Outcome]) -> str:
         for path, n in (("relay", o.relay), ("direct", o.direct)):
             if n is None:
                 continue
+            if o.condition.receiver_cap_kbit is not None:
+                lines += _receiver_rows(o.condition.label, path, n)
+                continue
             shown = f"{diff:+.0f}" if diff is not None and path == "relay" else ""
             load = f"{n.load:.1f}" if n.load is not None else "—"
             lines.append(
@@ -184,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.network_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--loss", type=float, nargs="+", help="loss in percent (default 0 0.5 2 5)")
     parser.add_argument("--cap", type=int, help="also run each loss with lo capped at this many kbit/s (tbf)")
+    parser.add_argument(
+        "--receiver-cap", type=int, help="also run each loss with one receiver's link capped at this many kbit/s"
+    )
     parser.add_argument("--seconds", type=float, default=15.0, help="measured window per path (default 15)")
     parser.add_argument("--senders", type=int, default=2)
     parser.add_argument("--receivers", type=int, default=1)
@@ -201,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     conditions = [Condition(n) for n in losses]
     if args.cap:
         conditions += [Condition(n, args.cap) for n in losses]
+    if args.receiver_cap:
+        conditions += [Condition(n, receiver_cap_kbit=args.receiver_cap) for n in losses]
     relay_args = ["--senders", str(args.senders), "--receivers", str(args.receivers), "--seconds", str(args.seconds)]
     relay_args += ["--processor", args.processor]
     if args.plain_clients:

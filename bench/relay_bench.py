@@ -77,6 +77,8 @@ class Options:
     """``live``: the server's default frame processor; ``obscure-all``: the whole-frame obscurer."""
     receive_layer: bool = True
     """The clients' receivers use :mod:`session.rtp_receive` (False: plain aiortc, to compare)."""
+    capped_receivers: int = 0
+    """The first receivers connect from 127.0.0.2, which the network bench puts behind a rate cap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,9 @@ async def measure(rig: Rig, server: ServerProcess | None, senders: int, receiver
         before = await _reading(rig, server, http, opening=True)
         await asyncio.sleep(opts.seconds)
         after = await _reading(rig, server, http, opening=False)
-    return summarize(rig.path, senders, receivers, rig.codec, rig.outgoing_streams, rig.logs, before, after)
+    return summarize(
+        rig.path, senders, receivers, rig.codec, rig.outgoing_streams, rig.logs, before, after, full_height=HEIGHT
+    )
 
 
 async def run_scenario(
@@ -138,6 +142,7 @@ async def run_scenario(
     results: dict[str, PathResult] = {}
     for path in opts.paths:
         kwargs: dict[str, Any] = {"backgrounds": backgrounds, "height": HEIGHT, "fps": opts.fps, "audio": opts.audio}
+        kwargs["capped"] = opts.capped_receivers
         if path == "relay":
             assert server is not None
             rig = await relay_rig(server, senders, receivers, **kwargs)
@@ -267,6 +272,12 @@ def parse_options(argv: list[str] | None = None) -> Options:
         action="store_true",
         help="the bench's own receivers use plain aiortc (without session.rtp_receive)",
     )
+    parser.add_argument(
+        "--capped-receivers",
+        type=int,
+        default=0,
+        help="the first N receivers connect from 127.0.0.2 (the network bench's --receiver-cap applies to them)",
+    )
     args = parser.parse_args(argv)
     if args.senders is not None or args.receivers is not None:
         scenarios: tuple[tuple[int, int], ...] = ((args.senders or 1, args.receivers or 1),)
@@ -275,6 +286,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
     for n, m in scenarios:
         if not 1 <= n <= MAX_SENDERS or m < 1 or n + m > MAX_PARTICIPANTS:
             parser.error(f"need 1..{MAX_SENDERS} senders, at least one receiver, at most {MAX_PARTICIPANTS} in all")
+        if not 0 <= args.capped_receivers <= m:
+            parser.error("--capped-receivers must be 0..the number of receivers")
     seconds = args.seconds if args.seconds is not None else (3.0 if args.quick else 10.0)
     warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
     if not 0.5 <= seconds <= 600 or not 0 <= warmup <= 60 or not 1 <= args.fps <= 30:
@@ -290,6 +303,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         fps=args.fps,
         processor=args.processor,
         receive_layer=not args.plain_clients,
+        capped_receivers=args.capped_receivers,
     )
 
 

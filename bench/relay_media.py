@@ -159,6 +159,8 @@ class TrackLog:
     sender: int
     arrivals: list[tuple[float, int, int, float]] = field(default_factory=list)
     """Stamped frames: (arrival time, sender in the stamp, counter, latency in s or NaN if the send is unknown)."""
+    heights: list[tuple[float, int]] = field(default_factory=list)
+    """(arrival time, picture height) of every decoded frame: which quality a receiver was sent."""
     unreadable: list[float] = field(default_factory=list)
     """Arrival times of frames without a readable stamp: cards (gate closed, fail-closed), or a mask of the
     anonymizer (a false face) over the stamp. They still count as delivered frames of this track's sender."""
@@ -175,6 +177,7 @@ async def watch(track: MediaStreamTrack, log: TrackLog, send_time: Callable[[Sta
         if not isinstance(frame, VideoFrame):
             continue
         luma, height = luma_plane(frame)
+        log.heights.append((now, height))
         stamp = read_stamp(luma, height)
         if stamp is None:
             log.unreadable.append(now)

@@ -17,12 +17,13 @@ import os
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aioice.ice
 import numpy as np
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
@@ -38,6 +39,24 @@ REPO = Path(__file__).resolve().parent.parent
 MEETING_ROLES = ("radgiver", "tekniker", "parorende", "leverandor", "formidler")
 """Roles for the links besides the host's. Not ``bruker``: a user's video may wait for consent."""
 MAX_PARTICIPANTS = 1 + len(MEETING_ROLES)
+
+
+CAPPED_ADDRESS = "127.0.0.2"
+"""Receivers behind a rate cap are reached at this address (the network bench caps what goes to it)."""
+
+
+@contextlib.contextmanager
+def gathering_on(address: str | None) -> Iterator[None]:
+    """ICE candidates gathered inside this block use ``address`` only (one receiver's own link)."""
+    if address is None:
+        yield
+        return
+    original = aioice.ice.get_host_addresses
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [address]
+    try:
+        yield
+    finally:
+        aioice.ice.get_host_addresses = original
 
 
 class BenchError(Exception):
@@ -222,12 +241,14 @@ def _sources(backgrounds: list[list[np.ndarray]], senders: int, height: int, fps
     return [StampedSource(i, backgrounds[i % len(backgrounds)], height, fps) for i in range(senders)]
 
 
-async def _join(clients: list[CallClient], audio: bool) -> None:
-    """The host enters, admits everyone from the lobby, and confirms the roster (video flows only then)."""
+async def _join(clients: list[CallClient], audio: bool, capped: frozenset[int] = frozenset()) -> None:
+    """The host enters, admits everyone from the lobby, and confirms the roster (video flows only then).
+    Clients whose index is in ``capped`` connect from :data:`CAPPED_ADDRESS`."""
     host = clients[0]
     try:
         for i, client in enumerate(clients):
-            await asyncio.wait_for(client.connect(), 30)
+            with gathering_on(CAPPED_ADDRESS if i in capped else None):
+                await asyncio.wait_for(client.connect(), 30)
             if not audio:
                 assert client.pc is not None
                 client.pc.getTransceivers()[0].sender.replaceTrack(None)
@@ -249,8 +270,10 @@ async def relay_rig(
     height: int,
     fps: int,
     audio: bool,
+    capped: int = 0,
 ) -> Rig:
-    """Everyone joins one meeting on ``server``; sender 0 holds the host's link."""
+    """Everyone joins one meeting on ``server``; sender 0 holds the host's link; the first ``capped``
+    receivers connect from :data:`CAPPED_ADDRESS`."""
     links = await server.meeting(senders + receivers)
     rig = Rig("relay", _sources(backgrounds, senders, height, fps))
     fanouts = [Fanout(source) for source in rig.sources]
@@ -263,7 +286,7 @@ async def relay_rig(
     ]
     rig.closers += [c.close for c in clients] + [f.stop for f in fanouts]
     try:
-        await _join(clients, audio)
+        await _join(clients, audio, frozenset(range(senders, senders + capped)))
         sender_of = {client.pid: i for i, client in enumerate(clients[:senders])}
         for i, client in enumerate(clients):
             shown: dict[int, int] = {}  # slot -> sender
@@ -290,7 +313,9 @@ async def relay_rig(
     return rig
 
 
-async def _direct_link(rig: Rig, video: MediaStreamTrack, viewer: str, sender: int, audio: bool) -> None:
+async def _direct_link(
+    rig: Rig, video: MediaStreamTrack, viewer: str, sender: int, audio: bool, capped: bool = False
+) -> None:
     offerer, answerer = RTCPeerConnection(rtc_configuration([])), RTCPeerConnection(rtc_configuration([]))
     rig.closers += [offerer.close, answerer.close]
     offerer.addTransceiver(video, direction="sendonly")
@@ -298,7 +323,8 @@ async def _direct_link(rig: Rig, video: MediaStreamTrack, viewer: str, sender: i
         offerer.addTransceiver(AudioStreamTrack(), direction="sendonly")
     await offerer.setLocalDescription(await offerer.createOffer())
     await answerer.setRemoteDescription(offerer.localDescription)
-    await answerer.setLocalDescription(await answerer.createAnswer())
+    with gathering_on(CAPPED_ADDRESS if capped else None):
+        await answerer.setLocalDescription(await answerer.createAnswer())
     await offerer.setRemoteDescription(answerer.localDescription)
     transceivers = answerer.getTransceivers()
     rig.watch(transceivers[0].receiver.track, viewer, sender)
@@ -315,6 +341,7 @@ async def direct_rig(
     height: int,
     fps: int,
     audio: bool,
+    capped: int = 0,
 ) -> Rig:
     """A peer connection from every sender to every receiver, both ends in this process."""
     rig = Rig("direct", _sources(backgrounds, senders, height, fps))
@@ -323,7 +350,8 @@ async def direct_rig(
     try:
         for s in range(senders):
             for r in range(receivers):
-                await asyncio.wait_for(_direct_link(rig, fanouts[s].subscribe(), f"receiver-{r}", s, audio), 30)
+                link = _direct_link(rig, fanouts[s].subscribe(), f"receiver-{r}", s, audio, capped=r < capped)
+                await asyncio.wait_for(link, 30)
         rig.outgoing_streams = senders * receivers
     except BaseException:
         await rig.close()

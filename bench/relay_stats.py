@@ -74,6 +74,9 @@ class PathResult:
     client_cores: float
     machine_load: float
     """One-minute load average when the window closed (2 cores here: above ~1.5 the numbers are contended)."""
+    per_receiver: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    """receiver -> its slowest stream's fps, its latency p50/p90/p99 and the share of frames below full height
+    (the low layer), in the window: one receiver's link can differ from another's."""
     server_cpu_ms_per_frame: float | None = None
     server_cores: float | None = None
     server_threads_ms_per_frame: dict[str, float] = field(default_factory=dict)
@@ -125,6 +128,22 @@ def _tally(logs: list[TrackLog], prefix: str, start: float, end: float) -> _Tall
     return tally
 
 
+def _receiver_numbers(
+    logs: list[TrackLog], viewer: str, fps: dict[int, float], start: float, end: float, full_height: int
+) -> dict[str, float | None]:
+    mine = [log for log in logs if log.viewer == viewer]
+    latency = Distribution.of(_tally(mine, viewer, start, end).latencies_ms)
+    heights = [h for log in mine for t, h in log.heights if start <= t <= end]
+    return {
+        "fps_min": min(fps.values(), default=0.0),
+        "p50": latency.p50,
+        "p90": latency.p90,
+        "p99": latency.p99,
+        "low_share": round(sum(1 for h in heights if h < full_height) / len(heights), 3) if heights else None,
+        "height_min": float(min(heights)) if heights else None,
+    }
+
+
 def _delta(before: dict[str, float] | None, after: dict[str, float] | None) -> dict[str, float]:
     if before is None or after is None:
         return {}
@@ -140,7 +159,9 @@ def summarize(
     logs: list[TrackLog],
     before: Reading,
     after: Reading,
+    full_height: int = 480,
 ) -> PathResult:
+    """``full_height``: the cameras' height; frames below it were sent in the low layer."""
     seconds = after.time - before.time
     frames = max(after.frames_in - before.frames_in, 1)
     client_s = after.client_cpu_s - before.client_cpu_s
@@ -149,6 +170,10 @@ def summarize(
     for (viewer, sender), count in received.frames.items():
         fps[viewer][sender] = round(count / seconds, 2)
     self_view = _tally(logs, "self-", before.time, after.time)
+    per_receiver = {
+        viewer: _receiver_numbers(logs, viewer, by_sender, before.time, after.time, full_height)
+        for viewer, by_sender in fps.items()
+    }
     result = PathResult(
         path=path,
         senders=senders,
@@ -167,6 +192,7 @@ def summarize(
         client_cpu_ms_per_frame=round(client_s * 1000 / frames, 2),
         client_cores=round(client_s / seconds, 3),
         machine_load=round(after.load, 2),
+        per_receiver=per_receiver,
     )
     if before.server_cpu_s is None or after.server_cpu_s is None:
         return result

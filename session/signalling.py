@@ -68,6 +68,11 @@ class Sync:
 
 
 @dataclass(frozen=True, slots=True)
+class IceRefresh:
+    """Fresh ICE servers before a reconnection: TURN credentials expire (coturn checks them per allocation)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     t: float
 
@@ -153,6 +158,7 @@ ClientMessage = (
     | AudioOnly
     | Leave
     | Ping
+    | IceRefresh
     | Sync
     | Admit
     | Deny
@@ -243,6 +249,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
     "audio-only": lambda d: AudioOnly(_bool(d, "on")),
     "leave": lambda _d: Leave(),
     "ping": _ping,
+    "ice-refresh": lambda _d: IceRefresh(),
     "sync": lambda _d: Sync(),
     "admit": lambda d: Admit(_pid(d)),
     "deny": lambda d: Deny(_pid(d)),
@@ -266,6 +273,7 @@ _TYPES: dict[type, str] = {
     AudioOnly: "audio-only",
     Leave: "leave",
     Ping: "ping",
+    IceRefresh: "ice-refresh",
     Sync: "sync",
     Admit: "admit",
     Deny: "deny",

@@ -28,6 +28,7 @@ from session.signalling import (
     ClientMessage,
     Deny,
     GiveConsent,
+    IceRefresh,
     Leave,
     Offer,
     Pause,
@@ -49,6 +50,7 @@ from web.auth import COOKIE, StaffSession
 from web.effects import carry_out
 from web.live import LiveMeeting, LiveMeetings
 from web.pages import link_error_status
+from web.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +131,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
             await carry_out(
                 request.app, meeting, await consent_flow.refresh(request.app, meeting, meeting.room.participants[pid])
             )
-        ice = {"iceServers": settings.ice_servers_now(time.time()), "iceTransportPolicy": settings.ice_transport_policy}
-        await ws.send_json({"type": "config", **ice})
+        await ws.send_json({"type": "config", **_ice(settings)})
         messages, audited, loop = message_bucket(), audited_bucket(), asyncio.get_running_loop()
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -304,6 +305,9 @@ async def _handle(
     if isinstance(msg, Ping):
         await ws.send_json({"type": "pong", "t": msg.t})
         return
+    if isinstance(msg, IceRefresh):
+        await ws.send_json({"type": "ice", **_ice(app[SETTINGS])})
+        return
     effects: list[Effect] | None
     if isinstance(msg, GiveConsent | WithdrawConsent):
         effects = await consent_flow.handle(app, meeting, pid, msg)
@@ -311,6 +315,11 @@ async def _handle(
         effects = room_event(meeting.room, pid, msg)
     if effects is not None:
         await carry_out(app, meeting, effects)
+
+
+def _ice(settings: Settings) -> dict[str, object]:
+    """ICE servers with TURN credentials minted now (each is valid for TURN_TTL_S)."""
+    return {"iceServers": settings.ice_servers_now(time.time()), "iceTransportPolicy": settings.ice_transport_policy}
 
 
 async def _end_on_revocation(app: web.Application, ws: web.WebSocketResponse, staff_id: int, generation: int) -> None:

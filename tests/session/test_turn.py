@@ -86,6 +86,13 @@ async def test_media_flows_through_turn_only_with_per_connection_credentials(cot
         assert client.pc is not None
         for sdp in (client.pc.localDescription.sdp, client.pc.remoteDescription.sdp):  # browser side, server side
             assert "typ relay" in sdp and "typ host" not in sdp and "typ srflx" not in sdp
+        # Before a reconnection (hours later, perhaps) the browser asks for credentials minted now.
+        await client.send({"type": "ice-refresh"})
+        fresh = await client.wait_for("ice")
+        (renewed,) = [s for s in fresh["iceServers"] if s.get("username")]
+        assert renewed["username"] != turn["username"] and renewed["credential"] != turn["credential"]
+        assert int(str(renewed["username"]).split(":")[0]) >= int(expiry)
+        assert fresh["iceTransportPolicy"] == "relay"
     finally:
         if client is not None:
             await client.close()

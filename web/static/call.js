@@ -238,11 +238,27 @@ function reconnectMedia() {
   const old = call.pc;
   call.pc = null;
   if (old) old.close();
-  connectMedia()
+  freshIceServers()
+    .then(connectMedia)
     .catch((e) => fail(e))
     .finally(() => {
       call.reconnectPending = false;
     });
+}
+
+// TURN credentials are minted per connection and expire (coturn checks them when a relay is allocated): a
+// reconnection hours into a call asks for new ones first, and goes on with the old ones if none come in time.
+const ICE_REFRESH_WAIT_MS = 2000;
+
+function freshIceServers() {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ICE_REFRESH_WAIT_MS);
+    call.iceRefreshed = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    send({ type: "ice-refresh" });
+  });
 }
 
 async function onAnswer(sdp) {
@@ -348,6 +364,12 @@ function onMessage(msg) {
       call.iceServers = msg.iceServers || [];
       call.iceTransportPolicy = msg.iceTransportPolicy || "all";
       negotiate().catch((e) => fail(e));
+      break;
+    case "ice":
+      call.iceServers = msg.iceServers || [];
+      call.iceTransportPolicy = msg.iceTransportPolicy || "all";
+      if (call.iceRefreshed) call.iceRefreshed();
+      call.iceRefreshed = null;
       break;
     case "answer":
       onAnswer(msg.sdp).catch((e) => fail(e));
