@@ -25,6 +25,7 @@ import json
 import math
 import os
 import sys
+import traceback
 import tempfile
 import threading
 import time
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = asyncio.run(asyncio.wait_for(run(opts), budget))
     except (BenchError, TimeoutError) as exc:
-        print(f"relay bench failed: {exc or 'took longer than ' + str(int(budget)) + ' s'}", file=sys.stderr)
+        print(f"relay bench failed: {_why(exc, budget)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # asyncio.run has cancelled the run: the server process is stopped already
         print("relay bench interrupted", file=sys.stderr)
@@ -324,6 +325,17 @@ def main(argv: list[str] | None = None) -> int:
     line = {"bench": "relay", "config": config, "scenarios": [r.to_json() for r in results]}
     print(json.dumps(_finite(line), allow_nan=False), flush=True)
     return 0
+
+
+def _why(exc: BaseException, budget: float) -> str:
+    """The message, or for a bare timeout where it happened (a wait inside the run, or the whole budget)."""
+    if str(exc):
+        return str(exc)
+    frames = traceback.extract_tb(exc.__traceback__)
+    inner = next((f for f in reversed(frames) if "/bench/" in f.filename or "/tests/" in f.filename), None)
+    if inner is None:
+        return f"took longer than {int(budget)} s"
+    return f"timed out in {Path(inner.filename).name}:{inner.lineno} ({inner.name}: {inner.line})"
 
 
 def _exit(code: int) -> None:
