@@ -25,10 +25,10 @@ import json
 import math
 import os
 import sys
-import traceback
 import tempfile
 import threading
 import time
+import traceback
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
