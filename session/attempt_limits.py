@@ -7,13 +7,17 @@ failures cost nothing; after that each further attempt must wait twice as long a
 out every citizen at once. A key that stays quiet for ``forget_after`` starts afresh, and the table keeps at most
 ``max_keys`` keys (the oldest go first), so a flood of new addresses costs bounded memory.
 
-Pure and clock-injected: callers pass ``now`` in seconds.
+The policy and ``BackoffLimiter`` are pure and clock-injected: callers pass ``now`` in seconds. ``BackoffLimiter``
+keeps its counts in one process's memory, which a second worker or node would not see (each would grant its own
+free failures); the app therefore counts through an :class:`AttemptLimiter` backed by the shared database
+(``session.attempt_store``), and ``MemoryAttemptLimiter`` puts the in-memory one behind the same interface.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(slots=True)
@@ -71,6 +75,38 @@ class BackoffLimiter:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+class AttemptLimiter(Protocol):
+    """Where failed attempts are counted. ``key`` is already a keyed hash chosen by the caller (purpose and client)."""
+
+    async def blocked(self, key: str, now: float) -> bool:
+        """Whether ``key`` must still wait before its next attempt is even checked."""
+        ...
+
+    async def failed(self, key: str, now: float) -> None:
+        """Count one failure of ``key`` at ``now``; every failure counts, also two at the same moment."""
+        ...
+
+    async def succeeded(self, key: str) -> None:
+        """Forget ``key``'s failures."""
+        ...
+
+
+class MemoryAttemptLimiter:
+    """A :class:`BackoffLimiter` behind the :class:`AttemptLimiter` interface: one process only (tests, tools)."""
+
+    def __init__(self, policy: BackoffPolicy | None = None) -> None:
+        self.state = BackoffLimiter(policy)
+
+    async def blocked(self, key: str, now: float) -> bool:
+        return self.state.blocked(key, now)
+
+    async def failed(self, key: str, now: float) -> None:
+        self.state.failed(key, now)
+
+    async def succeeded(self, key: str) -> None:
+        self.state.succeeded(key)
 
 
 def guesses_per_day(policy: BackoffPolicy) -> int:
