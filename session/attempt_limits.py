@@ -73,23 +73,37 @@ class BackoffLimiter:
     def succeeded(self, key: str) -> None:
         self._keys.pop(key, None)
 
+    def attempt(self, key: str, now: float) -> bool:
+        """Charge one try to ``key`` before it is checked; False (nothing charged) while ``key`` must wait."""
+        if self.blocked(key, now):
+            return False
+        self.failed(key, now)
+        return True
+
+    def refund(self, key: str) -> None:
+        """Give back a charged try that did not fail; a wait it started runs out on its own."""
+        entry = self._keys.get(key)
+        if entry is not None and entry.count > 0:
+            entry.count -= 1
+
     def __len__(self) -> int:
         return len(self._keys)
 
 
 class AttemptLimiter(Protocol):
-    """Where failed attempts are counted. ``key`` is already a keyed hash chosen by the caller (purpose and client)."""
+    """Where tries are counted. ``key`` is already a keyed hash chosen by the caller (purpose and client).
 
-    async def blocked(self, key: str, now: float) -> bool:
-        """Whether ``key`` must still wait before its next attempt is even checked."""
+    A try is charged *before* it is checked and given back when it did not fail: so a burst of tries sent at once
+    is limited as strictly as tries sent one after another (a check-then-count limiter lets the whole burst in).
+    """
+
+    async def attempt(self, key: str, now: float) -> bool:
+        """Charge one try to ``key``; False, and nothing charged, while ``key`` must wait. Every try counts, also
+        two at the same moment in two processes."""
         ...
 
-    async def failed(self, key: str, now: float) -> None:
-        """Count one failure of ``key`` at ``now``; every failure counts, also two at the same moment."""
-        ...
-
-    async def succeeded(self, key: str) -> None:
-        """Forget ``key``'s failures."""
+    async def refund(self, key: str) -> None:
+        """Give back a try that did not fail (the right code, or one that had expired)."""
         ...
 
 
@@ -99,14 +113,11 @@ class MemoryAttemptLimiter:
     def __init__(self, policy: BackoffPolicy | None = None) -> None:
         self.state = BackoffLimiter(policy)
 
-    async def blocked(self, key: str, now: float) -> bool:
-        return self.state.blocked(key, now)
+    async def attempt(self, key: str, now: float) -> bool:
+        return self.state.attempt(key, now)
 
-    async def failed(self, key: str, now: float) -> None:
-        self.state.failed(key, now)
-
-    async def succeeded(self, key: str) -> None:
-        self.state.succeeded(key)
+    async def refund(self, key: str) -> None:
+        self.state.refund(key)
 
 
 def guesses_per_day(policy: BackoffPolicy) -> int:

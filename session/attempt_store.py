@@ -1,9 +1,10 @@
 """Failed-attempt counts in the shared database, so that every worker process and node slows one guesser down.
 
 An in-memory limiter per process gives a guesser P times the tries when P processes (``serve --workers``, or
-nodes behind HAProxy) share the load. Here each failure is one atomic statement (an upsert that adds one, not a
-read followed by a write), so two processes failing the same key at the same moment both count; the wait that
-follows is taken from the count the database returns, by the same :class:`BackoffPolicy` as in memory.
+nodes behind HAProxy) share the load. Here each try is charged by one atomic statement (an upsert that adds one
+unless the key is waiting, not a read followed by a write), so two processes trying the same key at the same
+moment both count; the wait that follows is taken from the count the database returns, by the same
+:class:`BackoffPolicy` as in memory, and written before the row's lock is released.
 
 Keys are personal data when they stand for a client's address, so only an HMAC of the caller's key (itself
 already a keyed hash) under a secret kept outside the database is stored, and nothing here logs a key. The table
@@ -40,37 +41,46 @@ class DatabaseAttemptLimiter:
         return hmac.new(self._mac_key, key.encode(), hashlib.sha256).hexdigest()
 
     async def blocked(self, key: str, now: float) -> bool:
+        """Whether ``key`` must wait now (read only: for tests and inspection; requests use :meth:`attempt`)."""
         query = select(_T.c.last_failed, _T.c.wait_until).where(_T.c.key_hash == self.stored_key(key))
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return row is not None and now - row.last_failed <= self.policy.forget_after and now < row.wait_until
 
-    async def failed(self, key: str, now: float) -> None:
+    async def attempt(self, key: str, now: float) -> bool:
         digest = self.stored_key(key)
+        quiet = _T.c.last_failed < now - self.policy.forget_after
+        waiting = (_T.c.wait_until > now) & ~quiet
         async with self._engine.begin() as conn:
+            # One upsert charges the try unless the key is waiting; the row stays locked until the wait for the new
+            # count is written below, so concurrent tries from any process are charged (or refused) one by one.
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            quiet = _T.c.last_failed < now - self.policy.forget_after
+            charged = case((quiet, 1), else_=_T.c.failures + 1)
             statement = (
                 insert(_T)
                 .values(key_hash=digest, failures=1, last_failed=now, wait_until=now)
                 .on_conflict_do_update(
                     index_elements=[_T.c.key_hash],
-                    set_={"failures": case((quiet, 1), else_=_T.c.failures + 1), "last_failed": now},
+                    set_={
+                        "failures": case((waiting, _T.c.failures), else_=charged),
+                        "last_failed": case((waiting, _T.c.last_failed), else_=now),
+                        "wait_until": case((waiting, _T.c.wait_until), else_=now),
+                    },
                 )
-                .returning(_T.c.failures)
+                .returning(_T.c.failures, _T.c.wait_until)
             )
-            failures = int((await conn.execute(statement)).scalar_one())
-            delay = self.policy.delay(failures)
+            row = (await conn.execute(statement)).one()
+            if row.wait_until > now:
+                return False
+            delay = self.policy.delay(int(row.failures))
             if delay > 0:
-                # Never shortens a wait another process has just set from a higher count.
-                until = now + delay
-                await conn.execute(
-                    update(_T).where(_T.c.key_hash == digest, _T.c.wait_until < until).values(wait_until=until)
-                )
+                await conn.execute(update(_T).where(_T.c.key_hash == digest).values(wait_until=now + delay))
+        return True
 
-    async def succeeded(self, key: str) -> None:
+    async def refund(self, key: str) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(delete(_T).where(_T.c.key_hash == self.stored_key(key)))
+            where = (_T.c.key_hash == self.stored_key(key)) & (_T.c.failures > 0)
+            await conn.execute(update(_T).where(where).values(failures=_T.c.failures - 1))
 
     async def sweep(self, now: float) -> int:
         """Forget keys quiet for ``forget_after``, then all but the ``max_keys`` most recent; returns rows removed."""

@@ -229,7 +229,7 @@ class InvitationLinks:
         neither stored nor logged.
         """
         now = self._clock.now()
-        if await self._limiter.blocked(client_key, now.timestamp()):
+        if not await self._limiter.attempt(client_key, now.timestamp()):  # charged now, given back unless it fails
             raise CodeInvalid()  # the same answer as a wrong code: waiting is not a hint that a code exists
         digits = re.sub(r"[\s-]", "", code)
 
@@ -262,8 +262,8 @@ class InvitationLinks:
         try:
             return await run_audited(self._engine, self._audit, work)
         finally:
-            if unknown:  # counted after the transaction, in the limiter's own one
-                await self._limiter.failed(client_key, now.timestamp())
+            if not unknown:  # only an unknown or expired code counts; given back after the transaction
+                await self._limiter.refund(client_key)
 
     # -- the host's controls ------------------------------------------------------------------------------------
 

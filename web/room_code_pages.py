@@ -67,7 +67,7 @@ async def room_enter(request: web.Request) -> web.Response:
         return _room_page(request, status=400, error="roomcode.error.role")
     if role not in ENTRANCE_ROLES:  # staff join with their own login, never by a code anyone may hold
         return _room_page(request, status=400, error="roomcode.error.role")
-    if await limiter.blocked(key, now.timestamp()):
+    if not await limiter.attempt(key, now.timestamp()):  # charged now, given back below unless it fails
         return _room_page(request, status=403, error="roomcode.error.wrong", role=role_value)
     issue: tuple[str, int, timedelta] | None = None
     async with request.app[ENGINE].begin() as conn:  # commits the failure count when refusing, too
@@ -78,6 +78,8 @@ async def room_enter(request: web.Request) -> web.Response:
             if stored is not None and planner is not None and role in {join_role(p) for p in stored.plan.participants}:
                 ttl = max(stored.plan.ends_at + LINK_GRACE - now, MIN_LINK_TTL)
                 issue = (result.meeting_id, planner.created_by, ttl)
+    if result.outcome in (RoomCodeOutcome.OK, RoomCodeOutcome.EXPIRED):
+        await limiter.refund(key)
     if issue is not None:
         meeting_id, planner_id, ttl = issue
         try:
@@ -88,8 +90,6 @@ async def room_enter(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(f"/j/{link.token}")
     if result.outcome is RoomCodeOutcome.OK:
         return _room_page(request, status=400, error="roomcode.error.notinvited", role=role_value)
-    if result.outcome is not RoomCodeOutcome.EXPIRED:
-        await limiter.failed(key, now.timestamp())
     status, message = ROOM_REFUSALS[result.outcome]
     return _room_page(request, status=status, error=message, role=role_value)
 

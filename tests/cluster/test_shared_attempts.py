@@ -30,8 +30,12 @@ async def test_failures_from_both_nodes_count_against_one_key(engines: tuple[Asy
     await checks.failures_from_both_processes_count_against_one_key(*engines)
 
 
-async def test_concurrent_failures_all_count(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
-    await checks.concurrent_failures_all_count(*engines)
+async def test_concurrent_tries_all_count(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    await checks.concurrent_tries_all_count(*engines)
+
+
+async def test_a_burst_gets_no_more_tries_than_a_sequence(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    await checks.a_burst_gets_no_more_tries_than_a_sequence(*engines)
 
 
 async def test_the_table_is_swept_and_capped(engines: tuple[AsyncEngine, AsyncEngine]) -> None:

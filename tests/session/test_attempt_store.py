@@ -27,8 +27,12 @@ async def test_failures_from_both_processes_count_against_one_key(engines: tuple
     await checks.failures_from_both_processes_count_against_one_key(*engines)
 
 
-async def test_concurrent_failures_all_count(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
-    await checks.concurrent_failures_all_count(*engines)
+async def test_concurrent_tries_all_count(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    await checks.concurrent_tries_all_count(*engines)
+
+
+async def test_a_burst_gets_no_more_tries_than_a_sequence(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    await checks.a_burst_gets_no_more_tries_than_a_sequence(*engines)
 
 
 async def test_the_table_is_swept_and_capped(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
@@ -38,7 +42,7 @@ async def test_the_table_is_swept_and_capped(engines: tuple[AsyncEngine, AsyncEn
 async def test_no_key_is_stored_in_clear(tmp_path: Path, engines: tuple[AsyncEngine, AsyncEngine]) -> None:
     await checks.failures_from_both_processes_count_against_one_key(*engines)
     one, _two = checks.pair(*engines)
-    await one.failed(checks.ADDRESS_KEY, 200.0)
+    await one.attempt(checks.ADDRESS_KEY, 200.0)
     for engine in engines:
         await engine.dispose()
     stored = checks.stored_bytes(tmp_path, "shared.db*")
