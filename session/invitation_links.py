@@ -226,7 +226,7 @@ class InvitationLinks:
         """The link token and invitation for a short code, claimed for this device; the code is then used up.
 
         ``client_key`` identifies the caller for rate limiting only (e.g. a keyed hash of the address); it is
-        neither stored nor logged.
+        never logged, and the limiter stores at most a keyed hash of it.
         """
         now = self._clock.now()
         if not await self._limiter.attempt(client_key, now.timestamp()):  # charged now, given back unless it fails
