@@ -7,13 +7,17 @@ failures cost nothing; after that each further attempt must wait twice as long a
 out every citizen at once. A key that stays quiet for ``forget_after`` starts afresh, and the table keeps at most
 ``max_keys`` keys (the oldest go first), so a flood of new addresses costs bounded memory.
 
-Pure and clock-injected: callers pass ``now`` in seconds.
+The policy and ``BackoffLimiter`` are pure and clock-injected: callers pass ``now`` in seconds. ``BackoffLimiter``
+keeps its counts in one process's memory, which a second worker or node would not see (each would grant its own
+free failures); the app therefore counts through an :class:`AttemptLimiter` backed by the shared database
+(``session.attempt_store``), and ``MemoryAttemptLimiter`` puts the in-memory one behind the same interface.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(slots=True)
@@ -69,8 +73,51 @@ class BackoffLimiter:
     def succeeded(self, key: str) -> None:
         self._keys.pop(key, None)
 
+    def attempt(self, key: str, now: float) -> bool:
+        """Charge one try to ``key`` before it is checked; False (nothing charged) while ``key`` must wait."""
+        if self.blocked(key, now):
+            return False
+        self.failed(key, now)
+        return True
+
+    def refund(self, key: str) -> None:
+        """Give back a charged try that did not fail; a wait it started runs out on its own."""
+        entry = self._keys.get(key)
+        if entry is not None and entry.count > 0:
+            entry.count -= 1
+
     def __len__(self) -> int:
         return len(self._keys)
+
+
+class AttemptLimiter(Protocol):
+    """Where tries are counted. ``key`` is already a keyed hash chosen by the caller (purpose and client).
+
+    A try is charged *before* it is checked and given back when it did not fail: so a burst of tries sent at once
+    is limited as strictly as tries sent one after another (a check-then-count limiter lets the whole burst in).
+    """
+
+    async def attempt(self, key: str, now: float) -> bool:
+        """Charge one try to ``key``; False, and nothing charged, while ``key`` must wait. Every try counts, also
+        two at the same moment in two processes."""
+        ...
+
+    async def refund(self, key: str) -> None:
+        """Give back a try that did not fail (the right code, or one that had expired)."""
+        ...
+
+
+class MemoryAttemptLimiter:
+    """A :class:`BackoffLimiter` behind the :class:`AttemptLimiter` interface: one process only (tests, tools)."""
+
+    def __init__(self, policy: BackoffPolicy | None = None) -> None:
+        self.state = BackoffLimiter(policy)
+
+    async def attempt(self, key: str, now: float) -> bool:
+        return self.state.attempt(key, now)
+
+    async def refund(self, key: str) -> None:
+        self.state.refund(key)
 
 
 def guesses_per_day(policy: BackoffPolicy) -> int:

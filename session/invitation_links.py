@@ -26,7 +26,7 @@ from privacy.audit_record import Actor, ActorKind, AuditRecord, DetailValue
 from privacy.ledgers import AuditLog, Clock
 from session.access_errors import CodeInvalid, LinkInUseElsewhere, NotFound
 from session.access_tables import invitation_codes, invitation_devices
-from session.attempt_limits import BackoffLimiter
+from session.attempt_limits import AttemptLimiter, MemoryAttemptLimiter
 from session.audited import Refusal, run_audited, staff_actor, system_actor
 from session.errors import LinkExpired, LinkInvalid, LinkRevoked, SessionError
 from session.invitation_sms import SmsSender, normalise_mobile_number
@@ -77,13 +77,13 @@ class InvitationLinks:
         clock: Clock,
         keys: LinkKeys,
         *,
-        limiter: BackoffLimiter | None = None,
+        limiter: AttemptLimiter | None = None,
     ) -> None:
         self._engine = engine
         self._audit = audit
         self._clock = clock
         self._keys = keys
-        self._limiter = limiter if limiter is not None else BackoffLimiter()
+        self._limiter: AttemptLimiter = limiter if limiter is not None else MemoryAttemptLimiter()
         self._aead = AESGCM(keys.seal)
 
     # -- issuing ----------------------------------------------------------------------------------------------
@@ -226,10 +226,10 @@ class InvitationLinks:
         """The link token and invitation for a short code, claimed for this device; the code is then used up.
 
         ``client_key`` identifies the caller for rate limiting only (e.g. a keyed hash of the address); it is
-        neither stored nor logged.
+        never logged, and the limiter stores at most a keyed hash of it.
         """
         now = self._clock.now()
-        if self._limiter.blocked(client_key, now.timestamp()):
+        if not await self._limiter.attempt(client_key, now.timestamp()):  # charged now, given back unless it fails
             raise CodeInvalid()  # the same answer as a wrong code: waiting is not a hint that a code exists
         digits = re.sub(r"[\s-]", "", code)
 
@@ -244,7 +244,7 @@ class InvitationLinks:
                 )
                 row = (await conn.execute(query)).first()
             if row is None or _aware(row.expires_at, now) <= now:
-                self._limiter.failed(client_key, now.timestamp())
+                unknown.append(True)
                 raise Refusal(CodeInvalid(), self._refusal(None, (), "code_unknown"))
             try:
                 sealed = base64.urlsafe_b64decode(row.sealed_link)
@@ -258,7 +258,12 @@ class InvitationLinks:
             )
             return token, invitation
 
-        return await run_audited(self._engine, self._audit, work)
+        unknown: list[bool] = []
+        try:
+            return await run_audited(self._engine, self._audit, work)
+        finally:
+            if not unknown:  # only an unknown or expired code counts; given back after the transaction
+                await self._limiter.refund(client_key)
 
     # -- the host's controls ------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from session.attempt_limits import BackoffPolicy
@@ -245,12 +245,22 @@ async def check_room_code(
     if matches:
         await conn.execute(update(room_codes).where(where).values(failed_attempts=0, locked_until=None))
         return RoomCodeCheck(RoomCodeOutcome.OK, row.meeting_id)
-    quiet = waiting_until is not None and (now - waiting_until).total_seconds() > policy.forget_after
-    failures = 1 if quiet else row.failed_attempts + 1
+    # One statement adds the failure (not a read and a write): two processes failing at once both count.
+    quiet = room_codes.c.locked_until < now - timedelta(seconds=policy.forget_after)
+    counted = (
+        update(room_codes)
+        .where(where)
+        .values(failed_attempts=case((quiet, 1), else_=room_codes.c.failed_attempts + 1))
+        .returning(room_codes.c.failed_attempts)
+    )
+    failures = int((await conn.execute(counted)).scalar_one())
     delay = policy.delay(failures)
-    until = now + timedelta(seconds=delay) if delay > 0 else None
-    await conn.execute(update(room_codes).where(where).values(failed_attempts=failures, locked_until=until))
-    return RoomCodeCheck(RoomCodeOutcome.LOCKED if until is not None else RoomCodeOutcome.WRONG_PIN)
+    if delay <= 0:
+        return RoomCodeCheck(RoomCodeOutcome.WRONG_PIN)
+    until = now + timedelta(seconds=delay)
+    later = room_codes.c.locked_until.is_(None) | (room_codes.c.locked_until < until)
+    await conn.execute(update(room_codes).where(where, later).values(locked_until=until))
+    return RoomCodeCheck(RoomCodeOutcome.LOCKED)
 
 
 # --- opening-hour exceptions --------------------------------------------------------------------------------

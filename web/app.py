@@ -28,6 +28,8 @@ from recordings.options import RecordingOptions
 from recordings.retention import RetentionPolicy
 from recordings.service import RecordingService
 from session.access import Access
+from session.attempt_limits import AttemptLimiter
+from session.attempt_store import DatabaseAttemptLimiter
 from session.ice import enable_loopback_candidates
 from session.invitation_links import InvitationLinks
 from session.link_tokens import LinkKeys
@@ -65,6 +67,10 @@ BUS = web.AppKey("revocation_bus", RevocationBus)
 ACCESS = web.AppKey("access", Access)
 ORGS = web.AppKey("organisations", Organisations)
 LINKS = web.AppKey("links", InvitationLinks)
+ATTEMPTS: web.AppKey[AttemptLimiter] = web.AppKey("attempts")
+"""Failed guesses (join codes, room codes) per keyed hash of a client, counted in the shared database."""
+ATTEMPT_SWEEP_S = 600.0
+"""How often quiet attempt counts are forgotten and the table is cut down to its cap."""
 OIDC = web.AppKey("oidc", OidcClient)
 PENDING = web.AppKey("pending_login", PendingLoginCookie)
 RECORDINGS = web.AppKey("recordings", RecordingService)
@@ -136,8 +142,11 @@ def create_app(
         records = app[RECORDS] = PrivacyRecords(engine, key, _ClockAdapter(clock), meeting_known=meeting_exists)
         app[ACCESS] = Access(engine, records.audit, _ClockAdapter(clock), app[BUS])
         app[ORGS] = Organisations(engine, records.audit)
-        app[LINKS] = InvitationLinks(engine, records.audit, _ClockAdapter(clock), LinkKeys(secret))
+        attempts = DatabaseAttemptLimiter(engine, secret)
+        app[ATTEMPTS] = attempts
+        app[LINKS] = InvitationLinks(engine, records.audit, _ClockAdapter(clock), LinkKeys(secret), limiter=attempts)
         watcher = asyncio.create_task(watch_revocations(engine, app[BUS]))
+        forgetting = asyncio.create_task(_sweep_attempts(attempts, clock))
         sweeper: asyncio.Task[None] | None = None
         if settings.recordings_kek_file:
             service = app[RECORDINGS] = _recording_service(settings, engine, records, key, clock)
@@ -154,7 +163,7 @@ def create_app(
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
             app[OIDC] = OidcClient(oidc_settings, http)
             yield
-        for task in (watcher, sweeper, heartbeat):
+        for task in (watcher, forgetting, sweeper, heartbeat):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -248,6 +257,16 @@ async def _sweep(service: RecordingService, interval_s: float = 60.0) -> None:
         except Exception:
             log.exception("recording sweep failed")
         await asyncio.sleep(interval_s)
+
+
+async def _sweep_attempts(attempts: DatabaseAttemptLimiter, clock: Clock) -> None:
+    """Keeps the attempt table bounded; every worker runs it, and a sweep that finds nothing writes nothing."""
+    while True:
+        try:
+            await attempts.sweep(clock().timestamp())
+        except Exception:
+            log.exception("attempt sweep failed")
+        await asyncio.sleep(ATTEMPT_SWEEP_S)
 
 
 def _oidc_settings(app: web.Application, settings: Settings, secret: bytes) -> OidcSettings:

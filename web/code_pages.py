@@ -1,8 +1,9 @@
 """The short code entrance: a six-digit code read aloud or sent by SMS leads to the link it stands for.
 
 The code is single-use and binds the link to the device that redeems it, like opening the link itself. Failed
-attempts slow the client down exponentially (a keyed hash of its address, never stored or logged); there is no
-total that a stranger could use up for everyone, and a wrong code and a slowed-down client get the same answer.
+attempts slow the client down exponentially (counted in the shared database under a keyed hash of its address,
+never the address, never logged); there is no total that a stranger could use up for everyone, and a wrong code
+and a slowed-down client get the same answer.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 For people whose link does not work (a mail client that breaks it, a phone that cannot open it). The code and
 PIN are checked by the planning store, which slows guessing per room code; each attempt also costs an scrypt
-hash, so failures also slow the client down (a keyed hash of its address, never logged). Neither is a global
+hash, so failures also slow the client down (a keyed hash of its address, never logged), counted in the shared
+database so that every worker and node sees them. Neither is a global
 limit a stranger could use to lock everyone out, and «wrong» and «wait» give the same answer. A correct code
 gives a fresh link for a citizen, relative or guest role the plan invited: never a staff role, never a host
 link (staff join through their own login).
@@ -14,13 +15,12 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from session.attempt_limits import BackoffLimiter
 from session.errors import SessionError
 from session.meetings import get_meeting
 from session.permissions import ENTRANCE_ROLES
 from session.planning_store import RoomCodeOutcome, check_room_code, load_plan
 from session.roles import LABELS, Role
-from web.app import CLOCK, ENGINE, LINKS, SIGNER
+from web.app import ATTEMPTS, CLOCK, ENGINE, LINKS, SIGNER
 from web.pages import client_key, lang_of, render
 from web.staff_meeting import join_role
 
@@ -29,8 +29,6 @@ ROOM_PATH = "/rom"
 LINK_GRACE = timedelta(hours=2)
 """Links and the room code stay valid this long after the planned end (meetings run over)."""
 MIN_LINK_TTL = timedelta(minutes=30)
-ROOM_LIMITER = web.AppKey("room_code_limiter", BackoffLimiter)
-"""Failed room-code attempts per client (keyed hash of the address)."""
 
 
 def room_pepper(app: web.Application) -> bytes:
@@ -62,14 +60,14 @@ async def room_form(request: web.Request) -> web.Response:
 async def room_enter(request: web.Request) -> web.Response:
     form = await request.post()
     code, pin, role_value = (str(form.get(k, ""))[:40] for k in ("code", "pin", "role"))
-    now, key, limiter = request.app[CLOCK](), client_key(request, "room"), request.app[ROOM_LIMITER]
+    now, key, limiter = request.app[CLOCK](), client_key(request, "room"), request.app[ATTEMPTS]
     try:
         role = Role(role_value)
     except ValueError:
         return _room_page(request, status=400, error="roomcode.error.role")
     if role not in ENTRANCE_ROLES:  # staff join with their own login, never by a code anyone may hold
         return _room_page(request, status=400, error="roomcode.error.role")
-    if limiter.blocked(key, now.timestamp()):
+    if not await limiter.attempt(key, now.timestamp()):  # charged now, given back below unless it fails
         return _room_page(request, status=403, error="roomcode.error.wrong", role=role_value)
     issue: tuple[str, int, timedelta] | None = None
     async with request.app[ENGINE].begin() as conn:  # commits the failure count when refusing, too
@@ -80,6 +78,8 @@ async def room_enter(request: web.Request) -> web.Response:
             if stored is not None and planner is not None and role in {join_role(p) for p in stored.plan.participants}:
                 ttl = max(stored.plan.ends_at + LINK_GRACE - now, MIN_LINK_TTL)
                 issue = (result.meeting_id, planner.created_by, ttl)
+    if result.outcome in (RoomCodeOutcome.OK, RoomCodeOutcome.EXPIRED):
+        await limiter.refund(key)
     if issue is not None:
         meeting_id, planner_id, ttl = issue
         try:
@@ -90,13 +90,10 @@ async def room_enter(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(f"/j/{link.token}")
     if result.outcome is RoomCodeOutcome.OK:
         return _room_page(request, status=400, error="roomcode.error.notinvited", role=role_value)
-    if result.outcome is not RoomCodeOutcome.EXPIRED:
-        limiter.failed(key, now.timestamp())
     status, message = ROOM_REFUSALS[result.outcome]
     return _room_page(request, status=status, error=message, role=role_value)
 
 
 def setup_routes(app: web.Application) -> None:
-    app[ROOM_LIMITER] = BackoffLimiter()
     app.router.add_get(ROOM_PATH, room_form)
     app.router.add_post(ROOM_PATH, room_enter)

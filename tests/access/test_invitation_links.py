@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.ledgers import AuditLog
 from session.access_errors import CodeInvalid, InvalidRequest, LinkInUseElsewhere, NotFound
-from session.attempt_limits import BackoffLimiter, BackoffPolicy
+from session.attempt_limits import BackoffPolicy, MemoryAttemptLimiter
 from session.errors import LinkExpired, LinkInvalid, LinkRevoked
 from session.invitation_links import InvitationLinks
 from session.invitation_sms import invitation_sms_text, normalise_mobile_number
@@ -25,7 +25,8 @@ KEYS = LinkKeys(b"0123456789abcdef-test-secret")
 
 @pytest.fixture
 def links(engine: AsyncEngine, audit: AuditLog, clock: FixedClock) -> InvitationLinks:
-    return InvitationLinks(engine, audit, clock, KEYS, limiter=BackoffLimiter(BackoffPolicy(free=2, first_delay=30)))
+    limiter = MemoryAttemptLimiter(BackoffPolicy(free=2, first_delay=30))
+    return InvitationLinks(engine, audit, clock, KEYS, limiter=limiter)
 
 
 @pytest.fixture

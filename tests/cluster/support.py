@@ -41,8 +41,8 @@ def find_binary(name: str) -> str | None:
     return next((p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.access(p, os.X_OK)), None)
 
 
-def missing_binaries() -> list[str]:
-    names = ["initdb", "pg_ctl", "haproxy"] + (["runuser"] if os.geteuid() == 0 else [])
+def missing_binaries(needed: tuple[str, ...] = ("initdb", "pg_ctl", "haproxy")) -> list[str]:
+    names = [*needed, *(["runuser"] if os.geteuid() == 0 else [])]
     return [name for name in names if find_binary(name) is None]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -128,6 +129,28 @@ async def test_room_code_and_pin_let_in_only_with_the_right_pin_and_lock_after_f
         assert later.outcome is RoomCodeOutcome.OK
         expired = await check_room_code(conn, credentials.code, credentials.pin, now=NOW + timedelta(days=8))
         assert expired.outcome is RoomCodeOutcome.EXPIRED
+
+
+async def test_wrong_pins_from_two_processes_at_once_all_count(engine: AsyncEngine, tmp_path: Path) -> None:
+    meeting_id = await new_meeting(engine)
+    async with engine.begin() as conn:
+        credentials = await issue_room_code(conn, meeting_id, now=NOW, expires_at=NOW + timedelta(days=7))
+    wrong = f"{(int(credentials.pin) + 1) % 10**6:06d}"
+    other = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")  # a second process's own connections
+    policy = BackoffPolicy(free=100)
+
+    async def guess(db: AsyncEngine) -> RoomCodeOutcome:
+        async with db.begin() as conn:
+            return (await check_room_code(conn, credentials.code, wrong, now=NOW, policy=policy)).outcome
+
+    try:
+        outcomes = await asyncio.gather(*(guess(engine if n % 2 else other) for n in range(12)))
+    finally:
+        await other.dispose()
+    assert set(outcomes) == {RoomCodeOutcome.WRONG_PIN}
+    async with engine.connect() as conn:
+        counted = (await conn.execute(select(planning_tables.room_codes.c.failed_attempts))).scalar_one()
+    assert counted == 12, "a read-then-write count would lose failures that overlap"
 
 
 async def test_cancelling_ends_the_room_code(engine: AsyncEngine) -> None:

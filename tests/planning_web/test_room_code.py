@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
+import pytest
+from sqlalchemy import func, select
 
+from session.cluster_tables import attempt_failures
 from tests.fake_clock import FakeClock
 from tests.live_server import LiveServer, server_settings, staff_client, start_server
 from tests.planning_web.support import plan_meeting
+from web import app as app_module
+from web.app import ENGINE
 from web.client_address import parse_trusted_proxies
 
 
@@ -120,3 +126,46 @@ async def test_room_codes_never_hand_out_staff_roles(clocked: LiveServer) -> Non
             assert f'value="{role}"' not in page
             status, page = await enter(guest, clocked, invitations.code, invitations.pin, role)
             assert status == 400, role
+
+
+async def test_two_servers_on_one_database_count_a_guessers_failures_together(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two app instances (two workers, or two nodes) share the database: wrong codes typed at either count against
+    the one client, «wait» looks like «wrong» at both, and the quiet counts are swept away after a day."""
+    monkeypatch.setattr(app_module, "ATTEMPT_SWEEP_S", 0.05)
+    first = await start_server(server_settings(tmp_path / "data"), clock=clock)
+    second = await start_server(server_settings(tmp_path / "data"), clock=clock)
+    try:
+        staff = await staff_client(first)
+        try:
+            invitations = await plan_meeting(staff, first)
+        finally:
+            await staff.close()
+        async with aiohttp.ClientSession() as guest:
+            pages = []
+            for n in range(6):  # unknown codes (no room code's own count moves): three at each server
+                status, page = await enter(guest, (first, second)[n % 2], f"9999 99{n:02d}", "123456", "bruker")
+                assert status == 403 and "stemmer ikke" in page
+                pages.append(page)
+            for server in (first, second):
+                status, page = await enter(guest, server, invitations.code, invitations.pin, "bruker")
+                assert status == 403 and page == pages[-1], "the sixth failure makes the client wait at both"
+            engine = first.app[ENGINE]
+            async with engine.connect() as conn:
+                rows = (await conn.execute(select(attempt_failures))).all()
+            assert len(rows) == 1 and rows[0].failures == 6 and "127.0.0.1" not in rows[0].key_hash
+            clock.advance(seconds=3)
+            status, location = await enter(guest, second, invitations.code, invitations.pin, "bruker")
+            assert status == 303 and location.startswith("/j/")
+        clock.advance(hours=25)
+        for _ in range(100):
+            async with engine.connect() as conn:
+                left = (await conn.execute(select(func.count()).select_from(attempt_failures))).scalar_one()
+            if left == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert left == 0, "a client quiet for a day is forgotten by the servers' sweep"
+    finally:
+        await second.stop()
+        await first.stop()

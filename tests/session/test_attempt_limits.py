@@ -41,3 +41,13 @@ def test_a_quiet_key_starts_afresh() -> None:
 def test_the_daily_budget_used_in_the_threat_model() -> None:
     budget = guesses_per_day(BackoffPolicy())
     assert 25 <= budget <= 40  # 5 free, about 11 doublings to the hour, then one an hour
+
+
+def test_a_try_is_charged_before_it_is_checked_and_given_back_when_it_did_not_fail() -> None:
+    limiter = BackoffLimiter(BackoffPolicy(free=1, first_delay=4.0))
+    assert limiter.attempt("a", 0.0) and limiter.attempt("a", 0.0)  # the second starts a 4 s wait
+    assert not limiter.attempt("a", 3.9)  # refused, and not charged
+    assert limiter.attempt("a", 4.0)  # the third: 8 s
+    limiter.refund("a")  # it was the right code
+    assert not limiter.attempt("a", 11.9)  # a wait already started runs out on its own
+    assert limiter.attempt("a", 12.0) and limiter.blocked("a", 19.9)  # the third again: 8 s, not 16 s
