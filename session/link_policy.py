@@ -27,7 +27,7 @@ HIGH_BPS = 900_000
 LOW_BPS = 200_000
 """The low layer's encoder rate (320x240)."""
 AUDIO_ONLY_BELOW_BPS = 150_000
-"""A congested link estimated below this carries no video: it stops both ways and audio continues."""
+"""A link estimated below this that also loses packets carries no video: it stops both ways, audio continues."""
 BELOW_SENT = 0.7
 """An estimate that fell below this share of the rate actually sent: the link does not carry it. Estimators
 set about 0.85 of what arrives when they see a queue, and cap at 1.5 times what arrives: margin for both."""
@@ -158,7 +158,14 @@ class LinkPolicy:
         if self.layer is not Layer.NONE and not draining and s.congested():
             self.congested_since = now if self.congested_since is None else self.congested_since
             if self.probing or now - self.congested_since >= DOWN_AFTER_S:
-                collapsed = s.estimate_bps is not None and s.fell and s.estimate_bps < AUDIO_ONLY_BELOW_BPS
+                # Audio only needs two signals: the link's own estimate under the floor, and loss. A receiver
+                # busy with its CPU makes its estimate fall too (late packets look like a queue), but loses nothing.
+                collapsed = (
+                    s.estimate_bps is not None
+                    and s.fell
+                    and s.estimate_bps < AUDIO_ONLY_BELOW_BPS
+                    and s.loss >= CONGESTED_LOSS
+                )
                 if collapsed:
                     target = Layer.NONE
                 elif self.probing or self.layer is Layer.HIGH:

@@ -124,7 +124,7 @@ async def test_two_browsers_see_and_hear_each_other_only_processed(
         png = await grab_frame(page, selector)
         assert png is not None
         frame = decode_png(png)
-        assert frame.shape[:2] == (480, 640)
+        assert frame.shape[:2] in ((480, 640), (240, 320))  # the high or the low layer, as the link carries
         assert in_block_detail(frame) < source_detail / 4, "a received frame still has the camera's detail"
         closest = min(float(np.abs(thumbnail(frame) - thumbnail(f)).mean()) for f in source)
         assert closest < 20, "the received frame does not resemble the camera picture at all"

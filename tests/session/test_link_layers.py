@@ -2,13 +2,15 @@
 
 Through the real server on 127.0.0.1 with real aiortc peers: a receiver whose browser reports a weak link (REMB,
 sent as real RTCP on its own connection, its own estimator switched off so that loopback's estimate does not
-overwrite it) gets the low layer while another keeps the high one; a collapsed link gets no video and everyone
-is told; «Bare lyd» chosen by the user stops video to them and is shown to the others.
+overwrite it) gets the low layer while another keeps the high one; a collapsed link (that estimate, and packets
+lost on the way in, which its own receiver reports tell) gets no video and everyone is told; «Bare lyd» chosen
+by the user stops video to them and is shown to the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -125,6 +127,23 @@ def falling(before: int, after: int) -> Callable[[], int]:
     return bitrate
 
 
+def losing(client: CallClient, share: float) -> None:
+    """The client's link drops ``share`` of the video packets on the way in (its receiver reports say so)."""
+    assert client.pc is not None
+    chance = random.Random(7)
+    for transceiver in client.pc.getTransceivers():
+        if transceiver.kind != "video":
+            continue
+        receiver = transceiver.receiver
+        handle = receiver._handle_rtp_packet
+
+        async def lossy(packet: Any, arrival_time_ms: int, handle: Any = handle) -> None:
+            if chance.random() >= share:
+                await handle(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = lossy  # type: ignore[method-assign]
+
+
 async def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     for _ in range(int(timeout * 10)):
         if check():
@@ -202,6 +221,7 @@ async def test_a_collapsed_link_gets_audio_only_and_everyone_is_told(server: Liv
     async def body() -> None:
         slot = (await weak.wait_for("slot", participant=host.pid))["slot"]
         await frames_from(weak.slot_video[slot], 3)
+        losing(weak, 0.3)
         task = reporting(weak, falling(600_000, 80_000))
         try:
             await weak.wait_for("link", timeout=20, participant=weak.pid, weak_link=True)

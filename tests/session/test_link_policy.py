@@ -81,7 +81,15 @@ def test_an_estimate_that_only_ramps_up_is_not_congestion() -> None:
 def test_a_collapsed_link_goes_straight_to_audio_only() -> None:
     policy = LinkPolicy()
     falls_to(policy, 90_000)
-    assert run(policy, 3, 0, estimate_bps=90_000) == [Layer.NONE]
+    assert run(policy, 3, 0, estimate_bps=90_000, loss=0.25) == [Layer.NONE]
+
+
+def test_a_busy_receiver_whose_estimate_falls_but_loses_nothing_keeps_video() -> None:
+    """Late packets from a busy CPU look like a queue to a receiver's estimator, but nothing is lost."""
+    policy = LinkPolicy()
+    falls_to(policy, 90_000)
+    changes = run(policy, 30, 0, estimate_bps=90_000, rtt_s=0.6)
+    assert changes[0] is Layer.LOW and Layer.NONE not in changes
 
 
 def test_heavy_loss_is_congestion_but_never_takes_all_video_away() -> None:
@@ -114,7 +122,7 @@ def test_the_next_layer_up_is_probed_and_a_failed_probe_doubles_the_wait() -> No
 def test_a_probe_that_holds_becomes_the_layer_and_resets_the_wait() -> None:
     policy = LinkPolicy()
     falls_to(policy, 120_000)
-    run(policy, 3, 0, estimate_bps=120_000)
+    run(policy, 3, 0, estimate_bps=120_000, loss=0.2)
     assert policy.layer is Layer.NONE
     start = policy.changed_at
     # The link recovers: LOW is probed and holds; its estimate catches up, so HIGH is probed later too.
