@@ -60,11 +60,10 @@ async def test_media_of_the_user_waits_for_written_consent_and_stops_on_withdraw
     assert await audio_energy_from_tile(host) == 0, "the user's audio was forwarded before consent"
     assert "Venter på samtykke" in await host.inner_text(".tile:not([hidden]) .gate-label")
 
-    # The user consents in writing on their own device.
-    await user.wait_for_selector("#consent:not([hidden])")
-    assert "Jeg samtykker" in await user.inner_text("#consent-submit")
-    await user.select_option("#consent-purpose", "hodestotte")
-    await user.click("#consent-submit")
+    # The user consents in writing on their own device: one plain question at the top, answered «Ja».
+    await user.wait_for_selector("#consent-ask:not([hidden])")
+    assert await user.inner_text("#ask-q") == "Vil du at de ser og hører deg?"
+    await user.click("#ask-yes")
     await wait_until(user, "window.samhandling.lastConsentId !== null")
     await wait_for_tile(host, card=False, timeout=3)
     await wait_until(host, "document.querySelector('.tile:not([hidden]) .gate-label').hidden")

@@ -32,6 +32,7 @@ const call = {
   paused: new Map(), // participant -> paused
   consents: new Map(), // participant -> scopes
   lastConsentId: null,
+  consentIds: [], // every consent given or recorded from this page: «Trekk tilbake» withdraws them all
   seq: 0, // the last view's number: a gap means a view was lost, so the client asks for a fresh one
   view: null, // the server's view of the meeting for this participant (the one source of truth)
   gates: new Map(), // participant -> what the server lets through of their video
@@ -174,11 +175,12 @@ function updateGates() {
     tile.gate.textContent = text;
     tile.gate.hidden = !text;
   }
-  const own = gateText(call.me.pid);
+  const own = selfGateText();
   selfGate.textContent = own;
-  selfGate.hidden = !own || call.state !== "in-call";
+  selfGate.hidden = !own;
   updatePauseButton();
   updateConsentPanel();
+  updateCalmStep();
 }
 
 async function negotiate() {
@@ -281,7 +283,7 @@ async function onAnswer(sdp) {
     if (tile.participant) tile.video.play().catch(() => {});
   });
   if (call.reconnecting) return;
-  buttons.enter.disabled = false;
+  enterWhenPreviewShows();
   say(S["join.preview"]);
 }
 
@@ -348,6 +350,7 @@ function onMessage(msg) {
       break;
     case "consent-recorded":
       call.lastConsentId = msg.consent_id;
+      call.consentIds.push(msg.consent_id);
       say(S["consent.recorded"]);
       updateConsentPanel();
       break;
@@ -393,7 +396,7 @@ function onMessage(msg) {
       call.state = "in-call";
       root.dataset.state = "in-call";
       $("lobby-wait").hidden = true;
-      $("host-lobby").hidden = !call.me.host;
+      $("host-lobby").hidden = !staffPowers();
       $("record").hidden = !(call.me.host && STAFF.has(call.me.role));
       for (const p of msg.participants) call.participants.set(p.id, p);
       updateWaiting();
@@ -434,6 +437,7 @@ function onMessage(msg) {
       break;
     case "error":
       call.errors.push(msg);
+      if (msg.for === "consent") call.calm.sent = null; // the question may be answered again
       showError(msg);
       break;
     default:
@@ -614,7 +618,7 @@ function renderRoster() {
     off.append(li);
   }
   $("roster-state").textContent = call.roster.confirmed ? S["roster.confirmed"] : S["roster.unconfirmed"];
-  $("roster-confirm").hidden = !call.me.host || call.roster.confirmed;
+  $("roster-confirm").hidden = !staffPowers() || call.roster.confirmed;
   $("roster-form").hidden = !staffPowers();
 }
 
@@ -624,14 +628,19 @@ function theUser() {
   return u ? u.id : null;
 }
 
+// Whose pause the button sets: staff pause (and resume) the user; everyone else takes themselves off camera.
+function pauseTarget() {
+  return staffPowers() ? theUser() : call.me.pid;
+}
+
 function updatePauseButton() {
   const b = buttons.pause;
-  const user = theUser();
-  const mayPause = call.me.role === "bruker" || (staffPowers() && user);
-  b.hidden = !mayPause;
-  if (!mayPause) return;
-  const paused = !!call.paused.get(user); // the label changes, so no aria-pressed as well
-  if (call.me.role === "bruker") b.textContent = paused ? S["pause.resume"] : S["pause.self"];
+  const target = pauseTarget();
+  b.hidden = !target;
+  if (!target) return;
+  const paused = !!call.paused.get(target); // the label changes, so no aria-pressed as well
+  b.classList.toggle("ctl--paused", paused); // and the colour: a paused meeting looks different at a glance
+  if (target === call.me.pid) b.textContent = paused ? S["pause.resume"] : S["pause.self"];
   else b.textContent = paused ? S["pause.user.resume"] : S["pause.user"];
 }
 
@@ -666,8 +675,8 @@ function addChat(msg) {
 }
 
 buttons.pause.addEventListener("click", () => {
-  const user = theUser();
-  if (user) send({ type: "pause", participant: user, paused: !call.paused.get(user) });
+  const target = pauseTarget();
+  if (target) send({ type: "pause", participant: target, paused: !call.paused.get(target) });
 });
 
 $("roster-confirm").addEventListener("click", () => send({ type: "roster-confirm" }));
@@ -726,10 +735,111 @@ $("record-stop").addEventListener("click", () => send({ type: "record-stop" }));
 
 $("consent-withdraw").addEventListener("click", () => {
   const user = theUser();
-  if (user && call.lastConsentId) send({ type: "consent-withdraw", participant: user, consent_id: call.lastConsentId });
+  const ids = call.consentIds.length ? call.consentIds : [call.lastConsentId].filter(Boolean);
+  if (user) ids.forEach((id) => send({ type: "consent-withdraw", participant: user, consent_id: id }));
   call.lastConsentId = null;
+  call.consentIds = [];
+  if (calm) call.calm.declined = true; // not asked again at once: «Endre svaret» asks again
   say(S["consent.withdrawn"]);
   updateConsentPanel();
+});
+
+// -- The preview: «Bli med» once the own processed view shows --------------------------------------------------
+
+const PREVIEW_WAIT_MS = 6000; // an audio-only link shows no picture: «Bli med» is not held back for ever
+const SELF_GATE_TEXT = { consent: "gate.consent.self", roster: "gate.roster.self" };
+
+function enterWhenPreviewShows() {
+  const ready = () => {
+    if (call.previewShown) return;
+    call.previewShown = true;
+    if (call.state === "preview") buttons.enter.disabled = false;
+    updateGates();
+  };
+  if ("requestVideoFrameCallback" in selfView) selfView.requestVideoFrameCallback(ready);
+  else selfView.addEventListener("playing", ready, { once: true });
+  setTimeout(ready, PREVIEW_WAIT_MS);
+}
+
+// Why the own view shows a card, said to the person themselves (what others see of them, and until when).
+function selfGateText() {
+  if (call.state === "preview" && !call.previewShown) return S["join.preview.starting"];
+  const gate = call.gates.get(call.me.pid);
+  if (SELF_GATE_TEXT[gate]) return S[SELF_GATE_TEXT[gate]];
+  return gateText(call.me.pid);
+}
+
+// -- The calm view (citizen and relative): one plain question at a time, at the top ------------------------------
+// The full consent form is for staff recording oral consent; the citizen and a relative answer Ja/Nei here, first
+// to being seen and heard, then (only after their own «Ja») to a recording. The server decides what is allowed.
+
+const calm = root.dataset.calm === "true";
+call.calm = { declined: false, next: null, sent: null };
+const KIND_PURPOSE = { bolig: "bolig" }; // the consent's purpose from the meeting's kind; the rest is «annet»
+
+function calmStep() {
+  const user = theUser();
+  if (!calm || !user || call.state !== "in-call") return null;
+  const scopes = call.consents.get(user) || [];
+  if (!scopes.includes("video")) return call.calm.declined ? "declined" : "media";
+  if (call.calm.next === "recording" && !scopes.includes("recording")) return "recording";
+  return null;
+}
+
+function updateCalmStep() {
+  const step = calmStep();
+  if (step !== call.calm.sent) call.calm.sent = null; // answered (or changed by someone else): may ask again
+  const box = $("consent-ask");
+  const hadFocus = box.contains(document.activeElement);
+  box.hidden = !step;
+  if (!step) {
+    if (hadFocus) buttons.pause.focus(); // the answered question is gone: focus goes to the big Pause button
+    return;
+  }
+  const rel = call.me.role === "parorende" ? ".relative" : "";
+  const question = { media: `consent.ask.media${rel}`, declined: `consent.ask.media.no${rel}` }[step];
+  $("ask-q").textContent = S[question || `consent.ask.recording${rel}`];
+  $("ask-help").textContent = step === "recording" ? S["consent.ask.recording.help"] : S[`consent.ask.media${rel}.help`];
+  $("ask-yes").hidden = $("ask-no").hidden = step === "declined";
+  $("ask-change").hidden = step !== "declined";
+}
+
+$("ask-yes").addEventListener("click", () => {
+  const user = theUser();
+  const step = calmStep();
+  if (!user || !["media", "recording"].includes(step) || call.calm.sent === step) return;
+  call.calm.sent = step;
+  call.calm.next = step === "media" ? "recording" : null;
+  clearError("consent");
+  send({
+    type: "consent",
+    participant: user,
+    giver: call.me.role === "parorende" ? "relative" : "user",
+    form: "written",
+    scopes: step === "media" ? ["video", "audio"] : ["video", "audio", "recording"],
+    purpose: KIND_PURPOSE[root.dataset.kind] || "annet",
+    note: "",
+  });
+});
+
+$("ask-no").addEventListener("click", () => {
+  const step = calmStep();
+  if (step === "media") {
+    call.calm.declined = true;
+    say(S[call.me.role === "parorende" ? "consent.ask.media.no.relative" : "consent.ask.media.no"]);
+  } else if (step === "recording") {
+    call.calm.next = null;
+    say(S["consent.ask.recording.no"]);
+  }
+  updateCalmStep();
+  if (!$("ask-change").hidden) $("ask-change").focus();
+});
+
+$("ask-change").addEventListener("click", () => {
+  call.calm.declined = false;
+  call.calm.sent = null;
+  updateCalmStep();
+  $("ask-yes").focus();
 });
 
 async function start() {
