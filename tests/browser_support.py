@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,9 @@ CHROMIUM = "/usr/bin/chromium"
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 
 
-async def launch(
-    pw: Playwright, camera_y4m: Path, executable: Path | str = CHROMIUM, extra_args: Sequence[str] = ()
-) -> Browser:
-    """``executable`` may be a wrapper that starts Chromium elsewhere (in a network namespace)."""
+async def launch(pw: Playwright, camera_y4m: Path) -> Browser:
     return await pw.chromium.launch(
-        executable_path=executable,
+        executable_path=CHROMIUM,
         args=[
             "--headless=new",
             "--no-sandbox",
@@ -35,7 +31,6 @@ async def launch(
             f"--use-file-for-fake-video-capture={camera_y4m}",
             "--autoplay-policy=no-user-gesture-required",
             "--disable-features=WebRtcHideLocalIpsWithMdns",
-            *extra_args,
         ],
     )
 
