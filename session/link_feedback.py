@@ -80,7 +80,6 @@ class ReceiverLink:
         self._last_bytes = 0
         self._last_at = clock()
         self.policy.changed_at = self._last_at
-        self.changes = 0
         self.audio_only = False
         """Told to the participant: their link carries no video now (not their own choice)."""
 
@@ -120,12 +119,8 @@ class ReceiverLink:
     def _apply(self, layer: Layer | None, chosen: bool) -> None:
         if layer is None:
             return
-        self.changes += 1
         for track in self._tracks():
             track.set_layer(layer)
         if not chosen and (layer is Layer.NONE) != self.audio_only:
             self.audio_only = layer is Layer.NONE
             self._on_audio_only(self.audio_only)
-
-    def new_track_layer(self) -> Layer:
-        return self.layer

@@ -111,10 +111,6 @@ class SharedEncoder(Broadcast):
         self.layer_frames = {Layer.HIGH: 0, Layer.LOW: 0}
         super().__init__(source)
 
-    @property
-    def gate(self) -> KeyframeGate:
-        return self.gates[Layer.HIGH]
-
     def subscribe(self, timeline: SenderTimeline | None = None, layer: Layer = Layer.HIGH) -> EncodedTrack:
         track = EncodedTrack(self, timeline or SenderTimeline(), layer)
         self._subscribers.add(track)
