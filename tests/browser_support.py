@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from playwright.async_api import Browser, Page, Playwright
 
 from tests.media import REPO
@@ -59,6 +60,15 @@ GRAB_JS = """(selector) => {
   ctx.drawImage(v, 0, 0);
   return c.toDataURL('image/png');
 }"""
+
+
+def decode_png(png: bytes) -> np.ndarray:
+    """A grabbed frame as a BGR array."""
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    return np.asarray(image)
 
 
 async def grab_frame(page: Page, selector: str) -> bytes | None:
