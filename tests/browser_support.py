@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from playwright.async_api import Browser, Page, Playwright
 
 from tests.media import REPO
@@ -54,6 +55,15 @@ GRAB_JS = """(selector) => {
   ctx.drawImage(v, 0, 0);
   return c.toDataURL('image/png');
 }"""
+
+
+def decode_png(png: bytes) -> np.ndarray:
+    """A grabbed frame as a BGR array."""
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    return np.asarray(image)
 
 
 async def grab_frame(page: Page, selector: str) -> bytes | None:

@@ -9,7 +9,7 @@ import numpy as np
 from playwright.async_api import Browser, Page
 
 from privacy.pause_card import BACKGROUND_BGR
-from tests.browser_support import grab_frame
+from tests.browser_support import decode_png, grab_frame
 from tests.live_server import LiveServer, create_meeting, staff_client
 
 
@@ -104,12 +104,8 @@ def is_card(bgr: np.ndarray) -> bool:
 
 
 async def tile_frame(page: Page) -> np.ndarray | None:
-    import cv2
-
     png = await grab_frame(page, ".tile:not([hidden]) video")
-    if png is None:
-        return None
-    return np.asarray(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
+    return None if png is None else decode_png(png)
 
 
 async def wait_for_tile(page: Page, card: bool, timeout: float = 5.0) -> float:

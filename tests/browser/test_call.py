@@ -25,7 +25,7 @@ from tests.browser.flows import (
     wait_for_tile,
     wait_until,
 )
-from tests.browser_support import axe_violations, grab_frame, launch
+from tests.browser_support import axe_violations, decode_png, grab_frame, launch
 from tests.live_server import LiveServer, server_settings, start_server
 from web.frame_processing import WholeFrameObscurer
 
@@ -54,14 +54,6 @@ async def audio_energy(page: Page) -> float:
             }"""
         )
     )
-
-
-def decode_png(png: bytes) -> np.ndarray:
-    import cv2
-
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    assert image is not None
-    return np.asarray(image)
 
 
 def in_block_detail(bgr: np.ndarray, cols: int = 16, rows: int = 12) -> float:

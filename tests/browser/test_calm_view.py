@@ -16,8 +16,16 @@ from typing import Any
 import pytest
 from playwright.async_api import FloatRect, Page, async_playwright
 
-from tests.browser.flows import admit_first, confirm_roster, login_page, open_call, wait_for_tile, wait_until
-from tests.browser_support import axe_violations, launch
+from tests.browser.flows import (
+    admit_first,
+    confirm_roster,
+    is_card,
+    login_page,
+    open_call,
+    wait_for_tile,
+    wait_until,
+)
+from tests.browser_support import axe_violations, decode_png, grab_frame, launch
 from tests.live_server import LiveServer, create_meeting, staff_client
 from tests.media import REPO
 
@@ -88,6 +96,10 @@ async def test_the_citizens_calm_view_and_axe_at_every_state(server: LiveServer,
         await open_call(citizen, links["bruker"])
         await wait_until(citizen, "window.samhandling.frames.get(document.getElementById('self-view')) > 0", 10)
         assert await citizen.inner_text(".self .gate-label") != "Kameraet starter …"
+        # ... and the camera itself, on this device only: a real picture (the fake camera's video), not a card.
+        png = await grab_frame(citizen, "#local-preview")
+        assert png is not None and not is_card(decode_png(png)), "no camera picture before joining"
+        assert "bare du ser dette" in (await citizen.inner_text("#local-caption")).lower()
         names = await citizen.evaluate(
             "[...document.querySelectorAll('[role=toolbar], section.stage')].map(e => e.getAttribute('aria-label'))"
         )

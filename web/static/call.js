@@ -383,6 +383,7 @@ function onMessage(msg) {
     case "entered":
       call.state = "in-call";
       root.dataset.state = "in-call";
+      $("local-preview").srcObject = null; // the processed view is the own view from now on
       $("lobby-wait").hidden = true;
       $("host-lobby").hidden = !staffPowers();
       $("record").hidden = !(call.me.host && STAFF.has(call.me.role));
@@ -833,6 +834,9 @@ $("ask-change").addEventListener("click", () => {
 async function start() {
   try {
     call.stream = await openCamera(call.facing);
+    // Before joining, the person sees their own camera on their own device (nothing of it leaves unprocessed)
+    // beside what the others will see: the server's processed view, a card until they may be shown.
+    $("local-preview").srcObject = call.stream;
   } catch (e) {
     say(S["call.nocamera"]);
     return;
