@@ -100,6 +100,9 @@ async def test_the_citizens_calm_view_and_axe_at_every_state(server: LiveServer,
         png = await grab_frame(citizen, "#local-preview")
         assert png is not None and not is_card(decode_png(png)), "no camera picture before joining"
         assert "bare du ser dette" in (await citizen.inner_text("#local-caption")).lower()
+        # Both pictures and «Bli med» on the first screen: nothing to scroll for before joining.
+        for selector in ("#local-preview", "#self-view", "#enter"):
+            await walk.in_view(selector)
         names = await citizen.evaluate(
             "[...document.querySelectorAll('[role=toolbar], section.stage')].map(e => e.getAttribute('aria-label'))"
         )
