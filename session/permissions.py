@@ -46,6 +46,8 @@ class StaffAction(StrEnum):
     MANAGE_ACCESS = "manage_access"
     MANAGE_ORGANISATIONS = "manage_organisations"
     TAKE_DROPIN = "take_dropin"
+    MANAGE_BRUKERPASS = "manage_brukerpass"
+    """Issue and withdraw a centre's Brukerpass codes, and agree meetings that holders ask for."""
 
 
 _MEETING_STAFF = frozenset({StaffRole.FORMIDLER, StaffRole.ADVISER, StaffRole.TECHNICIAN})
@@ -74,6 +76,7 @@ STAFF_TABLE: dict[StaffAction, frozenset[StaffRole]] = {
     StaffAction.MANAGE_ACCESS: frozenset({StaffRole.ACCESS_MANAGER}),
     StaffAction.MANAGE_ORGANISATIONS: frozenset({StaffRole.CENTRE_ADMIN}),
     StaffAction.TAKE_DROPIN: frozenset({StaffRole.ADVISER, StaffRole.TECHNICIAN}),
+    StaffAction.MANAGE_BRUKERPASS: frozenset({StaffRole.ADVISER, StaffRole.TECHNICIAN, StaffRole.CENTRE_ADMIN}),
 }
 """The staff roles that may take each action (in the meetings and organisations they can see)."""
 

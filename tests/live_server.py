@@ -109,9 +109,11 @@ DEMO_SUBJECTS = {
 }
 
 
-async def oidc_login(client: aiohttp.ClientSession, base_url: str, subject: str) -> aiohttp.ClientResponse:
+async def oidc_login(
+    client: aiohttp.ClientSession, base_url: str, subject: str, start: str = "/auth/login"
+) -> aiohttp.ClientResponse:
     """The whole authorization-code + PKCE flow through the development identity provider's pages."""
-    async with client.get(f"{base_url}/auth/login") as resp:
+    async with client.get(f"{base_url}{start}") as resp:
         page = await resp.text()
         authorize_url = str(resp.url)
     assert resp.status == 200 and "/dev-idp" in authorize_url, page

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from privacy import tables as privacy_tables
 from recordings import tables as recording_tables
-from session import access_tables, cluster_tables, planning_tables
+from session import access_tables, brukerpass_tables, cluster_tables, planning_tables
 from session import tables as session_tables
 from web.database import migrate
 
@@ -24,6 +24,7 @@ def test_migrated_schema_matches_the_table_definitions(tmp_path: Path) -> None:
         access_tables.metadata,
         recording_tables.metadata,
         cluster_tables.metadata,
+        brukerpass_tables.metadata,
     ):
         for table in metadata.sorted_tables:
             assert inspector.has_table(table.name), table.name

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
+DEMO_CITIZEN = DevUser("demo-brukerpass", "Berit Brukerpass (innbygger med brukerpass)")
+"""The development provider's citizen: logs in like ID-porten, has no staff row, uses /brukerpass."""
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 RELAY = web.AppKey("relay", MediaRelay)
@@ -103,6 +105,8 @@ def create_app(
         a11y_pages,
         access_pages,
         authorization_setup,
+        brukerpass_pages,
+        brukerpass_staff_pages,
         call_ws,
         code_pages,
         confirm_pages,
@@ -215,6 +219,8 @@ def create_app(
     call_ws.setup_routes(app)
     planning_pages.setup_routes(app)
     dropin_pages.setup_routes(app)
+    brukerpass_pages.setup_routes(app)
+    brukerpass_staff_pages.setup_routes(app)
     entra_login.setup(app)
     authorization_setup.setup(app)
     confirm_pages.setup_routes(app)
@@ -292,7 +298,8 @@ def _oidc_settings(app: web.Application, settings: Settings, secret: bytes) -> O
     async def demo_staff() -> list[DevUser]:
         async with app[ENGINE].connect() as conn:
             rows = await conn.execute(select(staff.c.subject, staff.c.display_name).where(staff.c.active))
-            return [DevUser(r.subject, r.display_name) for r in rows]
+            # A citizen with a Brukerpass logs in through ID-porten too; they are no staff member.
+            return [DevUser(r.subject, r.display_name) for r in rows] + [DEMO_CITIZEN]
 
     setup_dev_idp(
         app,

@@ -217,14 +217,25 @@ async def join_queue(request: web.Request) -> web.Response:
     now = request.app[CLOCK]()
     if not (await opening_hours(request, centre_id, department)).is_open(now):
         return await caller_page(request, status=409, error="dropin.error.closed")
+    wait_page = await enqueue(request, (centre_id, department), role)
+    if wait_page is None:
+        return await caller_page(request, status=503, error="dropin.error.full")
+    raise web.HTTPSeeOther(wait_page)
+
+
+async def enqueue(request: web.Request, key: QueueKey, role: Role) -> str | None:
+    """A new caller at the end of the line, in ``role``: the path of their wait page, or None when it is full.
+    (Also the way in for Brukerpass holders, who call as the citizen.)"""
+    now = request.app[CLOCK]().timestamp()
     try:
-        async with request.app[DROPIN].line(request, (centre_id, department)) as line:
-            line.waiting(now.timestamp())  # forgets the roles of callers who left
-            ticket = line.queue.join(now.timestamp())
+        async with request.app[DROPIN].line(request, key) as line:
+            line.waiting(now)  # forgets the roles of callers who left
+            ticket = line.queue.join(now)
             line.roles[ticket.ticket_id] = role
     except QueueError:
-        return await caller_page(request, status=503, error="dropin.error.full")
-    raise web.HTTPSeeOther(f"/{department.value}/{centre_id}/ko/{ticket.ticket_id}")
+        return None
+    centre_id, department = key
+    return f"/{department.value}/{centre_id}/ko/{ticket.ticket_id}"
 
 
 async def _heartbeat(request: web.Request) -> QueueStatus:

@@ -39,7 +39,8 @@ def _subject_cookie(request: web.Request, subject: str) -> str:
     return f"{payload}|{_subject_mac(request, payload)}"
 
 
-def _read_subject(request: web.Request) -> str | None:
+def read_subject(request: web.Request) -> str | None:
+    """The subject of a login that led to no staff session (an access request, or a Brukerpass holder)."""
     raw = request.cookies.get(SUBJECT_COOKIE) or ""
     payload, _, mac = raw.rpartition("|")
     if not payload or not hmac.compare_digest(mac, _subject_mac(request, payload)):
@@ -85,7 +86,12 @@ async def callback(request: web.Request) -> web.Response:
             .all()
         )
         generation = 0 if row is None else await session_generation(conn, row.id)
-    if row is None or not roles:
+    if result.return_path.startswith("/brukerpass"):
+        # A Brukerpass holder (a citizen): no staff session, only the subject for linking their agreement.
+        response = web.HTTPFound("/brukerpass/inn")
+        response.set_cookie(SUBJECT_COOKIE, _subject_cookie(request, result.subject), max_age=PENDING_SECONDS,
+                            httponly=True, samesite="Lax", secure=_secure(request))  # fmt: skip
+    elif row is None or not roles:
         response = web.HTTPFound("/access/request")
         response.set_cookie(SUBJECT_COOKIE, _subject_cookie(request, result.subject), max_age=PENDING_SECONDS,
                             httponly=True, samesite="Lax", secure=_secure(request))  # fmt: skip
@@ -109,7 +115,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def access_request_page(request: web.Request) -> web.Response:
-    subject = _read_subject(request)
+    subject = read_subject(request)
     if subject is None:
         raise web.HTTPFound("/auth/login")
     async with request.app[ENGINE].connect() as conn:

@@ -61,6 +61,12 @@ ROUTES: dict[tuple[str, str], StaffAction | None] = {
     ("GET", "/staff/dropin/{department}/{centre_id}/ko.json"): StaffAction.TAKE_DROPIN,
     ("POST", "/staff/dropin/{department}/{centre_id}/neste"): StaffAction.TAKE_DROPIN,
     ("POST", "/staff/dropin/{department}/{centre_id}/avvik"): StaffAction.TAKE_DROPIN,
+    ("GET", "/staff/brukerpass"): StaffAction.MANAGE_BRUKERPASS,
+    ("POST", "/staff/brukerpass"): StaffAction.MANAGE_BRUKERPASS,
+    ("GET", "/staff/brukerpass/{id}/trekk-tilbake"): StaffAction.MANAGE_BRUKERPASS,
+    ("POST", "/staff/brukerpass/{id}/trekk-tilbake"): StaffAction.MANAGE_BRUKERPASS,
+    ("POST", "/staff/brukerpass/foresporsel/{id}/avtal"): StaffAction.MANAGE_BRUKERPASS,
+    ("POST", "/staff/brukerpass/foresporsel/{id}/lukk"): StaffAction.MANAGE_BRUKERPASS,
 }
 DEMO_ROLES: dict[int, frozenset[StaffRole]] = {
     1: frozenset({StaffRole.FORMIDLER}),
