@@ -11,7 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from privacy.audit_record import AuditRecord, DetailValue
+from session.audited import staff_actor
 from session.brukerpass import BrukerpassError, check_reference, code_hash, new_code
 from session.brukerpass_store import (
     close_request,
@@ -25,7 +28,7 @@ from session.meetings import create_meeting
 from session.nb_format import format_clock, format_day
 from session.permissions import StaffAction
 from session.planning import OSLO
-from web.app import CLOCK, ENGINE, SIGNER
+from web.app import CLOCK, ENGINE, RECORDS, SIGNER
 from web.brukerpass_pages import hash_key
 from web.dropin_pages import MEETING_KIND
 from web.i18n import translate
@@ -43,6 +46,20 @@ def centre_of(user: StaffUser) -> int:
     if user.organisation_kind == "centre_department" and user.organisation_parent is not None:
         return user.organisation_parent
     raise web.HTTPForbidden(text="Brukerpass hører til hjelpemiddelsentralen.")
+
+
+async def _audit(
+    request: web.Request,
+    conn: AsyncConnection,
+    action: str,
+    user: StaffUser,
+    centre_id: int,
+    details: dict[str, DetailValue],
+    meeting_id: str | None = None,
+) -> None:
+    """Every change to a pass or a request is in the audit chain, in the same transaction as the change."""
+    record = AuditRecord(f"brukerpass.{action}", staff_actor(user.id), (centre_id,), meeting_id, details)
+    await request.app[RECORDS].audit.append(record, conn=conn)
 
 
 def _local(moment: datetime, lang: str) -> str:
@@ -110,7 +127,7 @@ async def issue(request: web.Request) -> web.Response:
         return await page(request, status=400, error=exc)
     code = new_code()
     async with request.app[ENGINE].begin() as conn:
-        await issue_holder(
+        holder_id = await issue_holder(
             conn,
             centre_id=centre_of(user),
             reference=reference,
@@ -118,6 +135,7 @@ async def issue(request: web.Request) -> web.Response:
             issued_by=user.id,
             now=request.app[CLOCK](),
         )
+        await _audit(request, conn, "issue", user, centre_of(user), {"holder": holder_id})
     return await page(request, issued=(reference, code))
 
 
@@ -156,6 +174,8 @@ async def revoke(request: web.Request) -> web.Response:
     await check_csrf(request, user)
     async with request.app[ENGINE].begin() as conn:
         done = await revoke_holder(conn, holder_id=_id(request), centre_id=centre_of(user), now=request.app[CLOCK]())
+        if done:
+            await _audit(request, conn, "revoke", user, centre_of(user), {"holder": _id(request)})
     if not done:
         raise web.HTTPNotFound(text="Fant ikke brukerpasset.")
     raise web.HTTPSeeOther(BASE)
@@ -189,6 +209,7 @@ async def agree_time(request: web.Request) -> web.Response:
         await schedule_request(
             conn, request_id=request_id, centre_id=centre_id, meeting_id=meeting.id, starts_at=starts, staff_id=user.id
         )
+        await _audit(request, conn, "schedule", user, centre_id, {"request": request_id}, meeting.id)
     raise web.HTTPSeeOther(BASE)
 
 
@@ -197,6 +218,8 @@ async def close(request: web.Request) -> web.Response:
     await check_csrf(request, user)
     async with request.app[ENGINE].begin() as conn:
         done = await close_request(conn, request_id=_id(request), centre_id=centre_of(user), staff_id=user.id)
+        if done:
+            await _audit(request, conn, "close", user, centre_of(user), {"request": _id(request)})
     if not done:
         raise web.HTTPNotFound(text="Fant ikke forespørselen.")
     raise web.HTTPSeeOther(BASE)

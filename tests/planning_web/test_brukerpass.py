@@ -165,6 +165,8 @@ async def test_a_withdrawn_pass_stops_working_at_once(clocked: LiveServer) -> No
         async with holder.get(f"{server.url}/brukerpass/hjem", allow_redirects=False) as resp:
             assert resp.status == 303 and resp.headers["Location"] == "/brukerpass"
         assert (await enter(holder, server, code))[0] == 403
+        stored = db_text(server)  # both changes are in the audit chain
+        assert "brukerpass.issue" in stored and "brukerpass.revoke" in stored
     finally:
         await staff.close()
         await holder.close()
