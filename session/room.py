@@ -327,6 +327,23 @@ class Room:
         welcome = {"type": "welcome", "participant": pid, "role": role.value, "host": host, "slots": self.slot_count}
         return [Send(pid, welcome), *self._sync_gates()]
 
+    def resume(self, pid: str) -> list[Effect]:
+        """The same page is back on a new signalling connection (its network changed, the old socket went silent):
+        it keeps its participant, stage, slots, pause and gates. It is greeted again and sent its whole view,
+        since whatever went to the old socket meanwhile may never have arrived. Until its new media connection
+        is linked (:meth:`relink`) the others see it as reconnecting."""
+        me = self._get(pid)
+        if me.in_call:
+            self.reconnecting[me.invitation_id] = me.role.value
+        welcome = {
+            "type": "welcome",
+            "participant": pid,
+            "role": me.role.value,
+            "host": me.host,
+            "slots": self.slot_count,
+        }
+        return [Send(pid, welcome), *self.resend_view(pid)]
+
     @_event
     def request_entry(self, pid: str) -> list[Effect]:
         """The host goes straight in; everyone else waits in the lobby until the host lets them in."""
@@ -391,6 +408,8 @@ class Room:
             return []
         if reconnecting and me.in_call and self.find_by_invitation(me.invitation_id) is None:
             self.reconnecting[me.invitation_id] = me.role.value
+        elif not reconnecting:  # a goodbye while resuming: not reconnecting any more
+            self.reconnecting.pop(me.invitation_id, None)
         if me.recorded:
             return [Record(pid, False), *self._leave_effects(me)]
         return self._leave_effects(me)
@@ -438,6 +457,8 @@ class Room:
         effects: list[Effect] = [Attach(pid, slot, source) for slot, source in me.slots.items()]
         for other in self.participants.values():
             effects += [Attach(other.id, slot, pid) for slot, source in other.slots.items() if source == pid]
+        if self.reconnecting.pop(me.invitation_id, None) is not None:  # back after a resume (see :meth:`resume`)
+            effects += self.sync_views()
         return effects
 
     def _show(self, viewer: Participant, source: Participant) -> list[Effect]:

@@ -7,7 +7,7 @@ import dataclasses
 import html
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -81,8 +81,12 @@ class LiveServer:
 
 
 async def start_server(
-    settings: Settings, processor: FrameProcessor | None = None, clock: Callable[[], datetime] | None = None
+    settings: Settings,
+    processor: FrameProcessor | None = None,
+    clock: Callable[[], datetime] | None = None,
+    also_on: Sequence[str] = (),
 ) -> LiveServer:
+    """Listens on 127.0.0.1 and on each address of ``also_on`` (a network namespace's link to the host)."""
     await asyncio.to_thread(migrate, settings.database_url)
     app = (
         create_app(settings, processor=processor)
@@ -94,7 +98,8 @@ async def start_server(
     from web.app import ENGINE
 
     await seed_demo(app[ENGINE])
-    await web.TCPSite(runner, "127.0.0.1", settings.port).start()
+    for host in ("127.0.0.1", *also_on):
+        await web.TCPSite(runner, host, settings.port).start()
     return LiveServer(settings, runner)
 
 

@@ -90,6 +90,7 @@ class StaffLinkRefused(SessionError):
 
 async def call_socket(request: web.Request) -> web.StreamResponse:
     check_only = request.query.get("mode") == "check"
+    resume = request.query.get("resume")
     try:
         invitation, session = await _admit(request, check_only)
     except SessionError as exc:
@@ -112,7 +113,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     # (a reload) must not take the meeting away from under the one replacing it.
     meeting.arriving += 1
     try:
-        arrived = await _arrive(ws, meeting, invitation, check_only)
+        arrived = await _arrive(ws, meeting, invitation, check_only, resume)
     finally:
         meeting.arriving -= 1
     if arrived is None:
@@ -148,25 +149,34 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     finally:
         if revoked is not None:
             revoked.cancel()
-        if meeting.sockets.get(pid) is ws:
+        current = meeting.sockets.get(pid)
+        if current is ws:
             del meeting.sockets[pid]
-        await carry_out(request.app, meeting, meeting.room.leave(pid, reconnecting=not said_goodbye))
-        if invitation.id in meeting.room.reconnecting:
-            _forget_later(request.app, meeting, invitation.id)
-        await relay.close(pid)
-        recording = meeting.room.recording
-        if _forget_if_empty(live, meeting) and recording:  # the last one left: the recording ends with the meeting
-            await carry_out(request.app, meeting, [StopRecording(None)])
-        log.info("participant disconnected", extra={"meeting": invitation.meeting_id})
+        if current is not None and current is not ws:  # resumed on a new socket: the participant stays
+            log.info("old signalling connection closed", extra={"meeting": invitation.meeting_id})
+        else:
+            await carry_out(request.app, meeting, meeting.room.leave(pid, reconnecting=not said_goodbye))
+            if invitation.id in meeting.room.reconnecting:
+                _forget_later(request.app, meeting, invitation.id)
+            await relay.close(pid)
+            recording = meeting.room.recording
+            if _forget_if_empty(live, meeting) and recording:  # the last one left: the recording ends with it
+                await carry_out(request.app, meeting, [StopRecording(None)])
+            log.info("participant disconnected", extra={"meeting": invitation.meeting_id})
         if not ws.closed:
             await ws.close()
     return ws
 
 
 async def _arrive(
-    ws: web.WebSocketResponse, meeting: LiveMeeting, invitation: Invitation, check_only: bool
+    ws: web.WebSocketResponse, meeting: LiveMeeting, invitation: Invitation, check_only: bool, resume: str | None
 ) -> tuple[str, list[Effect]] | None:
-    """Put the newcomer in the room (replacing an older connection of the same link); None when refused."""
+    """Put the newcomer in the room (replacing an older connection of the same link); None when refused.
+
+    ``resume`` names the participant the same page had: when the link's participant is still in the room under
+    that id, the new socket takes it over (a network switch: the old socket is dead, but the server may not know
+    for another heartbeat) and the participant keeps its place, admission and slots. The old socket is left to
+    close by itself (heartbeat or the browser's goodbye); nothing is sent to it any more."""
     if check_only:
         checks = [p for p in meeting.room.participants.values() if p.check_only]
         # One check per link (the newest wins, like a reload) and a few per meeting: each one costs face processing.
@@ -177,6 +187,9 @@ async def _arrive(
             return None
     else:
         previous = meeting.room.find_by_invitation(invitation.id)
+        if previous is not None and previous.id == resume:
+            meeting.sockets[previous.id] = ws
+            return previous.id, meeting.room.resume(previous.id)
     if previous is not None:  # one device at a time per link: the newest wins
         old = meeting.sockets.get(previous.id)
         if old is not None:
