@@ -331,10 +331,8 @@ class Room:
         """The same page is back on a new signalling connection (its network changed, the old socket went silent):
         it keeps its participant, stage, slots, pause and gates. It is greeted again and sent its whole view,
         since whatever went to the old socket meanwhile may never have arrived. Until its new media connection
-        is linked (:meth:`relink`) the others see it as reconnecting."""
+        carries media the others see it as reconnecting (:meth:`media_reconnecting`)."""
         me = self._get(pid)
-        if me.in_call:
-            self.reconnecting[me.invitation_id] = me.role.value
         welcome = {
             "type": "welcome",
             "participant": pid,
@@ -342,7 +340,10 @@ class Room:
             "host": me.host,
             "slots": self.slot_count,
         }
-        return [Send(pid, welcome), *self.resend_view(pid)]
+        effects: list[Effect] = [Send(pid, welcome)]
+        if me.in_call:
+            effects += self.media_reconnecting(pid, True)
+        return effects + self.resend_view(pid)
 
     @_event
     def request_entry(self, pid: str) -> list[Effect]:
@@ -457,8 +458,6 @@ class Room:
         effects: list[Effect] = [Attach(pid, slot, source) for slot, source in me.slots.items()]
         for other in self.participants.values():
             effects += [Attach(other.id, slot, pid) for slot, source in other.slots.items() if source == pid]
-        if self.reconnecting.pop(me.invitation_id, None) is not None:  # back after a resume (see :meth:`resume`)
-            effects += self.sync_views()
         return effects
 
     def _show(self, viewer: Participant, source: Participant) -> list[Effect]:
@@ -557,7 +556,7 @@ class Room:
             return []
         me.media_reconnecting = reconnecting
         msg = {"type": "media-reconnecting", "participant": pid, "role": me.role.value, "on": reconnecting}
-        return self._broadcast(msg)
+        return [Send(q.id, msg) for q in self.in_call() if q.id != pid]  # they know: their own page reconnects
 
     @staticmethod
     def _link_message(p: Participant) -> dict[str, Any]:

@@ -262,6 +262,10 @@ def test_a_reconnection_gets_the_same_slots_both_ways_and_changes_nothing_else()
     assert room.relink("gone") == []
 
 
+def _person(view: dict[str, Any], pid: str) -> dict[str, Any]:
+    return next(p for p in view["roster"]["participants"] if p["id"] == pid)
+
+
 def test_a_resumed_socket_keeps_the_participant_and_the_others_see_it_reconnecting_until_relinked() -> None:
     """A network switch: the page comes back on a new socket under the same participant (no lobby, same slots)."""
     room = meeting_with(("b", Role.BRUKER), ("c", Role.TEKNIKER))
@@ -272,11 +276,13 @@ def test_a_resumed_socket_keeps_the_participant_and_the_others_see_it_reconnecti
         {"type": "welcome", "participant": "b", "role": "bruker", "host": False, "slots": 3}
     ]
     assert views_to(effects, "b")[-1]["me"]["stage"] == "in_call"  # the whole view, whatever the old socket lost
-    assert [v["roster"]["reconnecting"] for v in views_to(effects, "h")] == [["bruker"]]
+    assert sends_to(effects, "h")[0] == {"type": "media-reconnecting", "participant": "b", "role": "bruker", "on": True}
+    assert [_person(v, "b")["media_reconnecting"] for v in views_to(effects, "h")] == [True]
     assert not any(isinstance(e, Attach | Detach) for e in effects)
     assert {pid: (p.stage, dict(p.slots), p.paused) for pid, p in room.participants.items()} == before
-    effects = room.relink("b")
-    assert [v["roster"]["reconnecting"] for v in views_to(effects, "h")] == [[]]
+    assert room.relink("b")  # the new media connection is wired to the same slots ...
+    effects = room.media_reconnecting("b", False)  # ... and once it carries media, the others are told
+    assert [_person(v, "b")["media_reconnecting"] for v in views_to(effects, "h")] == [False]
     assert room.reconnecting == {}
     room.resume("b")
     room.leave("b")  # a goodbye while resuming: gone, not reconnecting

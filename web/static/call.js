@@ -429,7 +429,7 @@ function onMessage(msg) {
       updateGates();
       break;
     case "media-reconnecting":
-      applyReconnecting(msg.participant, msg.on);
+      if (msg.participant !== call.me.pid) applyReconnecting(msg.participant, msg.on);
       updateGates();
       break;
     case "ended": // a draining server ends the meeting here; the link works again on another node
