@@ -17,7 +17,7 @@ from tests.browser.flows import links_for, start_meeting, wait_until
 from tests.browser.test_rejoin import pid_of, recovery_limit, seconds_until_frames
 from tests.browser_network import BrowserNetwork, browser_network
 from tests.browser_support import launch
-from tests.live_server import LiveServer, server_settings, start_server
+from tests.live_server import LiveServer, server_settings, start_server_thread
 from web.app import LIVE, RELAY
 from web.frame_processing import WholeFrameObscurer
 
@@ -34,7 +34,7 @@ def network() -> Iterator[BrowserNetwork]:
 async def server(tmp_path: Path, network: BrowserNetwork) -> AsyncIterator[LiveServer]:
     """Reachable from the namespace too; its ICE candidates include the host's end of the veth pair (aioice
     gathers the host's addresses for every new peer connection)."""
-    live = await start_server(
+    live = await start_server_thread(
         server_settings(tmp_path / "data"), processor=WholeFrameObscurer(), also_on=[network.host_ip]
     )
     yield live
