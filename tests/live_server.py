@@ -133,7 +133,8 @@ async def start_server_thread(
     browsers on the same loop always has something ready, so every driver message costs 100 turns of media work,
     a second or more on a busy machine: Playwright falls behind the browsers' WebSocket-frame events (a ping a
     second per page) and a ``page.evaluate`` waits behind them for ever. On its own loop the server does not
-    slow the test's loop down, and the test does not slow the server."""
+    slow the test's loop down. Used by the tests where three browsers share a call and by the network-switch
+    test; the two-browser tests still share the test's loop (they keep up, and their bounds were measured so)."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=_serve_forever, args=(loop,), name="live-server", daemon=True)
     thread.start()

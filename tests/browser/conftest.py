@@ -7,15 +7,6 @@ import pytest
 from playwright.async_api import Page, async_playwright
 
 from tests.browser_support import launch
-from tests.live_server import LiveServer, server_settings, start_server_thread
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    """The browser tests' server runs on an event loop of its own (see :func:`start_server_thread`)."""
-    live = await start_server_thread(server_settings(tmp_path / "data"))
-    yield live
-    await live.stop()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from tests.browser.flows import (
     wait_until,
 )
 from tests.browser_support import axe_violations, grab_frame, launch
-from tests.live_server import LiveServer, server_settings, start_server_thread
+from tests.live_server import LiveServer, server_settings, start_server
 from web.frame_processing import WholeFrameObscurer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -87,7 +87,7 @@ def thumbnail(bgr: np.ndarray) -> np.ndarray:
 
 @pytest.fixture
 async def obscuring_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    live = await start_server_thread(server_settings(tmp_path / "data"), processor=WholeFrameObscurer())
+    live = await start_server(server_settings(tmp_path / "data"), processor=WholeFrameObscurer())
     yield live
     await live.stop()
 

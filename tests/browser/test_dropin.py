@@ -14,7 +14,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from tests.browser.flows import login_page, wait_until
 from tests.browser_support import axe_violations, launch
 from tests.fake_clock import FakeClock
-from tests.live_server import LiveServer, server_settings, start_server_thread
+from tests.live_server import LiveServer, server_settings, start_server
 from tests.planning_web.support import CENTRE, MONDAY_10
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(90)]
@@ -25,7 +25,7 @@ SHOTS = os.environ.get("SAMHANDLING_SCREENSHOTS")
 @pytest.fixture
 async def monday(tmp_path: Path) -> AsyncIterator[LiveServer]:
     """A server whose clock says Monday 10.00 in Oslo, when the drop-in is open."""
-    live = await start_server_thread(server_settings(tmp_path / "data"), clock=FakeClock(MONDAY_10))
+    live = await start_server(server_settings(tmp_path / "data"), clock=FakeClock(MONDAY_10))
     yield live
     await live.stop()
 

@@ -45,7 +45,7 @@ async def audio_energy_from_tile(page: Page) -> float:
 
 
 async def actions(server: LiveServer) -> list[str]:
-    return [v.record.action for v in await server.call(server.app[RECORDS].audit.entries(org_ids=None, limit=1000))]
+    return [v.record.action for v in await server.app[RECORDS].audit.entries(org_ids=None, limit=1000)]
 
 
 async def test_media_of_the_user_waits_for_written_consent_and_stops_on_withdrawal(
@@ -170,7 +170,7 @@ async def test_chat_and_ephemeral_text_leave_no_trace_and_no_frame_is_stored(
         root.setLevel(old_level)
 
     canaries = [b"CANARY-LOBBY-51c2", b"CANARY-CHAT-9a7e", b"CANARY-CHAT-33bd", b"Canaryname"]
-    await server.call(server.app[ENGINE].dispose())  # flush SQLite's WAL into the files we search
+    await server.app[ENGINE].dispose()  # flush SQLite's WAL into the files we search
     data_dir = server.settings.data_dir
     files = [p for p in data_dir.rglob("*") if p.is_file()]
     assert files, "the data directory is empty: the search below would prove nothing"

@@ -21,7 +21,7 @@ from playwright.async_api import Page, async_playwright
 from tests.browser.flows import links_for, login_page, open_call, start_meeting, wait_until
 from tests.browser_support import launch
 from tests.coturn import Coturn, needs_coturn
-from tests.live_server import LiveServer, server_settings, start_server_thread
+from tests.live_server import LiveServer, server_settings, start_server
 from web.settings import Secret
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240), needs_coturn]
@@ -70,7 +70,7 @@ async def turn_server(coturn: Coturn, data_dir: Path, ttl_s: int) -> LiveServer:
         turn_ttl_s=ttl_s,
         ice_transport_policy="relay",
     )
-    return await start_server_thread(settings)
+    return await start_server(settings)
 
 
 @pytest.fixture
