@@ -134,18 +134,33 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
             )
         await ws.send_json({"type": "config", **_ice(settings)})
         messages, audited, loop = message_bucket(), audited_bucket(), asyncio.get_running_loop()
-        async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
-                if not messages.take(loop.time()):
-                    metrics.ws_errors.labels(code="rate_limited").inc()
-                    await ws.send_json(error("rate_limited", "For mange meldinger. Vent litt."))
-                    continue
-                if not await _answer(request.app, msg.data, pid, meeting, ws, audited):
-                    said_goodbye = True
-                    break
-            elif msg.type == WSMsgType.BINARY:
-                metrics.ws_errors.labels(code="binary").inc()
-                await ws.send_json(error("binary", "Binære meldinger støttes ikke."))
+        # Pings are answered as they arrive; everything else in order by one task, so a slow answer (an offer
+        # being negotiated, a consent being signed) does not hold a pong back: the page takes a late pong for a
+        # dead socket and resumes on a new one.
+        inbox: asyncio.Queue[str | None] = asyncio.Queue()  # bounded by the message rate limit
+        handling = asyncio.create_task(_answer_in_order(request.app, inbox, pid, meeting, ws, audited))
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    if not messages.take(loop.time()):
+                        metrics.ws_errors.labels(code="rate_limited").inc()
+                        await ws.send_json(error("rate_limited", "For mange meldinger. Vent litt."))
+                        continue
+                    ping = _ping_of(msg.data)
+                    if ping is not None:
+                        await ws.send_json({"type": "pong", "t": ping.t})
+                    else:
+                        inbox.put_nowait(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    metrics.ws_errors.labels(code="binary").inc()
+                    await ws.send_json(error("binary", "Binære meldinger støttes ikke."))
+        finally:
+            inbox.put_nowait(None)  # what came before the socket closed is still answered, then the task ends
+            try:
+                said_goodbye = await handling
+            except asyncio.CancelledError:
+                handling.cancel()
+                raise
     finally:
         if revoked is not None:
             revoked.cancel()
@@ -234,6 +249,38 @@ def _forget_later(app: web.Application, meeting: LiveMeeting, invitation_id: int
     meeting.timers[key] = asyncio.get_running_loop().call_later(
         RECONNECT_GRACE_SECONDS, lambda: asyncio.ensure_future(forget())
     )
+
+
+def _ping_of(raw: str) -> Ping | None:
+    """A well-formed ping; anything else, a malformed ping too, goes the ordinary way and is answered there."""
+    if '"ping"' not in raw:
+        return None
+    try:
+        parsed = parse_client_message(raw)
+    except ProtocolError:
+        return None
+    return parsed if isinstance(parsed, Ping) else None
+
+
+async def _answer_in_order(
+    app: web.Application,
+    inbox: asyncio.Queue[str | None],
+    pid: str,
+    meeting: LiveMeeting,
+    ws: web.WebSocketResponse,
+    audited: TokenBucket,
+) -> bool:
+    """The socket's messages, one after another in the order they came, until None; True when the participant
+    said goodbye (the socket is then closed, which ends its reading)."""
+    while (raw := await inbox.get()) is not None:
+        try:
+            go_on = await _answer(app, raw, pid, meeting, ws, audited)
+        except ConnectionError:  # the socket broke while answering: its reading ends by itself
+            return False
+        if not go_on:
+            await ws.close()
+            return True
+    return False
 
 
 async def _answer(
