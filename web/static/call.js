@@ -39,6 +39,7 @@ const call = {
   links: new Map(), // participant -> { audio_only, weak_link }: no video to or from them, audio goes on
   mediaReconnecting: new Set(), // participants whose media connection is being set up again
   ws: null,
+  abandoned: [], // signalling sockets given up on but not closed yet: closed once a new one is welcomed
   pc: null,
   stream: null,
   slots: 0,
@@ -503,6 +504,7 @@ function end(text) {
   if (call.stream) call.stream.getTracks().forEach((t) => t.stop());
   if (call.me.host && STAFF.has(call.me.role)) $("after-call").hidden = false; // summary (and repair) for the host
   if (call.ws && call.ws.readyState === WebSocket.OPEN) call.ws.close();
+  closeAbandoned();
   say(text);
 }
 
@@ -880,7 +882,10 @@ function openSignalling(resume) {
       end(S["call.lost"]); // too late: the server has let the old participant go
       return;
     }
-    if (msg.type === "welcome") call.lostSince = null;
+    if (msg.type === "welcome") {
+      call.lostSince = null;
+      closeAbandoned();
+    }
     if (msg.type !== "pong") onMessage(msg);
   });
   ws.addEventListener("close", () => {
@@ -888,6 +893,10 @@ function openSignalling(resume) {
     if (call.me.pid) resumeSignalling();
     else end(S["call.lost"]); // the server went away without a word (it died) or refused the link
   });
+}
+
+function closeAbandoned() {
+  for (const ws of call.abandoned.splice(0)) if (ws.readyState <= WebSocket.OPEN) ws.close();
 }
 
 function checkSignalling() {
@@ -904,9 +913,10 @@ function resumeSignalling() {
     return;
   }
   say(S["call.reconnecting"]);
-  const old = call.ws;
+  // The old socket is not closed yet. When it was only slow (a busy server answers the ping late), its close could
+  // reach the server before the new socket does and end the participant there: the resume would find nobody.
+  if (call.ws) call.abandoned.push(call.ws);
   call.ws = null;
-  if (old && old.readyState <= WebSocket.OPEN) old.close();
   clearTimeout(call.resumeTimer);
   call.resumeTimer = setTimeout(() => {
     if (call.state !== "ended" && call.ws === null) openSignalling(true);
