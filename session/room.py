@@ -327,6 +327,24 @@ class Room:
         welcome = {"type": "welcome", "participant": pid, "role": role.value, "host": host, "slots": self.slot_count}
         return [Send(pid, welcome), *self._sync_gates()]
 
+    def resume(self, pid: str) -> list[Effect]:
+        """The same page is back on a new signalling connection (its network changed, the old socket went silent):
+        it keeps its participant, stage, slots, pause and gates. It is greeted again and sent its whole view,
+        since whatever went to the old socket meanwhile may never have arrived. Until its new media connection
+        carries media the others see it as reconnecting (:meth:`media_reconnecting`)."""
+        me = self._get(pid)
+        welcome = {
+            "type": "welcome",
+            "participant": pid,
+            "role": me.role.value,
+            "host": me.host,
+            "slots": self.slot_count,
+        }
+        effects: list[Effect] = [Send(pid, welcome)]
+        if me.in_call:
+            effects += self.media_reconnecting(pid, True)
+        return effects + self.resend_view(pid)
+
     @_event
     def request_entry(self, pid: str) -> list[Effect]:
         """The host goes straight in; everyone else waits in the lobby until the host lets them in."""
@@ -391,6 +409,8 @@ class Room:
             return []
         if reconnecting and me.in_call and self.find_by_invitation(me.invitation_id) is None:
             self.reconnecting[me.invitation_id] = me.role.value
+        elif not reconnecting:  # a goodbye while resuming: not reconnecting any more
+            self.reconnecting.pop(me.invitation_id, None)
         if me.recorded:
             return [Record(pid, False), *self._leave_effects(me)]
         return self._leave_effects(me)
@@ -536,7 +556,7 @@ class Room:
             return []
         me.media_reconnecting = reconnecting
         msg = {"type": "media-reconnecting", "participant": pid, "role": me.role.value, "on": reconnecting}
-        return self._broadcast(msg)
+        return [Send(q.id, msg) for q in self.in_call() if q.id != pid]  # they know: their own page reconnects
 
     @staticmethod
     def _link_message(p: Participant) -> dict[str, Any]:

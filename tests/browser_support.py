@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,12 @@ CHROMIUM = "/usr/bin/chromium"
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 
 
-async def launch(pw: Playwright, camera_y4m: Path) -> Browser:
+async def launch(
+    pw: Playwright, camera_y4m: Path, executable: Path | str = CHROMIUM, extra_args: Sequence[str] = ()
+) -> Browser:
+    """``executable`` may be a wrapper that starts Chromium elsewhere (in a network namespace)."""
     return await pw.chromium.launch(
-        executable_path=CHROMIUM,
+        executable_path=executable,
         args=[
             "--headless=new",
             "--no-sandbox",
@@ -32,6 +36,7 @@ async def launch(pw: Playwright, camera_y4m: Path) -> Browser:
             f"--use-file-for-fake-video-capture={camera_y4m}",
             "--autoplay-policy=no-user-gesture-required",
             "--disable-features=WebRtcHideLocalIpsWithMdns",
+            *extra_args,
         ],
     )
 

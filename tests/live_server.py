@@ -7,11 +7,12 @@ import dataclasses
 import html
 import re
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -25,6 +26,7 @@ from web.seed import seed_demo
 from web.settings import Settings, load_settings
 
 DEMO_FORMIDLER = 1
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -65,8 +67,14 @@ class RemoteServer:
 
 @dataclass
 class LiveServer:
+    """A running server. ``loop`` is its own event loop on a thread of its own (:func:`start_server_thread`), or
+    None when it shares the caller's loop. Its objects (peer connections, the database engine) belong to that
+    loop: a test awaits them through :meth:`call`; plain reads (``app[RELAY].peer_connection(pid)``) need not."""
+
     settings: Settings
     runner: web.AppRunner
+    loop: asyncio.AbstractEventLoop | None = None
+    thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -76,13 +84,26 @@ class LiveServer:
     def app(self) -> web.Application:
         return self.runner.app
 
+    async def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Runs ``coro`` on the server's loop and waits for it from the caller's."""
+        if self.loop is None:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
     async def stop(self) -> None:
-        await self.runner.cleanup()
+        await self.call(self.runner.cleanup())
+        if self.loop is not None and self.thread is not None:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            await asyncio.to_thread(self.thread.join)
 
 
 async def start_server(
-    settings: Settings, processor: FrameProcessor | None = None, clock: Callable[[], datetime] | None = None
+    settings: Settings,
+    processor: FrameProcessor | None = None,
+    clock: Callable[[], datetime] | None = None,
+    also_on: Sequence[str] = (),
 ) -> LiveServer:
+    """Listens on 127.0.0.1 and on each address of ``also_on`` (a network namespace's link to the host)."""
     await asyncio.to_thread(migrate, settings.database_url)
     app = (
         create_app(settings, processor=processor)
@@ -94,8 +115,52 @@ async def start_server(
     from web.app import ENGINE
 
     await seed_demo(app[ENGINE])
-    await web.TCPSite(runner, "127.0.0.1", settings.port).start()
+    for host in ("127.0.0.1", *also_on):
+        await web.TCPSite(runner, host, settings.port).start()
     return LiveServer(settings, runner)
+
+
+async def start_server_thread(
+    settings: Settings,
+    processor: FrameProcessor | None = None,
+    clock: Callable[[], datetime] | None = None,
+    also_on: Sequence[str] = (),
+) -> LiveServer:
+    """:func:`start_server` on an event loop of its own, on its own thread, for the browser tests.
+
+    Why: Playwright's client reads each message from its driver and then yields until the event loop has nothing
+    ready, up to 100 turns (``wait_for_next_task`` in its pipe transport). A server relaying media to three
+    browsers on the same loop always has something ready, so every driver message costs 100 turns of media work,
+    a second or more on a busy machine: Playwright falls behind the browsers' WebSocket-frame events (a ping a
+    second per page) and a ``page.evaluate`` waits behind them for ever. On its own loop the server does not
+    slow the test's loop down. Used by the tests where three browsers share a call and by the network-switch
+    test; the two-browser tests still share the test's loop (they keep up, and their bounds were measured so)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=_serve_forever, args=(loop,), name="live-server", daemon=True)
+    thread.start()
+    started = asyncio.run_coroutine_threadsafe(start_server(settings, processor, clock, also_on), loop)
+    try:
+        live = await asyncio.wrap_future(started)
+    except BaseException:
+        loop.call_soon_threadsafe(loop.stop)
+        await asyncio.to_thread(thread.join)
+        raise
+    return dataclasses.replace(live, loop=loop, thread=thread)
+
+
+def _serve_forever(loop: asyncio.AbstractEventLoop) -> None:
+    """The server thread: its loop runs until stopped, then what is left on it is cancelled and the loop closed."""
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
 
 
 DEMO_SUBJECTS = {

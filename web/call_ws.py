@@ -90,6 +90,7 @@ class StaffLinkRefused(SessionError):
 
 async def call_socket(request: web.Request) -> web.StreamResponse:
     check_only = request.query.get("mode") == "check"
+    resume = request.query.get("resume")
     try:
         invitation, session = await _admit(request, check_only)
     except SessionError as exc:
@@ -112,7 +113,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     # (a reload) must not take the meeting away from under the one replacing it.
     meeting.arriving += 1
     try:
-        arrived = await _arrive(ws, meeting, invitation, check_only)
+        arrived = await _arrive(ws, meeting, invitation, check_only, resume)
     finally:
         meeting.arriving -= 1
     if arrived is None:
@@ -133,40 +134,64 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
             )
         await ws.send_json({"type": "config", **_ice(settings)})
         messages, audited, loop = message_bucket(), audited_bucket(), asyncio.get_running_loop()
-        async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
-                if not messages.take(loop.time()):
-                    metrics.ws_errors.labels(code="rate_limited").inc()
-                    await ws.send_json(error("rate_limited", "For mange meldinger. Vent litt."))
-                    continue
-                if not await _answer(request.app, msg.data, pid, meeting, ws, audited):
-                    said_goodbye = True
-                    break
-            elif msg.type == WSMsgType.BINARY:
-                metrics.ws_errors.labels(code="binary").inc()
-                await ws.send_json(error("binary", "Binære meldinger støttes ikke."))
+        # Pings are answered as they arrive; everything else in order by one task, so a slow answer (an offer
+        # being negotiated, a consent being signed) does not hold a pong back: the page takes a late pong for a
+        # dead socket and resumes on a new one.
+        inbox: asyncio.Queue[str | None] = asyncio.Queue()  # bounded by the message rate limit
+        handling = asyncio.create_task(_answer_in_order(request.app, inbox, pid, meeting, ws, audited))
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    if not messages.take(loop.time()):
+                        metrics.ws_errors.labels(code="rate_limited").inc()
+                        await ws.send_json(error("rate_limited", "For mange meldinger. Vent litt."))
+                        continue
+                    ping = _ping_of(msg.data)
+                    if ping is not None:
+                        await ws.send_json({"type": "pong", "t": ping.t})
+                    else:
+                        inbox.put_nowait(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    metrics.ws_errors.labels(code="binary").inc()
+                    await ws.send_json(error("binary", "Binære meldinger støttes ikke."))
+        finally:
+            inbox.put_nowait(None)  # what came before the socket closed is still answered, then the task ends
+            try:
+                said_goodbye = await handling
+            except asyncio.CancelledError:
+                handling.cancel()
+                raise
     finally:
         if revoked is not None:
             revoked.cancel()
-        if meeting.sockets.get(pid) is ws:
+        current = meeting.sockets.get(pid)
+        if current is ws:
             del meeting.sockets[pid]
-        await carry_out(request.app, meeting, meeting.room.leave(pid, reconnecting=not said_goodbye))
-        if invitation.id in meeting.room.reconnecting:
-            _forget_later(request.app, meeting, invitation.id)
-        await relay.close(pid)
-        recording = meeting.room.recording
-        if _forget_if_empty(live, meeting) and recording:  # the last one left: the recording ends with the meeting
-            await carry_out(request.app, meeting, [StopRecording(None)])
-        log.info("participant disconnected", extra={"meeting": invitation.meeting_id})
+        if current is not None and current is not ws:  # resumed on a new socket: the participant stays
+            log.info("old signalling connection closed", extra={"meeting": invitation.meeting_id})
+        else:
+            await carry_out(request.app, meeting, meeting.room.leave(pid, reconnecting=not said_goodbye))
+            if invitation.id in meeting.room.reconnecting:
+                _forget_later(request.app, meeting, invitation.id)
+            await relay.close(pid)
+            recording = meeting.room.recording
+            if _forget_if_empty(live, meeting) and recording:  # the last one left: the recording ends with it
+                await carry_out(request.app, meeting, [StopRecording(None)])
+            log.info("participant disconnected", extra={"meeting": invitation.meeting_id})
         if not ws.closed:
             await ws.close()
     return ws
 
 
 async def _arrive(
-    ws: web.WebSocketResponse, meeting: LiveMeeting, invitation: Invitation, check_only: bool
+    ws: web.WebSocketResponse, meeting: LiveMeeting, invitation: Invitation, check_only: bool, resume: str | None
 ) -> tuple[str, list[Effect]] | None:
-    """Put the newcomer in the room (replacing an older connection of the same link); None when refused."""
+    """Put the newcomer in the room (replacing an older connection of the same link); None when refused.
+
+    ``resume`` names the participant the same page had: when the link's participant is still in the room under
+    that id, the new socket takes it over (a network switch: the old socket is dead, but the server may not know
+    for another heartbeat) and the participant keeps its place, admission and slots. The old socket is left to
+    close by itself (heartbeat or the browser's goodbye); nothing is sent to it any more."""
     if check_only:
         checks = [p for p in meeting.room.participants.values() if p.check_only]
         # One check per link (the newest wins, like a reload) and a few per meeting: each one costs face processing.
@@ -177,6 +202,9 @@ async def _arrive(
             return None
     else:
         previous = meeting.room.find_by_invitation(invitation.id)
+        if previous is not None and previous.id == resume:
+            meeting.sockets[previous.id] = ws
+            return previous.id, meeting.room.resume(previous.id)
     if previous is not None:  # one device at a time per link: the newest wins
         old = meeting.sockets.get(previous.id)
         if old is not None:
@@ -221,6 +249,38 @@ def _forget_later(app: web.Application, meeting: LiveMeeting, invitation_id: int
     meeting.timers[key] = asyncio.get_running_loop().call_later(
         RECONNECT_GRACE_SECONDS, lambda: asyncio.ensure_future(forget())
     )
+
+
+def _ping_of(raw: str) -> Ping | None:
+    """A well-formed ping; anything else, a malformed ping too, goes the ordinary way and is answered there."""
+    if '"ping"' not in raw:
+        return None
+    try:
+        parsed = parse_client_message(raw)
+    except ProtocolError:
+        return None
+    return parsed if isinstance(parsed, Ping) else None
+
+
+async def _answer_in_order(
+    app: web.Application,
+    inbox: asyncio.Queue[str | None],
+    pid: str,
+    meeting: LiveMeeting,
+    ws: web.WebSocketResponse,
+    audited: TokenBucket,
+) -> bool:
+    """The socket's messages, one after another in the order they came, until None; True when the participant
+    said goodbye (the socket is then closed, which ends its reading)."""
+    while (raw := await inbox.get()) is not None:
+        try:
+            go_on = await _answer(app, raw, pid, meeting, ws, audited)
+        except ConnectionError:  # the socket broke while answering: its reading ends by itself
+            return False
+        if not go_on:
+            await ws.close()
+            return True
+    return False
 
 
 async def _answer(

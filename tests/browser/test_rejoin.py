@@ -23,7 +23,7 @@ from tests.browser.flows import (
     wait_until,
 )
 from tests.browser_support import launch
-from tests.live_server import LiveServer, server_settings, start_server
+from tests.live_server import LiveServer, server_settings, start_server_thread
 from web.app import RELAY
 from web.frame_processing import WholeFrameObscurer
 
@@ -42,7 +42,7 @@ def recovery_limit() -> float:
 @pytest.fixture
 async def light_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     """The whole-frame obscurer: the same media path at a fraction of the detector's CPU (three browsers)."""
-    live = await start_server(server_settings(tmp_path / "data"), processor=WholeFrameObscurer())
+    live = await start_server_thread(server_settings(tmp_path / "data"), processor=WholeFrameObscurer())
     yield live
     await live.stop()
 
@@ -168,7 +168,7 @@ async def test_a_lost_connection_comes_back_by_itself_with_the_meeting_whole(
     )
     pc = server.app[RELAY].peer_connection(user_pid)
     assert pc is not None
-    await pc.close()
+    await server.call(pc.close())  # the peer connection belongs to the server's loop
     user_sees_host, host_sees_user = await asyncio.gather(
         seconds_until_frames(user, host_pid), seconds_until_frames(host, user_pid)
     )

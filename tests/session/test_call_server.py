@@ -18,7 +18,7 @@ from session.tables import meetings
 from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from, host_client
 from tests.live_server import LiveServer, create_meeting, staff_client
 from tests.media import clip_frames
-from web.app import ENGINE, LINKS, RELAY
+from web.app import ENGINE, LINKS, LIVE, RELAY
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -159,6 +159,39 @@ async def test_a_link_is_used_on_one_device_at_a_time(server: LiveServer) -> Non
     finally:
         await first.close()
         await other_device.close()
+
+
+async def test_a_resume_keeps_the_participant_only_while_the_server_still_has_it(server: LiveServer) -> None:
+    """The page resumes on a new socket (``?resume=<participant>``) before it closes the old one, which may only
+    have been slow: then the participant stays, and the old socket's close makes no one leave. Had the old socket
+    closed first, the server would have let the participant go, and the resume gets a new one."""
+    links = await links_for(server, ["bruker"])
+    host = await host_client(server.url, links["host"], None)
+    user = CallClient(links["bruker"], None)
+    ws_url = links["bruker"].replace("http", "ws", 1) + "/ws"
+    try:
+        await host.open_signalling()
+        await host.enter()
+        await user.open_signalling()
+        await user.enter(host=host)
+        pid, old = user.pid, user.ws
+        assert old is not None
+        before = len(host.messages)
+        async with user.session.ws_connect(f"{ws_url}?resume={pid}") as resumed:
+            assert (await resumed.receive_json(timeout=10))["participant"] == pid
+            await old.close()  # the page closes the old socket once the new one is welcomed
+            await resumed.send_json({"type": "ping", "t": 1})
+            while (await resumed.receive_json(timeout=10))["type"] != "pong":
+                pass
+            assert not [m for m in host.messages[before:] if m["type"] == "participant-left"]
+            room = next(iter(server.app[LIVE].meetings.values())).room
+            assert room.participants[pid].in_call
+        await host.wait_for("participant-left", after=before, participant=pid)  # it closed without resuming
+        async with user.session.ws_connect(f"{ws_url}?resume={pid}") as late:
+            assert (await late.receive_json(timeout=10))["participant"] != pid  # too late: a new participant
+    finally:
+        await user.close()
+        await host.close()
 
 
 async def test_logs_carry_no_join_token_and_no_sdp(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:

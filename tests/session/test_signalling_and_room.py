@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -68,6 +69,10 @@ def test_good_messages_become_dataclasses() -> None:
 def sends_to(effects: Sequence[object], pid: str) -> list[dict[str, object]]:
     """Event messages to ``pid``; the full views (``state``) are tested in test_room_views."""
     return [e.message for e in effects if isinstance(e, Send) and e.to == pid and e.message["type"] != "state"]
+
+
+def views_to(effects: Sequence[object], pid: str) -> list[dict[str, Any]]:
+    return [e.message for e in effects if isinstance(e, Send) and e.to == pid and e.message["type"] == "state"]
 
 
 def gates(effects: Sequence[object]) -> dict[str, tuple[VideoGate, bool]]:
@@ -255,3 +260,30 @@ def test_a_reconnection_gets_the_same_slots_both_ways_and_changes_nothing_else()
     assert set(effects) == {Attach("b", 0, "h"), Attach("b", 1, "c"), Attach("h", 0, "b"), Attach("c", 1, "b")}
     assert {pid: dict(p.slots) for pid, p in room.participants.items()} == before
     assert room.relink("gone") == []
+
+
+def _person(view: dict[str, Any], pid: str) -> dict[str, Any]:
+    return next(p for p in view["roster"]["participants"] if p["id"] == pid)
+
+
+def test_a_resumed_socket_keeps_the_participant_and_the_others_see_it_reconnecting_until_relinked() -> None:
+    """A network switch: the page comes back on a new socket under the same participant (no lobby, same slots)."""
+    room = meeting_with(("b", Role.BRUKER), ("c", Role.TEKNIKER))
+    room.set_paused("b", "b", True)
+    before = {pid: (p.stage, dict(p.slots), p.paused) for pid, p in room.participants.items()}
+    effects = room.resume("b")
+    assert sends_to(effects, "b") == [
+        {"type": "welcome", "participant": "b", "role": "bruker", "host": False, "slots": 3}
+    ]
+    assert views_to(effects, "b")[-1]["me"]["stage"] == "in_call"  # the whole view, whatever the old socket lost
+    assert sends_to(effects, "h")[0] == {"type": "media-reconnecting", "participant": "b", "role": "bruker", "on": True}
+    assert [_person(v, "b")["media_reconnecting"] for v in views_to(effects, "h")] == [True]
+    assert not any(isinstance(e, Attach | Detach) for e in effects)
+    assert {pid: (p.stage, dict(p.slots), p.paused) for pid, p in room.participants.items()} == before
+    assert room.relink("b")  # the new media connection is wired to the same slots ...
+    effects = room.media_reconnecting("b", False)  # ... and once it carries media, the others are told
+    assert [_person(v, "b")["media_reconnecting"] for v in views_to(effects, "h")] == [False]
+    assert room.reconnecting == {}
+    room.resume("b")
+    room.leave("b")  # a goodbye while resuming: gone, not reconnecting
+    assert room.reconnecting == {}

@@ -39,6 +39,7 @@ const call = {
   links: new Map(), // participant -> { audio_only, weak_link }: no video to or from them, audio goes on
   mediaReconnecting: new Set(), // participants whose media connection is being set up again
   ws: null,
+  abandoned: [], // signalling sockets given up on but not closed yet: closed once a new one is welcomed
   pc: null,
   stream: null,
   slots: 0,
@@ -191,8 +192,11 @@ async function negotiate() {
 // One peer connection at a time. When it fails (the network changed: Wi-Fi to 4G, or the server's side ended)
 // a new one is offered under the same participant: the server keeps roster, consent, pause and the slot
 // layout, and the tiles keep their places; only the media tracks are replaced.
+const RECONNECT_QUIET_MS = 1000; // a reconnection offers what was gathered once candidates stop coming for this long
+
 async function connectMedia() {
-  const { pc, sdp } = await createOffer(call.stream, call.slots, call.iceServers, call.iceTransportPolicy);
+  const quiet = call.reconnecting ? RECONNECT_QUIET_MS : 0;
+  const { pc, sdp } = await createOffer(call.stream, call.slots, call.iceServers, call.iceTransportPolicy, quiet);
   call.pc = pc;
   pc.addEventListener("connectionstatechange", () => watchConnection(pc));
   send({ type: "offer", sdp });
@@ -221,10 +225,14 @@ function watchConnection(pc) {
 
 const RECONNECT_SPACING_MS = 3000; // a connection that keeps failing is retried, but not in a tight loop
 
-function reconnectMedia() {
-  if (call.reconnectPending || !call.ws || call.ws.readyState !== WebSocket.OPEN) return;
+function reconnectMedia(now = false) {
+  if (call.reconnectPending) {
+    call.reconnectAgain = call.reconnectAgain || now; // the offer being made may go to a socket that just died
+    return;
+  }
+  if (!call.ws || call.ws.readyState !== WebSocket.OPEN) return;
   const since = Date.now() - (call.lastReconnect || 0);
-  if (since < RECONNECT_SPACING_MS) {
+  if (!now && since < RECONNECT_SPACING_MS) {
     clearTimeout(call.retryTimer);
     call.retryTimer = setTimeout(() => {
       if (!call.pc || ["failed", "closed", "disconnected"].includes(call.pc.connectionState)) reconnectMedia();
@@ -245,6 +253,10 @@ function reconnectMedia() {
     .catch((e) => fail(e))
     .finally(() => {
       call.reconnectPending = false;
+      if (call.reconnectAgain) {
+        call.reconnectAgain = false;
+        reconnectMedia(true);
+      }
     });
 }
 
@@ -366,7 +378,8 @@ function onMessage(msg) {
     case "config":
       call.iceServers = msg.iceServers || [];
       call.iceTransportPolicy = msg.iceTransportPolicy || "all";
-      negotiate().catch((e) => fail(e));
+      if (call.tiles.length) reconnectMedia(true); // signalling resumed: the media path died with it
+      else negotiate().catch((e) => fail(e));
       break;
     case "ice":
       call.iceServers = msg.iceServers || [];
@@ -418,7 +431,7 @@ function onMessage(msg) {
       updateGates();
       break;
     case "media-reconnecting":
-      applyReconnecting(msg.participant, msg.on);
+      if (msg.participant !== call.me.pid) applyReconnecting(msg.participant, msg.on);
       updateGates();
       break;
     case "ended": // a draining server ends the meeting here; the link works again on another node
@@ -492,6 +505,7 @@ function end(text) {
   if (call.stream) call.stream.getTracks().forEach((t) => t.stop());
   if (call.me.host && STAFF.has(call.me.role)) $("after-call").hidden = false; // summary (and repair) for the host
   if (call.ws && call.ws.readyState === WebSocket.OPEN) call.ws.close();
+  closeAbandoned();
   say(text);
 }
 
@@ -841,11 +855,76 @@ async function start() {
     say(S["call.nocamera"]);
     return;
   }
-  call.ws = new WebSocket(signallingUrl(root.dataset.ws));
-  call.ws.addEventListener("message", (ev) => onMessage(JSON.parse(ev.data)));
-  call.ws.addEventListener("close", () => {
-    if (call.state !== "ended") end(S["call.lost"]); // the server went away without a word (it died)
+  openSignalling(false);
+  setInterval(checkSignalling, PING_MS);
+  window.addEventListener("online", () => {
+    if (call.me.pid && call.state !== "ended") resumeSignalling(); // back on a network: the old socket is stale
   });
+}
+
+// The signalling socket can die without a close: after a network switch its TCP connection is bound to an address
+// the device no longer has, and nothing reaches either end. The browser's "online" event (the device is back on a
+// network) or a ping every second shows it: when nothing has been heard for SILENCE_MS, a new socket resumes the
+// same participant (the server keeps its place, admission and slots) and the media connection is replaced. After
+// RESUME_GIVE_UP_MS without success the call is lost.
+const PING_MS = 1000;
+const SILENCE_MS = 2500;
+const RESUME_RETRY_MS = 1000;
+const RESUME_GIVE_UP_MS = 30000;
+
+function openSignalling(resume) {
+  const url = new URL(signallingUrl(root.dataset.ws));
+  if (resume) url.searchParams.set("resume", call.me.pid);
+  const ws = new WebSocket(url);
+  call.ws = ws;
+  call.heard = Date.now();
+  ws.addEventListener("message", (ev) => {
+    if (ws !== call.ws) return; // an abandoned socket
+    call.heard = Date.now();
+    const msg = JSON.parse(ev.data);
+    if (msg.type === "welcome" && resume && msg.participant !== call.me.pid) {
+      end(S["call.lost"]); // too late: the server has let the old participant go
+      return;
+    }
+    if (msg.type === "welcome") {
+      call.lostSince = null;
+      closeAbandoned();
+    }
+    if (msg.type !== "pong") onMessage(msg);
+  });
+  ws.addEventListener("close", () => {
+    if (ws !== call.ws || call.state === "ended") return;
+    if (call.me.pid) resumeSignalling();
+    else end(S["call.lost"]); // the server went away without a word (it died) or refused the link
+  });
+}
+
+function closeAbandoned() {
+  for (const ws of call.abandoned.splice(0)) if (ws.readyState <= WebSocket.OPEN) ws.close();
+}
+
+function checkSignalling() {
+  if (call.state === "ended" || !call.me.pid || !call.ws) return;
+  if (Date.now() - call.heard > SILENCE_MS) resumeSignalling(); // silent, or still connecting
+  else send({ type: "ping", t: Date.now() });
+}
+
+function resumeSignalling() {
+  const first = !call.lostSince;
+  call.lostSince = call.lostSince || Date.now();
+  if (Date.now() - call.lostSince > RESUME_GIVE_UP_MS) {
+    end(S["call.lost"]);
+    return;
+  }
+  say(S["call.reconnecting"]);
+  // The old socket is not closed yet. When it was only slow (a busy server answers the ping late), its close could
+  // reach the server before the new socket does and end the participant there: the resume would find nobody.
+  if (call.ws) call.abandoned.push(call.ws);
+  call.ws = null;
+  clearTimeout(call.resumeTimer);
+  call.resumeTimer = setTimeout(() => {
+    if (call.state !== "ended" && call.ws === null) openSignalling(true);
+  }, first ? 0 : RESUME_RETRY_MS);
 }
 
 start();

@@ -17,22 +17,35 @@ export function preferVp8(transceiver) {
   transceiver.setCodecPreferences([...vp8, ...rest]);
 }
 
-export function gatheringComplete(pc, timeoutMs) {
+// Resolves when ICE gathering completes or after timeoutMs. With quietMs, also once no candidate has come for that
+// long: right after a network change Chromium first gathers on the address it no longer has, then on the new one,
+// and reports "complete" only seconds later.
+export function gatheringComplete(pc, timeoutMs, quietMs = 0) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
+    let quiet;
+    const finish = () => {
+      clearTimeout(quiet);
+      pc.removeEventListener("icegatheringstatechange", done);
+      pc.removeEventListener("icecandidate", candidate);
+      resolve();
+    };
     const done = () => {
-      if (pc.iceGatheringState === "complete") {
-        pc.removeEventListener("icegatheringstatechange", done);
-        resolve();
-      }
+      if (pc.iceGatheringState === "complete") finish();
+    };
+    const candidate = (ev) => {
+      if (!ev.candidate || !quietMs) return;
+      clearTimeout(quiet);
+      quiet = setTimeout(finish, quietMs);
     };
     pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, timeoutMs);
+    pc.addEventListener("icecandidate", candidate);
+    setTimeout(finish, timeoutMs);
   });
 }
 
 // Builds the peer connection and returns it with the complete offer SDP to send over signalling.
-export async function createOffer(stream, slots, iceServers, iceTransportPolicy = "all") {
+export async function createOffer(stream, slots, iceServers, iceTransportPolicy = "all", quietMs = 0) {
   const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
   const [audioTrack] = stream.getAudioTracks();
   const [videoTrack] = stream.getVideoTracks();
@@ -43,7 +56,7 @@ export async function createOffer(stream, slots, iceServers, iceTransportPolicy 
     preferVp8(pc.addTransceiver("video", { direction: "recvonly" }));
   }
   await pc.setLocalDescription(await pc.createOffer());
-  await gatheringComplete(pc, 5000);
+  await gatheringComplete(pc, 5000, quietMs);
   return { pc, sdp: pc.localDescription.sdp };
 }
 
