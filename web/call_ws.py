@@ -277,6 +277,9 @@ async def _answer_in_order(
             go_on = await _answer(app, raw, pid, meeting, ws, audited)
         except ConnectionError:  # the socket broke while answering: its reading ends by itself
             return False
+        except Exception:  # a bug: close the socket (the page resumes) rather than leave it unanswered for good
+            await ws.close()
+            raise
         if not go_on:
             await ws.close()
             return True
