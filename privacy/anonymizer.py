@@ -63,7 +63,9 @@ class TrackState:
         """The ``now`` of the newest frame the expensive detector has finished."""
         self.last_strong_submit = -(10**9)
         self.pending: Future[list[Box]] | None = None
-        self.pending_grey: np.ndarray | None = None
+        self.carry: list[Motion] = []
+        """The frame-to-frame motions since the frame the pending expensive-detector pass looks at: its boxes
+        are carried along them to the frame they are used on (no extra optical flow over a longer gap)."""
         self.pending_now = 0.0
         self.pending_index = 0
         self.strong_seen_index = -1
@@ -95,7 +97,7 @@ class TrackState:
         self.last_strong_frame = None
         self.strong_seen_index = self.frame_index - 1
         self.pending = None
-        self.pending_grey = None
+        self.carry = []
 
 
 class Anonymizer:
@@ -185,8 +187,11 @@ class Anonymizer:
             state.cut_index = state.frame_index
         motion = Motion.still()
         followed = [t.box for t in state.tracks] + [t.box for t in state.heads]
-        if state.prev_grey is not None and followed:
+        # With a pass pending, the camera's motion is needed even without tracks: its boxes are carried by it.
+        if state.prev_grey is not None and (followed or state.pending is not None):
             motion = estimate_motion(state.prev_grey, grey, followed)
+        if state.pending is not None:
+            state.carry.append(motion)
         tracks = advance(state.tracks, motion)
         heads = advance(state.heads, motion)
         looked_at = detection_input(frame, grey) if opts.dark_boost else frame
@@ -196,7 +201,7 @@ class Anonymizer:
         boxes = self._fast.detect(looked_at, state.frame_index, thorough=thorough)
         strong_ok = True
         if self._strong is not None:
-            strong_boxes, strong_ok = self._run_strong(looked_at, grey, state, now)
+            strong_boxes, strong_ok = self._run_strong(looked_at, state, now)
             boxes += strong_boxes
         state.tracks = associate(tracks, boxes, now, opts.tracking)
         if self._heads is not None and (thorough or state.frame_index % opts.head_every == 0):
@@ -219,7 +224,7 @@ class Anonymizer:
             state.last_masks += unseen_bands(motion.camera, width, height, lag)
         return obscure_boxes(frame, state.last_masks, opts.method, opts.blocks, opts.blur_share)
 
-    def _run_strong(self, image: np.ndarray, grey: np.ndarray, state: TrackState, now: float) -> tuple[list[Box], bool]:
+    def _run_strong(self, image: np.ndarray, state: TrackState, now: float) -> tuple[list[Box], bool]:
         """Boxes from the expensive detector for this frame and whether its results are fresh enough."""
         strong = self._strong
         assert strong is not None
@@ -240,20 +245,18 @@ class Anonymizer:
         pending = state.pending
         if pending is not None and pending.done():
             state.pending = None
-            pending_grey, state.pending_grey = state.pending_grey, None
+            carry, state.carry = state.carry, []
             result = pending.result()  # re-raises the worker's error: fail closed on this frame
-            # Carry the boxes from the frame the detector saw to this one.
-            if pending_grey is not None and result:
-                carried = estimate_motion(pending_grey, grey, result)
-                found = carried.move_all(result)
-            else:
-                found = list(result)
+            # Carry the boxes from the frame the detector saw to this one, one frame step at a time.
+            found = list(result)
+            for step in carry:
+                found = step.move_all(found)
             state.last_strong_frame = state.pending_now
             state.strong_seen_index = state.pending_index
         if state.pending is None and due:
             state.last_strong_submit = state.frame_index
             state.pending = self._submit(strong, image.copy())
-            state.pending_grey = grey
+            state.carry = []
             state.pending_now = now
             state.pending_index = state.frame_index
         return found, self._fresh(state, now)
