@@ -38,7 +38,15 @@ from privacy.obscure import obscure_whole_frame as obscure_whole_frame
 from privacy.options import AnonymizerOptions as AnonymizerOptions
 from privacy.options import StrongMode
 from privacy.pause_card import pause_card as pause_card
-from privacy.strong_schedule import FrameSignals, camera_still, faces_still, is_calm, strong_due
+from privacy.strong_schedule import (
+    FrameSignals,
+    camera_still,
+    faces_still,
+    is_calm,
+    largest_change,
+    strong_due,
+    thumbnail,
+)
 from privacy.tracking import Track, advance, associate, masks
 
 __all__ = ["Anonymizer", "AnonymizerOptions", "TrackState", "obscure_whole_frame", "pause_card"]
@@ -76,6 +84,8 @@ class TrackState:
         self.calm_run = 0
         """How many frames in a row, up to the current one, were calm (see :mod:`privacy.strong_schedule`)."""
         self.brightened = False
+        self.prev_thumb: np.ndarray | None = None
+        """The previous frame's thumbnail (see :func:`privacy.strong_schedule.largest_change`)."""
         """Whether the detectors looked at a brightened copy of the previous frame."""
         self.paused = False
         """While True, frames are replaced by the pause card (set by the pause control)."""
@@ -104,6 +114,7 @@ class TrackState:
         self.pending = None
         self.carry = []
         self.calm_run = 0
+        self.prev_thumb = None
 
 
 class Anonymizer:
@@ -207,15 +218,19 @@ class Anonymizer:
         brightened = looked_at is not frame
         if scheduled:
             height, width = frame.shape[:2]
+            thumb = thumbnail(grey)
             signals = FrameSignals(
                 flow_points=len(motion.before),
                 camera_still=camera_still(motion.camera, width, height, opts.calm),
                 faces_still=faces_still(followed, [t.box for t in tracks + heads], opts.calm),
+                content_still=state.prev_thumb is not None
+                and largest_change(state.prev_thumb, thumb) <= opts.calm.content_change,
                 unconfirmed_tracks=sum(t.hits < 2 for t in state.tracks + state.heads),
                 scene_cut=cut,
                 light_changed=brightened != state.brightened,
             )
             state.calm_run = state.calm_run + 1 if is_calm(signals) else 0
+            state.prev_thumb = thumb
         state.brightened = brightened
         # The first frame of a track has no history to lean on: it runs every detector (all tiles, CenterFace
         # at two sizes). It is slow, once; the caller sends fully obscured frames meanwhile.

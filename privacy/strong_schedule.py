@@ -5,7 +5,8 @@ Between its passes the faces it found are held as tracks and carried by optical 
 nothing moves and drifts when the camera pans, a face moves fast, the light changes or new content enters. A
 fixed "every third frame" let a face go uncovered for 7 frames on the motion clips (issue 14), because the
 frames it skipped were the moving ones. Here the skip is earned: a frame is *calm* when the camera and every
-followed face stood nearly still since the previous frame, optical flow tracked enough points to say so, every
+followed face stood nearly still since the previous frame, no part of the picture changed much (someone
+walking in), optical flow tracked enough points to say so, every
 track has been confirmed by more than one detection, and neither the scene nor the lighting changed; only
 then may CenterFace wait, and never longer than ``strong_every_calm`` frames. All functions here are pure.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from privacy.boxes import Box
@@ -33,6 +35,9 @@ class CalmLimits:
     """... and zoomed by at most this share."""
     face_shift: float = 0.08
     """Every followed face moved at most this share of its own width since the previous frame."""
+    content_change: float = 12.0
+    """No cell of a 32x24 grey thumbnail changed by more than this many grey levels since the previous frame
+    (someone walking into a still picture moves no followed box and not the camera, but changes cells)."""
 
 
 def camera_still(camera: np.ndarray, width: int, height: int, limits: CalmLimits) -> bool:
@@ -44,6 +49,21 @@ def camera_still(camera: np.ndarray, width: int, height: int, limits: CalmLimits
     moved = corners @ camera[:, :2].T + camera[:, 2]
     zoom = abs(float(np.hypot(camera[0, 0], camera[1, 0])) - 1.0)
     return float(np.abs(moved - corners).max()) <= limits.camera_shift * width and zoom <= limits.camera_zoom
+
+
+THUMB = (32, 24)
+"""The thumbnail size (width, height) on which content changes are compared (also the scene-cut check's)."""
+
+
+def thumbnail(grey: np.ndarray) -> np.ndarray:
+    """The small float thumbnail of a grey image that :func:`largest_change` compares."""
+    small: np.ndarray = cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return small
+
+
+def largest_change(previous: np.ndarray, current: np.ndarray) -> float:
+    """The largest change of one thumbnail cell in grey levels (thumbnails from :func:`thumbnail`)."""
+    return float(np.abs(current - previous).max())
 
 
 def faces_still(before: Sequence[Box], after: Sequence[Box], limits: CalmLimits) -> bool:
@@ -62,6 +82,8 @@ class FrameSignals:
     """Points optical flow tracked from the previous frame (0: no previous frame)."""
     camera_still: bool
     faces_still: bool
+    content_still: bool
+    """No part of the picture changed much (see :attr:`CalmLimits.content_change`)."""
     unconfirmed_tracks: int
     """Tracks or heads that only one detection has matched so far (new, or possibly false)."""
     scene_cut: bool
@@ -75,6 +97,7 @@ def is_calm(signals: FrameSignals) -> bool:
         signals.flow_points >= MIN_POINTS
         and signals.camera_still
         and signals.faces_still
+        and signals.content_still
         and signals.unconfirmed_tracks == 0
         and not signals.scene_cut
         and not signals.light_changed

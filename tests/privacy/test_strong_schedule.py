@@ -17,12 +17,20 @@ from privacy.strong_schedule import (
     camera_still,
     faces_still,
     is_calm,
+    largest_change,
     strong_due,
+    thumbnail,
 )
 from tests.fakes import FixedBoxesDetector
 
 CALM = FrameSignals(
-    flow_points=60, camera_still=True, faces_still=True, unconfirmed_tracks=0, scene_cut=False, light_changed=False
+    flow_points=60,
+    camera_still=True,
+    faces_still=True,
+    content_still=True,
+    unconfirmed_tracks=0,
+    scene_cut=False,
+    light_changed=False,
 )
 FACE = Box(250.0, 150.0, 120.0, 140.0)
 
@@ -56,6 +64,7 @@ def test_a_face_moving_a_tenth_of_its_width_is_not_still() -> None:
         {"flow_points": MIN_POINTS - 1},
         {"camera_still": False},
         {"faces_still": False},
+        {"content_still": False},
         {"unconfirmed_tracks": 1},
         {"scene_cut": True},
         {"light_changed": True},
@@ -100,3 +109,13 @@ def test_on_a_still_picture_centerface_waits_and_on_a_pan_it_runs_every_frame(po
     assert _strong_calls(still, every_calm=4) == 4
     assert _strong_calls(still, every_calm=1) == 12
     assert _strong_calls(panning, every_calm=4) == 12
+
+
+def test_someone_walking_into_a_still_picture_is_a_content_change(portrait: np.ndarray) -> None:
+    grey = portrait.mean(axis=2).astype(np.uint8)
+    noisy = np.clip(grey.astype(int) + np.random.default_rng(1).integers(-6, 7, grey.shape), 0, 255).astype(np.uint8)
+    walked_in = grey.copy()
+    walked_in[200:400, 0:60] = 20  # a dark figure at the left edge, no followed box near it
+    limit = CalmLimits().content_change
+    assert largest_change(thumbnail(grey), thumbnail(noisy)) <= limit  # sensor noise averages out
+    assert largest_change(thumbnail(grey), thumbnail(walked_in)) > limit
