@@ -119,3 +119,21 @@ def test_someone_walking_into_a_still_picture_is_a_content_change(portrait: np.n
     limit = CalmLimits().content_change
     assert largest_change(thumbnail(grey), thumbnail(noisy)) <= limit  # sensor noise averages out
     assert largest_change(thumbnail(grey), thumbnail(walked_in)) > limit
+
+
+def test_a_face_only_centerface_sees_stays_masked_while_it_waits(portrait: np.ndarray) -> None:
+    """On a calm picture the background pass runs less often, and the face it found stays masked between passes."""
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every_calm=3, head_every=0)
+    strong = FixedBoxesDetector([FACE])
+    anonymizer = Anonymizer(options, FixedBoxesDetector(), strong_detector=strong)
+    face = (slice(150, 290), slice(250, 370))
+    try:
+        state = anonymizer.new_track()
+        for i in range(15):
+            out = anonymizer.process(portrait, state, i / 15)
+            anonymizer.wait_idle(state, timeout=5)
+            assert np.abs(out[face].astype(int) - portrait[face].astype(int)).mean() > 5, f"frame {i}"
+        assert len(strong.seen) < 10
+        assert state.snapshot().obscured == 0
+    finally:
+        anonymizer.close()
