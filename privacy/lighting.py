@@ -32,11 +32,12 @@ def _lit_histogram(grey: np.ndarray) -> np.ndarray:
     """Pixel counts per grey level with the black levels (below :data:`BLACK`) zeroed.
 
     Every measure here is read from this histogram: one pass over the image instead of a masked copy, a
-    count and a median of it (~0.05 ms instead of ~0.4 ms at 320x240, per frame).
+    count and a median of it (~0.05 ms at 320x240; the masked copy took 0.2 ms, 1 ms on dark frames).
     """
     if grey.dtype != np.uint8:
         grey = np.clip(grey, 0, 255).astype(np.uint8)
-    counts = np.bincount(grey.ravel(), minlength=256).astype(np.int64)
+    # OpenCV's histogram is several times faster than np.bincount; float32 counts are exact below 2**24 pixels.
+    counts = cv2.calcHist([np.ascontiguousarray(grey)], [0], None, [256], [0, 256]).ravel().astype(np.int64)
     counts[:BLACK] = 0
     return counts
 
