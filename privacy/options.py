@@ -112,6 +112,7 @@ class AnonymizerOptions:
             tiles_per_frame=64,
             strong_mode=StrongMode.INLINE,
             strong_every=1,
+            strong_every_calm=1,
             extra_full_res_strong=True,
             head_every=1,
             deadline_s=None,

@@ -137,3 +137,9 @@ def test_a_face_only_centerface_sees_stays_masked_while_it_waits(portrait: np.nd
         assert state.snapshot().obscured == 0
     finally:
         anonymizer.close()
+
+
+def test_offline_files_run_centerface_on_every_frame() -> None:
+    """No deadline offline: the calm schedule is for live calls only."""
+    files = AnonymizerOptions.for_files()
+    assert (files.strong_every, files.strong_every_calm) == (1, 1)
