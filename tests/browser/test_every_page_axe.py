@@ -8,6 +8,7 @@ are therefore not followed here. Downloads (.ics, .json, .csv) and the identity 
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
@@ -42,11 +43,11 @@ def worth_visiting(base: str, href: str) -> str | None:
     return path + (f"?{parts.query}" if parts.query else "")
 
 
-async def crawl(page: Page, base: str, starts: list[str]) -> tuple[dict[str, list[object]], int]:
+async def crawl(page: Page, base: str, starts: list[str]) -> tuple[dict[str, list[dict[str, Any]]], int]:
     """Every page reachable from ``starts``, each checked with axe in bokmål; found violations by page."""
     seen: set[str] = set()
     queue = deque(starts)
-    found: dict[str, list[object]] = {}
+    found: dict[str, list[dict[str, Any]]] = {}
     while queue and len(seen) < MAX_PAGES:
         path = queue.popleft()
         if path in seen:
@@ -74,7 +75,7 @@ async def test_every_linked_page_passes_axe_for_everyone(monday: LiveServer, chr
         await create_meeting(kari, server, ["bruker", "radgiver"])  # meeting pages to reach from the lists
     finally:
         await kari.close()
-    violations: dict[str, dict[str, list[object]]] = {}
+    violations: dict[str, dict[str, list[dict[str, Any]]]] = {}
     visited = 0
     context = await chromium.new_context(bypass_csp=True, locale="nb-NO")
     stranger = await context.new_page()
