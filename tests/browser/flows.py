@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import numpy as np
@@ -106,6 +107,14 @@ def is_card(bgr: np.ndarray) -> bool:
 async def tile_frame(page: Page) -> np.ndarray | None:
     png = await grab_frame(page, ".tile:not([hidden]) video")
     return None if png is None else decode_png(png)
+
+
+def load_scaled(seconds: float) -> float:
+    """A browser-side time bound; on a machine loaded beyond its cores (two Chromiums, the server and the
+    anonymizer on a shared 2-core CI runner) the same bound scaled by the load per core, at most 4x. What the
+    bound guards (a pause that is not applied, a frozen tile) fails any multiple of it."""
+    per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return seconds * min(max(per_core, 1.0), 4.0)
 
 
 async def wait_for_tile(page: Page, card: bool, timeout: float = 5.0) -> float:

@@ -18,6 +18,7 @@ from tests.browser.flows import (
     guest_waits,
     host_enters,
     links_for,
+    load_scaled,
     start_meeting,
     wait_for_tile,
     wait_until,
@@ -86,7 +87,9 @@ async def test_pause_and_resume_are_seen_at_once_and_the_roster_everywhere(
     await wait_for_tile(host, card=False, timeout=5)
 
     await user.click("#pause")  # the user's own, always visible control
-    assert await wait_for_tile(host, card=True, timeout=3) < 1.0
+    # The server cuts the very next frame (tests/privacy/test_privacy_track.py); here the whole path to the
+    # other browser's screen: 1 s, scaled by load on a shared runner.
+    assert await wait_for_tile(host, card=True, timeout=5) < load_scaled(1.0)
     assert "pause" in (await host.inner_text("#status")).lower()
     assert await host.inner_text("#pause") == "Fortsett (brukeren ba om det)"
     await host.click("#pause")  # staff resume at the user's request
