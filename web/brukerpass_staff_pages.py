@@ -25,7 +25,6 @@ from session.brukerpass_store import (
     schedule_request,
 )
 from session.meetings import create_meeting
-from session.nb_format import format_clock, format_day
 from session.permissions import StaffAction
 from session.planning import OSLO
 from web.app import CLOCK, ENGINE, RECORDS, SIGNER
@@ -33,6 +32,7 @@ from web.brukerpass_pages import hash_key
 from web.dropin_pages import MEETING_KIND
 from web.i18n import translate
 from web.pages import StaffUser, check_csrf, lang_of, render, require
+from web.record_details import local_minutes
 
 BASE = "/staff/brukerpass"
 LATEST = timedelta(days=180)
@@ -62,11 +62,6 @@ async def _audit(
     await request.app[RECORDS].audit.append(record, conn=conn)
 
 
-def _local(moment: datetime, lang: str) -> str:
-    local = moment.astimezone(OSLO)
-    return f"{format_day(local.date(), year=True, locale=lang)} {translate(lang, 'bp.clock')} {format_clock(local)}"
-
-
 async def page(
     request: web.Request, *, status: int = 200, issued: tuple[str, str] | None = None,
     error: BrukerpassError | None = None,
@@ -88,8 +83,8 @@ async def page(
             {
                 "id": h.id,
                 "reference": h.reference,
-                "issued": _local(h.issued_at, lang),
-                "expires": _local(h.expires_at, lang),
+                "issued": local_minutes(h.issued_at, lang),
+                "expires": local_minutes(h.expires_at, lang),
                 "state": "bp.state.revoked"
                 if h.revoked_at
                 else ("bp.state.valid" if h.valid(now) else "bp.state.expired"),
@@ -106,8 +101,8 @@ async def page(
                 "topic": r.topic,
                 "serial": r.serial_number or "",
                 "wish": r.wish,
-                "asked": _local(r.created_at, lang),
-                "agreed": _local(r.starts_at, lang) if r.starts_at else "",
+                "asked": local_minutes(r.created_at, lang),
+                "agreed": local_minutes(r.starts_at, lang) if r.starts_at else "",
             }
             for r in requests
         ],
@@ -159,7 +154,7 @@ async def confirm_revoke(request: web.Request) -> web.Response:
         "confirm.html",
         user=user,
         title_key="bp.revoke.title",
-        facts=[("bp.reference", holder.reference), ("bp.issued", _local(holder.issued_at, lang_of(request)))],
+        facts=[("bp.reference", holder.reference), ("bp.issued", local_minutes(holder.issued_at, lang_of(request)))],
         consequences=["bp.revoke.code", "bp.revoke.login", "bp.revoke.calls", "confirm.final"],
         action=f"{BASE}/{holder.id}/trekk-tilbake",
         hidden={},
