@@ -30,23 +30,28 @@ def _secure(request: web.Request) -> bool:
     return request.app[SETTINGS].base_url.startswith("https://")
 
 
-def _subject_mac(request: web.Request, value: str) -> str:
-    return request.app[SIGNER].sign_value("subject:" + value)
+def seal(request: web.Request, purpose: str, value: str, seconds: int) -> str:
+    """A short-lived signed cookie value (``expires|value|mac``), the MAC domain-separated by ``purpose``."""
+    payload = f"{int(time.time()) + seconds}|{value}"
+    return f"{payload}|{request.app[SIGNER].sign_value(f'{purpose}:{payload}')}"
+
+
+def unseal(request: web.Request, purpose: str, raw: str) -> str | None:
+    """The value of a cookie made by :func:`seal` for ``purpose``, if genuine and not expired."""
+    payload, _, mac = raw[:400].rpartition("|")
+    if not payload or not hmac.compare_digest(mac, request.app[SIGNER].sign_value(f"{purpose}:{payload}")):
+        return None
+    expires, _, value = payload.partition("|")
+    return value if expires.isdigit() and int(expires) > time.time() else None
 
 
 def _subject_cookie(request: web.Request, subject: str) -> str:
-    payload = f"{int(time.time()) + PENDING_SECONDS}|{subject}"
-    return f"{payload}|{_subject_mac(request, payload)}"
+    return seal(request, "subject", subject, PENDING_SECONDS)
 
 
 def read_subject(request: web.Request) -> str | None:
     """The subject of a login that led to no staff session (an access request, or a Brukerpass holder)."""
-    raw = request.cookies.get(SUBJECT_COOKIE) or ""
-    payload, _, mac = raw.rpartition("|")
-    if not payload or not hmac.compare_digest(mac, _subject_mac(request, payload)):
-        return None
-    expires, _, subject = payload.partition("|")
-    return subject if expires.isdigit() and int(expires) > time.time() else None
+    return unseal(request, "subject", request.cookies.get(SUBJECT_COOKIE) or "")
 
 
 async def login(request: web.Request) -> web.Response:
