@@ -25,6 +25,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,7 +34,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from web.client_address import Network, client_address
-from web.room_routing import pick_worker, room_of_path
+from web.room_routing import RoomPlacements, room_of_path
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ class Worker:
     port: int
     process: asyncio.subprocess.Process | None = None
     ready: bool = False
+    """Takes new rooms: its last readiness check said so."""
+    up: bool = False
+    """Its process listens: the rooms placed on it stay there, even while it is too busy to answer in time."""
     misses: int = 0
     """Readiness checks in a row that timed out; a busy worker is not taken out for one slow answer."""
 
@@ -78,6 +82,7 @@ class Front:
     trusted_proxies: tuple[Network, ...] = ()
     """Proxies whose ``X-Forwarded-For`` is believed (HAProxy with forwardfor in front of this node)."""
     stopping: bool = False
+    placements: RoomPlacements = field(default_factory=RoomPlacements)
     _turn: itertools.count[int] = field(default_factory=itertools.count)
 
     def ready(self) -> list[Worker]:
@@ -85,14 +90,18 @@ class Front:
 
     def choose(self, path: str) -> Worker | None:
         ready = self.ready()
+        room = room_of_path(path)
+        if room is not None:
+            by_name = {w.name: w for w in self.workers}
+            up = {w.name for w in self.workers if w.up}
+            try:
+                return by_name[self.placements.place(room, sorted(w.name for w in ready), up, time.monotonic())]
+            except ValueError:  # no worker ready, and none holds the room
+                return None
         if not ready:
             return None
         if path.startswith("/dev-idp/"):
             return ready[0]
-        room = room_of_path(path)
-        if room is not None:
-            by_name = {w.name: w for w in ready}
-            return by_name[pick_worker(room, sorted(by_name))]
         return ready[next(self._turn) % len(ready)]
 
 
@@ -138,6 +147,9 @@ async def _proxy_ws(request: web.Request, http: aiohttp.ClientSession, url: str)
             task.cancel()
         await upstream.close()
         await ws.close()
+        room = room_of_path(request.path)
+        if room is not None:  # the room was in use all along: a rejoin soon after must find the same worker
+            request.app[FRONT].placements.touch(room, time.monotonic())
     return ws
 
 
@@ -169,7 +181,10 @@ async def route(request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await _proxy_ws(request, http, url)
         return await _proxy_http(request, http, url)
-    except (aiohttp.ClientConnectionError, TimeoutError):
+    except aiohttp.ClientConnectionError:
+        worker.ready = worker.up = False
+        return web.Response(status=503, text="Tjenesten er midlertidig utilgjengelig. Prøv igjen.")
+    except TimeoutError:
         worker.ready = False
         return web.Response(status=503, text="Tjenesten er midlertidig utilgjengelig. Prøv igjen.")
 
@@ -236,7 +251,7 @@ def worker_env(settings: Settings, worker: Worker) -> dict[str, str]:
 
 
 async def _start(settings: Settings, worker: Worker) -> None:
-    worker.ready = False
+    worker.ready = worker.up = False
     worker.process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "web.cli", "serve", "--workers", "1",
         env=worker_env(settings, worker), stdout=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent,
@@ -260,9 +275,9 @@ async def _watch(settings: Settings, front: Front, http: aiohttp.ClientSession) 
                 await _start(settings, worker)
             try:
                 async with http.get(worker.url + "/internal/isready") as response:
-                    worker.ready, worker.misses = response.status == 200, 0
+                    worker.ready, worker.up, worker.misses = response.status == 200, True, 0
             except aiohttp.ClientConnectionError:
-                worker.ready = False  # not listening: down at once
+                worker.ready = worker.up = False  # not listening: down at once
             except TimeoutError:
                 worker.misses += 1
                 worker.ready = worker.ready and worker.misses < MISSES_DOWN
