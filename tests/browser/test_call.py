@@ -116,7 +116,10 @@ async def test_two_browsers_see_and_hear_each_other_only_processed(
         png = await grab_frame(page, selector)
         assert png is not None
         frame = decode_png(png)
-        assert frame.shape[:2] in ((480, 640), (240, 320))  # the high or the low layer, as the link carries
+        # The camera's 4:3 picture at 640x480 or below: the low layer, or a size the sending browser chose when
+        # its own CPU was short (Chrome steps down to 480x360 on a loaded machine).
+        height, width = frame.shape[:2]
+        assert 120 <= height <= 480 and width * 3 == height * 4, frame.shape
         assert in_block_detail(frame) < source_detail / 4, "a received frame still has the camera's detail"
         closest = min(float(np.abs(thumbnail(frame) - thumbnail(f)).mean()) for f in source)
         assert closest < 20, "the received frame does not resemble the camera picture at all"

@@ -187,3 +187,55 @@ async def test_a_lost_connection_comes_back_by_itself_with_the_meeting_whole(
     # The host was told why the user's picture froze, and that it is back.
     assert "Bruker kobler til igjen …" in await host.evaluate("window.said")
     await wait_until(host, "!window.samhandling.mediaReconnecting.size", 5)
+
+
+
+LOSE_FIRST_ANSWER = """(close) => {
+  // The first signalling socket dies just as the server's answer is on its way (a network switch while the
+  // preview is being set up): the answer never arrives there, and the page must resume on a new socket. Either
+  // the socket falls silent (nothing more arrives: the server does not know yet), or it closes (the server knows).
+  const Real = window.WebSocket;
+  let first = true;
+  const Wrapped = function (url, protocols) {
+    const ws = new Real(url, protocols);
+    if (first) {
+      first = false;
+      let dead = false;
+      const add = ws.addEventListener.bind(ws);
+      ws.addEventListener = (type, listener, options) => add(type, type !== "message" ? listener : (ev) => {
+        if (!dead && JSON.parse(ev.data).type === "answer") {
+          dead = window.lostAnswer = true;
+          if (close) ws.close();
+        }
+        if (!dead) listener(ev);
+      }, options);
+    }
+    return ws;
+  };
+  Wrapped.prototype = Real.prototype;
+  Object.assign(Wrapped, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  window.WebSocket = Wrapped;
+}"""
+
+
+@pytest.mark.parametrize("closed", [False, True], ids=["silent", "closed"])
+async def test_a_connection_lost_during_the_preview_still_lets_the_person_join(
+    light_server: LiveServer, chromium: tuple[Browser, Browser], closed: bool
+) -> None:
+    """Silent: the page resumes as the same participant. Closed: the server has let the participant go, and
+    in the preview nothing is lost by coming back as a new one (a call in progress would say it was lost)."""
+    links = await links_for(light_server, ["bruker"])
+    context = await chromium[0].new_context()
+    page = await context.new_page()
+    await page.add_init_script(script=f"({LOSE_FIRST_ANSWER})({'true' if closed else 'false'})")
+    await page.goto(links["bruker"])
+    await wait_until(page, "window.lostAnswer === true", 20)
+    pid = await page.evaluate("window.samhandling.me.pid")
+    await page.wait_for_selector("#enter:not([disabled])", timeout=20_000)
+    assert (await page.evaluate("window.samhandling.me.pid") == pid) is not closed
+    assert await page.evaluate("window.samhandling.state") == "preview"
+    await wait_until(page, "window.samhandling.pc.connectionState === 'connected'", 10)
+    await page.click("#enter")
+    await wait_until(page, "['lobby', 'in-call'].includes(window.samhandling.state)", 10)
+    assert await page.evaluate("window.samhandling.errors") == []
+    await context.close()

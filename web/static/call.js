@@ -283,9 +283,9 @@ async function onAnswer(sdp) {
     tile.video.srcObject = new MediaStream(slotTracks[i]);
     if (tile.participant) tile.video.play().catch(() => {});
   });
-  if (call.reconnecting) return;
-  enterWhenPreviewShows();
-  say(S["join.preview"]);
+  // Also after a reconnection: the first answer may have been lost with a socket that died during the preview.
+  if (!call.previewShown) enterWhenPreviewShows();
+  if (!call.reconnecting) say(S["join.preview"]);
 }
 
 function showSlot(slot, participant, role) {
@@ -882,10 +882,10 @@ function openSignalling(resume) {
     if (ws !== call.ws) return; // an abandoned socket
     call.heard = Date.now();
     const msg = JSON.parse(ev.data);
-    if (msg.type === "welcome" && resume && msg.participant !== call.me.pid) {
+    if (msg.type === "welcome" && resume && msg.participant !== call.me.pid && call.state !== "preview") {
       end(S["call.lost"]); // too late: the server has let the old participant go
       return;
-    }
+    } // (in the preview nothing was agreed yet: the page simply goes on as the new participant)
     if (msg.type === "welcome") {
       call.lostSince = null;
       closeAbandoned();
