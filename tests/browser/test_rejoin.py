@@ -189,7 +189,6 @@ async def test_a_lost_connection_comes_back_by_itself_with_the_meeting_whole(
     await wait_until(host, "!window.samhandling.mediaReconnecting.size", 5)
 
 
-
 LOSE_FIRST_ANSWER = """(close) => {
   // The first signalling socket dies just as the server's answer is on its way (a network switch while the
   // preview is being set up): the answer never arrives there, and the page must resume on a new socket. Either
