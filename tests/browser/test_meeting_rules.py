@@ -66,7 +66,7 @@ async def test_media_of_the_user_waits_for_written_consent_and_stops_on_withdraw
     assert await user.inner_text("#ask-q") == "Vil du at de ser og hører deg?"
     await user.click("#ask-yes")
     await wait_until(user, "window.samhandling.lastConsentId !== null")
-    await wait_for_tile(host, card=False, timeout=3)
+    await wait_for_tile(host, card=False, timeout=load_scaled(3.0))
     await wait_until(host, "document.querySelector('.tile:not([hidden]) .gate-label').hidden")
     before = await audio_energy_from_tile(host)
     await asyncio.sleep(1.5)
@@ -84,7 +84,7 @@ async def test_pause_and_resume_are_seen_at_once_and_the_roster_everywhere(
     host, user = pages
     links = await links_for(server, ["bruker"])
     await start_meeting(host, user, links["host"], links["bruker"])
-    await wait_for_tile(host, card=False, timeout=5)
+    await wait_for_tile(host, card=False, timeout=load_scaled(5.0))
 
     await user.click("#pause")  # the user's own, always visible control
     # The server cuts the very next frame (tests/privacy/test_privacy_track.py); here the whole path to the
@@ -95,7 +95,7 @@ async def test_pause_and_resume_are_seen_at_once_and_the_roster_everywhere(
     assert "pause" in (await host.inner_text("#status")).lower()
     assert await host.inner_text("#pause") == "Fortsett (brukeren ba om det)"
     await host.click("#pause")  # staff resume at the user's request
-    await wait_for_tile(host, card=False, timeout=3)
+    await wait_for_tile(host, card=False, timeout=load_scaled(3.0))
 
     # Someone off camera is presented: the user says who is there, the host (staff) adds them, everyone sees it.
     assert await user.is_hidden("#roster-form")
@@ -212,7 +212,7 @@ async def test_audio_only_stops_video_both_ways_keeps_the_sound_and_is_shown_to_
     host, user = pages
     links = await links_for(server, ["bruker"])
     await start_meeting(host, user, links["host"], links["bruker"])
-    await wait_for_tile(host, card=False, timeout=5)
+    await wait_for_tile(host, card=False, timeout=load_scaled(5.0))
     await wait_until(user, "window.samhandling.tiles.some(t => !t.fig.hidden)")
 
     await user.click("#audio-only")
