@@ -38,6 +38,15 @@ from privacy.obscure import obscure_whole_frame as obscure_whole_frame
 from privacy.options import AnonymizerOptions as AnonymizerOptions
 from privacy.options import StrongMode
 from privacy.pause_card import pause_card as pause_card
+from privacy.strong_schedule import (
+    FrameSignals,
+    camera_still,
+    faces_still,
+    is_calm,
+    largest_change,
+    strong_due,
+    thumbnail,
+)
 from privacy.tracking import Track, advance, associate, masks
 
 __all__ = ["Anonymizer", "AnonymizerOptions", "TrackState", "obscure_whole_frame", "pause_card"]
@@ -63,13 +72,21 @@ class TrackState:
         """The ``now`` of the newest frame the expensive detector has finished."""
         self.last_strong_submit = -(10**9)
         self.pending: Future[list[Box]] | None = None
-        self.pending_grey: np.ndarray | None = None
+        self.carry: list[Motion] = []
+        """The frame-to-frame motions since the frame the pending expensive-detector pass looks at: its boxes
+        are carried along them to the frame they are used on (no extra optical flow over a longer gap)."""
         self.pending_now = 0.0
         self.pending_index = 0
         self.strong_seen_index = -1
         """The index of the newest frame whose expensive-detector results have been merged."""
         self.cut_index = -1
         """The index of the last frame that showed a new scene (camera switched, lens uncovered, a cut)."""
+        self.calm_run = 0
+        """How many frames in a row, up to the current one, were calm (see :mod:`privacy.strong_schedule`)."""
+        self.brightened = False
+        self.prev_thumb: np.ndarray | None = None
+        """The previous frame's thumbnail (see :func:`privacy.strong_schedule.largest_change`)."""
+        """Whether the detectors looked at a brightened copy of the previous frame."""
         self.paused = False
         """While True, frames are replaced by the pause card (set by the pause control)."""
         self.pause_text = "Pause"
@@ -95,7 +112,9 @@ class TrackState:
         self.last_strong_frame = None
         self.strong_seen_index = self.frame_index - 1
         self.pending = None
-        self.pending_grey = None
+        self.carry = []
+        self.calm_run = 0
+        self.prev_thumb = None
 
 
 class Anonymizer:
@@ -181,22 +200,45 @@ class Anonymizer:
             state.frame_shape = frame.shape
         grey = flow_image(frame)
         background = self._strong is not None and opts.strong_mode is StrongMode.BACKGROUND
-        if background and state.prev_grey is not None and scene_changed(state.prev_grey, grey):
+        scheduled = self._strong is not None and opts.strong_every_calm > opts.strong_every
+        cut = (background or scheduled) and state.prev_grey is not None and scene_changed(state.prev_grey, grey)
+        if cut:
             state.cut_index = state.frame_index
         motion = Motion.still()
         followed = [t.box for t in state.tracks] + [t.box for t in state.heads]
-        if state.prev_grey is not None and followed:
+        # The camera's motion is needed even without tracks when a pass is pending (its boxes are carried by
+        # it) or when the schedule asks whether the picture is calm.
+        if state.prev_grey is not None and (followed or state.pending is not None or scheduled):
             motion = estimate_motion(state.prev_grey, grey, followed)
+        if state.pending is not None:
+            state.carry.append(motion)
         tracks = advance(state.tracks, motion)
         heads = advance(state.heads, motion)
         looked_at = detection_input(frame, grey) if opts.dark_boost else frame
+        brightened = looked_at is not frame
+        if scheduled:
+            height, width = frame.shape[:2]
+            thumb = thumbnail(grey)
+            signals = FrameSignals(
+                flow_points=len(motion.before),
+                camera_still=camera_still(motion.camera, width, height, opts.calm),
+                faces_still=faces_still(followed, [t.box for t in tracks + heads], opts.calm),
+                content_still=state.prev_thumb is not None
+                and largest_change(state.prev_thumb, thumb) <= opts.calm.content_change,
+                unconfirmed_tracks=sum(t.hits < 2 for t in state.tracks + state.heads),
+                scene_cut=cut,
+                light_changed=brightened != state.brightened,
+            )
+            state.calm_run = state.calm_run + 1 if is_calm(signals) else 0
+            state.prev_thumb = thumb
+        state.brightened = brightened
         # The first frame of a track has no history to lean on: it runs every detector (all tiles, CenterFace
         # at two sizes). It is slow, once; the caller sends fully obscured frames meanwhile.
         thorough = opts.thorough_first_frame and state.last_strong_frame is None
         boxes = self._fast.detect(looked_at, state.frame_index, thorough=thorough)
         strong_ok = True
         if self._strong is not None:
-            strong_boxes, strong_ok = self._run_strong(looked_at, grey, state, now)
+            strong_boxes, strong_ok = self._run_strong(looked_at, state, now)
             boxes += strong_boxes
         state.tracks = associate(tracks, boxes, now, opts.tracking)
         if self._heads is not None and (thorough or state.frame_index % opts.head_every == 0):
@@ -219,12 +261,14 @@ class Anonymizer:
             state.last_masks += unseen_bands(motion.camera, width, height, lag)
         return obscure_boxes(frame, state.last_masks, opts.method, opts.blocks, opts.blur_share)
 
-    def _run_strong(self, image: np.ndarray, grey: np.ndarray, state: TrackState, now: float) -> tuple[list[Box], bool]:
+    def _run_strong(self, image: np.ndarray, state: TrackState, now: float) -> tuple[list[Box], bool]:
         """Boxes from the expensive detector for this frame and whether its results are fresh enough."""
         strong = self._strong
         assert strong is not None
         opts = self.options
-        due = state.frame_index - state.last_strong_submit >= opts.strong_every
+        due = strong_due(
+            state.frame_index - state.last_strong_submit, state.calm_run, opts.strong_every, opts.strong_every_calm
+        )
         if opts.strong_mode is StrongMode.INLINE or state.last_strong_frame is None:
             # Inline mode, and the warm-up frame of a background track: run it now.
             if not (due or state.last_strong_frame is None):
@@ -240,20 +284,18 @@ class Anonymizer:
         pending = state.pending
         if pending is not None and pending.done():
             state.pending = None
-            pending_grey, state.pending_grey = state.pending_grey, None
+            carry, state.carry = state.carry, []
             result = pending.result()  # re-raises the worker's error: fail closed on this frame
-            # Carry the boxes from the frame the detector saw to this one.
-            if pending_grey is not None and result:
-                carried = estimate_motion(pending_grey, grey, result)
-                found = carried.move_all(result)
-            else:
-                found = list(result)
+            # Carry the boxes from the frame the detector saw to this one, one frame step at a time.
+            found = list(result)
+            for step in carry:
+                found = step.move_all(found)
             state.last_strong_frame = state.pending_now
             state.strong_seen_index = state.pending_index
         if state.pending is None and due:
             state.last_strong_submit = state.frame_index
             state.pending = self._submit(strong, image.copy())
-            state.pending_grey = grey
+            state.carry = []
             state.pending_now = now
             state.pending_index = state.frame_index
         return found, self._fresh(state, now)

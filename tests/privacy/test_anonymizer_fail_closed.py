@@ -103,7 +103,7 @@ def test_inline_strong_detector_failure_fails_closed(portrait: np.ndarray) -> No
 
 
 def test_background_strong_boxes_reach_later_frames(portrait: np.ndarray) -> None:
-    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every=1)
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every=1, strong_every_calm=1)
     strong = ScriptedDetector([[], [FACE]])  # warm-up (inline) finds nothing, the background pass finds it
     anonymizer = Anonymizer(options, FixedBoxesDetector(), strong_detector=strong)
     try:
@@ -120,7 +120,7 @@ def test_background_strong_boxes_reach_later_frames(portrait: np.ndarray) -> Non
 
 
 def test_background_strong_failure_fails_closed_on_the_next_frame(portrait: np.ndarray) -> None:
-    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every=1)
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every=1, strong_every_calm=1)
 
     class FailsAfterWarmUp(ScriptedDetector):
         def detect(self, image: np.ndarray) -> list[Box]:
@@ -199,7 +199,7 @@ def test_states_are_independent_across_threads(portrait: np.ndarray, threads: in
 
 def test_a_new_scene_is_fully_obscured_until_the_strong_detector_has_seen_it(portrait: np.ndarray) -> None:
     """After a cut (camera switched, lens uncovered) the held tracks describe the old picture: fail closed."""
-    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every=1)
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every=1, strong_every_calm=1)
     anonymizer = Anonymizer(options, FixedBoxesDetector(), strong_detector=ScriptedDetector([[]] * 20))
     other_scene = np.ascontiguousarray(portrait[::-1, ::-1])  # the same pixels, another picture
     try:

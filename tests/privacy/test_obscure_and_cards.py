@@ -84,3 +84,20 @@ def test_a_dark_face_is_found_after_brightening(portrait: np.ndarray, strong: Ce
     face = _face(strong, portrait)
     found = strong.detect(detection_input(dark, grey))
     assert any(b.iou(face) > 0.4 for b in found)
+
+
+def _reference_gamma(grey: np.ndarray) -> float | None:
+    """choose_gamma as first written: a masked copy of the lit pixels, a count and a median of it."""
+    lit = grey[grey >= 12]
+    if lit.size < grey.size * 0.1 or np.count_nonzero(lit < 70) / max(1, lit.size) < 0.5:
+        return None
+    level = max(float(np.median(lit)), 12.0) / 255.0
+    return float(np.clip(np.log(0.4) / np.log(level), 0.3, 0.95))
+
+
+def test_the_histogram_gamma_is_the_masked_median_gamma() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        grey = rng.integers(0, int(rng.integers(1, 256)), (h, w)).astype(np.uint8)
+        assert choose_gamma(grey) == _reference_gamma(grey)

@@ -14,7 +14,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
-from privacy.privacy_track import CLOSED, FACE_VISIBLE, OPEN, PAUSE, PrivacyTrack
+from privacy.privacy_track import CLOSED, FACE_VISIBLE, OPEN, PAUSE, PrivacyTrack, yuv420p_frame
 from tests.media import clip_frames
 
 
@@ -163,3 +163,20 @@ async def test_closed_until_opened_and_face_visible_only_by_its_gate(frames: lis
     track.set_gate(CLOSED)
     assert not any(is_input(f, frames) for f in await collect(track, 2))
     track.stop()
+
+
+@pytest.mark.parametrize(("width", "height"), [(640, 480), (321, 241), (1, 1)])
+def test_the_output_conversion_matches_pyav(frames: list[np.ndarray], width: int, height: int) -> None:
+    """The fast BGR to yuv420p conversion gives the picture PyAV's does (odd sizes take PyAV's own path)."""
+    import cv2
+
+    bgr = np.asarray(cv2.resize(frames[3], (width, height), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    ours = yuv420p_frame(bgr)
+    pyav = VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format="yuv420p")
+    assert (ours.format.name, ours.width, ours.height) == ("yuv420p", width, height)
+    back = ours.to_ndarray(format="bgr24").astype(np.int16)
+    reference = pyav.to_ndarray(format="bgr24").astype(np.int16)
+    assert float(np.abs(back - reference).mean()) < 1.5
+    if width % 2 == 0 and height % 2 == 0:  # PyAV reads yuv420p planes of even sizes only
+        luma = ours.to_ndarray()[:height].astype(np.int16)
+        assert int(np.abs(luma - pyav.to_ndarray()[:height]).max()) <= 2
