@@ -227,6 +227,43 @@ async def test_sigterm_drains_a_node_and_its_calls_rejoin_on_the_other(cluster: 
     await restart(cluster, draining)
 
 
+async def test_a_live_meeting_stays_on_its_node_when_the_other_node_comes_back(cluster: Cluster) -> None:
+    """Meetings opened while node b was away live on node a. When b is back, consistent hashing alone would send
+    about half of their later participants to b, splitting each of those meetings in two; HAProxy's stick table
+    keeps every participant of a live meeting on the node that holds it."""
+    away = cluster.nodes["b"]
+    away.signal(signal.SIGTERM)
+    assert await asyncio.to_thread(away.wait_exit) == 0
+    await asyncio.sleep(2.5)  # HAProxy's health checks mark it down (fall 2, inter 1 s)
+    staff = await staff_client(RemoteServer(cluster.url), NINA)
+    guest = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+
+    async def join(client: aiohttp.ClientSession, link: str) -> None:
+        async with client.get(link) as page:
+            assert page.status == 200
+        ws = await client.ws_connect(link.replace("http", "ws", 1) + "/ws")
+        assert (await ws.receive_json(timeout=10))["type"] == "welcome"
+        sockets.append(ws)
+
+    try:
+        meetings = [await create_meeting(staff, RemoteServer(cluster.url), ["bruker"]) for _ in range(8)]
+        for links in meetings:
+            await join(staff, links["host"])
+        assert cluster.nodes["a"].participants() == 8
+        await restart(cluster, away)
+        for links in meetings:  # 2^-8 that all eight would hash to a anyway
+            await join(guest, links["bruker"])
+        assert (cluster.nodes["a"].participants(), away.participants()) == (16, 0)
+    finally:
+        for ws in sockets:
+            await ws.close()
+        await staff.close()
+        await guest.close()
+    nodes = list(cluster.nodes.values())
+    await asyncio.to_thread(wait_until, lambda: all(n.participants() == 0 for n in nodes), 10, "the meetings closed")
+
+
 async def recording_state(cluster: Cluster, recording_id: str) -> str:
     engine = create_engine(cluster.pg.url)
     try:
