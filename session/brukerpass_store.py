@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
@@ -13,15 +13,7 @@ from session.brukerpass import HOLDER_VALIDITY, BrukerpassError, Holder, Meeting
 from session.brukerpass_tables import brukerpass_holders as H
 from session.brukerpass_tables import brukerpass_requests as R
 from session.departments import Department
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite gives back naive datetimes for timezone-aware columns; every time here is stored in UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def _utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)
+from session.stored_time import stored_utc, stored_utc_or_none
 
 
 def _holder(row: Row[tuple[object, ...]]) -> Holder:
@@ -30,9 +22,9 @@ def _holder(row: Row[tuple[object, ...]]) -> Holder:
         id=m["id"],
         centre_id=m["centre_id"],
         reference=m["reference"],
-        issued_at=_utc(m["issued_at"]),
-        expires_at=_utc(m["expires_at"]),
-        revoked_at=_utc_or_none(m["revoked_at"]),
+        issued_at=stored_utc(m["issued_at"]),
+        expires_at=stored_utc(m["expires_at"]),
+        revoked_at=stored_utc_or_none(m["revoked_at"]),
         linked=m["subject_hash"] is not None,
     )
 
@@ -149,9 +141,9 @@ async def open_requests(
             serial_number=m["serial_number"],
             wish=m["wish"],
             state=RequestState(m["state"]),
-            created_at=_utc(m["created_at"]),
+            created_at=stored_utc(m["created_at"]),
             meeting_id=m["meeting_id"],
-            starts_at=_utc_or_none(m["starts_at"]),
+            starts_at=stored_utc_or_none(m["starts_at"]),
         )
         for m in (r._mapping for r in await conn.execute(query))
     ]
@@ -191,4 +183,4 @@ async def scheduled_request(
     ).first()
     if row is None or row.meeting_id is None or row.starts_at is None or row.handled_by is None:
         return None
-    return row.meeting_id, _utc(row.starts_at), row.handled_by
+    return row.meeting_id, stored_utc(row.starts_at), row.handled_by

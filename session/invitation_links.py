@@ -34,6 +34,7 @@ from session.isolation import get_invitation_for, get_meeting_for
 from session.link_tokens import BadLink, LinkClaims, LinkKeys, parse_link, sign_link, token_hash, valid_device_id
 from session.meetings import Invitation, meeting_exists, meeting_org_ids
 from session.roles import Role
+from session.stored_time import stored_utc
 from session.tables import invitations
 
 DEVICE_COOKIE = "samhandling_device"
@@ -54,11 +55,6 @@ class IssuedLink:
     expires_at: datetime
     code: str | None = None
     code_expires_at: datetime | None = None
-
-
-def _aware(value: datetime, like: datetime) -> datetime:
-    # SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC.
-    return value.replace(tzinfo=like.tzinfo) if value.tzinfo is None else value
 
 
 def _record(
@@ -197,7 +193,7 @@ class InvitationLinks:
             raise Refusal(LinkInvalid(), self._refusal(claims, orgs, "unknown"))
         if row.revoked_at is not None:
             raise Refusal(LinkRevoked(), self._refusal(claims, orgs, "revoked", invitation_id=row.id))
-        expires_at = _aware(row.expires_at, now)
+        expires_at = stored_utc(row.expires_at)
         if expires_at <= now:
             raise Refusal(LinkExpired(), self._refusal(claims, orgs, "expired", invitation_id=row.id))
         bound = (
@@ -243,7 +239,7 @@ class InvitationLinks:
                     invitation_codes.c.sealed_link.is_not(None),
                 )
                 row = (await conn.execute(query)).first()
-            if row is None or _aware(row.expires_at, now) <= now:
+            if row is None or stored_utc(row.expires_at) <= now:
                 unknown.append(True)
                 raise Refusal(CodeInvalid(), self._refusal(None, (), "code_unknown"))
             try:

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import case, delete, insert, select, update
@@ -37,17 +37,13 @@ from session.roles import Role
 from session.room_code import RoomCredentials, new_room_credentials, normalize_pin, normalize_room_code
 from session.room_code import hash_pin as _hash_pin
 from session.room_code import pin_matches as _pin_matches
+from session.stored_time import stored_utc, stored_utc_or_none
 from session.summary import MeetingSummary, summary_from_json, summary_to_json
 from session.tables import meetings
 
 ROOM_CODE_BACKOFF = BackoffPolicy(free=5, first_delay=2.0, max_delay=3600.0, forget_after=24 * 3600.0)
 """Wrong PINs per room code: five typing mistakes are free, then each try waits twice as long (up to an hour)."""
 _DUMMY_HASH = "scrypt$" + "00" * 16 + "$" + "00" * 32
-
-
-def _aware(value: datetime, like: datetime) -> datetime:
-    # SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC.
-    return value.replace(tzinfo=like.tzinfo) if value.tzinfo is None else value
 
 
 # --- plans and invitation sequence --------------------------------------------------------------------------
@@ -125,11 +121,11 @@ async def load_plan(conn: AsyncConnection, meeting_id: str) -> StoredPlan | None
             .order_by(meeting_plan_items.c.position)
         )
     ).all()
-    starts_at = row.starts_at if row.starts_at.tzinfo else row.starts_at.replace(tzinfo=UTC)
+    starts_at = stored_utc(row.starts_at)
     plan = MeetingPlan(
         kind=row.kind,
         starts_at=starts_at,
-        ends_at=_aware(row.ends_at, starts_at),
+        ends_at=stored_utc(row.ends_at),
         topic=row.topic,
         filming=row.filming,
         camera_operator=Role(row.camera_operator),
@@ -137,7 +133,7 @@ async def load_plan(conn: AsyncConnection, meeting_id: str) -> StoredPlan | None
         drawings=tuple(v for k, v in items if k == "drawing"),
         serial_numbers=tuple(v for k, v in items if k == "equipment"),
     )
-    cancelled = _aware(row.cancelled_at, starts_at) if row.cancelled_at is not None else None
+    cancelled = stored_utc_or_none(row.cancelled_at)
     return StoredPlan(plan, row.ics_sequence, cancelled)
 
 
@@ -233,9 +229,9 @@ async def check_room_code(
         # Spend the same hashing time as for a known code, so response times do not reveal which codes exist.
         await asyncio.to_thread(_pin_matches, compact_code, compact_pin or "", _DUMMY_HASH, pepper=pepper)
         return RoomCodeCheck(RoomCodeOutcome.UNKNOWN)
-    if _aware(row.expires_at, now) <= now:
+    if stored_utc(row.expires_at) <= now:
         return RoomCodeCheck(RoomCodeOutcome.EXPIRED)
-    waiting_until = None if row.locked_until is None else _aware(row.locked_until, now)
+    waiting_until = stored_utc_or_none(row.locked_until)
     if waiting_until is not None and waiting_until > now:
         return RoomCodeCheck(RoomCodeOutcome.LOCKED)
     matches = compact_pin is not None and await asyncio.to_thread(

@@ -29,6 +29,7 @@ from session.planning_store import list_repairs, load_plan, load_summary, save_r
 from session.repair import DECISION_LABELS, RepairDecision, parse_repair_form
 from session.roles import Role
 from session.roster import OFF_CAMERA_ROLES
+from session.stored_time import stored_utc
 from session.summary import (
     MAX_COUNT,
     ConsentEntry,
@@ -163,7 +164,7 @@ async def _meeting_times(request: web.Request, meeting: Meeting) -> tuple[dateti
         stored = await load_plan(conn, meeting.id)
         created = (await conn.execute(select(meetings.c.created_at).where(meetings.c.id == meeting.id))).scalar_one()
     if stored is None:
-        start = created if created.tzinfo else created.replace(tzinfo=now.tzinfo)
+        start = stored_utc(created)
         return start, now, []
     plan = stored.plan
     end = plan.ends_at if now >= plan.ends_at else (now if now >= plan.starts_at else None)
