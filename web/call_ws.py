@@ -237,18 +237,10 @@ RECONNECT_GRACE_SECONDS = 30.0
 
 
 def _forget_later(app: web.Application, meeting: LiveMeeting, invitation_id: int) -> None:
-    key = f"reconnect-{invitation_id}"
-    old = meeting.timers.pop(key, None)
-    if old is not None:
-        old.cancel()
-
     async def forget() -> None:
-        meeting.timers.pop(key, None)
         await carry_out(app, meeting, meeting.room.forget_reconnecting(invitation_id))
 
-    meeting.timers[key] = asyncio.get_running_loop().call_later(
-        RECONNECT_GRACE_SECONDS, lambda: asyncio.ensure_future(forget())
-    )
+    meeting.later(f"reconnect-{invitation_id}", RECONNECT_GRACE_SECONDS, forget, kind="reconnect_grace")
 
 
 def _ping_of(raw: str) -> Ping | None:

@@ -44,7 +44,7 @@ async def carry_out(app: web.Application, meeting: LiveMeeting, effects: list[Ef
         elif isinstance(effect, Detach):
             relay.detach(effect.viewer, effect.slot)
         elif isinstance(effect, SetGates):
-            relay.set_gates(effect.participant, effect.video.value, effect.audio)
+            relay.set_gates(effect.participant, effect.video.value, effect.audio, effect.until)
         elif isinstance(effect, SetAudioOnly):
             relay.set_audio_only(effect.participant, effect.on)
         elif isinstance(effect, Audit):

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
 from session.room import Room
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Coroutine[Any, Any, None]]
+
+TIMER_RETRY_SECONDS = 5.0
+"""How soon a timed job that failed (a database hiccup, say) is tried again."""
+TIMER_ATTEMPTS = 5
+"""How often a timed job is tried before it is given up (and logged as given up)."""
 
 
 @dataclass
@@ -20,12 +32,54 @@ class LiveMeeting:
     """The two ends (municipal side, centre) that each confirm a recording's deletion."""
     sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
     recent_audits: dict[str, tuple[float, int]] = field(default_factory=dict)
+    """Identical audit records written lately (key → time written, how many were merged since)."""
     arriving: int = 0
     """Connections between admission and entering the room (the meeting is not dropped while one is pending)."""
-    """Identical audit records written lately (key → time written, how many were merged since)."""
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    """Pending timed jobs by key (``link-<invitation>`` for a face-visible end, ``reconnect-<invitation>``)."""
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    """Timed jobs running now: referenced until they end, so none is collected half-way."""
+    ended: bool = False
+    """Dropped from this process: its timed jobs are not tried again."""
+
+    def later(self, key: str, delay: float, job: Job, *, kind: str, retry_after: float = TIMER_RETRY_SECONDS) -> None:
+        """Run ``job`` in ``delay`` seconds, replacing a pending job under ``key``.
+
+        The job's task is kept until it ends; a failure is logged with ``kind`` only (no ids, nothing personal)
+        and the job is tried again a few times, unless a newer job took the key or the meeting ended meanwhile.
+        Nothing that protects a face rests on this: the gates enforce their own ends, the timer only brings the
+        room, the roster and the audit log up to date."""
+        self.cancel_timer(key)
+        self._schedule(key, delay, job, kind, TIMER_ATTEMPTS, retry_after)
+
+    def cancel_timer(self, key: str) -> None:
+        timer = self.timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _schedule(self, key: str, delay: float, job: Job, kind: str, attempts: int, retry_after: float) -> None:
+        def start() -> None:
+            self.timers.pop(key, None)
+            task = asyncio.create_task(job())
+            self.tasks.add(task)
+            task.add_done_callback(done)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self.tasks.discard(task)
+            if task.cancelled() or task.exception() is None:
+                return
+            exc = task.exception()
+            if self.ended or key in self.timers or attempts <= 1:
+                log.error("meeting timer failed", extra={"timer": kind, "exception": type(exc).__name__})
+                return
+            log.warning("meeting timer failed, trying again", extra={"timer": kind, "exception": type(exc).__name__})
+            self._schedule(key, retry_after, job, kind, attempts - 1, retry_after)
+
+        self.timers[key] = asyncio.get_running_loop().call_later(delay, start)
 
     def cancel_timers(self) -> None:
+        """The meeting is dropped: pending jobs never run, running ones finish without being tried again."""
+        self.ended = True
         for timer in self.timers.values():
             timer.cancel()
         self.timers.clear()
