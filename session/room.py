@@ -21,6 +21,7 @@ from session.permissions import CallAction, CallActor, CallStage, call_actor, ca
 from session.roles import Role
 from session.room_view import meeting_state, state_message, view_for
 from session.roster import OffCameraList
+from session.signalling import EndReason
 
 CHAT_MAX = 1000
 LOBBY_MESSAGE_MAX = 280
@@ -148,7 +149,7 @@ class Revoke:
 @dataclass(frozen=True, slots=True)
 class Close:
     participant: str
-    reason: str
+    reason: EndReason
 
 
 Effect = (
@@ -391,7 +392,7 @@ class Room:
             Audit("lobby.deny", host.role.value, {"participant_role": guest.role.value}),
             Revoke(guest.invitation_id, host.staff_id),
             Send(pid, {"type": "denied"}),
-            Close(pid, "denied"),
+            Close(pid, EndReason.DENIED),
             *self._lobby_update(),
         ]
 

@@ -27,6 +27,7 @@ from session.signalling import (
     Admit,
     ClientMessage,
     Deny,
+    EndReason,
     GiveConsent,
     IceRefresh,
     Leave,
@@ -48,7 +49,7 @@ from web import consent_flow
 from web.app import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
 from web.auth import COOKIE, StaffSession
 from web.effects import carry_out
-from web.live import LiveMeeting, LiveMeetings
+from web.live import LiveMeeting, LiveMeetings, end_socket
 from web.pages import link_error_status
 from web.settings import Settings
 
@@ -208,8 +209,7 @@ async def _arrive(
     if previous is not None:  # one device at a time per link: the newest wins
         old = meeting.sockets.get(previous.id)
         if old is not None:
-            await old.send_json({"type": "ended", "reason": "replaced"})
-            await old.close()
+            await end_socket(old, EndReason.REPLACED)
     pid = secrets.token_hex(4)
     try:
         effects = meeting.room.connect(
@@ -380,9 +380,7 @@ def _ice(settings: Settings) -> dict[str, object]:
 async def _end_on_revocation(app: web.Application, ws: web.WebSocketResponse, staff_id: int, generation: int) -> None:
     with app[BUS].watch(staff_id, generation) as event:
         await event.wait()
-    if not ws.closed:
-        await ws.send_json({"type": "ended", "reason": "access_revoked"})
-        await ws.close()
+    await end_socket(ws, EndReason.ACCESS_REVOKED)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -28,7 +28,7 @@ from session.room import (
     StopRecording,
 )
 from web.app import CLOCK, LINKS, RECORDINGS, RECORDS, RELAY
-from web.live import LiveMeeting
+from web.live import LiveMeeting, end_socket
 
 
 async def carry_out(app: web.Application, meeting: LiveMeeting, effects: list[Effect]) -> None:
@@ -65,9 +65,8 @@ async def carry_out(app: web.Application, meeting: LiveMeeting, effects: list[Ef
             await carry_out(app, meeting, await _recording(app, meeting, effect))
         elif isinstance(effect, Close):
             ws = meeting.sockets.pop(effect.participant, None)
-            if ws is not None and not ws.closed:
-                await ws.send_json({"type": "ended", "reason": effect.reason})
-                await ws.close()
+            if ws is not None:
+                await end_socket(ws, effect.reason)
 
 
 def _host_actor(meeting: LiveMeeting, pid: str | None) -> StaffActor | None:

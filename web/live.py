@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from session.room import Room
+from session.signalling import EndReason, ended
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,17 @@ class LiveMeeting:
         self.timers.clear()
 
 
+async def end_socket(ws: web.WebSocketResponse, reason: EndReason) -> None:
+    """The one way the server ends a participant's connection: an ``ended`` message with the reason, then the
+    close. A socket already closed or breaking meanwhile is left as it is (the client resumes or shows why)."""
+    if ws.closed:
+        return
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_json(ended(reason))
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.close()
+
+
 class LiveMeetings:
     """All meetings with someone connected to this process (a room lives on one node)."""
 
@@ -99,6 +111,4 @@ class LiveMeetings:
         self.draining = True
         for meeting in list(self.meetings.values()):
             for ws in list(meeting.sockets.values()):
-                with contextlib.suppress(Exception):
-                    await ws.send_json({"type": "ended", "reason": "server_shutdown"})
-                    await ws.close()
+                await end_socket(ws, EndReason.SERVER_SHUTDOWN)

@@ -15,6 +15,7 @@ from session.room import Attach, Audit, Close, Detach, NotAllowed, Revoke, Room,
 from session.roster import RosterInvalid
 from session.signalling import (
     MAX_MESSAGE_BYTES,
+    EndReason,
     Enter,
     Offer,
     Ping,
@@ -128,7 +129,7 @@ def test_deny_revokes_the_link_and_only_the_host_may() -> None:
     with pytest.raises(NotAllowed):
         room.deny("x", "p")
     effects = room.deny("h", "p")
-    assert Revoke(7, 1) in effects and Close("p", "denied") in effects
+    assert Revoke(7, 1) in effects and Close("p", EndReason.DENIED) in effects
     assert "p" not in room.participants
 
 
