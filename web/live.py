@@ -61,22 +61,36 @@ class LiveMeeting:
     def _schedule(self, key: str, delay: float, job: Job, kind: str, attempts: int, retry_after: float) -> None:
         def start() -> None:
             self.timers.pop(key, None)
-            task = asyncio.create_task(job())
-            self.tasks.add(task)
-            task.add_done_callback(done)
+            self.spawn(job(), kind=kind, retry=retry)
+
+        def retry() -> bool:
+            if self.ended or key in self.timers or attempts <= 1:
+                return False
+            self._schedule(key, retry_after, job, kind, attempts - 1, retry_after)
+            return True
+
+        self.timers[key] = asyncio.get_running_loop().call_later(delay, start)
+
+    def spawn(
+        self, job: Coroutine[Any, Any, None], *, kind: str, retry: Callable[[], bool] | None = None
+    ) -> asyncio.Task[None]:
+        """Run ``job`` as a task the meeting keeps until it ends. A failure is logged with ``kind`` and the
+        exception's type only; ``retry`` may schedule it again (it says whether it did)."""
+        task = asyncio.create_task(job)
+        self.tasks.add(task)
 
         def done(task: asyncio.Task[None]) -> None:
             self.tasks.discard(task)
-            if task.cancelled() or task.exception() is None:
+            if task.cancelled() or (exc := task.exception()) is None:
                 return
-            exc = task.exception()
-            if self.ended or key in self.timers or attempts <= 1:
-                log.error("meeting timer failed", extra={"timer": kind, "exception": type(exc).__name__})
-                return
-            log.warning("meeting timer failed, trying again", extra={"timer": kind, "exception": type(exc).__name__})
-            self._schedule(key, retry_after, job, kind, attempts - 1, retry_after)
+            extra = {"task": kind, "exception": type(exc).__name__}
+            if retry is not None and retry():
+                log.warning("meeting task failed, trying again", extra=extra)
+            else:
+                log.error("meeting task failed", extra=extra)
 
-        self.timers[key] = asyncio.get_running_loop().call_later(delay, start)
+        task.add_done_callback(done)
+        return task
 
     def cancel_timers(self) -> None:
         """The meeting is dropped: pending jobs never run, running ones finish without being tried again."""

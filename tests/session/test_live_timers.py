@@ -34,8 +34,8 @@ async def test_a_failing_job_is_tried_again_and_logged_without_details(caplog: p
         assert "link-7" in live.timers
         await settle(live)
     assert runs == [0, 1, 2] and not live.timers and not live.tasks
-    assert [r.getMessage() for r in caplog.records] == ["meeting timer failed, trying again"] * 2
-    assert all(r.__dict__["timer"] == "face_visible_end" for r in caplog.records)
+    assert [r.getMessage() for r in caplog.records] == ["meeting task failed, trying again"] * 2
+    assert all(r.__dict__["task"] == "face_visible_end" for r in caplog.records)
     assert "kari" not in caplog.text and "link-7" not in caplog.text
 
 
