@@ -224,7 +224,7 @@ class PrivacyTrack(MediaStreamTrack):
             self._count("expired")
             if not self._expiry_logged:
                 self._expiry_logged = True
-                log.warning("face-visible gate without a current end; frames are anonymized")
+                log.info("face-visible gate without a current end; frames are anonymized")
         return gate
 
     def _obscured(self, frame: VideoFrame) -> VideoFrame:
