@@ -176,6 +176,26 @@ ClientMessage = (
 )
 
 
+class EndReason(StrEnum):
+    """Why the server ended a participant's connection: the ``reason`` of the ``ended`` message."""
+
+    DENIED = "denied"
+    """The host turned them away from the lobby."""
+    REPLACED = "replaced"
+    """The same link connected again from another device or tab (one device at a time per link)."""
+    LINK_REVOKED = "link_revoked"
+    """Staff withdrew the link, or freed it from the device it was bound to."""
+    ACCESS_REVOKED = "access_revoked"
+    """A staff member's right to the meeting was removed (or their login ended)."""
+    SERVER_SHUTDOWN = "server_shutdown"
+    """This process is draining; the link works again on another node."""
+
+
+def ended(reason: EndReason) -> dict[str, str]:
+    """The last message a participant's socket gets before the server closes it."""
+    return {"type": "ended", "reason": reason.value}
+
+
 def _bool(data: dict[str, Any], key: str) -> bool:
     value = data.get(key)
     if not isinstance(value, bool):
@@ -359,26 +379,6 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
         # A field of a type or size no parser expected: refused like any other bad field, never a crash.
         raise ProtocolError("invalid_field", "Meldingen har et felt med ugyldig verdi.") from None
-
-
-class EndReason(StrEnum):
-    """Why the server ended a participant's connection: the ``reason`` of the ``ended`` message."""
-
-    DENIED = "denied"
-    """The host turned them away from the lobby."""
-    REPLACED = "replaced"
-    """The same link connected again from another device or tab (one device at a time per link)."""
-    LINK_REVOKED = "link_revoked"
-    """Staff withdrew the link, or freed it from the device it was bound to."""
-    ACCESS_REVOKED = "access_revoked"
-    """A staff member's right to the meeting was removed (or their login ended)."""
-    SERVER_SHUTDOWN = "server_shutdown"
-    """This process is draining; the link works again on another node."""
-
-
-def ended(reason: EndReason) -> dict[str, str]:
-    """The last message a participant's socket gets before the server closes it."""
-    return {"type": "ended", "reason": reason.value}
 
 
 def error(code: str, message: str, *, kind: str | None = None, field: str | None = None) -> dict[str, Any]:

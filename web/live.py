@@ -39,7 +39,7 @@ class LiveMeeting:
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     """Pending timed jobs by key (``link-<invitation>`` for a face-visible end, ``reconnect-<invitation>``)."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    """Timed jobs running now: referenced until they end, so none is collected half-way."""
+    """Jobs running now (a timer's, a media event's): referenced until they end, so none is collected half-way."""
     ended: bool = False
     """Dropped from this process: its timed jobs are not tried again."""
 
