@@ -4,6 +4,8 @@ A :class:`PrivacyTrack` wraps a participant's inbound camera track. It drains th
 (aiortc queues without limit when nobody reads), keeps only the newest frame, and runs the frame processor
 off the event loop with a deadline. Whatever goes wrong — a slow or failing detector, a frame arriving while
 the previous one is still being checked, a pause — the frame that leaves is never the unchecked input.
+The consented face-visible exception carries its own end, checked on every frame: when it has passed, frames
+are anonymized again whether or not anyone has told the track yet.
 Frames leave as yuv420p so that encoders sharing one frame never convert it concurrently.
 """
 
@@ -16,6 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any, Protocol
 
@@ -46,6 +49,8 @@ class TrackCounters:
     paused: int = 0
     gated: int = 0
     """Frames replaced by a card because the participant may not be shown yet (roster, consent)."""
+    expired: int = 0
+    """Frames anonymized because the face-visible gate had passed its end before the room closed it."""
 
 
 OPEN = "open"
@@ -53,6 +58,11 @@ FACE_VISIBLE = "face_visible"
 PAUSE = "pause"
 CLOSED = "closed"
 """Gate values. Anything other than OPEN and FACE_VISIBLE replaces the picture with a card."""
+
+
+def utc_now() -> datetime:
+    """The wall clock a face-visible gate's end is read on, unless another (the app's) is injected."""
+    return datetime.now(UTC)
 
 
 def neutral_card_yuv(width: int, height: int, luma: int = 96) -> np.ndarray:
@@ -74,6 +84,7 @@ class PrivacyTrack(MediaStreamTrack):
         deadline_s: float,
         card: Callable[[int, int, str], np.ndarray],
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = utc_now,
     ) -> None:
         super().__init__()
         self._source = source
@@ -83,8 +94,11 @@ class PrivacyTrack(MediaStreamTrack):
         self._deadline = deadline_s
         self._render_card = card
         self._clock = clock
+        self._wall_clock = wall_clock
         self.counters = TrackCounters()
         self._gate = CLOSED  # nothing of the camera leaves before the room has opened the gate
+        self._until: datetime | None = None
+        self._expiry_logged = False
         self._newest: tuple[VideoFrame, float] | None = None
         self._arrived = asyncio.Event()
         self._job: asyncio.Future[VideoFrame] | None = None
@@ -94,11 +108,29 @@ class PrivacyTrack(MediaStreamTrack):
 
     @property
     def gate(self) -> str:
+        """The gate as the room last set it (see :meth:`gate_now` for the one frames leave under)."""
         return self._gate
 
-    def set_gate(self, gate: str) -> None:
-        """Takes effect for the very next frame that leaves, also one being processed now."""
+    @property
+    def face_visible_until(self) -> datetime | None:
+        return self._until
+
+    def set_gate(self, gate: str, *, until: datetime | None = None) -> None:
+        """Takes effect for the very next frame that leaves, also one being processed now.
+
+        ``until`` is when a FACE_VISIBLE gate ends by itself (the consent's limit). The track checks it on every
+        frame, so the face is anonymized again at that moment even if the room's timer is late or never runs;
+        FACE_VISIBLE without an end is never granted (frames are anonymized as under OPEN)."""
         self._gate = gate
+        self._until = until if gate == FACE_VISIBLE else None
+        self._expiry_logged = False
+
+    def gate_now(self) -> str:
+        """The gate a frame leaves under now: FACE_VISIBLE past its end, or without one, counts as OPEN."""
+        gate = self._gate
+        if gate == FACE_VISIBLE and (self._until is None or self._wall_clock() >= self._until):
+            return OPEN
+        return gate
 
     async def _drain(self) -> None:
         try:
@@ -129,9 +161,8 @@ class PrivacyTrack(MediaStreamTrack):
                 self._cards[key] = VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format="yuv420p").to_ndarray()
         return _with_timing(VideoFrame.from_ndarray(self._cards[key], format="yuv420p"), frame)
 
-    def _gated(self, frame: VideoFrame) -> VideoFrame | None:
+    def _gated(self, frame: VideoFrame, gate: str) -> VideoFrame | None:
         """The card for a closed gate, or None when the picture may go through the processor."""
-        gate = self._gate
         if gate in (OPEN, FACE_VISIBLE):
             return None
         if gate == PAUSE:
@@ -162,14 +193,14 @@ class PrivacyTrack(MediaStreamTrack):
             await self._arrived.wait()
         frame, arrived = self._newest
         self._newest = None
-        card = self._gated(frame)
+        gate = self._gate_for_frame()
+        card = self._gated(frame, gate)
         if card is not None:
             return card
         if self._job is not None and not self._job.done():
             # The previous frame is still being checked: this one cannot be, in time.
             return self._obscured(frame)
         loop = asyncio.get_running_loop()
-        gate = self._gate
         self._job = asyncio.ensure_future(loop.run_in_executor(self._executor, self._run, frame, gate))
         remaining = self._deadline - (self._clock() - arrived)
         try:
@@ -179,12 +210,23 @@ class PrivacyTrack(MediaStreamTrack):
         except Exception:
             log.warning("frame processing failed", exc_info=True)
             return self._obscured(frame)
-        if self._gate != gate:  # the gate changed while this frame was being processed
-            card = self._gated(frame)
+        now_gate = self.gate_now()
+        if now_gate != gate:  # the gate changed (or the face-visible period ended) while this frame was processed
+            card = self._gated(frame, now_gate)
             if card is not None or gate == FACE_VISIBLE:
                 return card or self._obscured(frame)
         self.counters.processed += 1
         return out
+
+    def _gate_for_frame(self) -> str:
+        gate = self.gate_now()
+        if gate != self._gate:  # the face-visible period is over but the room has not closed the gate yet
+            self.counters.expired += 1
+            self._count("expired")
+            if not self._expiry_logged:
+                self._expiry_logged = True
+                log.info("face-visible gate without a current end; frames are anonymized")
+        return gate
 
     def _obscured(self, frame: VideoFrame) -> VideoFrame:
         self.counters.obscured += 1

@@ -16,13 +16,14 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack
+from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack, utc_now
 from session.fanout import Fanout
 from session.ice import rtc_configuration
 from session.ice_consent import install as install_consent_check
@@ -105,6 +106,8 @@ class MediaRelay:
         processor: FrameProcessor,
         executor: Executor,
         card: Callable[[int, int, str], np.ndarray],
+        *,
+        wall_clock: Callable[[], datetime] = utc_now,
     ) -> None:
         install_receive_layer()  # complete frames leave at once; lost packets are asked for again or skipped
         install_consent_check()  # a late answer to an ICE consent check still counts; 30 s of silence ends it
@@ -112,8 +115,10 @@ class MediaRelay:
         self.processor = processor
         self._executor = executor
         self._card = card
+        self._wall_clock = wall_clock
+        """The clock a face-visible gate's end is read on (the app's, so the consent ledger and the gate agree)."""
         self._media: dict[str, _Media] = {}
-        self._gates: dict[str, tuple[str, bool]] = {}
+        self._gates: dict[str, tuple[str, bool, datetime | None]] = {}
         self._audio_only: set[str] = set()
         """Participants who chose «Bare lyd»: kept across reconnections, like the gates."""
         self._ticker: asyncio.Task[None] | None = None
@@ -195,6 +200,7 @@ class MediaRelay:
             executor=self._executor,
             deadline_s=self.config.deadline_s,
             card=self._card,
+            wall_clock=self._wall_clock,
         )
         media.privacy.on_counters = self.on_counter
         media.video = Fanout(media.privacy)
@@ -245,16 +251,17 @@ class MediaRelay:
                     except Exception:  # one receiver's feedback must not stop the others' adaptation
                         log.exception("link adaptation failed")
 
-    def set_gates(self, pid: str, video: str, audio: bool) -> None:
-        """What of this participant may leave the server; remembered for a connection not negotiated yet."""
-        self._gates[pid] = (video, audio)
+    def set_gates(self, pid: str, video: str, audio: bool, until: datetime | None = None) -> None:
+        """What of this participant may leave the server; remembered for a connection not negotiated yet.
+        ``until`` is the end of a face-visible gate, enforced by the PrivacyTrack on every frame."""
+        self._gates[pid] = (video, audio, until)
         self._apply_gates(pid)
 
     def _apply_gates(self, pid: str) -> None:
         media = self._media.get(pid)
-        video, audio = self._gates.get(pid, (CLOSED, False))
+        video, audio, until = self._gates.get(pid, (CLOSED, False, None))
         if media is not None and media.privacy is not None and media.audio is not None:
-            media.privacy.set_gate(video)
+            media.privacy.set_gate(video, until=until)
             media.audio.enabled = audio
 
     def recording_tracks(self, pid: str) -> tuple[MediaStreamTrack, MediaStreamTrack] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Concatenate, ParamSpec
 
@@ -20,6 +21,7 @@ from session.permissions import CallAction, CallActor, CallStage, call_actor, ca
 from session.roles import Role
 from session.room_view import meeting_state, state_message, view_for
 from session.roster import OffCameraList
+from session.signalling import EndReason
 
 CHAT_MAX = 1000
 LOBBY_MESSAGE_MAX = 280
@@ -57,7 +59,8 @@ class VideoGate(StrEnum):
     OPEN = "open"
     """Anonymized camera picture."""
     FACE_VISIBLE = "face_visible"
-    """Camera picture without face anonymization: an exception with its own consent and time limit."""
+    """Camera picture without face anonymization: an exception with its own consent and time limit (never
+    without an end: :class:`SetGates` carries it, and the PrivacyTrack anonymizes again from then on)."""
     PAUSE = "pause"
     ROSTER = "roster"
     """Waiting for the host to confirm who is present."""
@@ -91,6 +94,8 @@ class SetGates:
     participant: str
     video: VideoGate
     audio: bool
+    until: datetime | None = None
+    """When a FACE_VISIBLE gate ends by itself: enforced on every frame, whether or not a timer tells the room."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +149,7 @@ class Revoke:
 @dataclass(frozen=True, slots=True)
 class Close:
     participant: str
-    reason: str
+    reason: EndReason
 
 
 Effect = (
@@ -175,6 +180,8 @@ class Participant:
     slots: dict[int, str] = field(default_factory=dict)
     """slot number -> the participant shown in it."""
     gates: tuple[VideoGate, bool] | None = None
+    gate_until: datetime | None = None
+    """The end of the face-visible gate last set (None for every other gate)."""
     recorded: bool = False
     view_seq: int = 0
     """How many views (``state`` messages) this participant has been sent."""
@@ -238,6 +245,8 @@ class Room:
         self.roster_confirmed = False
         self.consents: dict[int, frozenset[str]] = {}
         """Active consent scopes of each ``bruker`` link (by invitation id), kept across reconnects."""
+        self.face_visible_until: dict[int, datetime] = {}
+        """When each link's face-visible exception ends; no end, no face-visible gate."""
         self.recording = False
         self.reconnecting: dict[int, str] = {}
         """Links whose connection dropped without leaving (invitation id -> role), until they return or time out."""
@@ -383,7 +392,7 @@ class Room:
             Audit("lobby.deny", host.role.value, {"participant_role": guest.role.value}),
             Revoke(guest.invitation_id, host.staff_id),
             Send(pid, {"type": "denied"}),
-            Close(pid, "denied"),
+            Close(pid, EndReason.DENIED),
             *self._lobby_update(),
         ]
 
@@ -572,9 +581,16 @@ class Room:
         return self._broadcast({"type": "chat", "from": pid, "role": me.role.value, "text": text})
 
     @_event
-    def set_consent_scopes(self, invitation_id: int, scopes: frozenset[str]) -> list[Effect]:
-        """The ledger's answer for one user link changed (given, withdrawn, expired): gates follow at once."""
+    def set_consent_scopes(
+        self, invitation_id: int, scopes: frozenset[str], face_visible_until: datetime | None = None
+    ) -> list[Effect]:
+        """The ledger's answer for one user link changed (given, withdrawn, expired): gates follow at once.
+        ``face_visible_until`` is when the face-visible exception ends; the scope without it shows no face."""
         self.consents[invitation_id] = scopes
+        if face_visible_until is not None and "face_visible" in scopes:
+            self.face_visible_until[invitation_id] = face_visible_until
+        else:
+            self.face_visible_until.pop(invitation_id, None)
         effects: list[Effect] = []
         for p in self.participants.values():
             if p.invitation_id == invitation_id:
@@ -635,7 +651,7 @@ class Room:
             return VideoGate.CONSENT, audio
         if not self.roster_confirmed:
             return VideoGate.ROSTER, audio
-        if scopes is not None and "face_visible" in scopes:
+        if scopes is not None and "face_visible" in scopes and p.invitation_id in self.face_visible_until:
             return VideoGate.FACE_VISIBLE, audio
         return VideoGate.OPEN, audio
 
@@ -643,14 +659,15 @@ class Room:
         effects: list[Effect] = []
         for p in self.participants.values():
             gates = self.gates_for(p)
-            if gates != p.gates:
+            until = self.face_visible_until.get(p.invitation_id) if gates[0] is VideoGate.FACE_VISIBLE else None
+            if gates != p.gates or until != p.gate_until:
                 was_visible = p.gates is not None and p.gates[0] is VideoGate.FACE_VISIBLE
                 now_visible = gates[0] is VideoGate.FACE_VISIBLE
                 if was_visible != now_visible:
                     action = "face_visible.start" if now_visible else "face_visible.end"
                     effects.append(Audit(action, p.role.value, {"participant_role": p.role.value}))
-                p.gates = gates
-                effects.append(SetGates(p.id, *gates))
+                p.gates, p.gate_until = gates, until
+                effects.append(SetGates(p.id, *gates, until))
             record = self.should_record(p)
             if record != p.recorded:
                 p.recorded = record

@@ -10,6 +10,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -173,6 +174,26 @@ ClientMessage = (
     | RecordStart
     | RecordStop
 )
+
+
+class EndReason(StrEnum):
+    """Why the server ended a participant's connection: the ``reason`` of the ``ended`` message."""
+
+    DENIED = "denied"
+    """The host turned them away from the lobby."""
+    REPLACED = "replaced"
+    """The same link connected again from another device or tab (one device at a time per link)."""
+    LINK_REVOKED = "link_revoked"
+    """Staff withdrew the link, or freed it from the device it was bound to."""
+    ACCESS_REVOKED = "access_revoked"
+    """A staff member's right to the meeting was removed (or their login ended)."""
+    SERVER_SHUTDOWN = "server_shutdown"
+    """This process is draining; the link works again on another node."""
+
+
+def ended(reason: EndReason) -> dict[str, str]:
+    """The last message a participant's socket gets before the server closes it."""
+    return {"type": "ended", "reason": reason.value}
 
 
 def _bool(data: dict[str, Any], key: str) -> bool:

@@ -188,6 +188,7 @@ def create_app(
             processor if processor is not None else default_processor(),
             executor,
             pause_card,
+            wall_clock=clock,
         )
         relay.on_counter = app[METRICS].count_frame
         relay.on_media_event = app[METRICS].count_media_event

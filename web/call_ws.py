@@ -27,6 +27,7 @@ from session.signalling import (
     Admit,
     ClientMessage,
     Deny,
+    EndReason,
     GiveConsent,
     IceRefresh,
     Leave,
@@ -48,7 +49,7 @@ from web import consent_flow
 from web.app import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
 from web.auth import COOKIE, StaffSession
 from web.effects import carry_out
-from web.live import LiveMeeting, LiveMeetings
+from web.live import LiveMeeting, LiveMeetings, end_socket
 from web.pages import link_error_status
 from web.settings import Settings
 
@@ -208,8 +209,7 @@ async def _arrive(
     if previous is not None:  # one device at a time per link: the newest wins
         old = meeting.sockets.get(previous.id)
         if old is not None:
-            await old.send_json({"type": "ended", "reason": "replaced"})
-            await old.close()
+            await end_socket(old, EndReason.REPLACED)
     pid = secrets.token_hex(4)
     try:
         effects = meeting.room.connect(
@@ -237,18 +237,10 @@ RECONNECT_GRACE_SECONDS = 30.0
 
 
 def _forget_later(app: web.Application, meeting: LiveMeeting, invitation_id: int) -> None:
-    key = f"reconnect-{invitation_id}"
-    old = meeting.timers.pop(key, None)
-    if old is not None:
-        old.cancel()
-
     async def forget() -> None:
-        meeting.timers.pop(key, None)
         await carry_out(app, meeting, meeting.room.forget_reconnecting(invitation_id))
 
-    meeting.timers[key] = asyncio.get_running_loop().call_later(
-        RECONNECT_GRACE_SECONDS, lambda: asyncio.ensure_future(forget())
-    )
+    meeting.later(f"reconnect-{invitation_id}", RECONNECT_GRACE_SECONDS, forget, kind="reconnect_grace")
 
 
 def _ping_of(raw: str) -> Ping | None:
@@ -338,46 +330,53 @@ async def _refuse(ws: web.WebSocketResponse, message: dict[str, object]) -> None
 async def _handle(
     app: web.Application, msg: ClientMessage, pid: str, meeting: LiveMeeting, ws: web.WebSocketResponse
 ) -> None:
-    """One validated message; refusals (SessionError, PrivacyRecordError …) are answered by ``_answer``."""
-    if isinstance(msg, Offer):
-        room = meeting.room
+    """One validated message; refusals (SessionError, PrivacyRecordError …) are answered by ``_answer``.
 
-        def later(effects: Callable[[], list[Effect]]) -> asyncio.Future[None]:
-            return asyncio.ensure_future(carry_out(app, meeting, effects()))
+    Exhaustive: what is not the handler's own must be a :data:`RoomMessage`, and ``room_event`` handles each of
+    those, so mypy refuses a new message type that nobody handles."""
+    match msg:
+        case Offer():
+            await _negotiate(app, msg, pid, meeting, ws)
+        case Ping():
+            await ws.send_json({"type": "pong", "t": msg.t})
+        case IceRefresh():
+            await ws.send_json({"type": "ice", **_ice(app[SETTINGS])})
+        case Leave():
+            pass  # ``_answer`` ends the call before it gets here
+        case GiveConsent() | WithdrawConsent():
+            await carry_out(app, meeting, await consent_flow.handle(app, meeting, pid, msg))
+        case _:
+            await carry_out(app, meeting, room_event(meeting.room, pid, msg))
 
-        def lost() -> asyncio.Future[None]:
-            # The browser is told to reconnect without waiting for its own timeouts; the others why the tile froze.
-            return later(lambda: [Send(pid, {"type": "media-lost"}), *room.media_reconnecting(pid, True)])
 
-        events = MediaEvents(
-            lost=lost,
-            connected=lambda: later(lambda: room.media_reconnecting(pid, False)),
-            link=lambda weak: later(lambda: room.link_changed(pid, weak)),
-        )
-        if app[RELAY].peer_connection(pid) is not None:  # a reconnection the server did not notice (a new network)
-            await carry_out(app, meeting, room.media_reconnecting(pid, True))
-        try:
-            answer = await asyncio.wait_for(app[RELAY].negotiate(pid, msg.sdp, events), timeout=15)
-        except (OfferRejected, TimeoutError) as exc:
-            app[METRICS].ws_errors.labels(code="offer_rejected").inc()
-            await ws.send_json(error("offer_rejected", str(exc) or "Tilkoblingen kunne ikke settes opp i tide."))
-            return
-        await ws.send_json({"type": "answer", "sdp": answer})
-        await carry_out(app, meeting, meeting.room.relink(pid))  # a reconnection keeps its slots (first: none)
+async def _negotiate(
+    app: web.Application, msg: Offer, pid: str, meeting: LiveMeeting, ws: web.WebSocketResponse
+) -> None:
+    """Answer the browser's offer; the media connection's events reach the room as they happen."""
+    room = meeting.room
+
+    def later(effects: Callable[[], list[Effect]]) -> asyncio.Task[None]:
+        return meeting.spawn(carry_out(app, meeting, effects()), kind="media_event")
+
+    def lost() -> asyncio.Task[None]:
+        # The browser is told to reconnect without waiting for its own timeouts; the others why the tile froze.
+        return later(lambda: [Send(pid, {"type": "media-lost"}), *room.media_reconnecting(pid, True)])
+
+    events = MediaEvents(
+        lost=lost,
+        connected=lambda: later(lambda: room.media_reconnecting(pid, False)),
+        link=lambda weak: later(lambda: room.link_changed(pid, weak)),
+    )
+    if app[RELAY].peer_connection(pid) is not None:  # a reconnection the server did not notice (a new network)
+        await carry_out(app, meeting, room.media_reconnecting(pid, True))
+    try:
+        answer = await asyncio.wait_for(app[RELAY].negotiate(pid, msg.sdp, events), timeout=15)
+    except (OfferRejected, TimeoutError) as exc:
+        app[METRICS].ws_errors.labels(code="offer_rejected").inc()
+        await ws.send_json(error("offer_rejected", str(exc) or "Tilkoblingen kunne ikke settes opp i tide."))
         return
-    if isinstance(msg, Ping):
-        await ws.send_json({"type": "pong", "t": msg.t})
-        return
-    if isinstance(msg, IceRefresh):
-        await ws.send_json({"type": "ice", **_ice(app[SETTINGS])})
-        return
-    effects: list[Effect] | None
-    if isinstance(msg, GiveConsent | WithdrawConsent):
-        effects = await consent_flow.handle(app, meeting, pid, msg)
-    else:
-        effects = room_event(meeting.room, pid, msg)
-    if effects is not None:
-        await carry_out(app, meeting, effects)
+    await ws.send_json({"type": "answer", "sdp": answer})
+    await carry_out(app, meeting, meeting.room.relink(pid))  # a reconnection keeps its slots (first: none)
 
 
 def _ice(settings: Settings) -> dict[str, object]:
@@ -388,9 +387,7 @@ def _ice(settings: Settings) -> dict[str, object]:
 async def _end_on_revocation(app: web.Application, ws: web.WebSocketResponse, staff_id: int, generation: int) -> None:
     with app[BUS].watch(staff_id, generation) as event:
         await event.wait()
-    if not ws.closed:
-        await ws.send_json({"type": "ended", "reason": "access_revoked"})
-        await ws.close()
+    await end_socket(ws, EndReason.ACCESS_REVOKED)
 
 
 def setup_routes(app: web.Application) -> None:

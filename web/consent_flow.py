@@ -2,13 +2,13 @@
 
 Consent is about the user (role ``bruker``) and is kept per join link, so it survives a reconnect. Oral consent
 is recorded by a staff member who heard it; written consent is given on the person's own device, by the user or
-by a relative or guardian on the user's behalf. ``face_visible`` ends by itself: a timer re-reads the ledger
-at its end so the picture reverts to anonymized within one frame.
+by a relative or guardian on the user's behalf. ``face_visible`` ends by itself: the gate carries its end and the
+PrivacyTrack anonymizes every frame after it, timer or not; a timer then re-reads the ledger so the room, the
+roster and the audit log follow.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from datetime import timedelta
@@ -105,22 +105,18 @@ async def refresh(app: web.Application, meeting: LiveMeeting, subject: Participa
     state = await records.consent.state(meeting.room.meeting_id)
     scopes = frozenset(s.value for s in state.active_scopes(meeting.room.meeting_id, ref, now))
     ends = state.face_visible_ends_at(meeting.room.meeting_id, ref, now)
-    timer = meeting.timers.pop(ref, None)
-    if timer is not None:
-        timer.cancel()
-    if ends is not None:
-        delay = max(0.0, (ends - now).total_seconds())
+    if ends is None:
+        meeting.cancel_timer(ref)
+    else:
         invitation_id = subject.invitation_id
-        meeting.timers[ref] = asyncio.get_running_loop().call_later(
-            delay, lambda: asyncio.ensure_future(_expire(app, meeting, invitation_id))
-        )
-    return meeting.room.set_consent_scopes(subject.invitation_id, scopes)
 
+        async def expire() -> None:
+            current = meeting.room.find_by_invitation(invitation_id)
+            if current is not None:
+                await carry_out(app, meeting, await refresh(app, meeting, current))
 
-async def _expire(app: web.Application, meeting: LiveMeeting, invitation_id: int) -> None:
-    subject = meeting.room.find_by_invitation(invitation_id)
-    if subject is not None:
-        await carry_out(app, meeting, await refresh(app, meeting, subject))
+        meeting.later(ref, max(0.0, (ends - now).total_seconds()), expire, kind="face_visible_end")
+    return meeting.room.set_consent_scopes(subject.invitation_id, scopes, ends)
 
 
 async def handle(

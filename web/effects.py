@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from aiohttp import web
 
@@ -28,46 +28,49 @@ from session.room import (
     StopRecording,
 )
 from web.app import CLOCK, LINKS, RECORDINGS, RECORDS, RELAY
-from web.live import LiveMeeting
+from web.live import LiveMeeting, end_socket
 
 
 async def carry_out(app: web.Application, meeting: LiveMeeting, effects: list[Effect]) -> None:
+    """Each effect in order. Exhaustive (``match`` + ``assert_never``): mypy refuses a new effect type that is
+    not carried out here."""
     relay = app[RELAY]
     for effect in effects:
-        if isinstance(effect, Send):
-            ws = meeting.sockets.get(effect.to)
-            if ws is not None and not ws.closed:
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await ws.send_json(effect.message)
-        elif isinstance(effect, Attach):
-            relay.attach(effect.viewer, effect.slot, effect.source)
-        elif isinstance(effect, Detach):
-            relay.detach(effect.viewer, effect.slot)
-        elif isinstance(effect, SetGates):
-            relay.set_gates(effect.participant, effect.video.value, effect.audio)
-        elif isinstance(effect, SetAudioOnly):
-            relay.set_audio_only(effect.participant, effect.on)
-        elif isinstance(effect, Audit):
-            details = _merged(meeting, effect)
-            if details is None:
-                continue
-            record = AuditRecord(
-                action=effect.action,
-                actor=Actor(ActorKind.ROLE, effect.actor_role),
-                org_ids=meeting.org_ids,
-                meeting_id=meeting.room.meeting_id,
-                details=details,
-            )
-            await app[RECORDS].audit.append(record)
-        elif isinstance(effect, Revoke):
-            await app[LINKS].revoke(actor_staff_id=effect.by_staff_id, invitation_id=effect.invitation_id)
-        elif isinstance(effect, StartRecording | StopRecording | Record):
-            await carry_out(app, meeting, await _recording(app, meeting, effect))
-        elif isinstance(effect, Close):
-            ws = meeting.sockets.pop(effect.participant, None)
-            if ws is not None and not ws.closed:
-                await ws.send_json({"type": "ended", "reason": effect.reason})
-                await ws.close()
+        match effect:
+            case Send():
+                ws = meeting.sockets.get(effect.to)
+                if ws is not None and not ws.closed:
+                    with contextlib.suppress(ConnectionError, RuntimeError):
+                        await ws.send_json(effect.message)
+            case Attach():
+                relay.attach(effect.viewer, effect.slot, effect.source)
+            case Detach():
+                relay.detach(effect.viewer, effect.slot)
+            case SetGates():
+                relay.set_gates(effect.participant, effect.video.value, effect.audio, effect.until)
+            case SetAudioOnly():
+                relay.set_audio_only(effect.participant, effect.on)
+            case Audit():
+                details = _merged(meeting, effect)
+                if details is not None:
+                    record = AuditRecord(
+                        action=effect.action,
+                        actor=Actor(ActorKind.ROLE, effect.actor_role),
+                        org_ids=meeting.org_ids,
+                        meeting_id=meeting.room.meeting_id,
+                        details=details,
+                    )
+                    await app[RECORDS].audit.append(record)
+            case Revoke():
+                await app[LINKS].revoke(actor_staff_id=effect.by_staff_id, invitation_id=effect.invitation_id)
+            case StartRecording() | StopRecording() | Record():
+                await carry_out(app, meeting, await _recording(app, meeting, effect))
+            case Close():
+                ws = meeting.sockets.pop(effect.participant, None)
+                if ws is not None:
+                    await end_socket(ws, effect.reason)
+            case _:
+                assert_never(effect)
 
 
 def _host_actor(meeting: LiveMeeting, pid: str | None) -> StaffActor | None:

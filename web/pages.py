@@ -23,12 +23,14 @@ from session.organisations import can_create_meetings, staff_roles_of
 from session.permissions import ENTRANCE_ROLES, StaffAction, call_role_for, staff_may
 from session.revocation import session_is_current
 from session.roles import LABELS, Role
+from session.signalling import EndReason
 from session.staff_roles import StaffRole
 from session.tables import organisations, staff
 from web.app import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER, TEMPLATES
 from web.auth import COOKIE, StaffSession
 from web.client_address import client_address
 from web.i18n import LANGUAGES, NAMES, catalogue, pick_language, translate
+from web.live import end_socket
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -243,9 +245,8 @@ async def link_action(request: web.Request) -> web.Response:
     for meeting in list(request.app[LIVE].meetings.values()):
         participant = meeting.room.find_by_invitation(invitation_id)
         socket = meeting.sockets.get(participant.id) if participant is not None else None
-        if socket is not None and not socket.closed:
-            await socket.send_json({"type": "ended", "reason": "link_revoked"})
-            await socket.close()
+        if socket is not None:
+            await end_socket(socket, EndReason.LINK_REVOKED)
     raise web.HTTPFound("/staff")
 
 

@@ -6,7 +6,9 @@ import asyncio
 import fractions
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,8 @@ import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
-from privacy.privacy_track import CLOSED, FACE_VISIBLE, OPEN, PAUSE, PrivacyTrack, yuv420p_frame
+from privacy.privacy_track import CLOSED, FACE_VISIBLE, OPEN, PAUSE, PrivacyTrack, utc_now, yuv420p_frame
+from tests.fake_clock import FakeClock
 from tests.media import clip_frames
 
 
@@ -157,7 +160,7 @@ async def test_closed_until_opened_and_face_visible_only_by_its_gate(frames: lis
     closed = await collect(track, 3)  # a new track shows a card until the room opens it
     assert all(abs(float(f.to_ndarray(format="bgr24").mean()) - 100) < 8 for f in closed)
     assert track.counters.gated == 3 and proc.calls == 0
-    track.set_gate(FACE_VISIBLE)
+    track.set_gate(FACE_VISIBLE, until=utc_now() + timedelta(minutes=5))
     visible = await collect(track, 2)
     assert all(is_input(f, frames) for f in visible)  # the consented exception passes the picture as it is
     track.set_gate(CLOSED)
@@ -180,3 +183,51 @@ def test_the_output_conversion_matches_pyav(frames: list[np.ndarray], width: int
     if width % 2 == 0 and height % 2 == 0:  # PyAV reads yuv420p planes of even sizes only
         luma = ours.to_ndarray()[:height].astype(np.int16)
         assert int(np.abs(luma - pyav.to_ndarray()[:height]).max()) <= 2
+
+
+async def test_face_visible_ends_at_its_limit_even_if_nobody_closes_the_gate(
+    frames: list[np.ndarray], executor: Any
+) -> None:
+    """The room's timer never fires here: the track's own clock check anonymizes the frames after the end."""
+    wall, proc = FakeClock(), Blackout()
+    track = PrivacyTrack(FrameSource(frames, 0.03), proc, executor=executor, deadline_s=1, card=card, wall_clock=wall)
+    track.set_gate(FACE_VISIBLE, until=wall() + timedelta(minutes=5))
+    assert all(is_input(f, frames) for f in await collect(track, 2))
+    wall.advance(minutes=5)  # the end itself already counts as past
+    after = await collect(track, 3)
+    assert len(after) == 3 and all(f.to_ndarray(format="bgr24").max() < 30 for f in after)  # the processor's output
+    assert track.gate == FACE_VISIBLE and track.gate_now() == OPEN and track.counters.expired == 3
+    track.stop()
+
+
+async def test_face_visible_without_an_end_is_anonymized(frames: list[np.ndarray], executor: Any) -> None:
+    proc = Blackout()
+    track = PrivacyTrack(FrameSource(frames, 0.03), proc, executor=executor, deadline_s=1, card=card)
+    track.set_gate(FACE_VISIBLE)
+    out = await collect(track, 3)
+    assert len(out) == 3 and all(f.to_ndarray(format="bgr24").max() < 30 for f in out) and proc.calls == 3
+    track.stop()
+
+
+class EndsWhileChecking(ThreadPoolExecutor):
+    """An executor during whose work the wall clock passes the face-visible end (a frame in flight)."""
+
+    def __init__(self, wall: FakeClock) -> None:
+        super().__init__(1, thread_name_prefix="privacy")
+        self.wall = wall
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.wall.advance(minutes=10)
+        return super().submit(fn, *args, **kwargs)
+
+
+async def test_a_frame_in_flight_when_face_visible_ends_is_not_sent(frames: list[np.ndarray]) -> None:
+    wall = FakeClock()
+    with EndsWhileChecking(wall) as executor:
+        track = PrivacyTrack(FrameSource(frames, 0.03), Blackout(), executor=executor, deadline_s=1, card=card,
+                             wall_clock=wall)  # fmt: skip
+        track.set_gate(FACE_VISIBLE, until=wall() + timedelta(minutes=5))
+        out = await collect(track, 1)  # taken out under the gate, finished after its end
+        assert len(out) == 1 and not is_input(out[0], frames)
+        assert track.counters.obscured == 1 and track.counters.processed == 0
+        track.stop()

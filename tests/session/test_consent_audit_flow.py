@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,9 @@ async def test_face_visible_reverts_to_anonymized_when_its_time_is_up(tmp_path: 
         timer = meeting.timers[f"link-{meeting.room.participants[user.pid].invitation_id}"]
         assert 290 < timer.when() - asyncio.get_running_loop().time() <= 300  # fires at the end of the limit
 
+        assert privacy.face_visible_until == clock() + timedelta(minutes=5) and privacy.gate_now() == "face_visible"
         clock.advance(minutes=5, seconds=1)
+        assert privacy.gate_now() == "open"  # the gate holds its end itself: anonymized before any timer fires
         subject = meeting.room.participants[user.pid]
         await carry_out(server.app, meeting, await consent_flow.refresh(server.app, meeting, subject))
         assert privacy.gate == "open"  # anonymized again, video consent still holds

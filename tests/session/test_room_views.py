@@ -23,10 +23,10 @@ from session.errors import SessionError
 from session.permissions import CallAction, CallStage, call_actor, call_may
 from session.roles import Role
 from session.room import Effect, Room, Send, StartRecording, StopRecording
-from session.room_events import room_event
+from session.room_events import RoomMessage, room_event
 from session.room_view import meeting_state, view_for
 from session.roster import OFF_CAMERA_MAX
-from session.signalling import parse_client_message
+from session.signalling import Sync, parse_client_message
 
 PEOPLE = {  # name -> (role, invitation id, host)
     "host": (Role.FORMIDLER, 1, True),
@@ -92,13 +92,13 @@ class MeetingMachine(RuleBasedStateMachine):
     def send(self, name: str, message: dict[str, Any]) -> bool:
         """Through the real parser and dispatch; a refusal must leave the meeting exactly as it was."""
         parsed = parse_client_message(json.dumps(message))
+        assert isinstance(parsed, RoomMessage)
         before = meeting_state(self.room)
         try:
             effects = room_event(self.room, self.clients[name].pid, parsed)
         except (SessionError, PrivacyRecordError):
             assert meeting_state(self.room) == before
             return False
-        assert effects is not None
         self.deliver(effects)
         return True
 
@@ -336,7 +336,8 @@ def test_a_client_that_missed_a_view_asks_again_and_gets_the_whole_view() -> Non
     first = [e.message for e in effects if isinstance(e, Send) and e.message["type"] == "state"]
     assert [m["seq"] for m in first] == [1]
     room.request_entry("h")  # suppose this view (seq 2) was lost on the way
-    again = room_event(room, "h", parse_client_message('{"type": "sync"}'))
-    assert again is not None
+    sync = parse_client_message('{"type": "sync"}')
+    assert isinstance(sync, Sync)
+    again = room_event(room, "h", sync)
     [view] = [e.message for e in again if isinstance(e, Send) and e.message["type"] == "state"]
     assert view["seq"] == 3 and view["me"]["stage"] == "in_call" and view["roster"]["participants"][0]["id"] == "h"

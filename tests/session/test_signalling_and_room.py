@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from session.room import Attach, Audit, Close, Detach, NotAllowed, Revoke, Room,
 from session.roster import RosterInvalid
 from session.signalling import (
     MAX_MESSAGE_BYTES,
+    EndReason,
     Enter,
     Offer,
     Ping,
@@ -127,7 +129,7 @@ def test_deny_revokes_the_link_and_only_the_host_may() -> None:
     with pytest.raises(NotAllowed):
         room.deny("x", "p")
     effects = room.deny("h", "p")
-    assert Revoke(7, 1) in effects and Close("p", "denied") in effects
+    assert Revoke(7, 1) in effects and Close("p", EndReason.DENIED) in effects
     assert "p" not in room.participants
 
 
@@ -157,8 +159,27 @@ def test_video_waits_for_the_roster_and_a_users_consent() -> None:
     assert gates(effects) == {"b": (VideoGate.OPEN, True)}
     effects = room.set_consent_scopes(2, frozenset({"audio"}))  # video withdrawn
     assert gates(effects) == {"b": (VideoGate.CONSENT, True)}
-    effects = room.set_consent_scopes(2, frozenset({"video", "audio", "face_visible"}))
+    effects = room.set_consent_scopes(2, frozenset({"video", "audio", "face_visible"}), ENDS)
     assert gates(effects) == {"b": (VideoGate.FACE_VISIBLE, True)}
+
+
+ENDS = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+"""The end of a face-visible exception, as the consent ledger gives it."""
+
+
+def test_the_face_visible_gate_carries_its_end_and_is_never_granted_without_one() -> None:
+    room = meeting_with(("b", Role.BRUKER))
+    effects = room.set_consent_scopes(2, frozenset({"video", "audio", "face_visible"}))  # no end: anonymized
+    assert gates(effects) == {"b": (VideoGate.OPEN, True)}
+    assert not [e for e in effects if isinstance(e, Audit)]
+    effects = room.set_consent_scopes(2, frozenset({"video", "audio", "face_visible"}), ENDS)
+    assert [e for e in effects if isinstance(e, SetGates)] == [SetGates("b", VideoGate.FACE_VISIBLE, True, ENDS)]
+    later = ENDS + timedelta(minutes=10)  # a new consent extends the period: the gate is set again, not audited
+    effects = room.set_consent_scopes(2, frozenset({"video", "audio", "face_visible"}), later)
+    assert [e for e in effects if isinstance(e, SetGates)] == [SetGates("b", VideoGate.FACE_VISIBLE, True, later)]
+    assert not [e for e in effects if isinstance(e, Audit)]
+    effects = room.set_consent_scopes(2, frozenset({"video", "audio"}), later)  # an end without the scope: none
+    assert [e for e in effects if isinstance(e, SetGates)] == [SetGates("b", VideoGate.OPEN, True, None)]
 
 
 def test_pause_by_the_user_or_staff_and_not_by_others() -> None:
@@ -174,7 +195,7 @@ def test_pause_by_the_user_or_staff_and_not_by_others() -> None:
     assert gates(effects) == {"b": (VideoGate.OPEN, True)}
     # a pause outranks consent changes that arrive meanwhile
     room.set_paused("b", "b", True)
-    assert gates(room.set_consent_scopes(2, frozenset({"video", "audio", "face_visible"}))) == {}
+    assert gates(room.set_consent_scopes(2, frozenset({"video", "audio", "face_visible"}), ENDS)) == {}
 
 
 def test_roster_lists_people_off_camera_with_roles_only_in_the_audit() -> None:
@@ -235,7 +256,7 @@ def test_media_state_goes_to_everyone_in_the_call() -> None:
 
 def test_face_visible_start_and_end_are_audited() -> None:
     room = meeting_with(("b", Role.BRUKER))
-    effects = room.set_consent_scopes(2, frozenset({"video", "audio", "face_visible"}))
+    effects = room.set_consent_scopes(2, frozenset({"video", "audio", "face_visible"}), ENDS)
     assert Audit("face_visible.start", "bruker", {"participant_role": "bruker"}) in effects
     effects = room.set_consent_scopes(2, frozenset({"video", "audio"}))  # the time limit passed
     assert Audit("face_visible.end", "bruker", {"participant_role": "bruker"}) in effects
