@@ -12,6 +12,7 @@ from collections.abc import Callable
 from aiohttp import WSMsgType, web
 
 from privacy.record_errors import PrivacyRecordError
+from privacy.user_text import Text
 from recordings.errors import RecordingError
 from session.errors import MeetingFull, SessionError
 from session.invitation_links import DEVICE_COOKIE
@@ -48,8 +49,9 @@ from web import consent_flow
 from web.app import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
 from web.auth import COOKIE, StaffSession
 from web.effects import carry_out
+from web.i18n import DEFAULT, message_of
 from web.live import LiveMeeting, LiveMeetings
-from web.pages import link_error_status
+from web.pages import lang_of, link_error_status
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,10 @@ async def _admit(request: web.Request, check_only: bool) -> tuple[Invitation, St
     return invitation, session
 
 
+PAGE_LANG = web.ResponseKey("page_lang", str)
+"""The language of the page that opened the socket (its ``lang`` query, else the cookie or Accept-Language)."""
+
+
 class StaffLinkRefused(SessionError):
     code = "staff_link"
 
@@ -94,12 +100,14 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     try:
         invitation, session = await _admit(request, check_only)
     except SessionError as exc:
-        return web.json_response({"error": exc.code, "message": str(exc)}, status=link_error_status(exc))
+        message = message_of(exc, lang_of(request))
+        return web.json_response({"error": exc.code, "message": message}, status=link_error_status(exc))
     live = request.app[LIVE]
     if live.draining:
         return web.json_response({"error": "draining", "message": "Tjenesten starter på nytt."}, status=503)
 
     ws = web.WebSocketResponse(max_msg_size=TRANSPORT_MAX_BYTES, heartbeat=20)
+    ws[PAGE_LANG] = lang_of(request)
     await ws.prepare(request)
     settings, relay, metrics = request.app[SETTINGS], request.app[RELAY], request.app[METRICS]
     meeting = live.meetings.get(invitation.meeting_id)
@@ -216,7 +224,7 @@ async def _arrive(
             pid, invitation.role, invitation.id, invitation.host, invitation.staff_id, check_only=check_only
         )
     except MeetingFull as exc:
-        await ws.send_json(error(exc.code, str(exc)))
+        await ws.send_json(_refusal(ws, exc.code, exc))
         await ws.close()
         return None
     meeting.sockets[pid] = ws
@@ -310,11 +318,11 @@ async def _answer(
     except ProtocolError as exc:
         metrics.ws_errors.labels(code=exc.code).inc()
         log.info("signalling message refused", extra={"code": exc.code})
-        await _refuse(ws, error(exc.code, exc.message, kind=exc.kind, field=exc.field))
+        await _refuse(ws, _refusal(ws, exc.code, exc, kind=exc.kind, field=exc.field))
     except (SessionError, PrivacyRecordError, RecordingError) as exc:
         code = str(getattr(exc, "code", "refused"))
         metrics.ws_errors.labels(code=code).inc()
-        await _refuse(ws, error(code, str(exc), kind=kind, field=_field_of(exc)))
+        await _refuse(ws, _refusal(ws, code, exc, kind=kind, field=_field_of(exc)))
     except ConnectionError:
         raise
     except Exception as exc:  # a bug, not the user's fault: the call goes on, the log says what kind of failure
@@ -322,6 +330,16 @@ async def _answer(
         log.error("signalling message failed", extra={"kind": kind, "exception": type(exc).__name__})
         await _refuse(ws, error("internal", "Noe gikk galt. Prøv igjen.", kind=kind))
     return True
+
+
+def _refusal(
+    ws: web.WebSocketResponse, code: str, exc: Exception, *, kind: str | None = None, field: str | None = None
+) -> dict[str, object]:
+    """A refusal said in the language of the participant's page; ``lang`` tells the page which language the
+    message is in (a refusal not yet in the catalogue is bokmål, and the page then shows its own general text)."""
+    lang = ws.get(PAGE_LANG, DEFAULT)
+    said_in = lang if isinstance(getattr(exc, "text", None), Text) else DEFAULT
+    return error(code, message_of(exc, lang), kind=kind, field=field, lang=said_in)
 
 
 def _field_of(exc: Exception) -> str | None:

@@ -27,6 +27,7 @@ from privacy.consent import (
     parse_scopes,
 )
 from privacy.record_errors import ConsentError, InvalidInput, InvalidText, PrivacyRecordError, PurposeMissing
+from privacy.user_text import Text
 from recordings.retention import DeletionTrigger
 from session.errors import SessionError
 from session.permissions import CallAction
@@ -45,7 +46,7 @@ class ConsentRefused(SessionError):
 
     code = "consent_refused"
 
-    def __init__(self, message: str, code: str = "consent_refused", field: str | None = None) -> None:
+    def __init__(self, message: str | Text, code: str = "consent_refused", field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.field = field
@@ -165,7 +166,7 @@ async def handle(
     except ValueError:
         raise ConsentRefused("Ugyldig form eller avgiver for samtykket.") from None
     except (ConsentError, InvalidInput) as exc:  # e.g. an identity number in the note: refused, the call goes on
-        raise ConsentRefused(str(exc), exc.code, _field(exc)) from None
+        raise ConsentRefused(exc.text or str(exc), exc.code, _field(exc)) from None
     effects = await refresh(app, meeting, subject)
     if "recording" in before and "recording" not in meeting.room.consents.get(subject.invitation_id, frozenset()):
         effects += await _delete_recordings(app, meeting)

@@ -6,8 +6,11 @@ Missing keys fall back to bokmål, then to the key.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from privacy.user_text import Text
 
 LANGUAGES = ("nb", "nn", "en")
 DEFAULT = "nb"
@@ -64,3 +67,29 @@ def pick_language(query: str | None, cookie: str | None, accept: str | None) -> 
 
 def translate(lang: str, key: str) -> str:
     return catalogue(lang).get(key) or catalogue(DEFAULT).get(key) or key
+
+
+def say(lang: str, text: Text) -> str:
+    """A domain :class:`Text` in ``lang``, its ``{placeholders}`` filled in."""
+    return translate(lang, text.key).format_map(text.params)
+
+
+def message_of(error: BaseException, lang: str) -> str:
+    """What to tell a person about a refusal: its coded text in ``lang``, else its own (bokmål) message."""
+    text = getattr(error, "text", None)
+    return say(lang, text) if isinstance(text, Text) else str(error)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueVoice:
+    """A :class:`privacy.user_text.Voice` on these catalogues: what the web layer hands to domain code that
+    writes an invitation or an SMS for one reader."""
+
+    lang: str
+
+    def __call__(self, key: str, /, **params: str | int) -> str:
+        return translate(self.lang, key).format_map(params)
+
+
+def voice(lang: str) -> CatalogueVoice:
+    return CatalogueVoice(lang if lang in LANGUAGES else DEFAULT)
