@@ -49,7 +49,7 @@ from web import consent_flow
 from web.app import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
 from web.auth import COOKIE, StaffSession
 from web.effects import carry_out
-from web.i18n import DEFAULT, message_of
+from web.i18n import DEFAULT, coded, message_of, translate
 from web.live import LiveMeeting, LiveMeetings
 from web.pages import lang_of, link_error_status
 from web.settings import Settings
@@ -91,7 +91,7 @@ class StaffLinkRefused(SessionError):
     code = "staff_link"
 
     def __init__(self) -> None:
-        super().__init__("Denne lenken er personlig. Logg inn som den ansatte lenken ble laget for.")
+        super().__init__(Text("err.ws.staff_link"))
 
 
 async def call_socket(request: web.Request) -> web.StreamResponse:
@@ -104,7 +104,8 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": exc.code, "message": message}, status=link_error_status(exc))
     live = request.app[LIVE]
     if live.draining:
-        return web.json_response({"error": "draining", "message": "Tjenesten starter på nytt."}, status=503)
+        draining = translate(lang_of(request), "err.ws.draining")
+        return web.json_response({"error": "draining", "message": draining}, status=503)
 
     ws = web.WebSocketResponse(max_msg_size=TRANSPORT_MAX_BYTES, heartbeat=20)
     ws[PAGE_LANG] = lang_of(request)
@@ -152,7 +153,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
                 if msg.type == WSMsgType.TEXT:
                     if not messages.take(loop.time()):
                         metrics.ws_errors.labels(code="rate_limited").inc()
-                        await ws.send_json(error("rate_limited", "For mange meldinger. Vent litt."))
+                        await ws.send_json(_said(ws, "rate_limited", "err.ws.rate_limited"))
                         continue
                     ping = _ping_of(msg.data)
                     if ping is not None:
@@ -161,7 +162,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
                         inbox.put_nowait(msg.data)
                 elif msg.type == WSMsgType.BINARY:
                     metrics.ws_errors.labels(code="binary").inc()
-                    await ws.send_json(error("binary", "Binære meldinger støttes ikke."))
+                    await ws.send_json(_said(ws, "binary", "err.ws.binary"))
         finally:
             inbox.put_nowait(None)  # what came before the socket closed is still answered, then the task ends
             try:
@@ -205,7 +206,7 @@ async def _arrive(
         # One check per link (the newest wins, like a reload) and a few per meeting: each one costs face processing.
         previous = next((p for p in checks if p.invitation_id == invitation.id), None)
         if previous is None and len(checks) >= MAX_CHECKS_PER_MEETING:
-            await ws.send_json(error("too_many_checks", "For mange tester av utstyret på en gang. Prøv igjen om litt."))
+            await ws.send_json(_said(ws, "too_many_checks", "err.ws.too_many_checks"))
             await ws.close()
             return None
     else:
@@ -312,7 +313,7 @@ async def _answer(
             return False
         if isinstance(parsed, AUDITED) and not audited.take(asyncio.get_running_loop().time()):
             metrics.ws_errors.labels(code="rate_limited").inc()
-            await _refuse(ws, error("rate_limited", "Du gjør dette for ofte. Vent litt og prøv igjen.", kind=kind))
+            await _refuse(ws, _said(ws, "rate_limited", "err.ws.too_often", kind=kind))
             return True
         await _handle(app, parsed, pid, meeting, ws)
     except ProtocolError as exc:
@@ -328,7 +329,7 @@ async def _answer(
     except Exception as exc:  # a bug, not the user's fault: the call goes on, the log says what kind of failure
         metrics.ws_errors.labels(code="internal").inc()
         log.error("signalling message failed", extra={"kind": kind, "exception": type(exc).__name__})
-        await _refuse(ws, error("internal", "Noe gikk galt. Prøv igjen.", kind=kind))
+        await _refuse(ws, _said(ws, "internal", "err.ws.internal", kind=kind))
     return True
 
 
@@ -338,8 +339,14 @@ def _refusal(
     """A refusal said in the language of the participant's page; ``lang`` tells the page which language the
     message is in (a refusal not yet in the catalogue is bokmål, and the page then shows its own general text)."""
     lang = ws.get(PAGE_LANG, DEFAULT)
-    said_in = lang if isinstance(getattr(exc, "text", None), Text) else DEFAULT
+    said_in = lang if coded(exc) else DEFAULT
     return error(code, message_of(exc, lang), kind=kind, field=field, lang=said_in)
+
+
+def _said(ws: web.WebSocketResponse, code: str, key: str, *, kind: str | None = None) -> dict[str, object]:
+    """A refusal of the socket's own (too many messages, a failure), said in the page's language."""
+    lang = ws.get(PAGE_LANG, DEFAULT)
+    return error(code, translate(lang, key), kind=kind, lang=lang)
 
 
 def _field_of(exc: Exception) -> str | None:
@@ -378,7 +385,9 @@ async def _handle(
             answer = await asyncio.wait_for(app[RELAY].negotiate(pid, msg.sdp, events), timeout=15)
         except (OfferRejected, TimeoutError) as exc:
             app[METRICS].ws_errors.labels(code="offer_rejected").inc()
-            await ws.send_json(error("offer_rejected", str(exc) or "Tilkoblingen kunne ikke settes opp i tide."))
+            await ws.send_json(
+                _refusal(ws, "offer_rejected", exc if str(exc) else SessionError(Text("err.ws.offer_timeout")))
+            )
             return
         await ws.send_json({"type": "answer", "sdp": answer})
         await carry_out(app, meeting, meeting.room.relink(pid))  # a reconnection keeps its slots (first: none)

@@ -74,10 +74,18 @@ def say(lang: str, text: Text) -> str:
     return translate(lang, text.key).format_map(text.params)
 
 
+def coded(error: BaseException) -> Text | None:
+    """The catalogue text of an error: its ``text``, or a :class:`Text` it was raised with."""
+    text = getattr(error, "text", None)
+    if not isinstance(text, Text) and error.args and isinstance(error.args[0], Text):
+        text = error.args[0]
+    return text if isinstance(text, Text) else None
+
+
 def message_of(error: BaseException, lang: str) -> str:
     """What to tell a person about a refusal: its coded text in ``lang``, else its own (bokmål) message."""
-    text = getattr(error, "text", None)
-    return say(lang, text) if isinstance(text, Text) else str(error)
+    text = coded(error)
+    return say(lang, text) if text is not None else str(error)
 
 
 @dataclass(frozen=True, slots=True)
