@@ -19,7 +19,7 @@ from session.link_tokens import LinkKeys, new_device_id, parse_link, sign_link, 
 from session.meetings import create_meeting
 from session.roles import Role
 from tests.access.fakes import FakeSmsSender, FixedClock, World
-from web.i18n import voice
+from web.i18n import message_of, voice
 
 KEYS = LinkKeys(b"0123456789abcdef-test-secret")
 
@@ -72,7 +72,7 @@ async def test_a_link_is_bound_to_the_first_device_that_joins_until_the_host_res
     for attempt in (links.check, links.claim):
         with pytest.raises(LinkInUseElsewhere) as elsewhere:
             await attempt(issued.token, phone)
-        assert "annen enhet" in str(elsewhere.value)
+        assert "annen enhet" in message_of(elsewhere.value, "nb")
     with pytest.raises(LinkInUseElsewhere):
         await links.check(issued.token, None)
 
