@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from privacy.user_text import Text
 from session.errors import MeetingInvalid, SessionError
 from session.invitation_links import DEVICE_COOKIE
 from session.invitation_sms import invitation_sms_text
@@ -258,10 +259,10 @@ async def create(request: web.Request) -> web.Response:
     try:
         async with request.app[ENGINE].begin() as conn:
             if not await can_create_meetings(conn, user.organisation_id):
-                raise MeetingInvalid("Enheten din er ikke åpnet for Samhandling ennå.")
+                raise MeetingInvalid(Text("err.meeting.unit_closed"))
             parties = await parties_for(conn, user.organisation_id, _org_choice(form.get("municipality")))
             if not await can_create_meetings(conn, parties.municipal_id):
-                raise MeetingInvalid("Kommunen eller enheten er ikke åpnet for Samhandling ennå.")
+                raise MeetingInvalid(Text("err.meeting.party_closed"))
             meeting = await create_meeting(
                 conn,
                 organisation_id=parties.municipal_id,

@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from privacy.user_text import Text
 from session.errors import MeetingInvalid, SessionError
 from session.invitation_ics import (
     InvitationDetails,
@@ -270,7 +271,7 @@ async def plan_create(request: web.Request) -> web.Response:
             choice = form.get("municipality", [""])[0]
             parties = await parties_for(conn, user.organisation_id, int(choice) if choice.isdecimal() else None)
             if not await can_create_meetings(conn, parties.municipal_id):
-                raise MeetingInvalid("Kommunen eller enheten er ikke åpnet for Samhandling ennå.")
+                raise MeetingInvalid(Text("err.meeting.party_closed"))
             meeting = await create_meeting(
                 conn,
                 organisation_id=parties.municipal_id,
