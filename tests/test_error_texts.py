@@ -116,6 +116,11 @@ def test_the_bokmal_wording_is_the_one_users_saw_before() -> None:
     )
 
 
+def test_a_placeholder_left_unfilled_is_no_server_error() -> None:
+    assert say("nn", Text("err.room.chat_length")) == "Ei chatmelding må ha 1–{max} teikn."
+    assert say("en", Text("err.room.chat_length", max=1000)) == "A chat message must have 1–1000 characters."
+
+
 def test_a_refusal_not_yet_in_the_catalogue_keeps_its_own_message() -> None:
     assert message_of(MeetingInvalid("Enheten din er ikke åpnet for Samhandling ennå."), "en").startswith("Enheten")
     assert isinstance(UnknownScope().text, Text) and isinstance(

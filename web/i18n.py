@@ -70,8 +70,13 @@ def translate(lang: str, key: str) -> str:
 
 
 def say(lang: str, text: Text) -> str:
-    """A domain :class:`Text` in ``lang``, its ``{placeholders}`` filled in."""
-    return translate(lang, text.key).format_map(text.params)
+    """A domain :class:`Text` in ``lang``, its ``{placeholders}`` filled in. A refusal must never become a server
+    error: a placeholder the raise did not fill (a bug) leaves the sentence as the catalogue writes it."""
+    template = translate(lang, text.key)
+    try:
+        return template.format_map(text.params)
+    except (KeyError, IndexError, ValueError):
+        return template
 
 
 def coded(error: BaseException) -> Text | None:
