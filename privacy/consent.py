@@ -27,6 +27,7 @@ from privacy.record_errors import (
     UnknownScope,
 )
 from privacy.signed_chain import format_time
+from privacy.user_text import Text
 from privacy.validators import validate_free_text, validate_reference
 
 PURPOSE_MAX_LENGTH = 200
@@ -39,7 +40,7 @@ PURPOSE_NOTE_MAX_LENGTH = 80
 def compose_purpose(code: str, note: str = "") -> str:
     """The ledger's purpose text: a listed code, optionally ``code: note``. InvalidConsent for anything else."""
     if code not in PURPOSES:
-        raise InvalidConsent("Velg formålet fra listen.")
+        raise InvalidConsent(Text("err.consent.purpose_unlisted"))
     cleaned = validate_free_text("Merknad", note, max_length=PURPOSE_NOTE_MAX_LENGTH, required=False)
     cleaned = " ".join(cleaned.split())
     return f"{code}: {cleaned}" if cleaned else code
@@ -96,8 +97,9 @@ def parse_scopes(values: Iterable[str]) -> frozenset[Scope]:
 
 
 def _aware(moment: datetime, what: str) -> None:
+    """``what`` names the moment in the message key: ``given``, ``until`` or ``withdrawn``."""
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidConsent(f"{what} mangler tidssone.")
+        raise InvalidConsent(Text(f"err.consent.no_timezone.{what}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ class ConsentGiven:
         validate_reference("Møte-id", self.meeting_id)
         validate_reference("Deltaker", self.subject_ref)
         if not self.scopes:
-            raise InvalidConsent("Velg minst ett omfang for samtykket.")
+            raise InvalidConsent(Text("err.consent.no_scope"))
         if not all(isinstance(scope, Scope) for scope in self.scopes):
             raise UnknownScope()
         try:
@@ -130,7 +132,7 @@ class ConsentGiven:
                 raise PurposeMissing() from exc
             raise
         object.__setattr__(self, "purpose", purpose)
-        _aware(self.given_at, "Tidspunktet for samtykket")
+        _aware(self.given_at, "given")
         self._check_face_visible()
         self._check_form()
 
@@ -138,29 +140,27 @@ class ConsentGiven:
         until = self.face_visible_until
         if Scope.FACE_VISIBLE not in self.scopes:
             if until is not None:
-                raise InvalidConsent("Tidsgrense kan bare settes for samtykke til at ansiktet vises.")
+                raise InvalidConsent(Text("err.consent.limit_only_face"))
             return
         if until is None:
             raise FaceVisibleNeedsLimit()
-        _aware(until, "Tidsgrensen")
+        _aware(until, "until")
         if until <= self.given_at:
-            raise InvalidConsent("Tidsgrensen må være etter tidspunktet for samtykket.")
+            raise InvalidConsent(Text("err.consent.limit_before_given"))
         if until - self.given_at > MAX_FACE_VISIBLE:
             hours = int(MAX_FACE_VISIBLE.total_seconds() // 3600)
-            raise InvalidConsent(f"Unntaket for ansikt kan vare i høyst {hours} timer om gangen.")
+            raise InvalidConsent(Text("err.consent.limit_too_long", hours=hours))
 
     def _check_form(self) -> None:
         if self.form is ConsentForm.ORAL:
             if self.recorded_by.kind is not RecorderKind.STAFF:
-                raise InvalidConsent("Muntlig samtykke må registreres av en ansatt som hørte det.")
+                raise InvalidConsent(Text("err.consent.oral_by_staff"))
             return
         if self.recorded_by.kind is not RecorderKind.PARTICIPANT:
-            raise InvalidConsent("Skriftlig samtykke gis av personen selv på egen enhet.")
+            raise InvalidConsent(Text("err.consent.written_by_self"))
         own_device = self.recorded_by.ref == self.subject_ref
         if (self.giver is Giver.USER) != own_device:
-            raise InvalidConsent(
-                "Skriftlig samtykke fra brukeren gis på brukerens enhet, og fra pårørende eller verge på deres."
-            )
+            raise InvalidConsent(Text("err.consent.written_own_device"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +178,10 @@ class ConsentWithdrawn:
         validate_reference("Samtykke-id", self.consent_id)
         validate_reference("Møte-id", self.meeting_id)
         validate_reference("Deltaker", self.subject_ref)
-        _aware(self.withdrawn_at, "Tidspunktet for tilbaketrekkingen")
+        _aware(self.withdrawn_at, "withdrawn")
         if self.scopes is not None:
             if not self.scopes:
-                raise InvalidConsent("Velg minst ett omfang som skal trekkes tilbake.")
+                raise InvalidConsent(Text("err.consent.withdraw_no_scope"))
             if not all(isinstance(scope, Scope) for scope in self.scopes):
                 raise UnknownScope()
 
@@ -232,12 +232,12 @@ class ConsentState:
             raise ConsentNotFound()
         scopes = event.scopes if event.scopes is not None else status.given.scopes
         if not scopes <= status.given.scopes:
-            raise InvalidConsent("Samtykket gjaldt ikke det omfanget som skal trekkes tilbake.")
+            raise InvalidConsent(Text("err.consent.withdraw_other_scope"))
         remaining = scopes - status.withdrawn.keys()
         if not remaining:
             raise ConsentAlreadyWithdrawn()
         if event.withdrawn_at < status.given.given_at:
-            raise InvalidConsent("Tilbaketrekkingen kan ikke være før samtykket ble gitt.")
+            raise InvalidConsent(Text("err.consent.withdraw_before_given"))
         for scope in remaining:
             status.withdrawn[scope] = event.withdrawn_at
 
@@ -353,8 +353,8 @@ def from_payload(payload: Mapping[str, object]) -> ConsentEvent:
                 scopes=parse_scopes(_texts(payload, "scopes")) if scopes is not None else None,
             )
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidConsent("Samtykkeoppføringen har feil format.") from exc
-    raise InvalidConsent("Samtykkeoppføringen har feil format.")
+        raise InvalidConsent(Text("err.consent.malformed")) from exc
+    raise InvalidConsent(Text("err.consent.malformed"))
 
 
 def _text(mapping: Mapping[str, object], key: str) -> str:

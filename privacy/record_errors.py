@@ -1,21 +1,28 @@
 """Errors of the privacy records: validators, consent ledger, audit log, chains and the signing key.
 
-Every message is Norwegian (bokmål) and fit to show a user as it is: it says what was wrong and why, and never
-contains the offending value, because that value may be exactly the personal data the check exists to keep out.
+Every message says what was wrong and why, fit to show a user (consent errors by catalogue key, said in the
+reader's language at the edge; the rest in bokmål), and never contains the offending value, because that value
+may be exactly the personal data the check exists to keep out.
 The edge maps ``InvalidInput`` and ``ConsentError`` to 400, ``ConsentMissing`` to 403 and ``LedgerError`` to 503.
 """
 
 from __future__ import annotations
 
+from privacy.user_text import Text
+
 
 class PrivacyRecordError(Exception):
-    """Base of this hierarchy; ``str(error)`` is the user-facing message and ``code`` a stable machine name."""
+    """Base of this hierarchy; ``code`` is a stable machine name, ``text`` (when set) the user-facing message by
+    catalogue key (said in the reader's language at the edge), else ``str(error)`` is it, in bokmål."""
 
     code = "privacy_record_error"
+    text: Text | None = None
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Text) -> None:
+        super().__init__(str(message))
+        self.message = str(message)
+        if isinstance(message, Text):
+            self.text = message
 
 
 # --- data minimisation -------------------------------------------------------------------------------------
@@ -80,51 +87,49 @@ class UnknownScope(ConsentError):
     code = "unknown_scope"
 
     def __init__(self) -> None:
-        super().__init__("Ukjent omfang for samtykke. Gyldige verdier er video, audio, recording og face_visible.")
+        super().__init__(Text("err.consent.unknown_scope"))
 
 
 class PurposeMissing(ConsentError):
     code = "purpose_missing"
 
     def __init__(self) -> None:
-        super().__init__("Samtykket må ha et formål, for eksempel «posisjonering» eller «nakkestøtte».")
+        super().__init__(Text("err.consent.purpose_missing"))
 
 
 class FaceVisibleNeedsLimit(ConsentError):
     code = "face_visible_needs_limit"
 
     def __init__(self) -> None:
-        super().__init__(
-            "Samtykke til at ansiktet vises er et unntak og må ha en tidsgrense. Oppgi når unntaket slutter."
-        )
+        super().__init__(Text("err.consent.face_visible_needs_limit"))
 
 
 class ConsentNotFound(ConsentError):
     code = "consent_not_found"
 
     def __init__(self) -> None:
-        super().__init__("Fant ikke samtykket som skal trekkes tilbake for denne deltakeren i dette møtet.")
+        super().__init__(Text("err.consent.not_found"))
 
 
 class ConsentAlreadyWithdrawn(ConsentError):
     code = "consent_already_withdrawn"
 
     def __init__(self) -> None:
-        super().__init__("Samtykket er allerede trukket tilbake.")
+        super().__init__(Text("err.consent.already_withdrawn"))
 
 
 class DuplicateConsent(ConsentError):
     code = "duplicate_consent"
 
     def __init__(self) -> None:
-        super().__init__("Dette samtykket er allerede registrert.")
+        super().__init__(Text("err.consent.duplicate"))
 
 
 class UnknownMeeting(ConsentError):
     code = "unknown_meeting"
 
     def __init__(self) -> None:
-        super().__init__("Møtet finnes ikke, så samtykket kan ikke registreres.")
+        super().__init__(Text("err.consent.unknown_meeting"))
 
 
 class InvalidConsent(ConsentError):
@@ -139,7 +144,7 @@ class ConsentMissing(PrivacyRecordError):
     code = "consent_missing"
 
     def __init__(self) -> None:
-        super().__init__("Det finnes ikke noe gyldig samtykke for dette. Be om samtykke først.")
+        super().__init__(Text("err.consent.missing"))
 
 
 # --- audit log ---------------------------------------------------------------------------------------------

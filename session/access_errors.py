@@ -7,6 +7,7 @@ The edge maps ``NotFound`` to 404 (never 403: another organisation's objects mus
 
 from __future__ import annotations
 
+from privacy.user_text import Text
 from session.errors import SessionError
 
 
@@ -49,17 +50,11 @@ class LinkInUseElsewhere(SessionError):
     code = "link_in_use"
 
     def __init__(self) -> None:
-        super().__init__(
-            "Lenken er allerede tatt i bruk på en annen enhet. En lenke kan bare brukes på én enhet om gangen. "
-            "Be den som inviterte deg om å tilbakestille lenken."
-        )
+        super().__init__(Text("err.link.in_use"))
 
 
 class CodeInvalid(SessionError):
     code = "code_invalid"
 
     def __init__(self) -> None:
-        super().__init__(
-            "Koden stemmer ikke, har utløpt, eller det er prøvd for mange ganger. Sjekk sifrene og prøv igjen om "
-            "litt, eller be om en ny kode."
-        )
+        super().__init__(Text("err.link.code_invalid"))

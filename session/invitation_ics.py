@@ -1,4 +1,5 @@
-"""Meeting invitations as iCalendar (RFC 5545, iTIP RFC 5546) on ``icalendar``, and as short Norwegian text.
+"""Meeting invitations as iCalendar (RFC 5545, iTIP RFC 5546) on ``icalendar``, and as short text, in the
+language of the :class:`Voice` the web layer passes (the sender's page language: the invitee's is not known).
 
 One meeting has one UID for its whole life; every change is sent again with the same UID and a higher
 SEQUENCE (METHOD:REQUEST), and a cancellation is METHOD:CANCEL with STATUS:CANCELLED and a higher SEQUENCE
@@ -23,8 +24,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 
+from privacy.user_text import Voice
 from session.nb_format import format_span
-from session.planning import KIND_LABELS, OSLO, PARTICIPANT_LABELS, MeetingPlan
+from session.planning import KIND_LABELS, OSLO, MeetingPlan
 from session.planning_errors import IcsInvalid
 from session.roles import LABELS
 from session.room_code import RoomCredentials
@@ -75,9 +77,8 @@ class InvitationDetails:
             if not url or any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in url):
                 raise ValueError("addresses must be non-empty and free of control characters")
 
-    @property
-    def title(self) -> str:
-        return f"Samhandlingsmøte: {self.plan.topic}"
+    def title(self, voice: Voice) -> str:
+        return voice("inv.title", topic=self.plan.topic)
 
     def way_in(self) -> tuple[str, RoomCredentials]:
         """The join link and room credentials, which every invitation (not a cancellation) must carry."""
@@ -122,36 +123,35 @@ def _address(address: CalendarAddress, extra: Sequence[tuple[str, str]]) -> ical
     return value
 
 
-def description_text(details: InvitationDetails, *, cancelled: bool = False) -> str:
-    """The DESCRIPTION: the link, the alternative way in, the pre-call check, and what was agreed."""
+def description_text(details: InvitationDetails, *, voice: Voice, cancelled: bool = False) -> str:
+    """The DESCRIPTION in ``voice``'s language: the link, the alternative way in, the pre-call check, and what
+    was agreed (the topic, filming and drawings are the planner's own words and stay as written)."""
     plan = details.plan
-    lines = ["Møtet er avlyst." if cancelled else "Velkommen til samhandlingsmøte.", ""]
-    lines += [f"Tema: {plan.topic}", f"Møtetype: {KIND_LABELS.get(plan.kind, plan.kind)}"]
+    kind = voice(f"kind.{plan.kind}") if plan.kind in KIND_LABELS else plan.kind
+    lines = [voice("inv.cancelled" if cancelled else "inv.welcome"), ""]
+    lines += [voice("inv.topic", topic=plan.topic), voice("inv.kind", kind=kind)]
     if not cancelled:
         join_url, credentials = details.way_in()
-        lines += [
-            "",
-            f"Bli med: {join_url}",
-            f"Virker ikke lenken? Gå til {details.fallback_address} og skriv inn "
-            f"romkode {credentials.display_code} og PIN {credentials.pin}.",
-        ]
+        way_in = {"address": details.fallback_address, "code": credentials.display_code, "pin": credentials.pin}
+        lines += ["", voice("inv.join", url=join_url), voice("inv.fallback", **way_in)]
         if details.precheck_url:
-            lines.append(f"Test kamera, mikrofon og nett før møtet: {details.precheck_url}")
+            lines.append(voice("inv.precheck", url=details.precheck_url))
+        participants = "; ".join(voice(f"participant.{p.value}") for p in plan.participants)
         lines += [
             "",
-            f"Dette skal filmes: {plan.filming}",
-            f"Den som filmer: {LABELS['nb'][plan.camera_operator]}",
-            "Deltakere: " + "; ".join(PARTICIPANT_LABELS[p] for p in plan.participants),
+            voice("inv.filming", filming=plan.filming),
+            voice("inv.camera", role=LABELS[voice.lang][plan.camera_operator]),
+            voice("inv.participants", participants=participants),
         ]
         if plan.drawings:
-            lines.append("Tegninger og bilder: " + "; ".join(plan.drawings))
+            lines.append(voice("inv.drawings", drawings="; ".join(plan.drawings)))
         if plan.serial_numbers:
-            lines.append("Utstyr (serienummer): " + ", ".join(plan.serial_numbers))
-        lines += ["", "Ansikter anonymiseres i møtet. Ikke send personopplysninger som svar på denne invitasjonen."]
+            lines.append(voice("inv.serials", serials=", ".join(plan.serial_numbers)))
+        lines += ["", voice("inv.privacy")]
     return "\n".join(lines)
 
 
-def _calendar(details: InvitationDetails, *, method: IcsMethod, dtstamp: datetime) -> str:
+def _calendar(details: InvitationDetails, *, method: IcsMethod, dtstamp: datetime, voice: Voice) -> str:
     cancelled = method is IcsMethod.CANCEL
     plan = details.plan
     calendar = icalendar.Calendar()
@@ -166,8 +166,11 @@ def _calendar(details: InvitationDetails, *, method: IcsMethod, dtstamp: datetim
     event.add("dtend", _utc(plan.ends_at))
     event.add("sequence", details.sequence)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    event.add("summary", clean_text(details.title), parameters={"LANGUAGE": "nb"})
-    event.add("description", clean_text(description_text(details, cancelled=cancelled)), parameters={"LANGUAGE": "nb"})
+    language = {"LANGUAGE": voice.lang}
+    event.add("summary", clean_text(details.title(voice)), parameters=language)
+    event.add(
+        "description", clean_text(description_text(details, voice=voice, cancelled=cancelled)), parameters=language
+    )
     event.add("class", "PRIVATE")
     event.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
     if not cancelled:
@@ -184,39 +187,38 @@ def _calendar(details: InvitationDetails, *, method: IcsMethod, dtstamp: datetim
     return written.decode()
 
 
-def invitation_ics(details: InvitationDetails, *, dtstamp: datetime) -> str:
-    """A new or changed meeting (METHOD:REQUEST). Send it with ``Content-Type: text/calendar;
-    charset=utf-8; method=REQUEST``. ``dtstamp`` is when this version was made."""
-    return _calendar(details, method=IcsMethod.REQUEST, dtstamp=dtstamp)
+def invitation_ics(details: InvitationDetails, *, dtstamp: datetime, voice: Voice) -> str:
+    """A new or changed meeting (METHOD:REQUEST) in ``voice``'s language. Send it with ``Content-Type:
+    text/calendar; charset=utf-8; method=REQUEST``. ``dtstamp`` is when this version was made."""
+    return _calendar(details, method=IcsMethod.REQUEST, dtstamp=dtstamp, voice=voice)
 
 
-def cancellation_ics(details: InvitationDetails, *, dtstamp: datetime) -> str:
+def cancellation_ics(details: InvitationDetails, *, dtstamp: datetime, voice: Voice) -> str:
     """The cancellation (METHOD:CANCEL, STATUS:CANCELLED); ``details.sequence`` must be above the last sent."""
-    return _calendar(details, method=IcsMethod.CANCEL, dtstamp=dtstamp)
+    return _calendar(details, method=IcsMethod.CANCEL, dtstamp=dtstamp, voice=voice)
 
 
-def invitation_text(details: InvitationDetails, tz: tzinfo = OSLO) -> str:
-    """The same invitation as short plain text for e-mail or SMS (bokmål)."""
-    heading = (
-        "Endret tidspunkt eller innhold for samhandlingsmøte" if details.sequence else "Invitasjon til samhandlingsmøte"
-    )
+def invitation_text(details: InvitationDetails, *, voice: Voice, tz: tzinfo = OSLO) -> str:
+    """The same invitation as short plain text for e-mail or SMS, in ``voice``'s language, the time in ``tz``."""
     join_url, credentials = details.way_in()
+    when = format_span(details.plan.starts_at, details.plan.ends_at, tz, voice.lang)
     lines = [
-        heading,
-        f"Tema: {details.plan.topic}",
-        f"Tid: {format_span(details.plan.starts_at, details.plan.ends_at, tz)}",
-        f"Bli med: {join_url}",
-        f"Uten lenke: gå til {details.fallback_address}, skriv romkode {credentials.display_code} "
-        f"og PIN {credentials.pin}.",
+        voice("inv.text.changed" if details.sequence else "inv.text.new"),
+        voice("inv.topic", topic=details.plan.topic),
+        voice("inv.when", when=when),
+        voice("inv.join", url=join_url),
+        voice(
+            "inv.text.fallback", address=details.fallback_address, code=credentials.display_code, pin=credentials.pin
+        ),
     ]
     if details.precheck_url:
-        lines.append(f"Test utstyret før møtet: {details.precheck_url}")
+        lines.append(voice("inv.text.precheck", url=details.precheck_url))
     return "\n".join(lines) + "\n"
 
 
-def cancellation_text(details: InvitationDetails, tz: tzinfo = OSLO) -> str:
-    when = format_span(details.plan.starts_at, details.plan.ends_at, tz)
-    return f"Samhandlingsmøtet {when} er avlyst.\nTema: {details.plan.topic}\n"
+def cancellation_text(details: InvitationDetails, *, voice: Voice, tz: tzinfo = OSLO) -> str:
+    when = format_span(details.plan.starts_at, details.plan.ends_at, tz, voice.lang)
+    return voice("inv.text.cancelled", when=when) + "\n" + voice("inv.topic", topic=details.plan.topic) + "\n"
 
 
 # --- reading ------------------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ import re
 from datetime import datetime, tzinfo
 from typing import Protocol
 
+from privacy.user_text import Voice
 from session.access_errors import InvalidRequest
+from session.nb_format import format_numeric_date
 
 _MOBILE = re.compile(r"(?:\+47|0047)?([49][0-9]{7})")
 
@@ -37,17 +39,21 @@ def spoken_code(code: str) -> str:
 
 
 def invitation_sms_text(
-    *, link_url: str, expires_at: datetime, tz: tzinfo, code: str | None = None, code_url: str | None = None
+    *,
+    link_url: str,
+    expires_at: datetime,
+    tz: tzinfo,
+    voice: Voice,
+    code: str | None = None,
+    code_url: str | None = None,
 ) -> str:
-    """The invitation SMS in bokmål. ``code_url`` is where the short code is typed (e.g. ``https://…/kode``)."""
+    """The invitation SMS in ``voice``'s language. ``code_url`` is where the short code is typed (e.g.
+    ``https://…/kode``); the expiry is written in ``tz`` (Europe/Oslo) as that language writes dates."""
     local = expires_at.astimezone(tz)
-    lines = [
-        "Du er invitert til et videomøte om hjelpemidler.",
-        f"Åpne lenken på den enheten du skal bruke i møtet: {link_url}",
-        "Lenken virker på én enhet om gangen.",
-    ]
+    lines = [voice("sms.invited"), voice("sms.open", url=link_url), voice("sms.one_device")]
     if code is not None and code_url is not None:
-        lines.append(f"Du kan også gå til {code_url} og skrive koden {spoken_code(code)}.")
-    lines.append(f"Invitasjonen gjelder til {local:%d.%m.%Y} kl. {local:%H:%M}.")
-    lines.append("Du kan ikke svare på denne meldingen.")
+        lines.append(voice("sms.code", url=code_url, code=spoken_code(code)))
+    date = format_numeric_date(local.date(), voice.lang)
+    lines.append(voice("sms.valid_until", date=date, time=f"{local:%H:%M}"))
+    lines.append(voice("sms.no_reply"))
     return "\n".join(lines)

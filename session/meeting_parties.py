@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from privacy.user_text import Text
 from session.errors import MeetingInvalid
 from session.organisations import org_path
 from session.staff_roles import OrgKind
@@ -55,21 +56,21 @@ async def parties_for(conn: AsyncConnection, creator_org: int, municipal_choice:
     """
     path = await org_path(conn, creator_org)
     if not path:
-        raise MeetingInvalid("Fant ikke organisasjonen din.")
+        raise MeetingInvalid(Text("err.meeting.no_org"))
     kind = path[0].kind
     if kind in MUNICIPAL:
         centre = await serving_centre(conn, creator_org)
         if centre is None:
-            raise MeetingInvalid("Kommunen er ikke knyttet til en hjelpemiddelsentral ennå. Kontakt sentralen.")
+            raise MeetingInvalid(Text("err.meeting.no_centre"))
         return Parties(creator_org, centre)
     if kind in CENTRE_SIDE:
         centre = await centre_of(conn, creator_org)
         if municipal_choice is None:
-            raise MeetingInvalid("Velg kommunen eller enheten møtet er med.")
+            raise MeetingInvalid(Text("err.meeting.choose_party"))
         if centre is None or await serving_centre(conn, municipal_choice) != centre:
-            raise MeetingInvalid("Velg en kommune eller enhet som sentralen din betjener.")
+            raise MeetingInvalid(Text("err.meeting.party_not_served"))
         return Parties(municipal_choice, centre)
-    raise MeetingInvalid("Organisasjonen din kan ikke lage møter.")
+    raise MeetingInvalid(Text("err.meeting.org_cannot_plan"))
 
 
 async def municipalities_served(conn: AsyncConnection, creator_org: int) -> list[tuple[int, str]]:

@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from privacy.record_errors import IdentityNumberRefused
+from privacy.user_text import Text
 from privacy.validators import find_identity_numbers
 from session.errors import MeetingInvalid
 from session.roles import Role
@@ -71,7 +72,7 @@ async def create_meeting(
 ) -> Meeting:
     topic = clean_text(topic, field="Tema", max_len=TOPIC_MAX)
     if kind not in MEETING_KINDS:
-        raise MeetingInvalid("Ukjent møtetype.")
+        raise MeetingInvalid(Text("err.meeting.unknown_kind"))
     meeting_id = secrets.token_hex(8)
     await conn.execute(
         insert(meetings).values(

@@ -35,10 +35,21 @@ def format_clock(moment: time | datetime) -> str:
     return f"{moment.hour:02d}.{moment.minute:02d}"
 
 
-def format_span(starts_at: datetime, ends_at: datetime, tz: tzinfo) -> str:
-    """ "mandag 24. november 2025 kl. 10.00–11.00" in the time zone ``tz`` (end date added if it differs)."""
+_AT = {"nb": "kl.", "nn": "kl.", "en": "at"}
+"""The word before a clock time: «kl. 10.00», "at 10.00"."""
+
+
+def format_span(starts_at: datetime, ends_at: datetime, tz: tzinfo, locale: str = "nb") -> str:
+    """ "mandag 24. november 2025 kl. 10.00–11.00" in the time zone ``tz`` (end date added if it differs);
+    "Monday 24 November 2025 at 10.00–11.00" in English."""
     start, end = starts_at.astimezone(tz), ends_at.astimezone(tz)
-    text = f"{format_day(start.date(), year=True)} kl. {format_clock(start)}–"
+    at = _AT.get(locale, "kl.")
+    text = f"{format_day(start.date(), year=True, locale=locale)} {at} {format_clock(start)}–"
     if end.date() != start.date():
-        text += f"{format_day(end.date(), year=True)} kl. "
+        text += f"{format_day(end.date(), year=True, locale=locale)} {at} "
     return text + format_clock(end)
+
+
+def format_numeric_date(day: date, locale: str = "nb") -> str:
+    """ "24.11.2025"; "24/11/2025" in (British) English, the order Norwegian readers of English expect."""
+    return day.strftime("%d/%m/%Y" if locale == "en" else "%d.%m.%Y")

@@ -24,6 +24,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack, utc_now
+from privacy.user_text import Text
 from session.fanout import Fanout
 from session.ice import rtc_configuration
 from session.ice_consent import install as install_consent_check
@@ -187,11 +188,11 @@ class MediaRelay:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except Exception:
-            raise OfferRejected("Tilbudet (SDP) kunne ikke brukes.") from None
+            raise OfferRejected(Text("err.offer.sdp")) from None
         transceivers = pc.getTransceivers()
         expected = ["audio", "video"] + ["audio", "video"] * self.config.slots
         if [t.kind for t in transceivers] != expected:
-            raise OfferRejected("Tilbudet har ikke den avtalte oppbygningen av lyd- og bildekanaler.")
+            raise OfferRejected(Text("err.offer.layout"))
 
         audio_in, video_in = transceivers[0].receiver.track, transceivers[1].receiver.track
         media.privacy = PrivacyTrack(
@@ -227,7 +228,7 @@ class MediaRelay:
         try:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception:
-            raise OfferRejected("Kunne ikke lage svar på tilbudet.") from None
+            raise OfferRejected(Text("err.offer.answer")) from None
         return pc.localDescription.sdp
 
     def set_audio_only(self, pid: str, on: bool) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Concatenate, ParamSpec
 
+from privacy.user_text import Text
 from privacy.validators import refuse_identity_numbers
 from session.errors import MeetingFull, SessionError
 from session.permissions import CallAction, CallActor, CallStage, call_actor, call_may
@@ -31,20 +32,21 @@ class NotAllowed(SessionError):
     code = "not_allowed"
 
 
-_HOST_ONLY = "Bare en innlogget ansatt som er vert for møtet, kan gjøre dette."
+_HOST_ONLY = "err.room.host_only"
 _REFUSALS: dict[CallAction, str] = {
-    CallAction.ENTER: "Du er ikke med i møtet.",
+    CallAction.ENTER: "err.room.not_in_meeting",
     CallAction.ADMIT: _HOST_ONLY,
     CallAction.DENY: _HOST_ONLY,
     CallAction.LOBBY_MESSAGE: _HOST_ONLY,
     CallAction.ROSTER_CONFIRM: _HOST_ONLY,
-    CallAction.RECORD_START: "Bare en innlogget ansatt som er vert, kan starte opptak.",
+    CallAction.RECORD_START: "err.room.record_host_only",
     CallAction.RECORD_STOP: _HOST_ONLY,
-    CallAction.ROSTER_EDIT: "Bare innloggede ansatte i møtet kan endre listen over tilstedeværende.",
-    CallAction.CHAT: "Du må være med i møtet for å skrive i chatten.",
-    CallAction.PAUSE_OTHER: "Bare brukeren selv eller en innlogget ansatt i møtet kan sette brukeren på pause.",
-    CallAction.RESUME_OTHER: "Bare brukeren selv eller en innlogget ansatt i møtet kan avslutte pausen.",
+    CallAction.ROSTER_EDIT: "err.room.roster_staff_only",
+    CallAction.CHAT: "err.room.chat_in_meeting_only",
+    CallAction.PAUSE_OTHER: "err.room.pause_who",
+    CallAction.RESUME_OTHER: "err.room.resume_who",
 }
+"""The catalogue key of each action's refusal."""
 
 
 class Stage(StrEnum):
@@ -303,14 +305,14 @@ class Room:
     def _get(self, pid: str) -> Participant:
         participant = self.participants.get(pid)
         if participant is None:
-            raise NotAllowed("Du er ikke med i møtet.")
+            raise NotAllowed(Text("err.room.not_in_meeting"))
         return participant
 
     def require(self, pid: str, action: CallAction) -> Participant:
         """The participant, if the permission table lets them take ``action`` now; NotAllowed otherwise."""
         actor = self._get(pid)
         if not actor.may(action):
-            raise NotAllowed(_REFUSALS.get(action, "Du har ikke tilgang til å gjøre dette i møtet."))
+            raise NotAllowed(Text(_REFUSALS.get(action, "err.room.no_access")))
         return actor
 
     # -- arriving and leaving --------------------------------------------------------------------------------
@@ -359,7 +361,7 @@ class Room:
         """The host goes straight in; everyone else waits in the lobby until the host lets them in."""
         me = self._get(pid)
         if me.check_only:
-            raise NotAllowed("Dette er bare en test av utstyret. Åpne møtelenken for å bli med.")
+            raise NotAllowed(Text("err.room.check_only"))
         self.require(pid, CallAction.ENTER)
         if me.stage is not Stage.PREVIEW:
             return []
@@ -374,7 +376,7 @@ class Room:
         host = self.require(host_pid, CallAction.ADMIT)
         guest = self.participants.get(pid)
         if guest is None or guest.stage is not Stage.LOBBY:
-            raise NotAllowed("Personen venter ikke i lobbyen.")
+            raise NotAllowed(Text("err.room.not_waiting"))
         audit = Audit("lobby.admit", host.role.value, {"participant_role": guest.role.value})
         return [audit, *self._enter(guest), *self._lobby_update()]
 
@@ -384,9 +386,9 @@ class Room:
         host = self.require(host_pid, CallAction.DENY)
         guest = self.participants.get(pid)
         if guest is None or guest.stage is not Stage.LOBBY:
-            raise NotAllowed("Personen venter ikke i lobbyen.")
+            raise NotAllowed(Text("err.room.not_waiting"))
         if host.staff_id is None:  # the table grants DENY to logged-in hosts only; the withdrawal is in their name
-            raise NotAllowed("Bare en innlogget vert kan avvise.")
+            raise NotAllowed(Text("err.room.deny_host_only"))
         del self.participants[pid]
         return [
             Audit("lobby.deny", host.role.value, {"participant_role": guest.role.value}),
@@ -400,7 +402,7 @@ class Room:
         self.require(host_pid, CallAction.LOBBY_MESSAGE)
         text = " ".join(text.split())
         if not text or len(text) > LOBBY_MESSAGE_MAX:
-            raise NotAllowed(f"Meldingen til lobbyen må ha 1–{LOBBY_MESSAGE_MAX} tegn.")
+            raise NotAllowed(Text("err.room.lobby_message_length", max=LOBBY_MESSAGE_MAX))
         refuse_identity_numbers("Melding til lobbyen", text)
         sent: list[Effect] = [
             Send(p.id, {"type": "lobby-message", "text": text})
@@ -520,7 +522,7 @@ class Room:
             action = CallAction.PAUSE_OTHER if paused else CallAction.RESUME_OTHER
         actor = self.require(actor_pid, action)
         if target.check_only:
-            raise NotAllowed("Fant ikke deltakeren.")
+            raise NotAllowed(Text("err.room.no_participant"))
         if target.paused == paused:
             return []
         target.paused = paused
@@ -576,7 +578,7 @@ class Room:
         me = self.require(pid, CallAction.CHAT)
         text = text.strip()
         if not text or len(text) > CHAT_MAX:
-            raise NotAllowed(f"En chatmelding må ha 1–{CHAT_MAX} tegn.")
+            raise NotAllowed(Text("err.room.chat_length", max=CHAT_MAX))
         refuse_identity_numbers("Chat", text)  # only what the case needs is exchanged, also in chat
         return self._broadcast({"type": "chat", "from": pid, "role": me.role.value, "text": text})
 
@@ -605,12 +607,12 @@ class Room:
         """Only by exception: a staff host, a stated reason, and every user in the call consenting to it."""
         self.require(host_pid, CallAction.RECORD_START)
         if self.recording:
-            raise NotAllowed("Opptak pågår allerede.")
+            raise NotAllowed(Text("err.room.recording_already"))
         if not reason.strip():
-            raise NotAllowed("Skriv hvorfor møtet skal tas opp.")
+            raise NotAllowed(Text("err.room.recording_reason"))
         users = [p for p in self.in_call() if p.role is Role.BRUKER]
         if any("recording" not in self.consents.get(p.invitation_id, frozenset()) for p in users):
-            raise NotAllowed("Opptak krever at brukeren har samtykket til opptak.")
+            raise NotAllowed(Text("err.room.recording_consent"))
         refs = tuple(f"link-{p.invitation_id}" for p in users)
         return [StartRecording(host_pid, reason.strip(), deadline_days, refs)]
 
@@ -622,7 +624,7 @@ class Room:
     def stop_recording(self, host_pid: str) -> list[Effect]:
         self.require(host_pid, CallAction.RECORD_STOP)
         if not self.recording:
-            raise NotAllowed("Det pågår ikke noe opptak.")
+            raise NotAllowed(Text("err.room.not_recording"))
         return [StopRecording(host_pid)]
 
     @_event

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from privacy.user_text import Text
 from session.errors import SessionError
 
 FIRST_NAME_MAX = 40
@@ -37,9 +38,9 @@ def clean_first_name(value: str) -> str:
     """Letters, spaces, hyphens and apostrophes only: a first name, never a number or a sentence."""
     value = " ".join(value.split())
     if len(value) > FIRST_NAME_MAX:
-        raise RosterInvalid(f"Fornavnet kan ha høyst {FIRST_NAME_MAX} tegn.")
+        raise RosterInvalid(Text("err.roster.name_too_long", max=FIRST_NAME_MAX))
     if any(not (unicodedata.category(ch).startswith("L") or ch in " -'") for ch in value):
-        raise RosterInvalid("Fornavnet kan bare inneholde bokstaver, mellomrom og bindestrek.")
+        raise RosterInvalid(Text("err.roster.name_chars"))
     return value
 
 
@@ -50,9 +51,9 @@ class OffCameraList:
 
     def add(self, role: str, first_name: str, added_by: str) -> OffCamera:
         if role not in OFF_CAMERA_ROLES:
-            raise RosterInvalid("Ukjent rolle for en som er til stede.")
+            raise RosterInvalid(Text("err.roster.unknown_role"))
         if len(self.entries) >= OFF_CAMERA_MAX:
-            raise RosterInvalid("Listen over tilstedeværende er full.")
+            raise RosterInvalid(Text("err.roster.full"))
         entry = OffCamera(self._next, role, clean_first_name(first_name), added_by)
         self.entries[entry.id] = entry
         self._next += 1
@@ -61,5 +62,5 @@ class OffCameraList:
     def remove(self, entry_id: int) -> OffCamera:
         entry = self.entries.pop(entry_id, None)
         if entry is None:
-            raise RosterInvalid("Fant ikke personen i listen.")
+            raise RosterInvalid(Text("err.roster.not_found"))
         return entry

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from privacy.user_text import Text
+
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_SDP_CHARS = 60_000
 MAX_DEPTH = 4
@@ -22,15 +24,16 @@ MAX_NUMBER_CHARS = 20
 
 
 class ProtocolError(Exception):
-    """A message that cannot be accepted; ``code`` is for clients, the message for people (bokmål).
+    """A message that cannot be accepted; ``code`` is for clients, ``text`` the message for people by catalogue
+    key (the socket says it in the participant's language).
 
     ``kind`` is the message type when it could be read and ``field`` the offending field, so that the client
     shows the refusal next to the form that sent it."""
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, text: Text, field: str | None = None) -> None:
+        super().__init__(str(text))
         self.code = code
-        self.message = message
+        self.text = text
         self.field = field
         self.kind: str | None = None
 
@@ -199,34 +202,34 @@ def ended(reason: EndReason) -> dict[str, str]:
 def _bool(data: dict[str, Any], key: str) -> bool:
     value = data.get(key)
     if not isinstance(value, bool):
-        raise ProtocolError("invalid_field", f"Feltet «{key}» må være true eller false.", key)
+        raise ProtocolError("invalid_field", Text("err.proto.bool", field=key), key)
     return value
 
 
 def _offer(data: dict[str, Any]) -> Offer:
     sdp = data.get("sdp")
     if not isinstance(sdp, str) or not sdp.startswith("v=0"):
-        raise ProtocolError("invalid_field", "Feltet «sdp» må være en SDP-beskrivelse.", "sdp")
+        raise ProtocolError("invalid_field", Text("err.proto.sdp"), "sdp")
     if len(sdp) > MAX_SDP_CHARS:
-        raise ProtocolError("too_large", "SDP-beskrivelsen er for stor.", "sdp")
+        raise ProtocolError("too_large", Text("err.proto.sdp_too_large"), "sdp")
     return Offer(sdp)
 
 
 def _ping(data: dict[str, Any]) -> Ping:
     t = data.get("t", 0)
     if not isinstance(t, int | float) or isinstance(t, bool):
-        raise ProtocolError("invalid_field", "Feltet «t» må være et tall.", "t")
+        raise ProtocolError("invalid_field", Text("err.proto.number", field="t"), "t")
     return Ping(float(t))
 
 
 def _str(data: dict[str, Any], key: str, max_len: int, *, required: bool = True) -> str:
     value = data.get(key, "" if not required else None)
     if not isinstance(value, str) or (required and not value.strip()):
-        raise ProtocolError("invalid_field", f"Feltet «{key}» må være tekst.", key)
+        raise ProtocolError("invalid_field", Text("err.proto.text", field=key), key)
     if len(value) > max_len:
-        raise ProtocolError("too_large", f"Feltet «{key}» kan ha høyst {max_len} tegn.", key)
+        raise ProtocolError("too_large", Text("err.proto.text_too_long", field=key, max=max_len), key)
     if any(_unsafe_char(c) for c in value):
-        raise ProtocolError("invalid_text", f"Feltet «{key}» inneholder tegn som ikke er tillatt.", key)
+        raise ProtocolError("invalid_text", Text("err.proto.text_chars", field=key), key)
     return value
 
 
@@ -243,14 +246,14 @@ def _pid(data: dict[str, Any]) -> str:
 def _int(data: dict[str, Any], key: str, low: int, high: int) -> int:
     value = data.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ProtocolError("invalid_field", f"Feltet «{key}» må være et heltall fra {low} til {high}.", key)
+        raise ProtocolError("invalid_field", Text("err.proto.int", field=key, low=low, high=high), key)
     return value
 
 
 def _consent(data: dict[str, Any]) -> GiveConsent:
     scopes = data.get("scopes")
     if not isinstance(scopes, list) or not 1 <= len(scopes) <= 4 or not all(isinstance(x, str) for x in scopes):
-        raise ProtocolError("invalid_field", "Feltet «scopes» må være en liste med 1–4 omfang.", "scopes")
+        raise ProtocolError("invalid_field", Text("err.proto.scopes"), "scopes")
     minutes = data.get("face_visible_minutes")
     return GiveConsent(
         participant=_pid(data),
@@ -318,15 +321,15 @@ def message_type(msg: ClientMessage) -> str:
 
 def _number(text: str) -> int | float:
     if len(text) > MAX_NUMBER_CHARS:
-        raise ProtocolError("too_large", "Et tall i meldingen er for langt.")
+        raise ProtocolError("too_large", Text("err.proto.number_too_long"))
     value = float(text) if any(c in text for c in ".eE") else int(text)
     if isinstance(value, float) and not math.isfinite(value):
-        raise ProtocolError("invalid_json", "Meldingen er ikke gyldig JSON.")
+        raise ProtocolError("invalid_json", Text("err.proto.json"))
     return value
 
 
 def _constant(_name: str) -> float:
-    raise ProtocolError("invalid_json", "Meldingen er ikke gyldig JSON.")  # NaN and Infinity are not JSON
+    raise ProtocolError("invalid_json", Text("err.proto.json"))  # NaN and Infinity are not JSON
 
 
 def _too_deep(text: str) -> bool:
@@ -357,20 +360,20 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     Nothing else can escape: depth, number length and constants are checked so that no input makes the
     decoder recurse, build a huge integer or yield a value that cannot be sent back as JSON."""
     if len(raw) > MAX_MESSAGE_BYTES:
-        raise ProtocolError("too_large", "Meldingen er for stor.")
+        raise ProtocolError("too_large", Text("err.proto.too_large"))
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         if _too_deep(text):
-            raise ProtocolError("invalid_message", "Meldingen er nøstet for dypt.")
+            raise ProtocolError("invalid_message", Text("err.proto.too_deep"))
         data = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=_constant)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise ProtocolError("invalid_json", "Meldingen er ikke gyldig JSON.") from None
+        raise ProtocolError("invalid_json", Text("err.proto.json")) from None
     if not isinstance(data, dict):
-        raise ProtocolError("invalid_message", "Meldingen må være et JSON-objekt.")
+        raise ProtocolError("invalid_message", Text("err.proto.object"))
     kind = data.get("type")
     parser = _PARSERS.get(kind) if isinstance(kind, str) else None
     if parser is None:
-        raise ProtocolError("unknown_type", "Ukjent meldingstype.")
+        raise ProtocolError("unknown_type", Text("err.proto.unknown_type"))
     try:
         return parser(data)
     except ProtocolError as exc:
@@ -378,12 +381,17 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         raise
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
         # A field of a type or size no parser expected: refused like any other bad field, never a crash.
-        raise ProtocolError("invalid_field", "Meldingen har et felt med ugyldig verdi.") from None
+        raise ProtocolError("invalid_field", Text("err.proto.bad_value")) from None
 
 
-def error(code: str, message: str, *, kind: str | None = None, field: str | None = None) -> dict[str, Any]:
-    """An inline refusal: ``for`` names the request type it answers, ``field`` the field to show it beside."""
+def error(
+    code: str, message: str, *, kind: str | None = None, field: str | None = None, lang: str | None = None
+) -> dict[str, Any]:
+    """An inline refusal: ``for`` names the request type it answers, ``field`` the field to show it beside,
+    ``lang`` the language ``message`` is written in."""
     msg: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if lang is not None:
+        msg["lang"] = lang
     if kind is not None:
         msg["for"] = kind
     if field is not None:

@@ -18,12 +18,13 @@ import jinja2
 
 from privacy.consent import ConsentForm, ConsentStatus, Giver, Scope
 from privacy.record_errors import PrivacyRecordError
+from privacy.user_text import Voice
 from privacy.validators import validate_free_text, validate_reference, validate_serial_number
 from session.meetings import MEETING_KINDS
 from session.nb_format import format_clock, format_day
 from session.planning import KIND_LABELS, OSLO, PARTICIPANT_LABELS, ParticipantKind
 from session.planning_errors import SummaryInvalid
-from session.repair import DECISION_LABELS, RepairDiagnosis
+from session.repair import RepairDiagnosis
 from session.roles import Role
 from session.roster import OFF_CAMERA_ROLES
 
@@ -40,14 +41,7 @@ ROLE_LABELS: dict[str, str] = {
     "annen": "Annen",
 }
 SUMMARY_ROLES = frozenset({*ParticipantKind, *OFF_CAMERA_ROLES})
-SCOPE_LABELS = {
-    Scope.VIDEO: "video",
-    Scope.AUDIO: "lyd",
-    Scope.RECORDING: "opptak",
-    Scope.FACE_VISIBLE: "ansikt synlig",
-}
-GIVER_LABELS = {Giver.USER: "brukeren", Giver.RELATIVE: "pårørende", Giver.GUARDIAN: "verge"}
-FORM_LABELS = {ConsentForm.ORAL: "muntlig", ConsentForm.WRITTEN: "skriftlig"}
+PARTICIPANT_ROLES = frozenset(kind.value for kind in ParticipantKind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,11 +284,11 @@ def summary_from_json(text: str) -> MeetingSummary:
 # --- printable HTML -----------------------------------------------------------------------------------------
 
 _TEMPLATE = """<!doctype html>
-<html lang="nb">
+<html lang="{{ lang }}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sammendrag av samhandlingsmøte – {{ s.topic }}</title>
+<title>{{ t("sum.title") }} – {{ s.topic }}</title>
 <style>
   body { font-family: "Source Sans Pro", Arial, sans-serif; font-size: 12pt; line-height: 1.45; color: #000;
          max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
@@ -308,49 +302,55 @@ _TEMPLATE = """<!doctype html>
 </style>
 </head>
 <body>
-<h1>Sammendrag av samhandlingsmøte</h1>
+<h1>{{ t("sum.title") }}</h1>
 <dl>
-  <dt>Tema</dt><dd>{{ s.topic }}</dd>
-  <dt>Møtetype</dt><dd>{{ kind_label }}</dd>
-  <dt>Dato</dt><dd>{{ when }}</dd>
-  <dt>Møte-id</dt><dd>{{ s.meeting_id }}</dd>
+  <dt>{{ t("sum.topic") }}</dt><dd>{{ s.topic }}</dd>
+  <dt>{{ t("sum.kind") }}</dt><dd>{{ kind_label }}</dd>
+  <dt>{{ t("sum.date") }}</dt><dd>{{ when }}</dd>
+  <dt>{{ t("sum.meeting_id") }}</dt><dd>{{ s.meeting_id }}</dd>
 </dl>
-<h2>Til stede</h2>
+<h2>{{ t("sum.present") }}</h2>
 <table>
-  <thead><tr><th scope="col">Rolle</th><th scope="col">Antall</th><th scope="col">Deltok</th></tr></thead>
+  <thead><tr><th scope="col">{{ t("sum.role") }}</th>
+  <th scope="col">{{ t("sum.count") }}</th>
+  <th scope="col">{{ t("sum.took_part") }}</th></tr></thead>
   <tbody>
   {% for p in s.present %}<tr><td>{{ role_label(p.role) }}</td><td>{{ p.count }}</td>
-  <td>{{ "på video" if p.on_camera else "til stede utenfor kamera" }}</td></tr>
+  <td>{{ t("sum.on_video") if p.on_camera else t("sum.off_camera") }}</td></tr>
   {% endfor %}</tbody>
 </table>
-<h2>Samtykker</h2>
+<h2>{{ t("sum.consents") }}</h2>
 {% if s.consents %}<table>
-  <thead><tr><th scope="col">Gjelder</th><th scope="col">Gitt av</th><th scope="col">Form</th>
-  <th scope="col">Omfang</th><th scope="col">Formål</th></tr></thead>
+  <thead><tr><th scope="col">{{ t("sum.concerns") }}</th>
+  <th scope="col">{{ t("sum.given_by") }}</th>
+  <th scope="col">{{ t("sum.form") }}</th>
+  <th scope="col">{{ t("sum.scope") }}</th><th scope="col">{{ t("sum.purpose") }}</th></tr></thead>
   <tbody>
-  {% for c in s.consents %}<tr><td>{{ role_label(c.subject_role) }}</td><td>{{ giver_labels[c.giver] }}</td>
-  <td>{{ form_labels[c.form] }}</td><td>{{ scopes(c) }}</td><td>{{ c.purpose }}</td></tr>
+  {% for c in s.consents %}<tr><td>{{ role_label(c.subject_role) }}</td><td>{{ t("sum.giver." ~ c.giver.value) }}</td>
+  <td>{{ t("sum.form." ~ c.form.value) }}</td><td>{{ scopes(c) }}</td><td>{{ c.purpose }}</td></tr>
   {% endfor %}</tbody>
-</table>{% else %}<p>Ingen samtykker ble registrert.</p>{% endif %}
-<h2>Resultat</h2>
+</table>{% else %}<p>{{ t("sum.no_consents") }}</p>{% endif %}
+<h2>{{ t("sum.outcome") }}</h2>
 <p class="text">{{ s.outcome }}</p>
-<h2>Neste kontakt</h2>
+<h2>{{ t("sum.next_contact") }}</h2>
 <p class="text">{{ s.next_contact }}{% if s.next_contact_on %} ({{ next_on }}){% endif %}</p>
-{% if s.equipment %}<h2>Utstyr</h2>
-<ul>{% for serial in s.equipment %}<li>Serienummer {{ serial }}</li>{% endfor %}</ul>{% endif %}
-{% if s.repair %}<h2>Reparasjon</h2>
+{% if s.equipment %}<h2>{{ t("sum.equipment") }}</h2>
+<ul>{% for serial in s.equipment %}<li>{{ t("sum.serial") }} {{ serial }}</li>{% endfor %}</ul>{% endif %}
+{% if s.repair %}<h2>{{ t("sum.repair") }}</h2>
 <dl>
-  <dt>Serienummer</dt><dd>{{ s.repair.serial_number }}</dd>
-  <dt>Feil</dt><dd>{{ s.repair.fault_description }}</dd>
-  <dt>Beslutning</dt><dd>{{ decision_labels[s.repair.decision] }}</dd>
-  <dt>Neste steg</dt><dd>{{ s.repair.next_step }}</dd>
+  <dt>{{ t("sum.serial") }}</dt><dd>{{ s.repair.serial_number }}</dd>
+  <dt>{{ t("sum.fault") }}</dt><dd>{{ s.repair.fault_description }}</dd>
+  <dt>{{ t("sum.decision") }}</dt><dd>{{ t("decision." ~ s.repair.decision.value) }}</dd>
+  <dt>{{ t("sum.next_step") }}</dt><dd>{{ s.repair.next_step }}</dd>
 </dl>
 {% if s.repair.parts %}<table>
-  <thead><tr><th scope="col">Delenummer</th><th scope="col">Beskrivelse</th><th scope="col">Antall</th></tr></thead>
+  <thead><tr><th scope="col">{{ t("sum.part_number") }}</th>
+  <th scope="col">{{ t("sum.description") }}</th>
+  <th scope="col">{{ t("sum.count") }}</th></tr></thead>
   <tbody>{% for part in s.repair.parts %}<tr><td>{{ part.part_number }}</td><td>{{ part.description }}</td>
   <td>{{ part.quantity }}</td></tr>{% endfor %}</tbody>
 </table>{% endif %}{% endif %}
-<p>Bekreftet {{ confirmed }} av {{ role_label(s.confirmed_by_role.value) }}.</p>
+<p>{{ t("sum.confirmed", when=confirmed, role=role_label(s.confirmed_by_role.value)) }}</p>
 </body>
 </html>
 """
@@ -359,33 +359,40 @@ _ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, kee
 _COMPILED = _ENV.from_string(_TEMPLATE)
 
 
-def _scopes(entry: ConsentEntry) -> str:
+def _scopes(entry: ConsentEntry, voice: Voice) -> str:
     parts = []
     for scope in sorted(entry.scopes):
-        label = SCOPE_LABELS[scope]
-        parts.append(f"{label} (trukket tilbake)" if scope in entry.withdrawn_scopes else label)
+        label = voice(f"sum.scope.{scope.value}")
+        parts.append(voice("sum.withdrawn", scope=label) if scope in entry.withdrawn_scopes else label)
     return ", ".join(parts)
 
 
-def _moment(moment: datetime) -> str:
+def _moment(moment: datetime, voice: Voice) -> str:
     local = moment.astimezone(OSLO)
-    return f"{format_day(local.date(), year=True)} kl. {format_clock(local)}"
+    return voice("sum.at", day=format_day(local.date(), year=True, locale=voice.lang), time=format_clock(local))
 
 
-def summary_html(summary: MeetingSummary) -> str:
-    """A printable page (A4, lang="nb"); every value is HTML-escaped by the template engine."""
-    when = _moment(summary.starts_at)
+def _role_label(role: str, voice: Voice) -> str:
+    if role in PARTICIPANT_ROLES:
+        return voice(f"participant.{role}")
+    return voice(f"offrole.{role}") if role in OFF_CAMERA_ROLES else role
+
+
+def summary_html(summary: MeetingSummary, *, voice: Voice) -> str:
+    """A printable page (A4) in ``voice``'s language, times in Europe/Oslo; every value is HTML-escaped by the
+    template engine. The topic, outcome and other free text stay as the host wrote them."""
+    when = _moment(summary.starts_at, voice)
     if summary.ends_at is not None:
         when += f"–{format_clock(summary.ends_at.astimezone(OSLO))}"
+    next_on = summary.next_contact_on
     return _COMPILED.render(
         s=summary,
-        kind_label=KIND_LABELS.get(summary.kind, summary.kind),
+        lang=voice.lang,
+        t=voice,
+        kind_label=voice(f"kind.{summary.kind}") if summary.kind in KIND_LABELS else summary.kind,
         when=when,
-        confirmed=_moment(summary.confirmed_at),
-        next_on=format_day(summary.next_contact_on, year=True) if summary.next_contact_on else "",
-        role_label=lambda role: ROLE_LABELS.get(role, role),
-        giver_labels=GIVER_LABELS,
-        form_labels=FORM_LABELS,
-        decision_labels=DECISION_LABELS,
-        scopes=_scopes,
+        confirmed=_moment(summary.confirmed_at, voice),
+        next_on=format_day(next_on, year=True, locale=voice.lang) if next_on else "",
+        role_label=lambda role: _role_label(role, voice),
+        scopes=lambda entry: _scopes(entry, voice),
     )

@@ -43,6 +43,7 @@ AREAS = _areas("nb")
 def test_every_language_has_the_same_catalogue_files() -> None:
     assert LANGUAGES == ("nb", "nn", "en")
     assert "" in AREAS and len(AREAS) > 1
+    assert {".errors", ".invitations"} <= set(AREAS)  # refusals by code, and invitations, in every language too
     assert _areas("nn") == AREAS and _areas("en") == AREAS
 
 

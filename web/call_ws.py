@@ -12,6 +12,7 @@ from collections.abc import Callable
 from aiohttp import WSMsgType, web
 
 from privacy.record_errors import PrivacyRecordError
+from privacy.user_text import Text
 from recordings.errors import RecordingError
 from session.errors import MeetingFull, SessionError
 from session.invitation_links import DEVICE_COOKIE
@@ -49,8 +50,9 @@ from web import consent_flow
 from web.app import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
 from web.auth import COOKIE, StaffSession
 from web.effects import carry_out
+from web.i18n import DEFAULT, coded, message_of, translate
 from web.live import LiveMeeting, LiveMeetings, end_socket
-from web.pages import link_error_status
+from web.pages import lang_of, link_error_status
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,11 +84,15 @@ async def _admit(request: web.Request, check_only: bool) -> tuple[Invitation, St
     return invitation, session
 
 
+PAGE_LANG = web.ResponseKey("page_lang", str)
+"""The language of the page that opened the socket (its ``lang`` query, else the cookie or Accept-Language)."""
+
+
 class StaffLinkRefused(SessionError):
     code = "staff_link"
 
     def __init__(self) -> None:
-        super().__init__("Denne lenken er personlig. Logg inn som den ansatte lenken ble laget for.")
+        super().__init__(Text("err.ws.staff_link"))
 
 
 async def call_socket(request: web.Request) -> web.StreamResponse:
@@ -95,12 +101,15 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     try:
         invitation, session = await _admit(request, check_only)
     except SessionError as exc:
-        return web.json_response({"error": exc.code, "message": str(exc)}, status=link_error_status(exc))
+        message = message_of(exc, lang_of(request))
+        return web.json_response({"error": exc.code, "message": message}, status=link_error_status(exc))
     live = request.app[LIVE]
     if live.draining:
-        return web.json_response({"error": "draining", "message": "Tjenesten starter på nytt."}, status=503)
+        draining = translate(lang_of(request), "err.ws.draining")
+        return web.json_response({"error": "draining", "message": draining}, status=503)
 
     ws = web.WebSocketResponse(max_msg_size=TRANSPORT_MAX_BYTES, heartbeat=20)
+    ws[PAGE_LANG] = lang_of(request)
     await ws.prepare(request)
     settings, relay, metrics = request.app[SETTINGS], request.app[RELAY], request.app[METRICS]
     meeting = live.meetings.get(invitation.meeting_id)
@@ -145,7 +154,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
                 if msg.type == WSMsgType.TEXT:
                     if not messages.take(loop.time()):
                         metrics.ws_errors.labels(code="rate_limited").inc()
-                        await ws.send_json(error("rate_limited", "For mange meldinger. Vent litt."))
+                        await ws.send_json(_said(ws, "rate_limited", "err.ws.rate_limited"))
                         continue
                     ping = _ping_of(msg.data)
                     if ping is not None:
@@ -154,7 +163,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
                         inbox.put_nowait(msg.data)
                 elif msg.type == WSMsgType.BINARY:
                     metrics.ws_errors.labels(code="binary").inc()
-                    await ws.send_json(error("binary", "Binære meldinger støttes ikke."))
+                    await ws.send_json(_said(ws, "binary", "err.ws.binary"))
         finally:
             inbox.put_nowait(None)  # what came before the socket closed is still answered, then the task ends
             try:
@@ -198,7 +207,7 @@ async def _arrive(
         # One check per link (the newest wins, like a reload) and a few per meeting: each one costs face processing.
         previous = next((p for p in checks if p.invitation_id == invitation.id), None)
         if previous is None and len(checks) >= MAX_CHECKS_PER_MEETING:
-            await ws.send_json(error("too_many_checks", "For mange tester av utstyret på en gang. Prøv igjen om litt."))
+            await ws.send_json(_said(ws, "too_many_checks", "err.ws.too_many_checks"))
             await ws.close()
             return None
     else:
@@ -216,7 +225,7 @@ async def _arrive(
             pid, invitation.role, invitation.id, invitation.host, invitation.staff_id, check_only=check_only
         )
     except MeetingFull as exc:
-        await ws.send_json(error(exc.code, str(exc)))
+        await ws.send_json(_refusal(ws, exc.code, exc))
         await ws.close()
         return None
     meeting.sockets[pid] = ws
@@ -296,24 +305,40 @@ async def _answer(
             return False
         if isinstance(parsed, AUDITED) and not audited.take(asyncio.get_running_loop().time()):
             metrics.ws_errors.labels(code="rate_limited").inc()
-            await _refuse(ws, error("rate_limited", "Du gjør dette for ofte. Vent litt og prøv igjen.", kind=kind))
+            await _refuse(ws, _said(ws, "rate_limited", "err.ws.too_often", kind=kind))
             return True
         await _handle(app, parsed, pid, meeting, ws)
     except ProtocolError as exc:
         metrics.ws_errors.labels(code=exc.code).inc()
         log.info("signalling message refused", extra={"code": exc.code})
-        await _refuse(ws, error(exc.code, exc.message, kind=exc.kind, field=exc.field))
+        await _refuse(ws, _refusal(ws, exc.code, exc, kind=exc.kind, field=exc.field))
     except (SessionError, PrivacyRecordError, RecordingError) as exc:
         code = str(getattr(exc, "code", "refused"))
         metrics.ws_errors.labels(code=code).inc()
-        await _refuse(ws, error(code, str(exc), kind=kind, field=_field_of(exc)))
+        await _refuse(ws, _refusal(ws, code, exc, kind=kind, field=_field_of(exc)))
     except ConnectionError:
         raise
     except Exception as exc:  # a bug, not the user's fault: the call goes on, the log says what kind of failure
         metrics.ws_errors.labels(code="internal").inc()
         log.error("signalling message failed", extra={"kind": kind, "exception": type(exc).__name__})
-        await _refuse(ws, error("internal", "Noe gikk galt. Prøv igjen.", kind=kind))
+        await _refuse(ws, _said(ws, "internal", "err.ws.internal", kind=kind))
     return True
+
+
+def _refusal(
+    ws: web.WebSocketResponse, code: str, exc: Exception, *, kind: str | None = None, field: str | None = None
+) -> dict[str, object]:
+    """A refusal said in the language of the participant's page; ``lang`` tells the page which language the
+    message is in (a refusal not yet in the catalogue is bokmål, and the page then shows its own general text)."""
+    lang = ws.get(PAGE_LANG, DEFAULT)
+    said_in = lang if coded(exc) else DEFAULT
+    return error(code, message_of(exc, lang), kind=kind, field=field, lang=said_in)
+
+
+def _said(ws: web.WebSocketResponse, code: str, key: str, *, kind: str | None = None) -> dict[str, object]:
+    """A refusal of the socket's own (too many messages, a failure), said in the page's language."""
+    lang = ws.get(PAGE_LANG, DEFAULT)
+    return error(code, translate(lang, key), kind=kind, lang=lang)
 
 
 def _field_of(exc: Exception) -> str | None:
@@ -373,7 +398,9 @@ async def _negotiate(
         answer = await asyncio.wait_for(app[RELAY].negotiate(pid, msg.sdp, events), timeout=15)
     except (OfferRejected, TimeoutError) as exc:
         app[METRICS].ws_errors.labels(code="offer_rejected").inc()
-        await ws.send_json(error("offer_rejected", str(exc) or "Tilkoblingen kunne ikke settes opp i tide."))
+        await ws.send_json(
+            _refusal(ws, "offer_rejected", exc if str(exc) else SessionError(Text("err.ws.offer_timeout")))
+        )
         return
     await ws.send_json({"type": "answer", "sdp": answer})
     await carry_out(app, meeting, meeting.room.relink(pid))  # a reconnection keeps its slots (first: none)

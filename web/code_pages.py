@@ -14,7 +14,8 @@ from session.access_errors import CodeInvalid
 from session.invitation_links import DEVICE_COOKIE
 from session.link_tokens import new_device_id, valid_device_id
 from web.app import LINKS, SETTINGS
-from web.pages import client_key, render
+from web.i18n import message_of
+from web.pages import client_key, lang_of, render
 
 
 async def code_page(request: web.Request) -> web.Response:
@@ -29,7 +30,7 @@ async def code_page(request: web.Request) -> web.Response:
             str(form.get("code", ""))[:40], device, client_key=client_key(request, "code")
         )
     except CodeInvalid as exc:
-        return render(request, "code.html", status=400, error=str(exc))
+        return render(request, "code.html", status=400, error=message_of(exc, lang_of(request)))
     response = web.HTTPSeeOther(f"/j/{token}")
     secure = request.app[SETTINGS].base_url.startswith("https://")
     response.set_cookie(DEVICE_COOKIE, device, httponly=True, samesite="Lax", secure=secure)

@@ -27,6 +27,7 @@ from privacy.consent import (
     parse_scopes,
 )
 from privacy.record_errors import ConsentError, InvalidInput, InvalidText, PrivacyRecordError, PurposeMissing
+from privacy.user_text import Text
 from recordings.retention import DeletionTrigger
 from session.errors import SessionError
 from session.permissions import CallAction
@@ -45,7 +46,7 @@ class ConsentRefused(SessionError):
 
     code = "consent_refused"
 
-    def __init__(self, message: str, code: str = "consent_refused", field: str | None = None) -> None:
+    def __init__(self, message: str | Text, code: str = "consent_refused", field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.field = field
@@ -67,25 +68,25 @@ def _recorder(p: Participant) -> Recorder:
 
 def _check_who(actor: Participant, subject: Participant, form: ConsentForm) -> None:
     if subject.role is not Role.BRUKER or subject.check_only:
-        raise NotAllowed("Samtykke gjelder brukeren i møtet.")
+        raise NotAllowed(Text("err.consent_flow.user_only"))
     if form is ConsentForm.ORAL:
         action = CallAction.CONSENT_ORAL
     else:
         action = CallAction.CONSENT_WRITTEN_SELF if actor.id == subject.id else CallAction.CONSENT_WRITTEN_FOR_USER
     if not actor.may(action):
-        raise NotAllowed(_CONSENT_REFUSALS[action])
+        raise NotAllowed(Text(_CONSENT_REFUSALS[action]))
 
 
 def _check_withdraw(actor: Participant, subject: Participant) -> None:
     action = CallAction.WITHDRAW_CONSENT_SELF if actor.id == subject.id else CallAction.WITHDRAW_CONSENT_OTHER
     if subject.role is not Role.BRUKER or not actor.may(action):
-        raise NotAllowed("Bare brukeren, en pårørende eller en innlogget ansatt kan trekke tilbake samtykke.")
+        raise NotAllowed(Text("err.consent_flow.withdraw_who"))
 
 
 _CONSENT_REFUSALS = {
-    CallAction.CONSENT_ORAL: "Muntlig samtykke registreres av en innlogget ansatt i møtet som hørte det.",
-    CallAction.CONSENT_WRITTEN_SELF: "Skriftlig samtykke gis av brukeren eller en pårørende på egen enhet.",
-    CallAction.CONSENT_WRITTEN_FOR_USER: "Skriftlig samtykke gis av brukeren eller en pårørende på egen enhet.",
+    CallAction.CONSENT_ORAL: "err.consent_flow.oral",
+    CallAction.CONSENT_WRITTEN_SELF: "err.consent_flow.written",
+    CallAction.CONSENT_WRITTEN_FOR_USER: "err.consent_flow.written",
 }
 
 
@@ -126,7 +127,7 @@ async def handle(
     actor = room.participants.get(pid)
     subject = room.participants.get(msg.participant)
     if actor is None or subject is None:
-        raise NotAllowed("Fant ikke deltakeren.")
+        raise NotAllowed(Text("err.room.no_participant"))
     now = app[CLOCK]()
     try:
         if isinstance(msg, GiveConsent):
@@ -159,9 +160,9 @@ async def handle(
         before = meeting.room.consents.get(subject.invitation_id, frozenset())
         await app[RECORDS].record_consent(event, org_ids=meeting.org_ids, actor=actor_of(actor))
     except ValueError:
-        raise ConsentRefused("Ugyldig form eller avgiver for samtykket.") from None
+        raise ConsentRefused(Text("err.consent_flow.form_or_giver")) from None
     except (ConsentError, InvalidInput) as exc:  # e.g. an identity number in the note: refused, the call goes on
-        raise ConsentRefused(str(exc), exc.code, _field(exc)) from None
+        raise ConsentRefused(exc.text or str(exc), exc.code, _field(exc)) from None
     effects = await refresh(app, meeting, subject)
     if "recording" in before and "recording" not in meeting.room.consents.get(subject.invitation_id, frozenset()):
         effects += await _delete_recordings(app, meeting)

@@ -6,8 +6,11 @@ Missing keys fall back to bokmål, then to the key.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from privacy.user_text import Text
 
 LANGUAGES = ("nb", "nn", "en")
 DEFAULT = "nb"
@@ -64,3 +67,42 @@ def pick_language(query: str | None, cookie: str | None, accept: str | None) -> 
 
 def translate(lang: str, key: str) -> str:
     return catalogue(lang).get(key) or catalogue(DEFAULT).get(key) or key
+
+
+def say(lang: str, text: Text) -> str:
+    """A domain :class:`Text` in ``lang``, its ``{placeholders}`` filled in. A refusal must never become a server
+    error: a placeholder the raise did not fill (a bug) leaves the sentence as the catalogue writes it."""
+    template = translate(lang, text.key)
+    try:
+        return template.format_map(text.params)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def coded(error: BaseException) -> Text | None:
+    """The catalogue text of an error: its ``text``, or a :class:`Text` it was raised with."""
+    text = getattr(error, "text", None)
+    if not isinstance(text, Text) and error.args and isinstance(error.args[0], Text):
+        text = error.args[0]
+    return text if isinstance(text, Text) else None
+
+
+def message_of(error: BaseException, lang: str) -> str:
+    """What to tell a person about a refusal: its coded text in ``lang``, else its own (bokmål) message."""
+    text = coded(error)
+    return say(lang, text) if text is not None else str(error)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueVoice:
+    """A :class:`privacy.user_text.Voice` on these catalogues: what the web layer hands to domain code that
+    writes an invitation or an SMS for one reader."""
+
+    lang: str
+
+    def __call__(self, key: str, /, **params: str | int) -> str:
+        return translate(self.lang, key).format_map(params)
+
+
+def voice(lang: str) -> CatalogueVoice:
+    return CatalogueVoice(lang if lang in LANGUAGES else DEFAULT)

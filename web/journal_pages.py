@@ -41,7 +41,8 @@ from session.summary import (
 )
 from session.tables import invitations, meetings
 from web.app import CLOCK, ENGINE, RECORDS
-from web.pages import StaffUser, check_csrf, render, require
+from web.i18n import voice
+from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.staff_meeting import csrf_of, form_lists, meeting_role_of, staff_meeting
 
 PART_ROWS = 4
@@ -338,7 +339,7 @@ async def _confirmed(request: web.Request) -> tuple[Meeting, Any]:
 async def summary_print(request: web.Request) -> web.Response:
     """The printable page. Its own stylesheet is inline, so the page gets a CSP that allows exactly that style."""
     _, summary = await _confirmed(request)
-    html = summary_html(summary)
+    html = summary_html(summary, voice=voice(lang_of(request)))
     styles = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(m.encode()).digest()).decode() + "'" for m in _STYLE.findall(html)
     )

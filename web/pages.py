@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from privacy.user_text import Text
 from session.errors import MeetingInvalid, SessionError
 from session.invitation_links import DEVICE_COOKIE
 from session.invitation_sms import invitation_sms_text
@@ -29,7 +30,7 @@ from session.tables import organisations, staff
 from web.app import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER, TEMPLATES
 from web.auth import COOKIE, StaffSession
 from web.client_address import client_address
-from web.i18n import LANGUAGES, NAMES, catalogue, pick_language, translate
+from web.i18n import LANGUAGES, NAMES, catalogue, message_of, pick_language, translate, voice
 from web.live import end_socket
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -224,6 +225,7 @@ async def _links(request: web.Request, meeting_id: str, roles: list[Role], user:
             tz=OSLO,
             code=issued.code,
             code_url=f"{settings.base_url}/kode" if issued.code else None,
+            voice=voice(lang),  # the sender's language: the product does not know the invitee's
         )
         out.append(ShownLink(LABELS[lang][role], url, issued.invitation_id, issued.code, sms))
     return out
@@ -241,7 +243,7 @@ async def link_action(request: web.Request) -> web.Response:
         else:
             await links.reset_device(actor_staff_id=user.id, invitation_id=invitation_id)
     except SessionError as exc:
-        raise web.HTTPNotFound(text=str(exc)) from None
+        raise web.HTTPNotFound(text=message_of(exc, lang_of(request))) from None
     for meeting in list(request.app[LIVE].meetings.values()):
         participant = meeting.room.find_by_invitation(invitation_id)
         socket = meeting.sockets.get(participant.id) if participant is not None else None
@@ -258,10 +260,10 @@ async def create(request: web.Request) -> web.Response:
     try:
         async with request.app[ENGINE].begin() as conn:
             if not await can_create_meetings(conn, user.organisation_id):
-                raise MeetingInvalid("Enheten din er ikke åpnet for Samhandling ennå.")
+                raise MeetingInvalid(Text("err.meeting.unit_closed"))
             parties = await parties_for(conn, user.organisation_id, _org_choice(form.get("municipality")))
             if not await can_create_meetings(conn, parties.municipal_id):
-                raise MeetingInvalid("Kommunen eller enheten er ikke åpnet for Samhandling ennå.")
+                raise MeetingInvalid(Text("err.meeting.party_closed"))
             meeting = await create_meeting(
                 conn,
                 organisation_id=parties.municipal_id,
@@ -273,7 +275,9 @@ async def create(request: web.Request) -> web.Response:
             )
     except SessionError as exc:
         context = _staff_context(request, user)
-        return render(request, "staff.html", status=400, **context, meetings=[], error=str(exc))
+        return render(
+            request, "staff.html", status=400, **context, meetings=[], error=message_of(exc, lang_of(request))
+        )
     host = await request.app[LINKS].issue(
         actor_staff_id=user.id,
         meeting_id=meeting.id,
@@ -313,7 +317,7 @@ async def join_own(request: web.Request) -> web.Response:
             actor_staff_id=user.id, meeting_id=meeting.id, role=role, ttl=PERSONAL_LINK_TTL, host=True
         )
     except SessionError as exc:
-        raise web.HTTPNotFound(text=str(exc)) from None
+        raise web.HTTPNotFound(text=message_of(exc, lang_of(request))) from None
     raise web.HTTPSeeOther(f"/j/{issued.token}")
 
 
@@ -369,7 +373,7 @@ async def join_page(request: web.Request) -> web.Response:
         async with request.app[ENGINE].connect() as conn:
             meeting = await get_meeting(conn, invitation.meeting_id)
     except SessionError as exc:
-        return render(request, "error.html", status=link_error_status(exc), message=str(exc))
+        return render(request, "error.html", status=link_error_status(exc), message=message_of(exc, lang_of(request)))
     lang = lang_of(request)
     strings = {
         k: v

@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from privacy.user_text import Text
 from session.errors import MeetingInvalid, SessionError
 from session.invitation_ics import (
     InvitationDetails,
@@ -49,6 +50,7 @@ from session.room_code import RoomCredentials, normalize_pin, normalize_room_cod
 from session.tables import invitations
 from web import journal_pages, precheck_pages, room_code_pages
 from web.app import CLOCK, ENGINE, LINKS, SETTINGS
+from web.i18n import message_of, voice
 from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.room_code_pages import LINK_GRACE, MIN_LINK_TTL, ROOM_PATH, room_pepper
 from web.staff_meeting import csrf_of, form_lists, join_role, meeting_role_of, staff_meeting, when_text
@@ -157,7 +159,7 @@ def _invitations_page(
                 "link": details.join_url,
                 "precheck": details.precheck_url,
                 "token": way.token,
-                "text": invitation_text(details),
+                "text": invitation_text(details, voice=voice(lang_of(request))),
             }
         )
     return render(
@@ -269,7 +271,7 @@ async def plan_create(request: web.Request) -> web.Response:
             choice = form.get("municipality", [""])[0]
             parties = await parties_for(conn, user.organisation_id, int(choice) if choice.isdecimal() else None)
             if not await can_create_meetings(conn, parties.municipal_id):
-                raise MeetingInvalid("Kommunen eller enheten er ikke åpnet for Samhandling ennå.")
+                raise MeetingInvalid(Text("err.meeting.party_closed"))
             meeting = await create_meeting(
                 conn,
                 organisation_id=parties.municipal_id,
@@ -283,7 +285,9 @@ async def plan_create(request: web.Request) -> web.Response:
             credentials = await _new_room_code(request, conn, meeting.id, plan)
         ways_in, without = await _issue_links(request, meeting.id, plan, user, host_role)
     except SessionError as exc:
-        return await _plan_page(request, user, _values(form), problems={"meeting": str(exc)}, status=400)
+        return await _plan_page(
+            request, user, _values(form), problems={"meeting": message_of(exc, lang_of(request))}, status=400
+        )
     issued = Issued(sequence, credentials, ways_in, without)
     return _invitations_page(request, user, meeting, StoredPlan(plan, sequence, None), issued)
 
@@ -325,7 +329,7 @@ async def plan_update(request: web.Request) -> web.Response:
         await _revoke_links(request, meeting.id, user)  # the old links; the old room code is already replaced
         ways_in, without = await _issue_links(request, meeting.id, plan, user, host_role)
     except SessionError as exc:
-        problems = exc.problems if isinstance(exc, PlanningError) else {"meeting": str(exc)}
+        problems = exc.problems if isinstance(exc, PlanningError) else {"meeting": message_of(exc, lang_of(request))}
         return await _plan_page(request, user, _values(form), problems=problems, meeting=meeting, status=400)
     issued = Issued(sequence, credentials, ways_in, without)
     return _invitations_page(request, user, meeting, StoredPlan(plan, sequence, None), issued)
@@ -355,7 +359,8 @@ async def invitation_download(request: web.Request) -> web.Response:
     if stored.cancelled_at is not None:
         raise web.HTTPGone(text="Møtet er avlyst.")
     details = details_for(request, meeting.id, stored, token, RoomCredentials(code, pin))
-    return web.Response(body=invitation_ics(details, dtstamp=now).encode(), headers=ICS_HEADERS)
+    body = invitation_ics(details, dtstamp=now, voice=voice(lang_of(request))).encode()
+    return web.Response(body=body, headers=ICS_HEADERS)
 
 
 # --- cancelling ----------------------------------------------------------------------------------------------
@@ -374,7 +379,7 @@ async def cancel_form(request: web.Request) -> web.Response:
         meeting=meeting,
         stored=stored,
         when=when_text(stored.plan) if stored else "",
-        text=cancellation_text(details_for(request, meeting.id, stored, None, None)) if stored else "",
+        text=_cancellation_text(request, meeting.id, stored),
         done=False,
         error=None,
     )
@@ -404,10 +409,17 @@ async def cancel(request: web.Request) -> web.Response:
         meeting=meeting,
         stored=stored,
         when=when_text(stored.plan) if stored else "",
-        text=cancellation_text(details_for(request, meeting.id, stored, None, None)) if stored else "",
+        text=_cancellation_text(request, meeting.id, stored),
         done=error is None,
         error=error,
     )
+
+
+def _cancellation_text(request: web.Request, meeting_id: str, stored: StoredPlan | None) -> str:
+    """The cancellation to copy into an e-mail, in the language of the staff member who sends it."""
+    if stored is None:
+        return ""
+    return cancellation_text(details_for(request, meeting_id, stored, None, None), voice=voice(lang_of(request)))
 
 
 async def cancellation_download(request: web.Request) -> web.Response:
@@ -418,7 +430,7 @@ async def cancellation_download(request: web.Request) -> web.Response:
     if stored is None or stored.cancelled_at is None:
         raise web.HTTPNotFound(text="Møtet er ikke avlyst.")
     details = details_for(request, meeting.id, stored, None, None)
-    body = cancellation_ics(details, dtstamp=request.app[CLOCK]()).encode()
+    body = cancellation_ics(details, dtstamp=request.app[CLOCK](), voice=voice(lang_of(request))).encode()
     headers = {
         "Content-Type": "text/calendar; charset=utf-8; method=CANCEL",
         "Content-Disposition": 'attachment; filename="samhandling-avlysning.ics"',

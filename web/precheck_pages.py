@@ -19,7 +19,7 @@ from session.invitation_links import DEVICE_COOKIE
 from session.link_tokens import new_device_id, valid_device_id
 from session.meetings import Invitation, get_meeting
 from web.app import ENGINE, LINKS, SETTINGS
-from web.i18n import catalogue, translate
+from web.i18n import catalogue, message_of, translate
 from web.pages import lang_of, link_error_status, render
 
 DOWNLOAD_DEFAULT = 512 * 1024
@@ -33,13 +33,13 @@ async def _invitation(request: web.Request) -> Invitation:
     try:
         return await request.app[LINKS].check(request.match_info["token"], request.cookies.get(DEVICE_COOKIE))
     except SessionError as exc:
-        raise _refusal(exc) from None
+        raise _refusal(exc, lang_of(request)) from None
 
 
-def _refusal(exc: SessionError) -> web.HTTPException:
+def _refusal(exc: SessionError, lang: str) -> web.HTTPException:
     status = link_error_status(exc)
     kind = {410: web.HTTPGone, 409: web.HTTPConflict, 429: web.HTTPTooManyRequests}.get(status, web.HTTPForbidden)
-    return kind(text=str(exc))
+    return kind(text=message_of(exc, lang))
 
 
 def _strings(lang: str) -> str:

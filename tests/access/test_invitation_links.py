@@ -19,6 +19,7 @@ from session.link_tokens import LinkKeys, new_device_id, parse_link, sign_link, 
 from session.meetings import create_meeting
 from session.roles import Role
 from tests.access.fakes import FakeSmsSender, FixedClock, World
+from web.i18n import message_of, voice
 
 KEYS = LinkKeys(b"0123456789abcdef-test-secret")
 
@@ -71,7 +72,7 @@ async def test_a_link_is_bound_to_the_first_device_that_joins_until_the_host_res
     for attempt in (links.check, links.claim):
         with pytest.raises(LinkInUseElsewhere) as elsewhere:
             await attempt(issued.token, phone)
-        assert "annen enhet" in str(elsewhere.value)
+        assert "annen enhet" in message_of(elsewhere.value, "nb")
     with pytest.raises(LinkInUseElsewhere):
         await links.check(issued.token, None)
 
@@ -249,9 +250,18 @@ async def test_the_sms_text_and_sending_keep_personal_data_out(
         tz=ZoneInfo("Europe/Oslo"),
         code=issued.code,
         code_url="https://samhandling.example/kode",
+        voice=voice("nb"),
     )
     assert url in text and f"{issued.code[:4]} {issued.code[4:8]} {issued.code[8:]}" in text
     assert "02.03.2026 kl. 12:00" in text  # 11:00 UTC is 12:00 in Oslo in March
+    for lang, until in (
+        ("nn", "Invitasjonen gjeld til 02.03.2026 kl. 12:00."),
+        ("en", "valid until 02/03/2026 at 12:00"),
+    ):
+        said = invitation_sms_text(
+            link_url=url, expires_at=issued.expires_at, tz=ZoneInfo("Europe/Oslo"), voice=voice(lang)
+        )
+        assert until in said and url in said
     assert "Seng" not in text  # the topic is never in an SMS
 
     sender = FakeSmsSender()

@@ -24,6 +24,9 @@ from session.invitation_ics import (
 from session.planning_errors import IcsInvalid
 from session.room_code import RoomCredentials
 from tests.planning.samples import NOW, sample_plan
+from web.i18n import voice
+
+NB = voice("nb")
 
 STAMP = NOW
 
@@ -50,7 +53,7 @@ def event_of(text: str) -> tuple[IcsComponent, IcsComponent]:
 
 def test_an_invitation_reads_back_with_its_uid_sequence_method_and_times() -> None:
     sent = details()
-    calendar, event = event_of(invitation_ics(sent, dtstamp=STAMP))
+    calendar, event = event_of(invitation_ics(sent, dtstamp=STAMP, voice=NB))
     assert calendar.get("METHOD").value == "REQUEST"
     assert calendar.get("VERSION").value == "2.0"
     assert calendar.get("PRODID").value
@@ -68,7 +71,7 @@ def test_an_invitation_reads_back_with_its_uid_sequence_method_and_times() -> No
 
 
 def test_the_description_carries_the_link_room_code_pin_and_fallback() -> None:
-    _, event = event_of(invitation_ics(details(), dtstamp=STAMP))
+    _, event = event_of(invitation_ics(details(), dtstamp=STAMP, voice=NB))
     description = event.get("DESCRIPTION").text
     assert "https://samhandling.nav.example/m/a1b2c3d4e5f60708?t=AbC,dEf;x" in description
     assert "romkode 0481 1234 og PIN 0072" in description
@@ -79,7 +82,7 @@ def test_the_description_carries_the_link_room_code_pin_and_fallback() -> None:
 
 
 def test_organizer_and_attendee_are_mailto_with_quoted_names() -> None:
-    _, event = event_of(invitation_ics(details(), dtstamp=STAMP))
+    _, event = event_of(invitation_ics(details(), dtstamp=STAMP, voice=NB))
     organizer = event.get("ORGANIZER")
     assert organizer.value == "mailto:no-reply@nav.example"
     assert organizer.params["CN"] == "Samhandling, NAV Hjelpemiddelsentral Oslo"
@@ -91,7 +94,7 @@ def test_organizer_and_attendee_are_mailto_with_quoted_names() -> None:
 
 def test_organizer_and_attendees_are_optional() -> None:
     bare = replace(details(), organizer=None, attendees=())
-    _, event = event_of(invitation_ics(bare, dtstamp=STAMP))
+    _, event = event_of(invitation_ics(bare, dtstamp=STAMP, voice=NB))
     assert event.all("ORGANIZER") == [] and event.all("ATTENDEE") == []
 
 
@@ -100,9 +103,9 @@ def test_an_update_keeps_the_uid_and_raises_the_sequence_and_a_cancel_raises_it_
     moved = details(1, starts_at="2025-11-25T12:00", ends_at="2025-11-25T13:00")
     cancelled = replace(moved, sequence=2, join_url=None, credentials=None)
     texts = [
-        invitation_ics(first, dtstamp=STAMP),
-        invitation_ics(moved, dtstamp=STAMP + timedelta(hours=1)),
-        cancellation_ics(cancelled, dtstamp=STAMP + timedelta(hours=2)),
+        invitation_ics(first, dtstamp=STAMP, voice=NB),
+        invitation_ics(moved, dtstamp=STAMP + timedelta(hours=1), voice=NB),
+        cancellation_ics(cancelled, dtstamp=STAMP + timedelta(hours=2), voice=NB),
     ]
     read = [event_of(text) for text in texts]
     assert len({event.get("UID").text for _, event in read}) == 1
@@ -119,14 +122,14 @@ def test_an_invitation_without_link_or_room_code_is_refused() -> None:
     for missing in ({"join_url": None}, {"credentials": None}):
         bare = replace(details(), **missing)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="join link"):
-            invitation_ics(bare, dtstamp=STAMP)
+            invitation_ics(bare, dtstamp=STAMP, voice=NB)
         with pytest.raises(ValueError, match="join link"):
-            invitation_text(bare)
-    assert "avlyst" in cancellation_text(replace(details(), join_url=None, credentials=None))
+            invitation_text(bare, voice=NB)
+    assert "avlyst" in cancellation_text(replace(details(), join_url=None, credentials=None), voice=NB)
 
 
 def test_every_line_ends_in_crlf_and_is_at_most_75_octets() -> None:
-    text = invitation_ics(details(topic="æøå " * 40), dtstamp=STAMP)
+    text = invitation_ics(details(topic="æøå " * 40), dtstamp=STAMP, voice=NB)
     assert text.endswith("\r\n")
     assert "\n" not in text.replace("\r\n", "")
     lines = text.split("\r\n")[:-1]
@@ -136,7 +139,7 @@ def test_every_line_ends_in_crlf_and_is_at_most_75_octets() -> None:
 
 def test_folding_never_splits_a_multibyte_character() -> None:
     topic = "æøåÆØÅ€😀" * 20
-    text = invitation_ics(details(topic=topic), dtstamp=STAMP)
+    text = invitation_ics(details(topic=topic), dtstamp=STAMP, voice=NB)
     physical = text.split("\r\n")[:-1]
     for piece in physical:
         assert len(piece.encode()) <= 75
@@ -148,7 +151,7 @@ def test_folding_never_splits_a_multibyte_character() -> None:
 def test_escaping_round_trips_backslash_semicolon_comma_and_newlines() -> None:
     raw = "a\\b;c,d\ne\r\nf\rg\x07h"
     assert clean_text(raw) == "a\\b;c,d\ne\nf\ngh"
-    text = invitation_ics(details(filming="a\\b;c,d\ne"), dtstamp=STAMP)
+    text = invitation_ics(details(filming="a\\b;c,d\ne"), dtstamp=STAMP, voice=NB)
     assert "a\\\\b\\;c\\,d\\ne" in text.replace("\r\n ", "")
     _, event = event_of(text)
     assert "Dette skal filmes: a\\b;c,d\ne\n" in event.get("DESCRIPTION").text
@@ -156,7 +159,7 @@ def test_escaping_round_trips_backslash_semicolon_comma_and_newlines() -> None:
 
 def test_topic_with_special_characters_survives_the_round_trip() -> None:
     sent = details()
-    _, event = event_of(invitation_ics(sent, dtstamp=STAMP))
+    _, event = event_of(invitation_ics(sent, dtstamp=STAMP, voice=NB))
     assert event.get("SUMMARY").text.endswith("terskel, dusjsone og \\ skråning")
     assert event.get("SUMMARY").params["LANGUAGE"] == "nb"
 
@@ -186,14 +189,14 @@ def test_the_parser_reads_quoted_parameters_and_refuses_broken_calendars() -> No
 
 
 def test_the_text_version_is_short_norwegian_with_the_way_in() -> None:
-    text = invitation_text(details())
+    text = invitation_text(details(), voice=NB)
     assert text.startswith("Invitasjon til samhandlingsmøte\n")
     assert "Tid: mandag 24. november 2025 kl. 10.00–11.00" in text
     assert "romkode 0481 1234 og PIN 0072" in text
     assert "https://samhandling.nav.example/kode" in text
     assert len(text) < 600
-    assert invitation_text(details(1)).startswith("Endret")
-    assert "er avlyst" in cancellation_text(details(2))
+    assert invitation_text(details(1), voice=NB).startswith("Endret")
+    assert "er avlyst" in cancellation_text(details(2), voice=NB)
 
 
 def test_uid_and_addresses_refuse_odd_values() -> None:
@@ -205,3 +208,23 @@ def test_uid_and_addresses_refuse_odd_values() -> None:
         replace(details(), join_url="https://x.example/\r\nMETHOD:CANCEL")
     with pytest.raises(ValueError):
         replace(details(), sequence=-1)
+
+
+def test_an_invitation_in_nynorsk_and_english_with_dates_for_that_language_in_oslo_time() -> None:
+    """The invitee's language is not known: the invitation is written in the sender's page language."""
+    nynorsk = invitation_text(details(), voice=voice("nn"))
+    assert nynorsk.startswith("Invitasjon til samhandlingsmøte\n")
+    assert "Tid: måndag 24. november 2025 kl. 10.00–11.00" in nynorsk  # 09:00 UTC is 10.00 in Oslo
+    assert "Utan lenke: gå til https://samhandling.nav.example/kode, skriv romkode 0481 1234 og PIN 0072." in nynorsk
+    english = invitation_text(details(1), voice=voice("en"))
+    assert english.startswith("Changed time or content of a Samhandling meeting\n")
+    assert "Time: Monday 24 November 2025 at 10.00–11.00" in english
+    assert "is cancelled" in cancellation_text(details(2), voice=voice("en"))
+    _, event = event_of(invitation_ics(details(), dtstamp=STAMP, voice=voice("nn")))
+    assert event.get("SUMMARY").params["LANGUAGE"] == "nn" and event.get("DESCRIPTION").params["LANGUAGE"] == "nn"
+    described = event.get("DESCRIPTION").text
+    assert "Velkomen til samhandlingsmøte." in described and "Verkar ikkje lenka?" in described
+    assert "Den som filmar: " in described and "Andlet blir anonymiserte i møtet." in described
+    _, event = event_of(invitation_ics(details(), dtstamp=STAMP, voice=voice("en")))
+    assert event.get("SUMMARY").text.startswith("Samhandling meeting: ")
+    assert "Participants: " in event.get("DESCRIPTION").text and "Deltakere" not in event.get("DESCRIPTION").text

@@ -25,7 +25,9 @@ from session.summary import (
     summary_to_dict,
     summary_to_json,
 )
+from web.i18n import voice
 
+NB = voice("nb")
 START = datetime(2025, 11, 24, 9, 0, tzinfo=UTC)
 CONSENT = ConsentEntry(
     subject_role="bruker",
@@ -125,7 +127,7 @@ def test_json_has_stable_keys_and_reads_back() -> None:
 
 
 def test_html_is_norwegian_printable_and_escapes_everything() -> None:
-    page = summary_html(summary())
+    page = summary_html(summary(), voice=NB)
     assert '<html lang="nb">' in page
     assert "@media print" in page and "@page" in page
     assert "<script>" not in page and "<b>trekker</b>" not in page and "<ny>" not in page
@@ -144,7 +146,7 @@ def test_no_first_names_from_the_roster_reach_the_summary() -> None:
     present = [Presence(e.role, on_camera=False) for e in roster.entries.values()]
     made = summary(present=present)
     assert entry.first_name not in summary_to_json(made)
-    assert entry.first_name not in summary_html(made)
+    assert entry.first_name not in summary_html(made, voice=NB)
     assert not hasattr(Presence("tolk", False), "first_name")
 
 
@@ -170,7 +172,7 @@ def test_a_withdrawn_scope_is_marked() -> None:
     withdrawn = ConsentEntry(
         "bruker", Giver.USER, ConsentForm.ORAL, frozenset({Scope.VIDEO}), "Vise", START, frozenset({Scope.VIDEO})
     )
-    assert "video (trukket tilbake)" in summary_html(summary(consents=[withdrawn]))
+    assert "video (trukket tilbake)" in summary_html(summary(consents=[withdrawn]), voice=NB)
 
 
 @pytest.mark.parametrize(
@@ -199,3 +201,40 @@ def test_an_unknown_schema_is_refused() -> None:
     data["schema"] = "other/9"
     with pytest.raises(SummaryInvalid):
         summary_from_json(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        (
+            "nn",
+            [
+                "Samandrag av samhandlingsmøte",
+                "måndag 24. november 2025 kl. 10.00–10.40",
+                "til stades utanfor kamera",
+                "pårørande",
+                "munnleg",
+                "lyd, video",
+                "Stadfesta ",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Summary of Samhandling meeting",
+                "Monday 24 November 2025 at 10.00–10.40",
+                "present off camera",
+                "a relative",
+                "oral",
+                "audio, video",
+                "Confirmed ",
+            ],
+        ),
+    ],
+)
+def test_the_printable_summary_in_nynorsk_and_english_with_oslo_times(lang: str, expected: list[str]) -> None:
+    page = summary_html(summary(), voice=voice(lang))
+    assert f'<html lang="{lang}">' in page
+    for text in expected:
+        assert text in page, text
+    assert "Bekreftet" not in page and "Samtykker" not in page

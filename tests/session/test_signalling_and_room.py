@@ -23,6 +23,7 @@ from session.signalling import (
     SetMedia,
     parse_client_message,
 )
+from web.i18n import LANGUAGES, say
 
 
 @pytest.mark.parametrize(
@@ -50,7 +51,9 @@ def test_bad_messages_are_refused_with_a_reason(raw: str | bytes, code: str) -> 
     with pytest.raises(ProtocolError) as info:
         parse_client_message(raw)
     assert info.value.code == code
-    assert info.value.message  # a sentence for people, in Norwegian
+    for lang in LANGUAGES:  # a sentence for people, in the participant's language
+        said = say(lang, info.value.text)
+        assert said and said != info.value.text.key and "{" not in said
 
 
 def test_an_sdp_too_large_for_its_field_but_within_the_message_limit() -> None:

@@ -459,7 +459,9 @@ const FIELDS = {
 function errorText(msg) {
   const known = S[`call.err.${msg.code}`];
   if (known) return known;
-  return document.documentElement.lang === "nb" && msg.message ? msg.message : S["call.err.generic"];
+  // The server says a refusal in the page's language (it knows it from the socket's URL); one it could only say
+  // in bokmål is shown on bokmål pages, others show the general text.
+  return msg.message && (msg.lang || "nb") === document.documentElement.lang ? msg.message : S["call.err.generic"];
 }
 
 function showError(msg) {
@@ -875,6 +877,7 @@ const RESUME_GIVE_UP_MS = 30000;
 function openSignalling(resume) {
   const url = new URL(signallingUrl(root.dataset.ws));
   if (resume) url.searchParams.set("resume", call.me.pid);
+  url.searchParams.set("lang", document.documentElement.lang); // refusals are then said in the page's language
   const ws = new WebSocket(url);
   call.ws = ws;
   call.heard = Date.now();
