@@ -221,8 +221,9 @@ LOSE_FIRST_ANSWER = """(close) => {
 async def test_a_connection_lost_during_the_preview_still_lets_the_person_join(
     light_server: LiveServer, chromium: tuple[Browser, Browser], closed: bool
 ) -> None:
-    """Silent: the page resumes as the same participant. Closed: the server has let the participant go, and
-    in the preview nothing is lost by coming back as a new one (a call in progress would say it was lost)."""
+    """Silent: the page resumes as the same participant. Closed: the server has usually let the participant go
+    before the new socket arrives, and in the preview nothing is lost by coming back as a new one (a call in
+    progress would say it was lost); if the new socket came first, it resumes the same one."""
     links = await links_for(light_server, ["bruker"])
     context = await chromium[0].new_context()
     page = await context.new_page()
@@ -231,7 +232,8 @@ async def test_a_connection_lost_during_the_preview_still_lets_the_person_join(
     await wait_until(page, "window.lostAnswer === true", 20)
     pid = await page.evaluate("window.samhandling.me.pid")
     await page.wait_for_selector("#enter:not([disabled])", timeout=20_000)
-    assert (await page.evaluate("window.samhandling.me.pid") == pid) is not closed
+    if not closed:  # resumed as the same participant; after a close it depends on which the server handled first
+        assert await page.evaluate("window.samhandling.me.pid") == pid
     assert await page.evaluate("window.samhandling.state") == "preview"
     await wait_until(page, "window.samhandling.pc.connectionState === 'connected'", 10)
     await page.click("#enter")
