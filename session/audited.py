@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from privacy.audit_record import Actor, ActorKind, AuditRecord
 from privacy.ledgers import AuditLog
 from session.errors import SessionError
+from session.subject_refs import staff_ref
 from session.tables import organisations
 
 T = TypeVar("T")
@@ -32,7 +33,7 @@ class Refusal(Exception):
 
 
 def staff_actor(staff_id: int) -> Actor:
-    return Actor(ActorKind.STAFF, f"staff-{staff_id}")
+    return Actor(ActorKind.STAFF, staff_ref(staff_id))
 
 
 def system_actor(part: str) -> Actor:

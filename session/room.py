@@ -23,6 +23,7 @@ from session.roles import Role
 from session.room_view import meeting_state, state_message, view_for
 from session.roster import OffCameraList
 from session.signalling import EndReason
+from session.subject_refs import link_ref
 
 CHAT_MAX = 1000
 LOBBY_MESSAGE_MAX = 280
@@ -613,7 +614,7 @@ class Room:
         users = [p for p in self.in_call() if p.role is Role.BRUKER]
         if any("recording" not in self.consents.get(p.invitation_id, frozenset()) for p in users):
             raise NotAllowed(Text("err.room.recording_consent"))
-        refs = tuple(f"link-{p.invitation_id}" for p in users)
+        refs = tuple(link_ref(p.invitation_id) for p in users)
         return [StartRecording(host_pid, reason.strip(), deadline_days, refs)]
 
     @_event

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from privacy.audit_record import ActorKind, AuditRecord
 from privacy.ledgers import AuditView
+from session.subject_refs import staff_ref
 from session.tables import organisations, staff, staff_roles
 from web.i18n import catalogue, translate
 
@@ -89,7 +90,7 @@ def matches(view: AuditView, wanted: AuditFilter) -> bool:
     if wanted.action is not None and record.action != wanted.action:
         return False
     if wanted.person is not None:
-        ref = f"staff-{wanted.person}"
+        ref = staff_ref(wanted.person)
         in_details = record.details.get("target_staff") == wanted.person or record.details.get("staff_id") == (
             wanted.person
         )

@@ -34,6 +34,7 @@ from session.permissions import CallAction
 from session.roles import Role
 from session.room import Effect, NotAllowed, Participant, Send
 from session.signalling import GiveConsent, WithdrawConsent
+from session.subject_refs import link_ref, staff_ref
 from web.app import CLOCK, RECORDINGS, RECORDS
 from web.effects import carry_out
 from web.live import LiveMeeting
@@ -53,17 +54,17 @@ class ConsentRefused(SessionError):
 
 
 def subject_ref(p: Participant) -> str:
-    return f"link-{p.invitation_id}"
+    return link_ref(p.invitation_id)
 
 
 def actor_of(p: Participant) -> Actor:
-    return Actor(ActorKind.STAFF, f"staff-{p.staff_id}") if p.staff_id else Actor(ActorKind.ROLE, p.role.value)
+    return Actor(ActorKind.STAFF, staff_ref(p.staff_id)) if p.staff_id else Actor(ActorKind.ROLE, p.role.value)
 
 
 def _recorder(p: Participant) -> Recorder:
     if p.role.is_staff and p.staff_id is not None:
-        return Recorder(RecorderKind.STAFF, f"staff-{p.staff_id}")
-    return Recorder(RecorderKind.PARTICIPANT, f"link-{p.invitation_id}")
+        return Recorder(RecorderKind.STAFF, staff_ref(p.staff_id))
+    return Recorder(RecorderKind.PARTICIPANT, link_ref(p.invitation_id))
 
 
 def _check_who(actor: Participant, subject: Participant, form: ConsentForm) -> None:

@@ -27,6 +27,7 @@ from session.room import (
     StartRecording,
     StopRecording,
 )
+from session.subject_refs import link_ref, staff_ref
 from web.app import CLOCK, LINKS, RECORDINGS, RECORDS, RELAY
 from web.live import LiveMeeting, end_socket
 
@@ -77,7 +78,7 @@ def _host_actor(meeting: LiveMeeting, pid: str | None) -> StaffActor | None:
     p = meeting.room.participants.get(pid or "")
     if p is None or p.staff_id is None:
         return None
-    return StaffActor(f"staff-{p.staff_id}", frozenset(meeting.org_ids), is_host=p.host)
+    return StaffActor(staff_ref(p.staff_id), frozenset(meeting.org_ids), is_host=p.host)
 
 
 async def _recording(
@@ -88,7 +89,7 @@ async def _recording(
     meeting_id = meeting.room.meeting_id
     if isinstance(effect, Record):
         p = meeting.room.participants.get(effect.participant)
-        ref = f"link-{p.invitation_id}" if p is not None else ""
+        ref = link_ref(p.invitation_id) if p is not None else ""
         if service is None or p is None:
             return []
         if not effect.on:

@@ -30,6 +30,7 @@ from session.repair import DECISION_LABELS, RepairDecision, parse_repair_form
 from session.roles import Role
 from session.roster import OFF_CAMERA_ROLES
 from session.stored_time import stored_utc
+from session.subject_refs import link_ref
 from session.summary import (
     MAX_COUNT,
     ConsentEntry,
@@ -179,7 +180,7 @@ async def _consents(request: web.Request, meeting_id: str) -> list[ConsentEntry]
                 select(invitations.c.id, invitations.c.role).where(invitations.c.meeting_id == meeting_id)
             )
         ).all()
-    role_of = {f"link-{row.id}": row.role for row in rows}
+    role_of = {link_ref(row.id): row.role for row in rows}
     state = await request.app[RECORDS].consent.state(meeting_id)
     return consent_entries(state.consents(meeting_id), role_of)
 

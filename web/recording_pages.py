@@ -25,6 +25,7 @@ from recordings.retention import DeletionTrigger
 from recordings.store import ComplianceEntry
 from session.organisations import audit_scope, org_scope
 from session.permissions import StaffAction
+from session.subject_refs import staff_ref
 from web.app import ENGINE, RECORDINGS, SIGNER
 from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.record_details import local_minutes, topics_and_orgs
@@ -40,7 +41,7 @@ def _service(request: web.Request) -> object:
 
 async def _actor(request: web.Request, user: StaffUser) -> StaffActor:
     async with request.app[ENGINE].connect() as conn:
-        return StaffActor(f"staff-{user.id}", await org_scope(conn, user.id))
+        return StaffActor(staff_ref(user.id), await org_scope(conn, user.id))
 
 
 async def _party(request: web.Request, user: StaffUser, actor: StaffActor) -> int:
