@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from playwright.async_api import Page
 
-from tests.browser.flows import start_meeting, wait_until
+from tests.browser.flows import load_scaled, start_meeting, wait_until
 from tests.live_server import LiveServer, create_meeting, csrf_of, staff_client
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -31,10 +31,14 @@ async def test_revoking_the_formidler_right_ends_their_call_in_the_browser(
     async with tor.post(f"{server.url}/staff/access/revoke", data={"csrf": csrf, "staff_id": "1", "org": "2"}):
         pass
     await tor.close()
-    await wait_until(host, "window.samhandling.state === 'ended'", timeout=4)
+    limit = load_scaled(3.0)
+    await wait_until(host, "window.samhandling.state === 'ended'", timeout=limit + 1)
     # The server's bound (< 1 s from the removal to «ended» on the socket) is asserted without browsers in
-    # tests/access_web/test_access_http.py; here two live browser streams share the 2-core machine with the server.
-    assert loop.time() - started < 3.0
+    # tests/access_web/test_access_http.py; here two live browser streams share the 2-core machine with the server
+    # (3 s, scaled by load per core like the other browser bounds: a call that is not ended fails any multiple).
+    took = loop.time() - started
+    print(f"revocation ended the call in the browser after {took:.2f} s")
+    assert took < limit
     await wait_until(user, "window.samhandling.tiles.every(t => t.fig.hidden)", timeout=5)
     await host.goto(f"{server.url}/staff")
     assert host.url.rstrip("/") == server.url  # logged out: sent to the front page
