@@ -1,7 +1,7 @@
 """Which room event a parsed signalling message is: the one dispatch every in-call message goes through.
 
 Pure, like the room: the WebSocket handler calls :func:`room_event` for everything that is the room's to
-decide (:data:`RoomMessage`), and handles only media negotiation, pings, leaving and the consent ledger
+decide (:data:`session.signalling.RoomMessage`), and handles only media negotiation, pings, leaving and the consent ledger
 itself. Both dispatches are exhaustive (``match`` + ``assert_never``), so mypy refuses a new message type
 that neither handles. A check of who may send what belongs in front of this dispatch, so there is one place
 to put it.
@@ -22,30 +22,13 @@ from session.signalling import (
     Pause,
     RecordStart,
     RecordStop,
+    RoomMessage,
     RosterAdd,
     RosterConfirm,
     RosterRemove,
     SetMedia,
     Sync,
 )
-
-RoomMessage = (
-    Sync
-    | Enter
-    | SetMedia
-    | AudioOnly
-    | Admit
-    | Deny
-    | LobbyMessage
-    | RosterAdd
-    | RosterRemove
-    | RosterConfirm
-    | Pause
-    | Chat
-    | RecordStart
-    | RecordStop
-)
-"""The client messages that are the room's to decide (the rest are the WebSocket handler's)."""
 
 
 def room_event(room: Room, pid: str, msg: RoomMessage) -> list[Effect]:

@@ -155,15 +155,11 @@ class WithdrawConsent:
     consent_id: str
 
 
-ClientMessage = (
-    Offer
+RoomMessage = (
+    Sync
     | Enter
     | SetMedia
     | AudioOnly
-    | Leave
-    | Ping
-    | IceRefresh
-    | Sync
     | Admit
     | Deny
     | LobbyMessage
@@ -172,11 +168,13 @@ ClientMessage = (
     | RosterConfirm
     | Pause
     | Chat
-    | GiveConsent
-    | WithdrawConsent
     | RecordStart
     | RecordStop
 )
+"""The client messages that are the room's to decide (``session.room_events``); the rest are the WebSocket
+handler's (media negotiation, pings, leaving, the consent ledger)."""
+
+ClientMessage = Offer | Leave | Ping | IceRefresh | GiveConsent | WithdrawConsent | RoomMessage
 
 
 class EndReason(StrEnum):
