@@ -232,3 +232,12 @@ async def create_meeting(
     for label, link in found:
         links[by_label[label]] = link
     return links
+
+
+async def links_for(server: LiveServer, roles: list[str]) -> dict[str, str]:
+    """A meeting made by the demo formidler: its host link and one link per role."""
+    client = await staff_client(server)
+    try:
+        return await create_meeting(client, server, roles)
+    finally:
+        await client.close()

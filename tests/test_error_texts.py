@@ -23,7 +23,7 @@ from session.roles import Role
 from session.room import NotAllowed, Room
 from session.roster import RosterInvalid, clean_first_name
 from session.signalling import ProtocolError, parse_client_message
-from tests.live_server import LiveServer, create_meeting, staff_client
+from tests.live_server import LiveServer, links_for
 from web.database import create_engine
 from web.i18n import LANGUAGES, catalogue, message_of, say, translate
 
@@ -158,12 +158,7 @@ async def _refusal_on_socket(
 
 
 async def test_the_call_socket_answers_in_the_language_of_the_page(server: LiveServer) -> None:
-    kari = await staff_client(server)
-    try:
-        links = await create_meeting(kari, server, ["bruker"])
-    finally:
-        await kari.close()
-    link = links["bruker"]
+    link = (await links_for(server, ["bruker"]))["bruker"]
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as device:
         async with device.get(link) as page:  # as a browser: the page sets the device cookie
             assert page.status == 200

@@ -11,16 +11,6 @@ from playwright.async_api import Browser, Page
 
 from privacy.pause_card import BACKGROUND_BGR
 from tests.browser_support import decode_png, grab_frame
-from tests.live_server import LiveServer, create_meeting, staff_client
-
-
-async def links_for(server: LiveServer, roles: list[str]) -> dict[str, str]:
-    """A meeting made by the demo formidler: its host link and one link per role."""
-    client = await staff_client(server)
-    try:
-        return await create_meeting(client, server, roles)
-    finally:
-        await client.close()
 
 
 async def host_and_user(browsers: tuple[Browser, Browser], **options: Any) -> tuple[Page, Page]:

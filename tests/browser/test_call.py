@@ -17,7 +17,6 @@ from tests.browser.flows import (
     guest_waits,
     host_and_user,
     is_card,
-    links_for,
     login_page,
     open_call,
     record_oral_consent,
@@ -26,7 +25,7 @@ from tests.browser.flows import (
     wait_until,
 )
 from tests.browser_support import axe_violations, decode_png, grab_frame, launch
-from tests.live_server import LiveServer, server_settings, start_server
+from tests.live_server import LiveServer, links_for, server_settings, start_server
 from web.frame_processing import WholeFrameObscurer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]

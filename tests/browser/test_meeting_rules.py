@@ -17,14 +17,13 @@ from tests.browser.flows import (
     confirm_roster,
     guest_waits,
     host_enters,
-    links_for,
     load_scaled,
     start_meeting,
     wait_for_tile,
     wait_until,
 )
 from tests.browser_support import launch
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, links_for
 from web.app import ENGINE, RECORDS
 from web.logging_setup import JsonFormatter
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from tests.browser.flows import links_for, start_meeting, wait_until
+from tests.browser.flows import start_meeting, wait_until
 from tests.browser.test_rejoin import pid_of, recovery_limit, seconds_until_frames
 from tests.browser_network import BrowserNetwork, browser_network
 from tests.browser_support import launch
-from tests.live_server import LiveServer, server_settings, start_server_thread
+from tests.live_server import LiveServer, links_for, server_settings, start_server_thread
 from web.app import LIVE, RELAY
 from web.frame_processing import WholeFrameObscurer
 

@@ -16,14 +16,13 @@ from tests.browser.flows import (
     guest_waits,
     host_and_user,
     host_enters,
-    links_for,
     open_call,
     record_oral_consent,
     start_meeting,
     wait_until,
 )
 from tests.browser_support import launch
-from tests.live_server import LiveServer, server_settings, start_server_thread
+from tests.live_server import LiveServer, links_for, server_settings, start_server_thread
 from web.app import RELAY
 from web.frame_processing import WholeFrameObscurer
 

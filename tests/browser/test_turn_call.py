@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, async_playwright
 
-from tests.browser.flows import links_for, login_page, open_call, start_meeting, wait_until
+from tests.browser.flows import login_page, open_call, start_meeting, wait_until
 from tests.browser_support import launch
 from tests.coturn import Coturn, needs_coturn
-from tests.live_server import LiveServer, server_settings, start_server
+from tests.live_server import LiveServer, links_for, server_settings, start_server
 from web.settings import Secret
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240), needs_coturn]
