@@ -101,7 +101,7 @@ class CatalogueVoice:
     lang: str
 
     def __call__(self, key: str, /, **params: str | int) -> str:
-        return translate(self.lang, key).format_map(params)
+        return say(self.lang, Text(key, **params))
 
 
 def voice(lang: str) -> CatalogueVoice:
