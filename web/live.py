@@ -95,9 +95,8 @@ class LiveMeeting:
     def cancel_timers(self) -> None:
         """The meeting is dropped: pending jobs never run, running ones finish without being tried again."""
         self.ended = True
-        for timer in self.timers.values():
-            timer.cancel()
-        self.timers.clear()
+        for key in list(self.timers):
+            self.cancel_timer(key)
 
 
 async def end_socket(ws: web.WebSocketResponse, reason: EndReason) -> None:
