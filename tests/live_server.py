@@ -112,7 +112,7 @@ async def start_server(
     )
     runner = web.AppRunner(app, handle_signals=False, access_log_class=RouteAccessLogger)
     await runner.setup()
-    from web.app import ENGINE
+    from web.keys import ENGINE
 
     await seed_demo(app[ENGINE])
     for host in ("127.0.0.1", *also_on):

@@ -14,8 +14,8 @@ from session.organisations import holds_role
 from session.permissions import StaffAction
 from session.staff_roles import OrgKind, StaffRole
 from session.tables import organisations
-from web.app import ACCESS, ENGINE, ORGS, SIGNER
 from web.audit_pages import audit_response
+from web.keys import ACCESS, ENGINE, ORGS, SIGNER
 from web.pages import StaffUser, check_csrf, render, require
 
 

@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import jinja2
 from aiohttp import web
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.keys import load_or_create_signing_key
@@ -28,7 +28,6 @@ from recordings.options import RecordingOptions
 from recordings.retention import RetentionPolicy
 from recordings.service import RecordingService
 from session.access import Access
-from session.attempt_limits import AttemptLimiter
 from session.attempt_store import DatabaseAttemptLimiter
 from session.ice import enable_loopback_candidates
 from session.invitation_links import InvitationLinks
@@ -38,45 +37,63 @@ from session.organisations import Organisations
 from session.relay import MediaRelay, RelayConfig
 from session.revocation import RevocationBus, watch_revocations
 from session.tables import staff
+from web import (
+    a11y_pages,
+    access_pages,
+    authorization_setup,
+    brukerpass_pages,
+    brukerpass_staff_pages,
+    call_ws,
+    code_pages,
+    confirm_pages,
+    dropin_pages,
+    dropin_staff_pages,
+    entra_login,
+    health,
+    login,
+    pages,
+    planning_pages,
+    recording_pages,
+)
 from web.auth import SessionSigner, load_or_create_secret
 from web.cluster import run_heartbeat
 from web.database import create_engine
 from web.dev_idp import DevClient, DevUser, setup_dev_idp
 from web.frame_processing import default_processor
 from web.identity_providers import idporten_accepted_acr
+from web.keys import (
+    ACCESS,
+    ATTEMPTS,
+    BUS,
+    CLOCK,
+    ENGINE,
+    LINKS,
+    LIVE,
+    METRICS,
+    OIDC,
+    ORGS,
+    PENDING,
+    RECORDINGS,
+    RECORDS,
+    RELAY,
+    SETTINGS,
+    SIGNER,
+    TEMPLATES,
+    Clock,
+    ClockAdapter,
+)
 from web.live import LiveMeetings
 from web.logging_setup import install_client_error_filter
-from web.metrics import Metrics, create_metrics
+from web.metrics import create_metrics
 from web.oidc import OidcClient, OidcSettings, PendingLoginCookie, private_key_from_jwk
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
-
 DEMO_CITIZEN = DevUser("demo-brukerpass", "Berit Brukerpass (innbygger med brukerpass)")
 """The development provider's citizen: logs in like ID-porten, has no staff row, uses /brukerpass."""
-SETTINGS = web.AppKey("settings", Settings)
-ENGINE = web.AppKey("engine", AsyncEngine)
-RELAY = web.AppKey("relay", MediaRelay)
-METRICS = web.AppKey("metrics", Metrics)
-SIGNER = web.AppKey("signer", SessionSigner)
-TEMPLATES = web.AppKey("templates", jinja2.Environment)
-CLOCK: web.AppKey[Clock] = web.AppKey("clock")
-LIVE = web.AppKey("live", LiveMeetings)
-RECORDS = web.AppKey("records", PrivacyRecords)
-BUS = web.AppKey("revocation_bus", RevocationBus)
-ACCESS = web.AppKey("access", Access)
-ORGS = web.AppKey("organisations", Organisations)
-LINKS = web.AppKey("links", InvitationLinks)
-ATTEMPTS: web.AppKey[AttemptLimiter] = web.AppKey("attempts")
-"""Failed guesses (join codes, room codes) per keyed hash of a client, counted in the shared database."""
 ATTEMPT_SWEEP_S = 600.0
 """How often quiet attempt counts are forgotten and the table is cut down to its cap."""
-OIDC = web.AppKey("oidc", OidcClient)
-PENDING = web.AppKey("pending_login", PendingLoginCookie)
-RECORDINGS = web.AppKey("recordings", RecordingService)
-"""Present only when a key-encryption key is configured: without one, nothing can be recorded."""
 STATIC = Path(__file__).with_name("static")
 VENDOR = Path(__file__).resolve().parent.parent / "node_modules"
 
@@ -85,39 +102,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class _ClockAdapter:
-    """The privacy records take an object with ``now()``; the app takes a plain callable."""
-
-    def __init__(self, clock: Callable[[], datetime]) -> None:
-        self._clock = clock
-
-    def now(self) -> datetime:
-        return self._clock()
-
-
 def create_app(
     settings: Settings,
     *,
     processor: FrameProcessor | None = None,
     clock: Clock = utc_now,
 ) -> web.Application:
-    from web import (  # local: the handlers import the keys above
-        a11y_pages,
-        access_pages,
-        authorization_setup,
-        brukerpass_pages,
-        brukerpass_staff_pages,
-        call_ws,
-        code_pages,
-        confirm_pages,
-        dropin_pages,
-        entra_login,
-        health,
-        login,
-        pages,
-        planning_pages,
-        recording_pages,
-    )
 
     install_client_error_filter()
     app = web.Application(
@@ -143,12 +133,12 @@ def create_app(
         engine = create_engine(settings.database_url)
         app[ENGINE] = engine
         key = load_or_create_signing_key(settings.data_dir / "keys")
-        records = app[RECORDS] = PrivacyRecords(engine, key, _ClockAdapter(clock), meeting_known=meeting_exists)
-        app[ACCESS] = Access(engine, records.audit, _ClockAdapter(clock), app[BUS])
+        records = app[RECORDS] = PrivacyRecords(engine, key, ClockAdapter(clock), meeting_known=meeting_exists)
+        app[ACCESS] = Access(engine, records.audit, ClockAdapter(clock), app[BUS])
         app[ORGS] = Organisations(engine, records.audit)
         attempts = DatabaseAttemptLimiter(engine, secret)
         app[ATTEMPTS] = attempts
-        app[LINKS] = InvitationLinks(engine, records.audit, _ClockAdapter(clock), LinkKeys(secret), limiter=attempts)
+        app[LINKS] = InvitationLinks(engine, records.audit, ClockAdapter(clock), LinkKeys(secret), limiter=attempts)
         watcher = asyncio.create_task(watch_revocations(engine, app[BUS]))
         forgetting = asyncio.create_task(_sweep_attempts(attempts, clock))
         sweeper: asyncio.Task[None] | None = None
@@ -220,6 +210,7 @@ def create_app(
     call_ws.setup_routes(app)
     planning_pages.setup_routes(app)
     dropin_pages.setup_routes(app)
+    dropin_staff_pages.setup_routes(app, "/staff/dropin" + dropin_pages.PUBLIC)
     brukerpass_pages.setup_routes(app)
     brukerpass_staff_pages.setup_routes(app)
     entra_login.setup(app)
@@ -251,7 +242,7 @@ def _recording_service(
         audit=records.audit,
         key_provider=FileKeyProvider(Path(settings.recordings_kek_file), not_inside=[settings.data_dir]),
         signing_key=key,
-        clock=_ClockAdapter(clock),
+        clock=ClockAdapter(clock),
         options=options,
     )
 
@@ -316,12 +307,3 @@ def _oidc_settings(app: web.Application, settings: Settings, secret: bytes) -> O
         client_secret=client_secret,
         allow_http=True,
     )
-
-
-async def database_ready(engine: AsyncEngine) -> bool:
-    try:
-        async with engine.connect() as conn:
-            await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
-        return True
-    except Exception:
-        return False

@@ -6,7 +6,6 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from session.isolation import audit_entries_for
-from web.app import RECORDS
 from web.audit_view import (
     AuditFilter,
     FilterInvalid,
@@ -18,6 +17,7 @@ from web.audit_view import (
     to_csv,
     to_jsonl,
 )
+from web.keys import RECORDS
 from web.pages import StaffUser, lang_of, render
 
 READ_LIMIT = 1000

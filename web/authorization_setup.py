@@ -25,7 +25,7 @@ from session.authorization import (
     DatabaseAuthorization,
 )
 from session.rights_watch import PersonIdentifiers, watch_rights
-from web.app import BUS, CLOCK, ENGINE, RECORDS, SETTINGS
+from web.keys import BUS, CLOCK, ENGINE, RECORDS, SETTINGS
 
 AUTHORIZATION = web.AppKey("authorization", AuthorizationProvider)
 PERSONS = web.AppKey("person_identifiers", PersonIdentifiers)

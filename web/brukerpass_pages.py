@@ -27,9 +27,9 @@ from session.errors import SessionError
 from session.nb_format import format_clock, format_day
 from session.planning import OSLO
 from session.roles import Role
-from web.app import ATTEMPTS, CLOCK, ENGINE, LINKS, SETTINGS, SIGNER
 from web.dropin_pages import centre_name, enqueue, opening_hours
 from web.i18n import translate
+from web.keys import ATTEMPTS, CLOCK, ENGINE, LINKS, SETTINGS, SIGNER
 from web.login import SUBJECT_COOKIE, read_subject, seal, unseal
 from web.pages import client_key, lang_of, render
 

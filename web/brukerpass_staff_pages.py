@@ -27,10 +27,10 @@ from session.brukerpass_store import (
 from session.meetings import create_meeting
 from session.permissions import StaffAction
 from session.planning import OSLO
-from web.app import CLOCK, ENGINE, RECORDS, SIGNER
 from web.brukerpass_pages import hash_key
 from web.dropin_pages import MEETING_KIND
 from web.i18n import translate
+from web.keys import CLOCK, ENGINE, RECORDS, SIGNER
 from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.record_details import local_minutes
 

@@ -47,10 +47,10 @@ from session.signalling import (
     parse_client_message,
 )
 from web import consent_flow
-from web.app import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
 from web.auth import COOKIE, StaffSession
 from web.effects import carry_out
 from web.i18n import DEFAULT, coded, message_of, translate
+from web.keys import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
 from web.live import LiveMeeting, LiveMeetings, end_socket
 from web.pages import lang_of, link_error_status
 from web.settings import Settings

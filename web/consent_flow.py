@@ -35,8 +35,8 @@ from session.roles import Role
 from session.room import Effect, NotAllowed, Participant, Send
 from session.signalling import GiveConsent, WithdrawConsent
 from session.subject_refs import link_ref, staff_ref
-from web.app import CLOCK, RECORDINGS, RECORDS
 from web.effects import carry_out
+from web.keys import CLOCK, RECORDINGS, RECORDS
 from web.live import LiveMeeting
 
 log = logging.getLogger(__name__)

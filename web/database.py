@@ -6,12 +6,13 @@ same schema runs on PostgreSQL by changing the URL.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -48,3 +49,13 @@ def alembic_config(url: str) -> Config:
 def migrate(url: str) -> None:
     """Bring the schema to the newest revision (blocking; run before the event loop serves requests)."""
     command.upgrade(alembic_config(url), "head")
+
+
+async def database_ready(engine: AsyncEngine) -> bool:
+    """A cheap round trip with a short deadline: readiness must answer even when the database hangs."""
+    try:
+        async with engine.connect() as conn:
+            await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
+        return True
+    except Exception:
+        return False

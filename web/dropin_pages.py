@@ -32,11 +32,13 @@ from session.planning_errors import QueueError, TicketUnknown
 from session.planning_store import load_opening_exceptions, with_exceptions
 from session.roles import LABELS, Role
 from session.staff_roles import OrgKind
-from web.app import CLOCK, ENGINE
 from web.i18n import DEFAULT, translate
+from web.keys import CLOCK, ENGINE
 from web.pages import lang_of, render
 
 DEPARTMENTS = "|".join(d.value for d in Department)
+PUBLIC = f"/{{department:{DEPARTMENTS}}}/{{centre_id:[0-9]{{1,9}}}}"
+"""A department's public address; the technicians' page is the same under ``/staff/dropin``."""
 CALLER_ROLES = (Role.FORMIDLER, Role.BRUKER, Role.PARORENDE, Role.LEVERANDOR)
 """Who may call in; a caller picks one, and it becomes their role in the call."""
 MEETING_KIND = {
@@ -286,13 +288,10 @@ async def leave_queue(request: web.Request) -> web.Response:
 
 def setup_routes(app: web.Application) -> None:
     app[DROPIN] = DropIn()
-    public = f"/{{department:{DEPARTMENTS}}}/{{centre_id:[0-9]{{1,9}}}}"
+    public = PUBLIC
     ticket = public + "/ko/{ticket:[A-Za-z0-9_-]{1,64}}"
     app.router.add_get(public, caller_landing)
     app.router.add_post(public + "/ko", join_queue)
     app.router.add_get(ticket, wait_page)
     app.router.add_post(ticket + "/status", poll)
     app.router.add_post(ticket + "/forlat", leave_queue)
-    from web import dropin_staff_pages  # local: it builds on this module
-
-    dropin_staff_pages.setup_routes(app, "/staff/dropin" + public)

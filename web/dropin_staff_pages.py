@@ -26,9 +26,9 @@ from session.planning_errors import OpeningHoursInvalid
 from session.planning_store import load_opening_exceptions, save_opening_exception
 from session.roles import LABELS, Role
 from session.staff_roles import StaffRole
-from web.app import CLOCK, ENGINE, LINKS, SETTINGS
 from web.dropin_pages import DROPIN, MEETING_KIND, address_of, centre_name, closed_text, day_text, opening_hours
 from web.i18n import translate
+from web.keys import CLOCK, ENGINE, LINKS, SETTINGS
 from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.staff_meeting import csrf_of
 

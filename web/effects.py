@@ -28,7 +28,7 @@ from session.room import (
     StopRecording,
 )
 from session.subject_refs import link_ref, staff_ref
-from web.app import CLOCK, LINKS, RECORDINGS, RECORDS, RELAY
+from web.keys import CLOCK, LINKS, RECORDINGS, RECORDS, RELAY
 from web.live import LiveMeeting, end_socket
 
 

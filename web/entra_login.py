@@ -19,10 +19,10 @@ from aiohttp import web
 from session.directory_roles import sync_directory_roles
 from session.organisations import find_by_org_number
 from session.staff_roles import StaffRole
-from web.app import BUS, CLOCK, ENGINE, PENDING, RECORDS, SETTINGS, SIGNER, _ClockAdapter
 from web.auth import COOKIE, SESSION_SECONDS
 from web.i18n import translate
 from web.identity_providers import parse_group_roles, roles_from_groups
+from web.keys import BUS, CLOCK, ENGINE, PENDING, RECORDS, SETTINGS, SIGNER, ClockAdapter
 from web.oidc import PENDING_SECONDS, LoginRefused, OidcClient, OidcError, OidcSettings
 from web.pages import lang_of, render
 
@@ -75,7 +75,7 @@ async def callback(request: web.Request) -> web.Response:
     signed_in = await sync_directory_roles(
         app[ENGINE],
         records.audit,
-        _ClockAdapter(app[CLOCK]),
+        ClockAdapter(app[CLOCK]),
         app[BUS],
         subject=subject_of(result.claims),
         display_name=_display_name(result.claims),

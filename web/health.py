@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from web.app import ENGINE, LIVE, METRICS, RELAY, database_ready
+from web.database import database_ready
+from web.keys import ENGINE, LIVE, METRICS, RELAY
 
 
 async def isalive(_request: web.Request) -> web.Response:

@@ -41,8 +41,8 @@ from session.summary import (
     summary_to_json,
 )
 from session.tables import invitations, meetings
-from web.app import CLOCK, ENGINE, RECORDS
 from web.i18n import voice
+from web.keys import CLOCK, ENGINE, RECORDS
 from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.staff_meeting import csrf_of, form_lists, meeting_role_of, staff_meeting
 

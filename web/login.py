@@ -16,9 +16,9 @@ from sqlalchemy import select
 from session.access_errors import AccessError
 from session.revocation import session_generation
 from session.tables import organisations, staff, staff_roles
-from web.app import ACCESS, ENGINE, OIDC, PENDING, SETTINGS, SIGNER
 from web.auth import COOKIE, SESSION_SECONDS
 from web.authorization_setup import remember_person
+from web.keys import ACCESS, ENGINE, OIDC, PENDING, SETTINGS, SIGNER
 from web.oidc import PENDING_COOKIE, PENDING_SECONDS, LoginRefused, OidcError, ProviderError
 from web.pages import check_csrf, render, require_staff
 

@@ -27,10 +27,10 @@ from session.roles import LABELS, Role
 from session.signalling import EndReason
 from session.staff_roles import StaffRole
 from session.tables import organisations, staff
-from web.app import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER, TEMPLATES
 from web.auth import COOKIE, StaffSession
 from web.client_address import client_address
 from web.i18n import LANGUAGES, NAMES, catalogue, message_of, pick_language, translate, voice
+from web.keys import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER, TEMPLATES
 from web.live import end_socket
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -49,8 +49,8 @@ from session.roles import LABELS, Role
 from session.room_code import RoomCredentials, normalize_pin, normalize_room_code
 from session.tables import invitations
 from web import journal_pages, precheck_pages, room_code_pages
-from web.app import CLOCK, ENGINE, LINKS, SETTINGS
 from web.i18n import message_of, voice
+from web.keys import CLOCK, ENGINE, LINKS, SETTINGS
 from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.room_code_pages import LINK_GRACE, MIN_LINK_TTL, ROOM_PATH, room_pepper
 from web.staff_meeting import csrf_of, form_lists, join_role, meeting_role_of, staff_meeting, when_text

@@ -18,8 +18,8 @@ from session.errors import SessionError
 from session.invitation_links import DEVICE_COOKIE
 from session.link_tokens import new_device_id, valid_device_id
 from session.meetings import Invitation, get_meeting
-from web.app import ENGINE, LINKS, SETTINGS
 from web.i18n import catalogue, message_of, translate
+from web.keys import ENGINE, LINKS, SETTINGS
 from web.pages import lang_of, link_error_status, render
 
 DOWNLOAD_DEFAULT = 512 * 1024

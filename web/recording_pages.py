@@ -26,7 +26,7 @@ from recordings.store import ComplianceEntry
 from session.organisations import audit_scope, org_scope
 from session.permissions import StaffAction
 from session.subject_refs import staff_ref
-from web.app import ENGINE, RECORDINGS, SIGNER
+from web.keys import ENGINE, RECORDINGS, SIGNER
 from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.record_details import local_minutes, topics_and_orgs
 

@@ -20,7 +20,7 @@ from session.meetings import get_meeting
 from session.permissions import ENTRANCE_ROLES
 from session.planning_store import RoomCodeOutcome, check_room_code, load_plan
 from session.roles import LABELS, Role
-from web.app import ATTEMPTS, CLOCK, ENGINE, LINKS, SIGNER
+from web.keys import ATTEMPTS, CLOCK, ENGINE, LINKS, SIGNER
 from web.pages import client_key, lang_of, render
 from web.staff_meeting import join_role
 

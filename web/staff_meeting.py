@@ -13,7 +13,7 @@ from session.organisations import staff_roles_of
 from session.permissions import call_role_for
 from session.planning import OSLO, MeetingPlan, ParticipantKind
 from session.roles import Role
-from web.app import ENGINE, SIGNER
+from web.keys import ENGINE, SIGNER
 from web.pages import StaffUser
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.aiortc_client import CallClient, host_client
 from tests.live_server import LiveServer, create_meeting, csrf_of, oidc_login, staff_client
-from web.app import RECORDS
+from web.keys import RECORDS
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -15,8 +15,8 @@ from session.authorization import CachedAuthorization, Outcome, RightQuery
 from tests.access.fake_pdp import SUBSCRIPTION_KEY, TOKEN, FakePdp
 from tests.aiortc_client import host_client
 from tests.live_server import LiveServer, create_meeting, server_settings, staff_client, start_server
-from web.app import RECORDS
 from web.authorization_setup import AUTHORIZATION, PERSONS
+from web.keys import RECORDS
 from web.settings import Secret
 
 pytestmark = pytest.mark.timeout(90)

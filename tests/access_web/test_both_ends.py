@@ -6,7 +6,7 @@ import re
 
 from session.meeting_parties import meeting_parties
 from tests.live_server import LiveServer, create_meeting, csrf_of, staff_client
-from web.app import ENGINE
+from web.keys import ENGINE
 
 
 async def test_a_municipal_meeting_names_the_centre_and_the_centre_sees_it(server: LiveServer) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from session.tables import staff, staff_roles
 from tests.access.fake_providers import CLIENT_SECRET, FakeProvider
 from tests.live_server import LiveServer, server_settings, start_server
-from web.app import ENGINE, RECORDS
+from web.keys import ENGINE, RECORDS
 from web.settings import Secret
 
 pytestmark = pytest.mark.timeout(90)

@@ -24,7 +24,7 @@ from tests.browser.flows import (
 )
 from tests.browser_support import launch
 from tests.live_server import LiveServer, links_for
-from web.app import ENGINE, RECORDS
+from web.keys import ENGINE, RECORDS
 from web.logging_setup import JsonFormatter
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]

@@ -9,7 +9,7 @@ from playwright.async_api import Page
 
 from tests.browser.flows import record_oral_consent, start_meeting, wait_until
 from tests.live_server import LiveServer, create_meeting, staff_client
-from web.app import RECORDS
+from web.keys import RECORDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -19,7 +19,7 @@ from tests.fake_clock import FakeClock
 from tests.live_server import LiveServer, staff_client
 from tests.planning.identity_numbers import FODSELSNUMMER
 from tests.planning_web.support import csrf, form_data, plan_meeting
-from web.app import ENGINE, RECORDS
+from web.keys import ENGINE, RECORDS
 
 
 async def rows(server: LiveServer, table: object) -> int:

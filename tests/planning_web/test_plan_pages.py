@@ -23,7 +23,7 @@ from tests.planning_web.support import (
     post_plan,
     read_invitations,
 )
-from web.app import ENGINE
+from web.keys import ENGINE
 
 
 async def counts(server: LiveServer) -> tuple[int, int, int]:

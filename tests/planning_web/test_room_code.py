@@ -14,8 +14,8 @@ from tests.fake_clock import FakeClock
 from tests.live_server import LiveServer, server_settings, staff_client, start_server
 from tests.planning_web.support import plan_meeting
 from web import app as app_module
-from web.app import ENGINE
 from web.client_address import parse_trusted_proxies
+from web.keys import ENGINE
 
 
 async def enter(

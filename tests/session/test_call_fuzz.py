@@ -16,7 +16,7 @@ import pytest
 from session.room_view import meeting_state
 from tests.aiortc_client import CallClient, host_client
 from tests.live_server import LiveServer, create_meeting, staff_client
-from web.app import LIVE, METRICS
+from web.keys import LIVE, METRICS
 
 pytestmark = pytest.mark.timeout(240)
 

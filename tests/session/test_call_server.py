@@ -18,7 +18,7 @@ from session.tables import meetings
 from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from, host_client
 from tests.live_server import LiveServer, create_meeting, staff_client
 from tests.media import clip_frames
-from web.app import ENGINE, LINKS, LIVE, RELAY
+from web.keys import ENGINE, LINKS, LIVE, RELAY
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -16,9 +16,9 @@ from tests.fake_clock import FakeClock
 from tests.live_server import LiveServer, create_meeting, server_settings, staff_client, start_server
 from tests.media import clip_frames
 from web import consent_flow
-from web.app import ENGINE, LIVE, RECORDINGS, RECORDS, RELAY
 from web.cli import main
 from web.effects import carry_out
+from web.keys import ENGINE, LIVE, RECORDINGS, RECORDS, RELAY
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -27,7 +27,7 @@ from session.shared_encoder import SharedEncoder
 from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from, host_client
 from tests.live_server import LiveServer, create_meeting, staff_client
 from tests.media import clip_frames
-from web.app import RELAY
+from web.keys import RELAY
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -12,7 +12,7 @@ import pytest
 from tests.aiortc_client import ArrayVideoTrack, CallClient, host_client
 from tests.live_server import LiveServer, create_meeting, csrf_of, server_settings, staff_client, start_server
 from tests.media import clip_frames
-from web.app import RECORDINGS
+from web.keys import RECORDINGS
 
 pytestmark = pytest.mark.timeout(120)
 LOCAL = re.compile(r"\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}")

@@ -11,7 +11,7 @@ import pytest
 from tests.aiortc_client import ArrayVideoTrack, CallClient, host_client
 from tests.live_server import create_meeting, csrf_of, server_settings, staff_client, start_server
 from tests.media import clip_frames
-from web.app import RECORDINGS
+from web.keys import RECORDINGS
 
 pytestmark = pytest.mark.timeout(120)
 

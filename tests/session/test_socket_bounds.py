@@ -10,7 +10,7 @@ import aiohttp
 import sqlalchemy as sa
 
 from tests.live_server import LiveServer, create_meeting, staff_client
-from web.app import ENGINE
+from web.keys import ENGINE
 
 
 class Socket:

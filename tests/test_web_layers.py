@@ -1,0 +1,73 @@
+"""The shape of ``web/``, read from the source: no import circle between its modules, and the composition root
+``web.app`` imported by no handler (only by the command line that starts the server).
+
+Every import counts, also one inside a function: a local import hides a circle from the reader but not from the
+interpreter.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+ENTRY_POINTS = {"web.cli"}
+"""Modules above the composition root: they start the server and may import ``web.app``."""
+
+
+def _web_imports(path: Path) -> set[str]:
+    """The ``web.*`` modules that ``path`` imports, anywhere in the file."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("web.")}
+        elif isinstance(node, ast.ImportFrom) and node.module is not None and node.level == 0:
+            if node.module == "web":
+                found |= {f"web.{alias.name}" for alias in node.names}
+            elif node.module.startswith("web."):
+                found.add(node.module)
+    return found
+
+
+def web_graph() -> dict[str, set[str]]:
+    modules = {f"web.{p.stem}": p for p in WEB.glob("*.py") if p.stem != "__init__"}
+    return {name: _web_imports(path) & modules.keys() for name, path in modules.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle as a path that ends where it starts, or None (depth-first search with colours)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)) is not None:
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)) is not None:
+            return cycle
+    return None
+
+
+def test_web_has_no_import_circle() -> None:
+    assert find_cycle(web_graph()) is None, " -> ".join(find_cycle(web_graph()) or [])
+
+
+def test_only_entry_points_import_the_composition_root() -> None:
+    importers = sorted(name for name, deps in web_graph().items() if "web.app" in deps)
+    assert set(importers) <= ENTRY_POINTS, importers
+
+
+def test_the_cycle_finder_finds_a_circle() -> None:
+    """The guard above can fail: a three-module circle (the old keys-in-app shape) is found and named."""
+    graph = {"web.app": {"web.pages"}, "web.pages": {"web.keys", "web.app"}, "web.keys": set()}
+    assert find_cycle(graph) == ["web.app", "web.pages", "web.app"]
+    assert find_cycle({"web.app": {"web.pages"}, "web.pages": {"web.keys"}}) is None
