@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.pages import render
+from web.rendering import render
 
 KNOWN_GAPS = (
     ("1.2.4", "captions_live"),

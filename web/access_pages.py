@@ -16,7 +16,8 @@ from session.staff_roles import OrgKind, StaffRole
 from session.tables import organisations
 from web.audit_pages import audit_response
 from web.keys import ACCESS, ENGINE, ORGS, SIGNER
-from web.pages import StaffUser, check_csrf, render, require
+from web.rendering import render
+from web.staff_auth import StaffUser, check_csrf, require
 
 
 def _status(exc: AccessError) -> int:

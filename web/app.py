@@ -85,8 +85,10 @@ from web.keys import (
 from web.live import LiveMeetings
 from web.logging_setup import install_client_error_filter
 from web.metrics import create_metrics
+from web.middlewares import bad_input, domain_errors, error_pages, security_headers
 from web.oidc import OidcClient, OidcSettings, PendingLoginCookie, private_key_from_jwk
 from web.settings import Settings
+from web.staff_auth import staff_gate
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +113,7 @@ def create_app(
 
     install_client_error_filter()
     app = web.Application(
-        client_max_size=256 * 1024, middlewares=[pages.security_headers, pages.error_pages, pages.bad_input]
+        client_max_size=256 * 1024, middlewares=[security_headers, error_pages, bad_input, staff_gate, domain_errors]
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock

@@ -18,7 +18,8 @@ from web.audit_view import (
     to_jsonl,
 )
 from web.keys import RECORDS
-from web.pages import StaffUser, lang_of, render
+from web.rendering import lang_of, render
+from web.staff_auth import StaffUser
 
 READ_LIMIT = 1000
 

@@ -31,7 +31,7 @@ from web.dropin_pages import centre_name, enqueue, opening_hours
 from web.i18n import translate
 from web.keys import ATTEMPTS, CLOCK, ENGINE, LINKS, SETTINGS, SIGNER
 from web.login import SUBJECT_COOKIE, read_subject, seal, unseal
-from web.pages import client_key, lang_of, render
+from web.rendering import client_key, lang_of, render
 
 COOKIE = "samhandling_brukerpass"
 SESSION_SECONDS = 8 * 3600

@@ -31,8 +31,9 @@ from web.brukerpass_pages import hash_key
 from web.dropin_pages import MEETING_KIND
 from web.i18n import translate
 from web.keys import CLOCK, ENGINE, RECORDS, SIGNER
-from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.record_details import local_minutes
+from web.rendering import lang_of, render
+from web.staff_auth import StaffUser, check_csrf, require
 
 BASE = "/staff/brukerpass"
 LATEST = timedelta(days=180)

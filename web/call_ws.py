@@ -52,7 +52,8 @@ from web.effects import carry_out
 from web.i18n import DEFAULT, coded, message_of, translate
 from web.keys import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
 from web.live import LiveMeeting, LiveMeetings, end_socket
-from web.pages import lang_of, link_error_status
+from web.middlewares import link_error_status
+from web.rendering import lang_of
 from web.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from session.invitation_links import DEVICE_COOKIE
 from session.link_tokens import new_device_id, valid_device_id
 from web.i18n import message_of
 from web.keys import LINKS, SETTINGS
-from web.pages import client_key, lang_of, render
+from web.rendering import client_key, lang_of, render
 
 
 async def code_page(request: web.Request) -> web.Response:

@@ -9,9 +9,10 @@ from aiohttp import web
 
 from session.permissions import StaffAction
 from web.keys import ACCESS, ENGINE, RECORDINGS, SIGNER
-from web.pages import lang_of, render, require
 from web.record_details import local_minutes, topics_and_orgs
 from web.recording_pages import _actor, _service
+from web.rendering import lang_of, render
+from web.staff_auth import require
 
 
 async def confirm_delete_recording(request: web.Request) -> web.Response:

@@ -34,7 +34,7 @@ from session.roles import LABELS, Role
 from session.staff_roles import OrgKind
 from web.i18n import DEFAULT, translate
 from web.keys import CLOCK, ENGINE
-from web.pages import lang_of, render
+from web.rendering import lang_of, render
 
 DEPARTMENTS = "|".join(d.value for d in Department)
 PUBLIC = f"/{{department:{DEPARTMENTS}}}/{{centre_id:[0-9]{{1,9}}}}"

@@ -29,7 +29,8 @@ from session.staff_roles import StaffRole
 from web.dropin_pages import DROPIN, MEETING_KIND, address_of, centre_name, closed_text, day_text, opening_hours
 from web.i18n import translate
 from web.keys import CLOCK, ENGINE, LINKS, SETTINGS
-from web.pages import StaffUser, check_csrf, lang_of, render, require
+from web.rendering import lang_of, render
+from web.staff_auth import StaffUser, check_csrf, require
 from web.staff_meeting import csrf_of
 
 

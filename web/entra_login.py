@@ -24,7 +24,7 @@ from web.i18n import translate
 from web.identity_providers import parse_group_roles, roles_from_groups
 from web.keys import BUS, CLOCK, ENGINE, PENDING, RECORDS, SETTINGS, SIGNER, ClockAdapter
 from web.oidc import PENDING_SECONDS, LoginRefused, OidcClient, OidcError, OidcSettings
-from web.pages import lang_of, render
+from web.rendering import lang_of, render
 
 ENTRA = web.AppKey("entra", OidcClient)
 GROUP_ROLES = web.AppKey("entra_group_roles", Mapping[str, frozenset[StaffRole]])

@@ -43,7 +43,8 @@ from session.summary import (
 from session.tables import invitations, meetings
 from web.i18n import voice
 from web.keys import CLOCK, ENGINE, RECORDS
-from web.pages import StaffUser, check_csrf, lang_of, render, require
+from web.rendering import lang_of, render
+from web.staff_auth import StaffUser, check_csrf, require
 from web.staff_meeting import csrf_of, form_lists, meeting_role_of, staff_meeting
 
 PART_ROWS = 4

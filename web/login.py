@@ -20,7 +20,8 @@ from web.auth import COOKIE, SESSION_SECONDS
 from web.authorization_setup import remember_person
 from web.keys import ACCESS, ENGINE, OIDC, PENDING, SETTINGS, SIGNER
 from web.oidc import PENDING_COOKIE, PENDING_SECONDS, LoginRefused, OidcError, ProviderError
-from web.pages import check_csrf, render, require_staff
+from web.rendering import render
+from web.staff_auth import check_csrf, require_staff
 
 SUBJECT_COOKIE = "samhandling_subject"
 """A short-lived signed cookie holding only the login subject, for the access-request form."""

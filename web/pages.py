@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from privacy.user_text import Text
 from session.errors import MeetingInvalid, SessionError
@@ -20,150 +19,17 @@ from session.link_tokens import new_device_id, valid_device_id
 from session.meeting_parties import municipalities_served, parties_for
 from session.meetings import MEETING_KINDS, Meeting, create_meeting, get_meeting
 from session.opening_hours import OSLO
-from session.organisations import can_create_meetings, staff_roles_of
-from session.permissions import ENTRANCE_ROLES, StaffAction, call_role_for, staff_may
-from session.revocation import session_is_current
+from session.organisations import can_create_meetings
+from session.permissions import ENTRANCE_ROLES, StaffAction, call_role_for
 from session.roles import LABELS, Role
 from session.signalling import EndReason
 from session.staff_roles import StaffRole
-from session.tables import organisations, staff
-from web.auth import COOKIE, StaffSession
-from web.client_address import client_address
-from web.i18n import LANGUAGES, NAMES, catalogue, message_of, pick_language, translate, voice
-from web.keys import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER, TEMPLATES
+from web.i18n import catalogue, message_of, translate, voice
+from web.keys import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER
 from web.live import end_socket
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
-
-
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")  # join links must never leak via Referer
-    response.headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
-    if request.path.startswith("/j/") or request.path.startswith("/staff"):
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
-
-
-@web.middleware
-async def bad_input(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Input no handler can read (a form that is not UTF-8, a number too large for the database) is the client's
-    error: 400 with a reason, never a 500 and never a stack trace in the log."""
-    try:
-        return await handler(request)
-    except UnicodeDecodeError:
-        raise web.HTTPBadRequest(text="Skjemaet inneholder tegn som ikke kan leses (ikke UTF-8).") from None
-    except OverflowError:
-        raise web.HTTPBadRequest(text="Et tall i forespørselen er for stort.") from None
-
-
-@web.middleware
-async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status in (403, 404, 410) and "text/html" in request.headers.get("Accept", "") and exc.text:
-            return render(request, "error.html", status=exc.status, message=exc.text)
-        raise
-
-
-def client_key(request: web.Request, purpose: str) -> str:
-    """A keyed hash of the client's address (behind trusted proxies: the forwarded one), for attempt limits only."""
-    address = client_address(
-        request.remote, request.headers.get("X-Forwarded-For"), request.app[SETTINGS].trusted_proxies
-    )
-    return request.app[SIGNER].sign_value(f"client:{purpose}:{address}")
-
-
-def lang_of(request: web.Request) -> str:
-    return pick_language(request.query.get("lang"), request.cookies.get("lang"), request.headers.get("Accept-Language"))
-
-
-def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
-    lang = lang_of(request)
-    env = request.app[TEMPLATES]
-    html = env.get_template(template).render(
-        lang=lang,
-        t=lambda key: translate(lang, key),
-        languages=[(code, NAMES[code]) for code in LANGUAGES],
-        path=request.path,
-        **context,
-    )
-    response = web.Response(text=html, content_type="text/html", status=status)
-    if request.query.get("lang") in LANGUAGES:
-        response.set_cookie("lang", request.query["lang"], max_age=365 * 86400, samesite="Lax", httponly=True)
-    return response
-
-
-@dataclass(frozen=True, slots=True)
-class StaffUser:
-    id: int
-    display_name: str
-    organisation_id: int
-    organisation_kind: str
-    organisation_parent: int | None
-    session: StaffSession
-    roles: frozenset[StaffRole] = frozenset()
-
-    def may(self, action: StaffAction | str) -> bool:
-        """For handlers and templates (menus show only what the user may open)."""
-        return staff_may(self.roles, StaffAction(action))
-
-
-async def current_staff(request: web.Request) -> StaffUser | None:
-    session = request.app[SIGNER].read(request.cookies.get(COOKIE))
-    if session is None:
-        return None
-    async with request.app[ENGINE].connect() as conn:
-        if not await session_is_current(conn, session.staff_id, session.generation):
-            return None  # logged out everywhere, or a right was removed since this cookie was issued
-        query = (
-            select(
-                staff.c.id,
-                staff.c.display_name,
-                staff.c.organisation_id,
-                organisations.c.kind,
-                organisations.c.parent_id,
-            )
-            .join(organisations, organisations.c.id == staff.c.organisation_id)
-            .where(staff.c.id == session.staff_id, staff.c.active)
-        )
-        row = (await conn.execute(query)).first()
-        if row is None:
-            return None
-        roles = frozenset(role for role, _ in await staff_roles_of(conn, session.staff_id))
-    return StaffUser(row.id, row.display_name, row.organisation_id, row.kind, row.parent_id, session, roles)
-
-
-async def require_staff(request: web.Request) -> StaffUser:
-    user = await current_staff(request)
-    if user is None:
-        raise web.HTTPFound("/")
-    return user
-
-
-async def require(request: web.Request, action: StaffAction) -> StaffUser:
-    """The logged-in staff member, if the permission table lets their roles take ``action`` (403 otherwise)."""
-    user = await require_staff(request)
-    if not user.may(action):
-        raise web.HTTPForbidden(text=translate(lang_of(request), "error.forbidden"))
-    return user
-
-
-async def check_csrf(request: web.Request, user: StaffUser) -> dict[str, str]:
-    form = await request.post()
-    token = form.get("csrf")
-    if not request.app[SIGNER].check_csrf(user.session, token if isinstance(token, str) else None):
-        raise web.HTTPForbidden(text="Skjemaet er utløpt eller ugyldig. Last siden på nytt og prøv igjen.")
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+from web.middlewares import link_error_status
+from web.rendering import lang_of, render
+from web.staff_auth import StaffUser, current_staff, form_of, staff_of, staff_route
 
 
 async def index(request: web.Request) -> web.Response:
@@ -171,9 +37,10 @@ async def index(request: web.Request) -> web.Response:
     return render(request, "index.html", dev_mode=settings.dev_mode, user=await current_staff(request))
 
 
+@staff_route(None)
 async def staff_home(request: web.Request) -> web.Response:
     """Every staff member lands here; the menu and the meeting list show only what their roles allow."""
-    user = await require_staff(request)
+    user = staff_of(request)
     rows: list[Meeting] = []
     served: list[tuple[int, str]] = []
     async with request.app[ENGINE].connect() as conn:
@@ -231,19 +98,16 @@ async def _links(request: web.Request, meeting_id: str, roles: list[Role], user:
     return out
 
 
+@staff_route(StaffAction.MANAGE_LINKS)
 async def link_action(request: web.Request) -> web.Response:
     """The host withdraws a link, or frees it from the device it is bound to; its live connection ends now."""
-    user = await require(request, StaffAction.MANAGE_LINKS)
-    await check_csrf(request, user)
+    user = staff_of(request)
     invitation_id = int(request.match_info["id"])
     links = request.app[LINKS]
-    try:
-        if request.match_info["action"] == "revoke":
-            await links.revoke(actor_staff_id=user.id, invitation_id=invitation_id)
-        else:
-            await links.reset_device(actor_staff_id=user.id, invitation_id=invitation_id)
-    except SessionError as exc:
-        raise web.HTTPNotFound(text=message_of(exc, lang_of(request))) from None
+    if request.match_info["action"] == "revoke":
+        await links.revoke(actor_staff_id=user.id, invitation_id=invitation_id)
+    else:
+        await links.reset_device(actor_staff_id=user.id, invitation_id=invitation_id)
     for meeting in list(request.app[LIVE].meetings.values()):
         participant = meeting.room.find_by_invitation(invitation_id)
         socket = meeting.sockets.get(participant.id) if participant is not None else None
@@ -252,9 +116,9 @@ async def link_action(request: web.Request) -> web.Response:
     raise web.HTTPFound("/staff")
 
 
+@staff_route(StaffAction.CREATE_MEETING)
 async def create(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.CREATE_MEETING)
-    form = await check_csrf(request, user)
+    user, form = staff_of(request), form_of(request)
     settings, now = request.app[SETTINGS], request.app[CLOCK]()
     roles = _link_roles((await request.post()).getall("roles", []))
     try:
@@ -300,11 +164,11 @@ async def create(request: web.Request) -> web.Response:
 PERSONAL_LINK_TTL = timedelta(hours=12)
 
 
+@staff_route(StaffAction.JOIN_MEETING)
 async def join_own(request: web.Request) -> web.Response:
     """A staff member joins a meeting of their organisation with a link of their own: the only way to staff
     powers in a call (oral consent, admitting, resuming someone, recording), valid only with their login."""
-    user = await require(request, StaffAction.JOIN_MEETING)
-    await check_csrf(request, user)
+    user = staff_of(request)
     role = call_role_for(user.roles)
     async with request.app[ENGINE].connect() as conn:
         meeting = await get_meeting_for(conn, user.id, request.match_info["meeting_id"])
@@ -312,12 +176,9 @@ async def join_own(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="Fant ikke møtet.")
     if meeting.status == "cancelled":
         raise web.HTTPConflict(text="Møtet er avlyst.")
-    try:
-        issued = await request.app[LINKS].issue(
-            actor_staff_id=user.id, meeting_id=meeting.id, role=role, ttl=PERSONAL_LINK_TTL, host=True
-        )
-    except SessionError as exc:
-        raise web.HTTPNotFound(text=message_of(exc, lang_of(request))) from None
+    issued = await request.app[LINKS].issue(
+        actor_staff_id=user.id, meeting_id=meeting.id, role=role, ttl=PERSONAL_LINK_TTL, host=True
+    )
     raise web.HTTPSeeOther(f"/j/{issued.token}")
 
 
@@ -346,9 +207,9 @@ def user_role_is_municipal(user: StaffUser) -> bool:
     return user.organisation_kind in ("municipality", "municipality_unit")
 
 
+@staff_route(StaffAction.ISSUE_LINKS)
 async def new_link(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.ISSUE_LINKS)
-    form = await check_csrf(request, user)
+    user, form = staff_of(request), form_of(request)
     async with request.app[ENGINE].connect() as conn:
         meeting = await get_meeting_for(conn, user.id, request.match_info["meeting_id"])
     if meeting is None:  # another organisation's meeting is as unknown as a missing one
@@ -413,15 +274,6 @@ async def join_page(request: web.Request) -> web.Response:
         secure = request.app[SETTINGS].base_url.startswith("https://")
         response.set_cookie(DEVICE_COOKIE, new_device_id(), httponly=True, samesite="Lax", secure=secure)
     return response
-
-
-def link_error_status(exc: SessionError) -> int:
-    """403 for forged, altered or unknown links; 410 for expired or revoked; 409 for another device."""
-    return {
-        "link_expired": 410,
-        "link_revoked": 410,
-        "link_in_use": 409,
-    }.get(exc.code, 403)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -51,8 +51,9 @@ from session.tables import invitations
 from web import journal_pages, precheck_pages, room_code_pages
 from web.i18n import message_of, voice
 from web.keys import CLOCK, ENGINE, LINKS, SETTINGS
-from web.pages import StaffUser, check_csrf, lang_of, render, require
+from web.rendering import lang_of, render
 from web.room_code_pages import LINK_GRACE, MIN_LINK_TTL, ROOM_PATH, room_pepper
+from web.staff_auth import StaffUser, check_csrf, require
 from web.staff_meeting import csrf_of, form_lists, join_role, meeting_role_of, staff_meeting, when_text
 
 ICS_HEADERS = {

@@ -14,13 +14,12 @@ import os
 
 from aiohttp import web
 
-from session.errors import SessionError
 from session.invitation_links import DEVICE_COOKIE
 from session.link_tokens import new_device_id, valid_device_id
 from session.meetings import Invitation, get_meeting
-from web.i18n import catalogue, message_of, translate
+from web.i18n import catalogue, translate
 from web.keys import ENGINE, LINKS, SETTINGS
-from web.pages import lang_of, link_error_status, render
+from web.rendering import lang_of, render
 
 DOWNLOAD_DEFAULT = 512 * 1024
 DOWNLOAD_MAX = 2 * 1024 * 1024
@@ -29,17 +28,9 @@ _CHUNK = 64 * 1024
 
 
 async def _invitation(request: web.Request) -> Invitation:
-    """The link's invitation for this device, without binding the link (as the join page checks it)."""
-    try:
-        return await request.app[LINKS].check(request.match_info["token"], request.cookies.get(DEVICE_COOKIE))
-    except SessionError as exc:
-        raise _refusal(exc, lang_of(request)) from None
-
-
-def _refusal(exc: SessionError, lang: str) -> web.HTTPException:
-    status = link_error_status(exc)
-    kind = {410: web.HTTPGone, 409: web.HTTPConflict, 429: web.HTTPTooManyRequests}.get(status, web.HTTPForbidden)
-    return kind(text=message_of(exc, lang))
+    """The link's invitation for this device, without binding the link (as the join page checks it); a refused
+    link is answered by ``web.middlewares.domain_errors`` (403, 409 or 410)."""
+    return await request.app[LINKS].check(request.match_info["token"], request.cookies.get(DEVICE_COOKIE))
 
 
 def _strings(lang: str) -> str:

@@ -14,21 +14,15 @@ from aiohttp import web
 
 from recordings import store
 from recordings.access import Playback, StaffActor
-from recordings.errors import (
-    AccessDenied,
-    InvalidRecordingRequest,
-    RecordingError,
-    RecordingNotAllowed,
-    RecordingNotFound,
-)
 from recordings.retention import DeletionTrigger
 from recordings.store import ComplianceEntry
 from session.organisations import audit_scope, org_scope
 from session.permissions import StaffAction
 from session.subject_refs import staff_ref
 from web.keys import ENGINE, RECORDINGS, SIGNER
-from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.record_details import local_minutes, topics_and_orgs
+from web.rendering import lang_of, render
+from web.staff_auth import StaffUser, form_of, staff_of, staff_route
 
 CHUNK_LIMIT = 4 * 1024 * 1024  # one Range response at most; the browser asks for the rest
 
@@ -66,15 +60,6 @@ async def _readable(request: web.Request, entries: Sequence[ComplianceEntry]) ->
     return {"topics": topics, "orgs": orgs, "when": lambda moment: local_minutes(moment, lang)}
 
 
-def _http_error(exc: RecordingError) -> web.HTTPException:
-    """Another organisation's recording is as unknown as a missing one; refusals say why, in Norwegian."""
-    if isinstance(exc, AccessDenied | RecordingNotFound):
-        return web.HTTPNotFound(text=str(exc))
-    if isinstance(exc, InvalidRecordingRequest | RecordingNotAllowed):
-        return web.HTTPForbidden(text=str(exc))
-    return web.HTTPConflict(text=str(exc))
-
-
 async def _stream(
     request: web.Request, playback: Playback, start: int, end: int, *, status: int, headers: dict[str, str]
 ) -> web.StreamResponse:
@@ -93,18 +78,20 @@ async def _stream(
         playback.close()
 
 
+@staff_route(StaffAction.LIST_RECORDINGS)
 async def recordings_page(request: web.Request) -> web.Response:
     _service(request)
-    user = await require(request, StaffAction.LIST_RECORDINGS)
+    user = staff_of(request)
     actor = await _actor(request, user)
     entries = await request.app[RECORDINGS].compliance_view(actor.org_ids)
     return render(request, "recordings.html", user=user, entries=entries, compliance=False,
                   csrf=request.app[SIGNER].csrf_token(user.session), **await _readable(request, entries))  # fmt: skip
 
 
+@staff_route(StaffAction.READ_RECORDING_STATES)
 async def compliance_page(request: web.Request) -> web.Response:
     _service(request)
-    user = await require(request, StaffAction.READ_RECORDING_STATES)
+    user = staff_of(request)
     async with request.app[ENGINE].connect() as conn:
         scope = await audit_scope(conn, user.id)
     if not scope:
@@ -114,20 +101,18 @@ async def compliance_page(request: web.Request) -> web.Response:
                   csrf=request.app[SIGNER].csrf_token(user.session), **await _readable(request, entries))  # fmt: skip
 
 
+@staff_route(StaffAction.PLAY_RECORDING)
 async def media(request: web.Request) -> web.StreamResponse:
     """The WebM, decrypted on the fly for one Range at a time; the first request of a viewing is audited."""
     _service(request)
-    user = await require(request, StaffAction.PLAY_RECORDING)
+    user = staff_of(request)
     actor = await _actor(request, user)
     try:
         start = request.http_range.start or 0
         stop = request.http_range.stop
     except ValueError:
         raise web.HTTPRequestRangeNotSatisfiable() from None
-    try:
-        playback = await request.app[RECORDINGS].open_playback(request.match_info["id"], actor, audit_access=start == 0)
-    except RecordingError as exc:
-        raise _http_error(exc) from None
+    playback = await request.app[RECORDINGS].open_playback(request.match_info["id"], actor, audit_access=start == 0)
     size = playback.size
     end = min(size, stop if stop is not None else size, start + CHUNK_LIMIT)
     if start >= size and size > 0:
@@ -141,9 +126,10 @@ async def media(request: web.Request) -> web.StreamResponse:
     )
 
 
+@staff_route(StaffAction.LIST_RECORDINGS)
 async def recording_page(request: web.Request) -> web.Response:
     _service(request)
-    user = await require(request, StaffAction.LIST_RECORDINGS)
+    user = staff_of(request)
     actor = await _actor(request, user)
     service = request.app[RECORDINGS]
     entries = await service.compliance_view(actor.org_ids)
@@ -157,69 +143,55 @@ async def recording_page(request: web.Request) -> web.Response:
                   csrf=request.app[SIGNER].csrf_token(user.session))  # fmt: skip
 
 
+@staff_route(StaffAction.EXPORT_RECORDING)
 async def export(request: web.Request) -> web.StreamResponse:
     """An explicit act with a reason: a custody record names the organisation that now holds a copy."""
     _service(request)
-    user = await require(request, StaffAction.EXPORT_RECORDING)
-    form = await check_csrf(request, user)
+    user, form = staff_of(request), form_of(request)
     actor = await _actor(request, user)
-    try:
-        custody, playback = await request.app[RECORDINGS].export(
-            request.match_info["id"], actor, org_id=await _party(request, user, actor), reason=form.get("reason", "")
-        )
-    except RecordingError as exc:
-        raise _http_error(exc) from None
+    custody, playback = await request.app[RECORDINGS].export(
+        request.match_info["id"], actor, org_id=await _party(request, user, actor), reason=form.get("reason", "")
+    )
     disposition = {"Content-Disposition": f"attachment; filename=opptak-{custody.id}.webm"}
     return await _stream(request, playback, 0, playback.size, status=200, headers=disposition)
 
 
+@staff_route(StaffAction.EXPORT_RECORDING)
 async def close_custody(request: web.Request) -> web.Response:
     """The exported copy has been destroyed; until then the organisation cannot confirm it holds none."""
     _service(request)
-    user = await require(request, StaffAction.EXPORT_RECORDING)
-    await check_csrf(request, user)
+    user = staff_of(request)
     actor = await _actor(request, user)
-    try:
-        record = await request.app[RECORDINGS].close_custody(request.match_info["id"], actor)
-    except RecordingError as exc:
-        raise _http_error(exc) from None
+    record = await request.app[RECORDINGS].close_custody(request.match_info["id"], actor)
     raise web.HTTPFound(f"/staff/recordings/{record.recording_id}")
 
 
+@staff_route(StaffAction.DELETE_RECORDING)
 async def delete(request: web.Request) -> web.Response:
     _service(request)
-    user = await require(request, StaffAction.DELETE_RECORDING)
-    await check_csrf(request, user)
+    user = staff_of(request)
     actor = await _actor(request, user)
-    try:
-        await request.app[RECORDINGS].request_deletion(request.match_info["id"], trigger=DeletionTrigger.HOST, by=actor)
-    except RecordingError as exc:
-        raise _http_error(exc) from None
+    await request.app[RECORDINGS].request_deletion(request.match_info["id"], trigger=DeletionTrigger.HOST, by=actor)
     raise web.HTTPFound(f"/staff/recordings/{request.match_info['id']}")
 
 
+@staff_route(StaffAction.CONFIRM_DELETION)
 async def confirm(request: web.Request) -> web.Response:
     """The user's own organisation confirms it holds no copy (custody records must be closed first)."""
     _service(request)
-    user = await require(request, StaffAction.CONFIRM_DELETION)
-    await check_csrf(request, user)
+    user = staff_of(request)
     actor = await _actor(request, user)
-    try:
-        party = await _party(request, user, actor)
-        await request.app[RECORDINGS].confirm_no_copy(request.match_info["id"], org_id=party, by=actor)
-    except RecordingError as exc:
-        raise _http_error(exc) from None
+    party = await _party(request, user, actor)
+    await request.app[RECORDINGS].confirm_no_copy(request.match_info["id"], org_id=party, by=actor)
     raise web.HTTPFound(f"/staff/recordings/{request.match_info['id']}")
 
 
+@staff_route(StaffAction.READ_CERTIFICATE)
 async def certificate(request: web.Request) -> web.Response:
     _service(request)
-    user = await require(request, StaffAction.READ_CERTIFICATE)
+    user = staff_of(request)
     actor = await _actor(request, user)
-    try:
-        text = await request.app[RECORDINGS].certificate(request.match_info["id"], actor.org_ids)
-    except RecordingError as exc:
-        raise _http_error(exc) from None
+    text = await request.app[RECORDINGS].certificate(request.match_info["id"], actor.org_ids)
     if text is None:
         raise web.HTTPNotFound(text="Fant ikke slettebeviset.")
     return web.Response(text=text, content_type="application/json",

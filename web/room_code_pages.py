@@ -21,7 +21,7 @@ from session.permissions import ENTRANCE_ROLES
 from session.planning_store import RoomCodeOutcome, check_room_code, load_plan
 from session.roles import LABELS, Role
 from web.keys import ATTEMPTS, CLOCK, ENGINE, LINKS, SIGNER
-from web.pages import client_key, lang_of, render
+from web.rendering import client_key, lang_of, render
 from web.staff_meeting import join_role
 
 ROOM_PATH = "/rom"

@@ -14,7 +14,7 @@ from session.permissions import call_role_for
 from session.planning import OSLO, MeetingPlan, ParticipantKind
 from session.roles import Role
 from web.keys import ENGINE, SIGNER
-from web.pages import StaffUser
+from web.staff_auth import StaffUser
 
 
 def join_role(kind: ParticipantKind) -> Role | None:
