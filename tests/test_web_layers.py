@@ -10,6 +10,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.live_server import server_settings
+from web.app import create_app
+from web.staff_auth import StaffRoute, route_of
+
 WEB = Path(__file__).resolve().parent.parent / "web"
 ENTRY_POINTS = {"web.cli"}
 """Modules above the composition root: they start the server and may import ``web.app``."""
@@ -71,3 +75,21 @@ def test_the_cycle_finder_finds_a_circle() -> None:
     graph = {"web.app": {"web.pages"}, "web.pages": {"web.keys", "web.app"}, "web.keys": set()}
     assert find_cycle(graph) == ["web.app", "web.pages", "web.app"]
     assert find_cycle({"web.app": {"web.pages"}, "web.pages": {"web.keys"}}) is None
+
+
+def test_every_staff_route_passes_the_staff_gate(tmp_path: Path) -> None:
+    """Authentication, role and CSRF are checked once, by ``staff_gate``, for every route declared with
+    ``staff_route``: a staff URL whose handler is not declared would run unchecked, so none may exist."""
+    app = create_app(server_settings(tmp_path / "data"))
+    unmarked, checked = [], 0
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = str(info.get("formatter") or info.get("path") or "")
+        if path == "/staff" or path.startswith("/staff/"):
+            checked += 1
+            if route_of(route.handler) is None:
+                unmarked.append((route.method, path))
+    assert not unmarked
+    assert checked > 40  # the walk saw the staff routes (GET also answers HEAD)
+    logout = next(r for r in app.router.routes() if r.resource is not None and r.resource.canonical == "/logout")
+    assert route_of(logout.handler) == StaffRoute(None, csrf=True)

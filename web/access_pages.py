@@ -17,7 +17,7 @@ from session.tables import organisations
 from web.audit_pages import audit_response
 from web.keys import ACCESS, ENGINE, ORGS, SIGNER
 from web.rendering import render
-from web.staff_auth import StaffUser, check_csrf, require
+from web.staff_auth import StaffUser, form_of, staff_of, staff_route
 
 
 def _status(exc: AccessError) -> int:
@@ -42,14 +42,15 @@ async def _page(request: web.Request, user: StaffUser, *, status: int = 200, err
     )
 
 
+@staff_route(StaffAction.MANAGE_ACCESS)
 async def access_page(request: web.Request) -> web.Response:
-    return await _page(request, await require(request, StaffAction.MANAGE_ACCESS))
+    return await _page(request, staff_of(request))
 
 
+@staff_route(StaffAction.MANAGE_ACCESS)
 async def revoke(request: web.Request) -> web.Response:
     """Removing the right ends that person's sessions and live meetings at once."""
-    user = await require(request, StaffAction.MANAGE_ACCESS)
-    form = await check_csrf(request, user)
+    user, form = staff_of(request), form_of(request)
     try:
         await request.app[ACCESS].revoke_formidler(
             actor_staff_id=user.id, staff_id=int(form.get("staff_id", "")), organisation_id=int(form.get("org", ""))
@@ -61,9 +62,9 @@ async def revoke(request: web.Request) -> web.Response:
     raise web.HTTPFound("/staff/access")
 
 
+@staff_route(StaffAction.MANAGE_ACCESS)
 async def answer(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.MANAGE_ACCESS)
-    form = await check_csrf(request, user)
+    user, form = staff_of(request), form_of(request)
     try:
         await request.app[ACCESS].answer_request(
             actor_staff_id=user.id, request_id=int(request.match_info["id"]), approve=form.get("approve") == "1"
@@ -75,8 +76,9 @@ async def answer(request: web.Request) -> web.Response:
     raise web.HTTPFound("/staff/access")
 
 
+@staff_route(StaffAction.READ_AUDIT)
 async def audit_page(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.READ_AUDIT)
+    user = staff_of(request)
     async with request.app[ENGINE].connect() as conn:
         if not await holds_role(conn, user.id, StaffRole.COMPLIANCE_OFFICER):
             raise web.HTTPForbidden(text="Bare personvernombudet har denne siden.")
@@ -108,14 +110,15 @@ async def _orgs_page(
                   csrf=request.app[SIGNER].csrf_token(user.session))  # fmt: skip
 
 
+@staff_route(StaffAction.MANAGE_ORGANISATIONS)
 async def organisations_page(request: web.Request) -> web.Response:
     """The centre opens a municipality or unit for the service by its organisation number (a manual step)."""
-    return await _orgs_page(request, await require(request, StaffAction.MANAGE_ORGANISATIONS))
+    return await _orgs_page(request, staff_of(request))
 
 
+@staff_route(StaffAction.MANAGE_ORGANISATIONS)
 async def create_organisation(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.MANAGE_ORGANISATIONS)
-    form = await check_csrf(request, user)
+    user, form = staff_of(request), form_of(request)
     parent = form.get("parent_id") or None
     try:
         await request.app[ORGS].create(
@@ -133,9 +136,9 @@ async def create_organisation(request: web.Request) -> web.Response:
     raise web.HTTPFound("/staff/organisations")
 
 
+@staff_route(StaffAction.MANAGE_ORGANISATIONS)
 async def set_enabled(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.MANAGE_ORGANISATIONS)
-    form = await check_csrf(request, user)
+    user, form = staff_of(request), form_of(request)
     try:
         await request.app[ORGS].set_enabled(
             actor_staff_id=user.id, org_id=int(request.match_info["id"]), enabled=form.get("enabled") == "1"

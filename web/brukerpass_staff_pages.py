@@ -33,7 +33,7 @@ from web.i18n import translate
 from web.keys import CLOCK, ENGINE, RECORDS, SIGNER
 from web.record_details import local_minutes
 from web.rendering import lang_of, render
-from web.staff_auth import StaffUser, check_csrf, require
+from web.staff_auth import StaffUser, form_of, staff_of, staff_route
 
 BASE = "/staff/brukerpass"
 LATEST = timedelta(days=180)
@@ -67,7 +67,7 @@ async def page(
     request: web.Request, *, status: int = 200, issued: tuple[str, str] | None = None,
     error: BrukerpassError | None = None,
 ) -> web.Response:  # fmt: skip
-    user = await require(request, StaffAction.MANAGE_BRUKERPASS)
+    user = staff_of(request)
     centre_id, lang, now = centre_of(user), lang_of(request), request.app[CLOCK]()
     async with request.app[ENGINE].connect() as conn:
         holders = await holders_of(conn, centre_id)
@@ -110,13 +110,14 @@ async def page(
     )
 
 
+@staff_route(StaffAction.MANAGE_BRUKERPASS)
 async def overview(request: web.Request) -> web.Response:
     return await page(request)
 
 
+@staff_route(StaffAction.MANAGE_BRUKERPASS)
 async def issue(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.MANAGE_BRUKERPASS)
-    form = await check_csrf(request, user)
+    user, form = staff_of(request), form_of(request)
     try:
         reference = check_reference(form.get("reference", "")[:200])
     except BrukerpassError as exc:
@@ -142,9 +143,10 @@ def _id(request: web.Request) -> int:
         raise web.HTTPNotFound() from None
 
 
+@staff_route(StaffAction.MANAGE_BRUKERPASS)
 async def confirm_revoke(request: web.Request) -> web.Response:
     """Withdrawing a code removes a right: a page says what happens and asks once more."""
-    user = await require(request, StaffAction.MANAGE_BRUKERPASS)
+    user = staff_of(request)
     holder_id = _id(request)
     async with request.app[ENGINE].connect() as conn:
         holder = next((h for h in await holders_of(conn, centre_of(user)) if h.id == holder_id), None)
@@ -165,9 +167,9 @@ async def confirm_revoke(request: web.Request) -> web.Response:
     )
 
 
+@staff_route(StaffAction.MANAGE_BRUKERPASS)
 async def revoke(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.MANAGE_BRUKERPASS)
-    await check_csrf(request, user)
+    user = staff_of(request)
     async with request.app[ENGINE].begin() as conn:
         done = await revoke_holder(conn, holder_id=_id(request), centre_id=centre_of(user), now=request.app[CLOCK]())
         if done:
@@ -177,10 +179,10 @@ async def revoke(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(BASE)
 
 
+@staff_route(StaffAction.MANAGE_BRUKERPASS)
 async def agree_time(request: web.Request) -> web.Response:
     """Creates the meeting a holder asked for at the agreed time; the holder sees it on their page."""
-    user = await require(request, StaffAction.MANAGE_BRUKERPASS)
-    form = await check_csrf(request, user)
+    user, form = staff_of(request), form_of(request)
     request_id, centre_id, now = _id(request), centre_of(user), request.app[CLOCK]()
     try:
         # Typed in Oslo time; stored in UTC (SQLite keeps no offset).
@@ -209,9 +211,9 @@ async def agree_time(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(BASE)
 
 
+@staff_route(StaffAction.MANAGE_BRUKERPASS)
 async def close(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.MANAGE_BRUKERPASS)
-    await check_csrf(request, user)
+    user = staff_of(request)
     async with request.app[ENGINE].begin() as conn:
         done = await close_request(conn, request_id=_id(request), centre_id=centre_of(user), staff_id=user.id)
         if done:

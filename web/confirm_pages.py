@@ -12,12 +12,13 @@ from web.keys import ACCESS, ENGINE, RECORDINGS, SIGNER
 from web.record_details import local_minutes, topics_and_orgs
 from web.recording_pages import _actor, _service
 from web.rendering import lang_of, render
-from web.staff_auth import require
+from web.staff_auth import staff_of, staff_route
 
 
+@staff_route(StaffAction.DELETE_RECORDING)
 async def confirm_delete_recording(request: web.Request) -> web.Response:
     _service(request)
-    user = await require(request, StaffAction.DELETE_RECORDING)
+    user = staff_of(request)
     actor = await _actor(request, user)
     entries = await request.app[RECORDINGS].compliance_view(actor.org_ids)
     entry = next((e for e in entries if e.recording.id == request.match_info["id"]), None)
@@ -53,8 +54,9 @@ async def confirm_delete_recording(request: web.Request) -> web.Response:
     )
 
 
+@staff_route(StaffAction.MANAGE_ACCESS)
 async def confirm_revoke(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.MANAGE_ACCESS)
+    user = staff_of(request)
     try:
         staff_id, org_id = int(request.query.get("staff_id", "")), int(request.query.get("org", ""))
     except ValueError:

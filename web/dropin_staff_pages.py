@@ -30,7 +30,7 @@ from web.dropin_pages import DROPIN, MEETING_KIND, address_of, centre_name, clos
 from web.i18n import translate
 from web.keys import CLOCK, ENGINE, LINKS, SETTINGS
 from web.rendering import lang_of, render
-from web.staff_auth import StaffUser, check_csrf, require
+from web.staff_auth import StaffUser, form_of, staff_of, staff_route
 from web.staff_meeting import csrf_of
 
 
@@ -71,7 +71,7 @@ async def technician_page(
     message: str | None = None,
     problems: dict[str, str] | None = None,
 ) -> web.Response:
-    user = await require(request, StaffAction.TAKE_DROPIN)
+    user = staff_of(request)
     department, centre_id, _ = await _technician(request, user)
     centre = await centre_name(request, centre_id)
     hours = await opening_hours(request, centre_id, department)
@@ -108,22 +108,24 @@ async def technician_page(
     )
 
 
+@staff_route(StaffAction.TAKE_DROPIN)
 async def technician_landing(request: web.Request) -> web.Response:
     return await technician_page(request)
 
 
+@staff_route(StaffAction.TAKE_DROPIN)
 async def queue_json(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.TAKE_DROPIN)
+    user = staff_of(request)
     department, centre_id, _ = await _technician(request, user)
     rows = await _waiting_rows(request, centre_id, department)
     return web.json_response({"count": len(rows), "waiting": rows})
 
 
+@staff_route(StaffAction.TAKE_DROPIN)
 async def take_next(request: web.Request) -> web.Response:
     """The longest-waiting caller into a new meeting: their link goes to their page, the host link to the
     technician. If the meeting cannot be made, the caller keeps their place."""
-    user = await require(request, StaffAction.TAKE_DROPIN)
-    await check_csrf(request, user)
+    user = staff_of(request)
     department, centre_id, host_role = await _technician(request, user)
     state, now, key = request.app[DROPIN], request.app[CLOCK](), (centre_id, department)
     async with state.line(request, key) as line:
@@ -164,10 +166,10 @@ def _parse_clock(value: str) -> time | None:
     return parsed.replace(second=0, microsecond=0)
 
 
+@staff_route(StaffAction.TAKE_DROPIN)
 async def save_exception(request: web.Request) -> web.Response:
     """A day with other hours than usual (or closed), with a short reason such as "personalmøte"."""
-    user = await require(request, StaffAction.TAKE_DROPIN)
-    form = await check_csrf(request, user)
+    user, form = staff_of(request), form_of(request)
     department, centre_id, _ = await _technician(request, user)
     problems: dict[str, str] = {}
     try:

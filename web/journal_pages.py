@@ -44,7 +44,7 @@ from session.tables import invitations, meetings
 from web.i18n import voice
 from web.keys import CLOCK, ENGINE, RECORDS
 from web.rendering import lang_of, render
-from web.staff_auth import StaffUser, check_csrf, require
+from web.staff_auth import StaffUser, staff_of, staff_route
 from web.staff_meeting import csrf_of, form_lists, meeting_role_of, staff_meeting
 
 PART_ROWS = 4
@@ -99,17 +99,18 @@ def _repair_values(form: Mapping[str, list[str]], serials: Iterable[str] = ()) -
     }
 
 
+@staff_route(StaffAction.WRITE_REPAIR)
 async def repair_form(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.WRITE_REPAIR)
+    user = staff_of(request)
     meeting = await staff_meeting(request, user)
     async with request.app[ENGINE].connect() as conn:
         stored = await load_plan(conn, meeting.id)
     return await _repair_page(request, user, meeting, _repair_values({}, stored.plan.serial_numbers if stored else ()))
 
 
+@staff_route(StaffAction.WRITE_REPAIR)
 async def repair_save(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.WRITE_REPAIR)
-    await check_csrf(request, user)
+    user = staff_of(request)
     meeting = await staff_meeting(request, user)
     form = await form_lists(request)
     try:
@@ -252,8 +253,9 @@ async def _summary_page(
     )
 
 
+@staff_route(StaffAction.READ_SUMMARY)
 async def summary_view(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.READ_SUMMARY)
+    user = staff_of(request)
     meeting = await staff_meeting(request, user)
     async with request.app[ENGINE].connect() as conn:
         confirmed = await load_summary(conn, meeting.id)
@@ -266,9 +268,9 @@ async def summary_view(request: web.Request) -> web.Response:
     return await _summary_page(request, user, meeting, values)
 
 
+@staff_route(StaffAction.WRITE_SUMMARY)
 async def summary_confirm(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.WRITE_SUMMARY)
-    await check_csrf(request, user)
+    user = staff_of(request)
     meeting = await staff_meeting(request, user)
     form = await form_lists(request)
     now = request.app[CLOCK]()
@@ -329,7 +331,7 @@ async def summary_confirm(request: web.Request) -> web.Response:
 
 
 async def _confirmed(request: web.Request) -> tuple[Meeting, Any]:
-    user = await require(request, StaffAction.READ_SUMMARY)
+    user = staff_of(request)
     meeting = await staff_meeting(request, user)
     async with request.app[ENGINE].connect() as conn:
         summary = await load_summary(conn, meeting.id)
@@ -338,6 +340,7 @@ async def _confirmed(request: web.Request) -> tuple[Meeting, Any]:
     return meeting, summary
 
 
+@staff_route(StaffAction.READ_SUMMARY)
 async def summary_print(request: web.Request) -> web.Response:
     """The printable page. Its own stylesheet is inline, so the page gets a CSP that allows exactly that style."""
     _, summary = await _confirmed(request)
@@ -349,6 +352,7 @@ async def summary_print(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", headers={"Content-Security-Policy": csp})
 
 
+@staff_route(StaffAction.READ_SUMMARY)
 async def summary_json(request: web.Request) -> web.Response:
     meeting, summary = await _confirmed(request)
     return web.Response(

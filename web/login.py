@@ -21,7 +21,7 @@ from web.authorization_setup import remember_person
 from web.keys import ACCESS, ENGINE, OIDC, PENDING, SETTINGS, SIGNER
 from web.oidc import PENDING_COOKIE, PENDING_SECONDS, LoginRefused, OidcError, ProviderError
 from web.rendering import render
-from web.staff_auth import check_csrf, require_staff
+from web.staff_auth import staff_of, staff_route
 
 SUBJECT_COOKIE = "samhandling_subject"
 """A short-lived signed cookie holding only the login subject, for the access-request form."""
@@ -110,10 +110,10 @@ async def callback(request: web.Request) -> web.Response:
     raise response
 
 
+@staff_route(None)
 async def logout(request: web.Request) -> web.Response:
     """Logging out ends every session of this person (all devices), not only this cookie."""
-    user = await require_staff(request)
-    await check_csrf(request, user)
+    user = staff_of(request)
     await request.app[ACCESS].end_sessions(staff_id=user.id)
     response = web.HTTPFound("/")
     response.del_cookie(COOKIE)

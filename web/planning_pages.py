@@ -53,7 +53,7 @@ from web.i18n import message_of, voice
 from web.keys import CLOCK, ENGINE, LINKS, SETTINGS
 from web.rendering import lang_of, render
 from web.room_code_pages import LINK_GRACE, MIN_LINK_TTL, ROOM_PATH, room_pepper
-from web.staff_auth import StaffUser, check_csrf, require
+from web.staff_auth import StaffUser, form_of, staff_of, staff_route
 from web.staff_meeting import csrf_of, form_lists, join_role, meeting_role_of, staff_meeting, when_text
 
 ICS_HEADERS = {
@@ -245,16 +245,17 @@ async def _plan_page(
     )
 
 
+@staff_route(StaffAction.PLAN_MEETING)
 async def plan_form(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.PLAN_MEETING)
+    user = staff_of(request)
     async with request.app[ENGINE].connect() as conn:
         host_role = await meeting_role_of(conn, user.id)
     return await _plan_page(request, user, _default_values(request.app[CLOCK](), host_role))
 
 
+@staff_route(StaffAction.PLAN_MEETING)
 async def plan_create(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.PLAN_MEETING)
-    await check_csrf(request, user)
+    user = staff_of(request)
     form = await form_lists(request)
     now = request.app[CLOCK]()
     try:
@@ -293,8 +294,9 @@ async def plan_create(request: web.Request) -> web.Response:
     return _invitations_page(request, user, meeting, StoredPlan(plan, sequence, None), issued)
 
 
+@staff_route(StaffAction.PLAN_MEETING)
 async def plan_edit_form(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.PLAN_MEETING)
+    user = staff_of(request)
     meeting = await staff_meeting(request, user)
     async with request.app[ENGINE].connect() as conn:
         stored = await load_plan(conn, meeting.id)
@@ -308,9 +310,9 @@ async def plan_edit_form(request: web.Request) -> web.Response:
     return await _plan_page(request, user, values, meeting=meeting)
 
 
+@staff_route(StaffAction.PLAN_MEETING)
 async def plan_update(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.PLAN_MEETING)
-    await check_csrf(request, user)
+    user = staff_of(request)
     meeting = await staff_meeting(request, user)
     form = await form_lists(request)
     now = request.app[CLOCK]()
@@ -336,10 +338,10 @@ async def plan_update(request: web.Request) -> web.Response:
     return _invitations_page(request, user, meeting, StoredPlan(plan, sequence, None), issued)
 
 
+@staff_route(StaffAction.PLAN_MEETING)
 async def invitation_download(request: web.Request) -> web.Response:
     """The .ics of one invitation shown on the page that made it; the link must belong to this meeting."""
-    user = await require(request, StaffAction.PLAN_MEETING)
-    form = await check_csrf(request, user)
+    user, form = staff_of(request), form_of(request)
     meeting = await staff_meeting(request, user)
     code, pin = normalize_room_code(form.get("code", "")), normalize_pin(form.get("pin", ""))
     if code is None or pin is None:
@@ -367,8 +369,9 @@ async def invitation_download(request: web.Request) -> web.Response:
 # --- cancelling ----------------------------------------------------------------------------------------------
 
 
+@staff_route(StaffAction.CANCEL_MEETING)
 async def cancel_form(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.CANCEL_MEETING)
+    user = staff_of(request)
     meeting = await staff_meeting(request, user)
     async with request.app[ENGINE].connect() as conn:
         stored = await load_plan(conn, meeting.id)
@@ -386,9 +389,9 @@ async def cancel_form(request: web.Request) -> web.Response:
     )
 
 
+@staff_route(StaffAction.CANCEL_MEETING)
 async def cancel(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.CANCEL_MEETING)
-    await check_csrf(request, user)
+    user = staff_of(request)
     meeting = await staff_meeting(request, user)
     now = request.app[CLOCK]()
     error: str | None = None
@@ -423,8 +426,9 @@ def _cancellation_text(request: web.Request, meeting_id: str, stored: StoredPlan
     return cancellation_text(details_for(request, meeting_id, stored, None, None), voice=voice(lang_of(request)))
 
 
+@staff_route(StaffAction.CANCEL_MEETING)
 async def cancellation_download(request: web.Request) -> web.Response:
-    user = await require(request, StaffAction.CANCEL_MEETING)
+    user = staff_of(request)
     meeting = await staff_meeting(request, user)
     async with request.app[ENGINE].connect() as conn:
         stored = await load_plan(conn, meeting.id)
