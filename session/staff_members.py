@@ -48,3 +48,10 @@ async def current_member(engine: AsyncEngine, staff_id: int, generation: int) ->
             return None
         roles = frozenset(role for role, _ in await staff_roles_of(conn, staff_id))
     return StaffMember(row.id, row.display_name, row.organisation_id, row.kind, row.parent_id, roles)
+
+
+async def active_subjects(engine: AsyncEngine) -> list[tuple[str, str]]:
+    """(login subject, display name) of every active staff member: the development login offers these."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(staff.c.subject, staff.c.display_name).where(staff.c.active))
+        return [(r.subject, r.display_name) for r in rows]

@@ -93,3 +93,50 @@ def test_every_staff_route_passes_the_staff_gate(tmp_path: Path) -> None:
     assert checked > 40  # the walk saw the staff routes (GET also answers HEAD)
     logout = next(r for r in app.router.routes() if r.resource is not None and r.resource.canonical == "/logout")
     assert route_of(logout.handler) == StaffRoute(None, csrf=True)
+
+
+HANDLER_MODULES = {f"web.{p.stem}" for p in WEB.glob("*.py") if "router.add_" in p.read_text(encoding="utf-8")}
+"""Modules that add routes: the HTTP edge, which reads requests and renders answers."""
+STILL_OPENING = {
+    "web.access_pages",
+    "web.brukerpass_pages",
+    "web.brukerpass_staff_pages",
+    "web.call_ws",
+    "web.confirm_pages",
+    "web.dropin_pages",
+    "web.dropin_staff_pages",
+    "web.entra_login",
+    "web.login",
+    "web.pages",
+    "web.precheck_pages",
+    "web.recording_pages",
+}
+"""Handler modules that still open connections or import tables themselves, to move into services (shrink it)."""
+
+
+def _database_uses(path: Path) -> list[str]:
+    """Table imports and ``engine.connect()`` / ``engine.begin()`` calls in a module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.rsplit(".", 1)[-1].endswith("tables"):
+            found.append(f"imports {node.module}")
+        elif isinstance(node, ast.Import):
+            found += [f"imports {a.name}" for a in node.names if a.name.rsplit(".", 1)[-1].endswith("tables")]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("connect", "begin")
+            and "engine" in ast.unparse(node.func.value).lower()
+        ):
+            found.append(f"line {node.lineno}: {ast.unparse(node.func)}()")
+    return found
+
+
+def test_handlers_leave_the_database_to_services() -> None:
+    """A handler reads the request and renders; the feature's service (``session/*_service.py``) owns the
+    transaction. Modules on the allow-list still do it themselves; a module that no longer does must leave it."""
+    uses = {name: _database_uses(WEB / f"{name.removeprefix('web.')}.py") for name in HANDLER_MODULES}
+    offenders = {name: found for name, found in uses.items() if found and name not in STILL_OPENING}
+    assert not offenders
+    cleaned = sorted(name for name in STILL_OPENING if not uses.get(name))
+    assert not cleaned, f"take these off STILL_OPENING: {cleaned}"

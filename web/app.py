@@ -16,7 +16,6 @@ from typing import Any
 import aiohttp
 import jinja2
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.keys import load_or_create_signing_key
@@ -31,12 +30,14 @@ from session.access import Access
 from session.attempt_store import DatabaseAttemptLimiter
 from session.ice import enable_loopback_candidates
 from session.invitation_links import InvitationLinks
+from session.journal_service import JournalService
 from session.link_tokens import LinkKeys
 from session.meetings import meeting_exists
 from session.organisations import Organisations
+from session.planning_service import PlanningService
 from session.relay import MediaRelay, RelayConfig
 from session.revocation import RevocationBus, watch_revocations
-from session.tables import staff
+from session.staff_members import active_subjects
 from web import (
     a11y_pages,
     access_pages,
@@ -67,12 +68,14 @@ from web.keys import (
     BUS,
     CLOCK,
     ENGINE,
+    JOURNAL,
     LINKS,
     LIVE,
     METRICS,
     OIDC,
     ORGS,
     PENDING,
+    PLANNING,
     RECORDINGS,
     RECORDS,
     RELAY,
@@ -87,6 +90,7 @@ from web.logging_setup import install_client_error_filter
 from web.metrics import create_metrics
 from web.middlewares import bad_input, domain_errors, error_pages, security_headers
 from web.oidc import OidcClient, OidcSettings, PendingLoginCookie, private_key_from_jwk
+from web.room_code_pages import room_pepper
 from web.settings import Settings
 from web.staff_auth import staff_gate
 
@@ -141,6 +145,8 @@ def create_app(
         attempts = DatabaseAttemptLimiter(engine, secret)
         app[ATTEMPTS] = attempts
         app[LINKS] = InvitationLinks(engine, records.audit, ClockAdapter(clock), LinkKeys(secret), limiter=attempts)
+        app[JOURNAL] = JournalService(engine, records.consent, ClockAdapter(clock))
+        app[PLANNING] = PlanningService(engine, app[LINKS], ClockAdapter(clock), pepper=room_pepper(app))
         watcher = asyncio.create_task(watch_revocations(engine, app[BUS]))
         forgetting = asyncio.create_task(_sweep_attempts(attempts, clock))
         sweeper: asyncio.Task[None] | None = None
@@ -290,10 +296,8 @@ def _oidc_settings(app: web.Application, settings: Settings, secret: bytes) -> O
     issuer = f"{settings.base_url}/dev-idp"
 
     async def demo_staff() -> list[DevUser]:
-        async with app[ENGINE].connect() as conn:
-            rows = await conn.execute(select(staff.c.subject, staff.c.display_name).where(staff.c.active))
-            # A citizen with a Brukerpass logs in through ID-porten too; they are no staff member.
-            return [DevUser(r.subject, r.display_name) for r in rows] + [DEMO_CITIZEN]
+        # A citizen with a Brukerpass logs in through ID-porten too; they are no staff member.
+        return [DevUser(subject, name) for subject, name in await active_subjects(app[ENGINE])] + [DEMO_CITIZEN]
 
     setup_dev_idp(
         app,

@@ -13,11 +13,10 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from privacy.audit_record import AuditRecord
 from session.meetings import Meeting
@@ -25,27 +24,22 @@ from session.nb_format import format_clock
 from session.permissions import StaffAction
 from session.planning import OSLO
 from session.planning_errors import PlanningError
-from session.planning_store import list_repairs, load_plan, load_summary, save_repair, save_summary
 from session.repair import DECISION_LABELS, RepairDecision, parse_repair_form
 from session.roles import Role
 from session.roster import OFF_CAMERA_ROLES
-from session.stored_time import stored_utc
-from session.subject_refs import link_ref
 from session.summary import (
     MAX_COUNT,
     ConsentEntry,
     Presence,
     build_summary,
-    consent_entries,
     summary_html,
     summary_to_json,
 )
-from session.tables import invitations, meetings
 from web.i18n import voice
-from web.keys import CLOCK, ENGINE, RECORDS
+from web.keys import CLOCK, JOURNAL, PLANNING, RECORDS
 from web.rendering import lang_of, render
 from web.staff_auth import StaffUser, staff_of, staff_route
-from web.staff_meeting import csrf_of, form_lists, meeting_role_of, staff_meeting
+from web.staff_meeting import csrf_of, form_lists, staff_meeting
 
 PART_ROWS = 4
 _STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
@@ -63,9 +57,9 @@ async def _repair_page(
     problems: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    async with request.app[ENGINE].connect() as conn:
-        diagnoses = await list_repairs(conn, meeting.id)
-        stored = await load_plan(conn, meeting.id)
+    journal = request.app[JOURNAL]
+    diagnoses = await journal.repairs(meeting.id)
+    planned = await journal.planned_serials(meeting.id)
     return render(
         request,
         "repair.html",
@@ -78,7 +72,7 @@ async def _repair_page(
         decisions=[d.value for d in RepairDecision],
         decision_labels={d.value: label for d, label in DECISION_LABELS.items()},
         diagnoses=diagnoses,
-        planned_serials=stored.plan.serial_numbers if stored else (),
+        planned_serials=planned,
         saved=request.query.get("lagret") == "1",
     )
 
@@ -103,9 +97,8 @@ def _repair_values(form: Mapping[str, list[str]], serials: Iterable[str] = ()) -
 async def repair_form(request: web.Request) -> web.Response:
     user = staff_of(request)
     meeting = await staff_meeting(request, user)
-    async with request.app[ENGINE].connect() as conn:
-        stored = await load_plan(conn, meeting.id)
-    return await _repair_page(request, user, meeting, _repair_values({}, stored.plan.serial_numbers if stored else ()))
+    planned = await request.app[JOURNAL].planned_serials(meeting.id)
+    return await _repair_page(request, user, meeting, _repair_values({}, planned))
 
 
 @staff_route(StaffAction.WRITE_REPAIR)
@@ -117,8 +110,7 @@ async def repair_save(request: web.Request) -> web.Response:
         diagnosis = parse_repair_form(form)
     except PlanningError as exc:
         return await _repair_page(request, user, meeting, _repair_values(form), problems=exc.problems, status=400)
-    async with request.app[ENGINE].begin() as conn:
-        await save_repair(conn, meeting.id, diagnosis, recorded_by=user.id, now=request.app[CLOCK]())
+    await request.app[JOURNAL].save_repair(meeting.id, diagnosis, recorded_by=user.id)
     raise web.HTTPSeeOther(f"/staff/meetings/{meeting.id}/reparasjon?lagret=1")
 
 
@@ -159,32 +151,6 @@ def presence_from_audit(records: Iterable[AuditRecord]) -> tuple[Counter[str], C
             role = str(details["participant_role"])
             on_max[role] = max(on_max[role], 1)
     return +on_max, +off_max
-
-
-async def _meeting_times(request: web.Request, meeting: Meeting) -> tuple[datetime, datetime | None, list[str]]:
-    """Start, end (None while it has not ended) and planned equipment of a meeting."""
-    now = request.app[CLOCK]()
-    async with request.app[ENGINE].connect() as conn:
-        stored = await load_plan(conn, meeting.id)
-        created = (await conn.execute(select(meetings.c.created_at).where(meetings.c.id == meeting.id))).scalar_one()
-    if stored is None:
-        start = stored_utc(created)
-        return start, now, []
-    plan = stored.plan
-    end = plan.ends_at if now >= plan.ends_at else (now if now >= plan.starts_at else None)
-    return plan.starts_at, end, list(plan.serial_numbers)
-
-
-async def _consents(request: web.Request, meeting_id: str) -> list[ConsentEntry]:
-    async with request.app[ENGINE].connect() as conn:
-        rows = (
-            await conn.execute(
-                select(invitations.c.id, invitations.c.role).where(invitations.c.meeting_id == meeting_id)
-            )
-        ).all()
-    role_of = {link_ref(row.id): row.role for row in rows}
-    state = await request.app[RECORDS].consent.state(meeting_id)
-    return consent_entries(state.consents(meeting_id), role_of)
 
 
 def _consent_rows(entries: Iterable[ConsentEntry]) -> list[dict[str, Any]]:
@@ -231,9 +197,9 @@ async def _summary_page(
     problems: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    start, end, serials = await _meeting_times(request, meeting)
-    async with request.app[ENGINE].connect() as conn:
-        repairs = await list_repairs(conn, meeting.id)
+    journal = request.app[JOURNAL]
+    times = await journal.meeting_times(meeting)
+    repairs = await journal.repairs(meeting.id)
     return render(
         request,
         "summary.html",
@@ -243,13 +209,13 @@ async def _summary_page(
         meeting=meeting,
         values=values,
         problems=dict(problems or {}),
-        consents=_consent_rows(await _consents(request, meeting.id)),
-        equipment=list(dict.fromkeys([*serials, *(r.serial_number for r in repairs)])),
+        consents=_consent_rows(await journal.consents(meeting.id)),
+        equipment=list(dict.fromkeys([*times.serials, *(r.serial_number for r in repairs)])),
         repair=repairs[-1] if repairs else None,
         decision_labels={d.value: label for d, label in DECISION_LABELS.items()},
         max_count=MAX_COUNT,
-        started=start,
-        ended=end,
+        started=times.start,
+        ended=times.end,
     )
 
 
@@ -257,8 +223,7 @@ async def _summary_page(
 async def summary_view(request: web.Request) -> web.Response:
     user = staff_of(request)
     meeting = await staff_meeting(request, user)
-    async with request.app[ENGINE].connect() as conn:
-        confirmed = await load_summary(conn, meeting.id)
+    confirmed = await request.app[JOURNAL].summary(meeting.id)
     if confirmed is not None:
         return render(request, "summary_done.html", user=user, meeting=meeting, summary=confirmed)
     entries = await request.app[RECORDS].audit.entries(org_ids=None, meeting_id=meeting.id, limit=1000)
@@ -292,22 +257,22 @@ async def summary_confirm(request: web.Request) -> web.Response:
         problems["present"] = f"Antall til stede må være et helt tall fra 0 til {MAX_COUNT}."
     elif not present:
         problems["present"] = "Oppgi minst én rolle som var til stede."
-    start, end, serials = await _meeting_times(request, meeting)
-    if end is None:
+    journal = request.app[JOURNAL]
+    times = await journal.meeting_times(meeting)
+    if times.end is None:
         problems["meeting"] = "Sammendraget kan bekreftes når møtet har begynt."
-    async with request.app[ENGINE].connect() as conn:
-        role = await meeting_role_of(conn, user.id)
-        repairs = await list_repairs(conn, meeting.id)
+    role = await request.app[PLANNING].call_role(user.id)
+    repairs = await journal.repairs(meeting.id)
     if role is None:
         problems["meeting"] = "Bare den som leder møtet kan bekrefte sammendraget."
-    consents = await _consents(request, meeting.id)
+    consents = await journal.consents(meeting.id)
     try:
         summary = build_summary(
             meeting_id=meeting.id,
             kind=meeting.kind,
             topic=values["topic"],
-            starts_at=start,
-            ends_at=end,
+            starts_at=times.start,
+            ends_at=times.end,
             present=[p for p in present if p.count > 0],
             consents=consents,
             outcome=values["outcome"],
@@ -315,7 +280,7 @@ async def summary_confirm(request: web.Request) -> web.Response:
             next_contact_on=next_on,
             confirmed_at=now,
             confirmed_by_role=role or Role.FORMIDLER,
-            equipment=[*serials, *(r.serial_number for r in repairs)],
+            equipment=[*times.serials, *(r.serial_number for r in repairs)],
             repair=repairs[-1] if repairs else None,
         )
     except PlanningError as exc:
@@ -323,8 +288,7 @@ async def summary_confirm(request: web.Request) -> web.Response:
     if problems:
         return await _summary_page(request, user, meeting, values, problems=problems, status=400)
     try:
-        async with request.app[ENGINE].begin() as conn:
-            await save_summary(conn, summary, confirmed_by=user.id)
+        await journal.confirm(summary, confirmed_by=user.id)
     except PlanningError as exc:
         return await _summary_page(request, user, meeting, values, problems=exc.problems, status=409)
     raise web.HTTPSeeOther(f"/staff/meetings/{meeting.id}/sammendrag")
@@ -333,8 +297,7 @@ async def summary_confirm(request: web.Request) -> web.Response:
 async def _confirmed(request: web.Request) -> tuple[Meeting, Any]:
     user = staff_of(request)
     meeting = await staff_meeting(request, user)
-    async with request.app[ENGINE].connect() as conn:
-        summary = await load_summary(conn, meeting.id)
+    summary = await request.app[JOURNAL].summary(meeting.id)
     if summary is None:
         raise web.HTTPNotFound(text="Sammendraget er ikke bekreftet ennå.")
     return meeting, summary

@@ -18,7 +18,9 @@ from recordings.service import RecordingService
 from session.access import Access
 from session.attempt_limits import AttemptLimiter
 from session.invitation_links import InvitationLinks
+from session.journal_service import JournalService
 from session.organisations import Organisations
+from session.planning_service import PlanningService
 from session.relay import MediaRelay
 from session.revocation import RevocationBus
 from web.auth import SessionSigner
@@ -46,6 +48,8 @@ ATTEMPTS: web.AppKey[AttemptLimiter] = web.AppKey("attempts")
 """Failed guesses (join codes, room codes) per keyed hash of a client, counted in the shared database."""
 OIDC = web.AppKey("oidc", OidcClient)
 PENDING = web.AppKey("pending_login", PendingLoginCookie)
+PLANNING = web.AppKey("planning", PlanningService)
+JOURNAL = web.AppKey("journal", JournalService)
 RECORDINGS = web.AppKey("recordings", RecordingService)
 """Present only when a key-encryption key is configured: without one, nothing can be recorded."""
 

@@ -10,17 +10,13 @@ room code with a higher SEQUENCE and revokes the old links; a cancellation needs
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from privacy.user_text import Text
-from session.errors import MeetingInvalid, SessionError
+from session.errors import SessionError
 from session.invitation_ics import (
     InvitationDetails,
     cancellation_ics,
@@ -29,56 +25,27 @@ from session.invitation_ics import (
     invitation_text,
     meeting_uid,
 )
-from session.isolation import meetings_visible_to
-from session.link_tokens import token_hash
-from session.meeting_parties import municipalities_served, parties_for
-from session.meetings import MEETING_KINDS, Meeting, create_meeting
-from session.organisations import can_create_meetings
+from session.meetings import MEETING_KINDS, Meeting
 from session.permissions import StaffAction
-from session.planning import OSLO, MeetingPlan, ParticipantKind, parse_plan
+from session.planning import OSLO, ParticipantKind, parse_plan
 from session.planning_errors import PlanningError
-from session.planning_store import (
-    StoredPlan,
-    cancel_plan,
-    issue_room_code,
-    load_plan,
-    save_plan,
-)
-from session.planning_tables import room_codes
+from session.planning_service import Issued
+from session.planning_store import StoredPlan
 from session.roles import LABELS, Role
 from session.room_code import RoomCredentials, normalize_pin, normalize_room_code
-from session.tables import invitations
 from web import journal_pages, precheck_pages, room_code_pages
 from web.i18n import message_of, voice
-from web.keys import CLOCK, ENGINE, LINKS, SETTINGS
+from web.keys import CLOCK, PLANNING, SETTINGS
 from web.rendering import lang_of, render
-from web.room_code_pages import LINK_GRACE, MIN_LINK_TTL, ROOM_PATH, room_pepper
+from web.room_code_pages import ROOM_PATH
 from web.staff_auth import StaffUser, form_of, staff_of, staff_route
-from web.staff_meeting import csrf_of, form_lists, join_role, meeting_role_of, staff_meeting, when_text
+from web.staff_meeting import csrf_of, form_lists, staff_meeting, when_text
 
 ICS_HEADERS = {
     "Content-Type": "text/calendar; charset=utf-8; method=REQUEST",
     "Content-Disposition": 'attachment; filename="samhandling-invitasjon.ics"',
 }
 # --- invitations ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class WayIn:
-    """One invitation as shown once: who it is for and the token of its join link."""
-
-    participant: str
-    """A ParticipantKind value, or "host" for the planner's own link."""
-    role: Role
-    token: str
-
-
-@dataclass(frozen=True, slots=True)
-class Issued:
-    sequence: int
-    credentials: RoomCredentials
-    ways_in: tuple[WayIn, ...]
-    without_link: tuple[str, ...]
 
 
 def _domain(base_url: str) -> str:
@@ -103,48 +70,6 @@ def details_for(
         fallback_address=f"{base}{ROOM_PATH}",
         precheck_url=f"{base}/j/{token}/sjekk" if token else None,
     )
-
-
-def link_ttl(plan: MeetingPlan, now: datetime) -> timedelta:
-    return max(plan.ends_at + LINK_GRACE - now, MIN_LINK_TTL)
-
-
-async def _new_room_code(
-    request: web.Request, conn: AsyncConnection, meeting_id: str, plan: MeetingPlan
-) -> RoomCredentials:
-    """A new room code + PIN for the meeting, inside the caller's transaction (it replaces any earlier one)."""
-    now = request.app[CLOCK]()
-    expires_at = now + link_ttl(plan, now)
-    return await issue_room_code(conn, meeting_id, now=now, expires_at=expires_at, pepper=room_pepper(request.app))
-
-
-async def _revoke_links(request: web.Request, meeting_id: str, user: StaffUser) -> None:
-    """Every link of the meeting stops working (a change or a cancellation); each revocation is audited."""
-    async with request.app[ENGINE].connect() as conn:
-        rows = await conn.execute(
-            select(invitations.c.id).where(invitations.c.meeting_id == meeting_id, invitations.c.revoked_at.is_(None))
-        )
-        ids = list(rows.scalars().all())
-    for invitation_id in ids:
-        await request.app[LINKS].revoke(actor_staff_id=user.id, invitation_id=invitation_id)
-
-
-async def _issue_links(
-    request: web.Request, meeting_id: str, plan: MeetingPlan, user: StaffUser, host_role: Role
-) -> tuple[tuple[WayIn, ...], tuple[str, ...]]:
-    """The planner's host link and one link per planned participant (Husbanken has no call role yet)."""
-    links, ttl = request.app[LINKS], link_ttl(plan, request.app[CLOCK]())
-    host = await links.issue(actor_staff_id=user.id, meeting_id=meeting_id, role=host_role, ttl=ttl, host=True)
-    ways_in = [WayIn("host", host_role, host.token)]
-    without: list[str] = []
-    for kind in plan.participants:
-        role = join_role(kind)
-        if role is None:
-            without.append(kind.value)
-        elif kind.value != host_role.value:  # the planner is that participant; their host link covers it
-            issued = await links.issue(actor_staff_id=user.id, meeting_id=meeting_id, role=role, ttl=ttl)
-            ways_in.append(WayIn(kind.value, role, issued.token))
-    return tuple(ways_in), tuple(without)
 
 
 def _invitations_page(
@@ -225,9 +150,7 @@ async def _plan_page(
     status: int = 200,
 ) -> web.Response:
     lang = lang_of(request)
-    async with request.app[ENGINE].connect() as conn:
-        mine = [] if meeting is not None else await meetings_visible_to(conn, user.id, limit=20)
-        served = [] if meeting is not None else await municipalities_served(conn, user.organisation_id)
+    forms = None if meeting is not None else await request.app[PLANNING].forms(user.id, user.organisation_id)
     return render(
         request,
         "plan.html",
@@ -240,16 +163,15 @@ async def _plan_page(
         roles=[(r.value, LABELS[lang][r]) for r in Role],
         participant_kinds=[p.value for p in ParticipantKind],
         meeting=meeting,
-        meetings=mine,
-        municipalities=served,
+        meetings=forms.meetings if forms else [],
+        municipalities=forms.municipalities if forms else [],
     )
 
 
 @staff_route(StaffAction.PLAN_MEETING)
 async def plan_form(request: web.Request) -> web.Response:
     user = staff_of(request)
-    async with request.app[ENGINE].connect() as conn:
-        host_role = await meeting_role_of(conn, user.id)
+    host_role = await request.app[PLANNING].call_role(user.id)
     return await _plan_page(request, user, _default_values(request.app[CLOCK](), host_role))
 
 
@@ -262,45 +184,32 @@ async def plan_create(request: web.Request) -> web.Response:
         plan = parse_plan(form, now=now)
     except PlanningError as exc:
         return await _plan_page(request, user, _values(form), problems=exc.problems, status=400)
-    async with request.app[ENGINE].connect() as conn:
-        host_role = await meeting_role_of(conn, user.id)
-        allowed = host_role is not None and await can_create_meetings(conn, user.organisation_id)
-    if host_role is None or not allowed:
+    host_role = await request.app[PLANNING].planner_role(user.id, user.organisation_id)
+    if host_role is None:
         problem = {"meeting": "Du har ikke rett til å planlegge møter for enheten din ennå."}
         return await _plan_page(request, user, _values(form), problems=problem, status=403)
+    choice = form.get("municipality", [""])[0]
     try:
-        async with request.app[ENGINE].begin() as conn:
-            choice = form.get("municipality", [""])[0]
-            parties = await parties_for(conn, user.organisation_id, int(choice) if choice.isdecimal() else None)
-            if not await can_create_meetings(conn, parties.municipal_id):
-                raise MeetingInvalid(Text("err.meeting.party_closed"))
-            meeting = await create_meeting(
-                conn,
-                organisation_id=parties.municipal_id,
-                centre_id=parties.centre_id,
-                topic=plan.topic,
-                kind=plan.kind,
-                created_by=user.id,
-                now=now,
-            )
-            sequence = await save_plan(conn, meeting.id, plan, now=now)
-            credentials = await _new_room_code(request, conn, meeting.id, plan)
-        ways_in, without = await _issue_links(request, meeting.id, plan, user, host_role)
+        meeting, issued = await request.app[PLANNING].create(
+            staff_id=user.id,
+            organisation_id=user.organisation_id,
+            municipality=int(choice) if choice.isdecimal() else None,
+            plan=plan,
+            host_role=host_role,
+        )
     except SessionError as exc:
         return await _plan_page(
             request, user, _values(form), problems={"meeting": message_of(exc, lang_of(request))}, status=400
         )
-    issued = Issued(sequence, credentials, ways_in, without)
-    return _invitations_page(request, user, meeting, StoredPlan(plan, sequence, None), issued)
+    return _invitations_page(request, user, meeting, StoredPlan(plan, issued.sequence, None), issued)
 
 
 @staff_route(StaffAction.PLAN_MEETING)
 async def plan_edit_form(request: web.Request) -> web.Response:
     user = staff_of(request)
     meeting = await staff_meeting(request, user)
-    async with request.app[ENGINE].connect() as conn:
-        stored = await load_plan(conn, meeting.id)
-        host_role = await meeting_role_of(conn, user.id)
+    stored = await request.app[PLANNING].plan(meeting.id)
+    host_role = await request.app[PLANNING].call_role(user.id)
     if stored is None:  # a meeting made without a plan gets one now
         values = _default_values(request.app[CLOCK](), host_role) | {"topic": meeting.topic, "kind": meeting.kind}
     elif stored.cancelled_at is not None:
@@ -320,22 +229,18 @@ async def plan_update(request: web.Request) -> web.Response:
         plan = parse_plan(form, now=now)
     except PlanningError as exc:
         return await _plan_page(request, user, _values(form), problems=exc.problems, meeting=meeting, status=400)
-    async with request.app[ENGINE].connect() as conn:
-        host_role = await meeting_role_of(conn, user.id)
+    host_role = await request.app[PLANNING].call_role(user.id)
     if host_role is None:
         problem = {"meeting": "Du har ikke rett til å endre møter."}
         return await _plan_page(request, user, _values(form), problems=problem, meeting=meeting, status=403)
     try:
-        async with request.app[ENGINE].begin() as conn:
-            sequence = await save_plan(conn, meeting.id, plan, now=now)
-            credentials = await _new_room_code(request, conn, meeting.id, plan)
-        await _revoke_links(request, meeting.id, user)  # the old links; the old room code is already replaced
-        ways_in, without = await _issue_links(request, meeting.id, plan, user, host_role)
+        issued = await request.app[PLANNING].change(
+            staff_id=user.id, meeting_id=meeting.id, plan=plan, host_role=host_role
+        )
     except SessionError as exc:
         problems = exc.problems if isinstance(exc, PlanningError) else {"meeting": message_of(exc, lang_of(request))}
         return await _plan_page(request, user, _values(form), problems=problems, meeting=meeting, status=400)
-    issued = Issued(sequence, credentials, ways_in, without)
-    return _invitations_page(request, user, meeting, StoredPlan(plan, sequence, None), issued)
+    return _invitations_page(request, user, meeting, StoredPlan(plan, issued.sequence, None), issued)
 
 
 @staff_route(StaffAction.PLAN_MEETING)
@@ -347,17 +252,8 @@ async def invitation_download(request: web.Request) -> web.Response:
     if code is None or pin is None:
         raise web.HTTPBadRequest(text="Romkoden eller PIN-koden mangler. Last ned fra siden med invitasjonene.")
     now, token = request.app[CLOCK](), form.get("token", "")
-    async with request.app[ENGINE].connect() as conn:
-        link = (
-            await conn.execute(
-                select(invitations.c.meeting_id).where(
-                    invitations.c.token_hash == token_hash(token), invitations.c.revoked_at.is_(None)
-                )
-            )
-        ).first()
-        stored = await load_plan(conn, meeting.id)
-        current = (await conn.execute(select(room_codes.c.code).where(room_codes.c.meeting_id == meeting.id))).first()
-    if link is None or link.meeting_id != meeting.id or stored is None or current is None or current.code != code:
+    stored = await request.app[PLANNING].invitation_plan(meeting.id, token, code)
+    if stored is None:
         raise web.HTTPBadRequest(text="Invitasjonen hører ikke til dette møtet. Last ned fra siden med invitasjonene.")
     if stored.cancelled_at is not None:
         raise web.HTTPGone(text="Møtet er avlyst.")
@@ -373,8 +269,7 @@ async def invitation_download(request: web.Request) -> web.Response:
 async def cancel_form(request: web.Request) -> web.Response:
     user = staff_of(request)
     meeting = await staff_meeting(request, user)
-    async with request.app[ENGINE].connect() as conn:
-        stored = await load_plan(conn, meeting.id)
+    stored = await request.app[PLANNING].plan(meeting.id)
     return render(
         request,
         "plan_cancel.html",
@@ -393,17 +288,12 @@ async def cancel_form(request: web.Request) -> web.Response:
 async def cancel(request: web.Request) -> web.Response:
     user = staff_of(request)
     meeting = await staff_meeting(request, user)
-    now = request.app[CLOCK]()
     error: str | None = None
     try:
-        async with request.app[ENGINE].begin() as conn:
-            await cancel_plan(conn, meeting.id, now=now)
+        await request.app[PLANNING].cancel(staff_id=user.id, meeting_id=meeting.id)
     except PlanningError as exc:
         error = exc.message
-    else:
-        await _revoke_links(request, meeting.id, user)
-    async with request.app[ENGINE].connect() as conn:
-        stored = await load_plan(conn, meeting.id)
+    stored = await request.app[PLANNING].plan(meeting.id)
     return render(
         request,
         "plan_cancel.html",
@@ -430,8 +320,7 @@ def _cancellation_text(request: web.Request, meeting_id: str, stored: StoredPlan
 async def cancellation_download(request: web.Request) -> web.Response:
     user = staff_of(request)
     meeting = await staff_meeting(request, user)
-    async with request.app[ENGINE].connect() as conn:
-        stored = await load_plan(conn, meeting.id)
+    stored = await request.app[PLANNING].plan(meeting.id)
     if stored is None or stored.cancelled_at is None:
         raise web.HTTPNotFound(text="Møtet er ikke avlyst.")
     details = details_for(request, meeting.id, stored, None, None)

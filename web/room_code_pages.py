@@ -11,24 +11,17 @@ link (staff join through their own login).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from aiohttp import web
 
 from session.errors import SessionError
-from session.meetings import get_meeting
 from session.permissions import ENTRANCE_ROLES
-from session.planning_store import RoomCodeOutcome, check_room_code, load_plan
+from session.planning_store import RoomCodeOutcome
 from session.roles import LABELS, Role
-from web.keys import ATTEMPTS, CLOCK, ENGINE, LINKS, SIGNER
+from web.keys import ATTEMPTS, CLOCK, LINKS, PLANNING, SIGNER
 from web.rendering import client_key, lang_of, render
-from web.staff_meeting import join_role
 
 ROOM_PATH = "/rom"
 """The fallback address printed in every invitation, where the room code and PIN are typed."""
-LINK_GRACE = timedelta(hours=2)
-"""Links and the room code stay valid this long after the planned end (meetings run over)."""
-MIN_LINK_TTL = timedelta(minutes=30)
 
 
 def room_pepper(app: web.Application) -> bytes:
@@ -69,22 +62,15 @@ async def room_enter(request: web.Request) -> web.Response:
         return _room_page(request, status=400, error="roomcode.error.role")
     if not await limiter.attempt(key, now.timestamp()):  # charged now, given back below unless it fails
         return _room_page(request, status=403, error="roomcode.error.wrong", role=role_value)
-    issue: tuple[str, int, timedelta] | None = None
-    async with request.app[ENGINE].begin() as conn:  # commits the failure count when refusing, too
-        result = await check_room_code(conn, code, pin, now=now, pepper=room_pepper(request.app))
-        if result.outcome is RoomCodeOutcome.OK and result.meeting_id is not None:
-            stored = await load_plan(conn, result.meeting_id)
-            planner = await get_meeting(conn, result.meeting_id)
-            if stored is not None and planner is not None and role in {join_role(p) for p in stored.plan.participants}:
-                ttl = max(stored.plan.ends_at + LINK_GRACE - now, MIN_LINK_TTL)
-                issue = (result.meeting_id, planner.created_by, ttl)
+    result = await request.app[PLANNING].room_entry(code, pin, role)
     if result.outcome in (RoomCodeOutcome.OK, RoomCodeOutcome.EXPIRED):
         await limiter.refund(key)
-    if issue is not None:
-        meeting_id, planner_id, ttl = issue
+    if result.meeting_id is not None and result.planner_id is not None and result.ttl is not None:
         try:
             # Issued in the planner's name: the code stands for their invitation, and stops working with their rights.
-            link = await request.app[LINKS].issue(actor_staff_id=planner_id, meeting_id=meeting_id, role=role, ttl=ttl)
+            link = await request.app[LINKS].issue(
+                actor_staff_id=result.planner_id, meeting_id=result.meeting_id, role=role, ttl=result.ttl
+            )
         except SessionError:
             return _room_page(request, status=410, error="roomcode.error.expired", role=role_value)
         raise web.HTTPSeeOther(f"/j/{link.token}")
