@@ -103,8 +103,6 @@ STILL_OPENING = {
     "web.brukerpass_staff_pages",
     "web.call_ws",
     "web.confirm_pages",
-    "web.dropin_pages",
-    "web.dropin_staff_pages",
     "web.entra_login",
     "web.login",
     "web.pages",

@@ -28,6 +28,7 @@ from recordings.retention import RetentionPolicy
 from recordings.service import RecordingService
 from session.access import Access
 from session.attempt_store import DatabaseAttemptLimiter
+from session.dropin_service import DropInService
 from session.ice import enable_loopback_candidates
 from session.invitation_links import InvitationLinks
 from session.journal_service import JournalService
@@ -67,6 +68,7 @@ from web.keys import (
     ATTEMPTS,
     BUS,
     CLOCK,
+    DROPIN,
     ENGINE,
     JOURNAL,
     LINKS,
@@ -145,6 +147,7 @@ def create_app(
         attempts = DatabaseAttemptLimiter(engine, secret)
         app[ATTEMPTS] = attempts
         app[LINKS] = InvitationLinks(engine, records.audit, ClockAdapter(clock), LinkKeys(secret), limiter=attempts)
+        app[DROPIN] = DropInService(engine)
         app[JOURNAL] = JournalService(engine, records.consent, ClockAdapter(clock))
         app[PLANNING] = PlanningService(engine, app[LINKS], ClockAdapter(clock), pepper=room_pepper(app))
         watcher = asyncio.create_task(watch_revocations(engine, app[BUS]))

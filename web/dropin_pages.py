@@ -13,27 +13,21 @@ department opens and how else to reach the centre.
 from __future__ import annotations
 
 import math
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
 
 from session.departments import Department
 from session.dropin_queue import QueueStatus, TicketState
-from session.dropin_store import DropInLine, LineLimits, QueueKey, locked_line
+from session.dropin_store import QueueKey
 from session.nb_format import format_clock, format_day, weekday_names
-from session.opening_hours import HORIZON_DAYS, MIDNIGHT, OpeningHours
-from session.opening_hours import standard_hours as standard_opening_hours
-from session.organisations import get_organisation
+from session.opening_hours import MIDNIGHT, OpeningHours
 from session.planning import OSLO
 from session.planning_errors import QueueError, TicketUnknown
-from session.planning_store import load_opening_exceptions, with_exceptions
 from session.roles import LABELS, Role
-from session.staff_roles import OrgKind
 from web.i18n import DEFAULT, translate
-from web.keys import CLOCK, ENGINE
+from web.keys import CLOCK, DROPIN
 from web.rendering import lang_of, render
 
 DEPARTMENTS = "|".join(d.value for d in Department)
@@ -49,49 +43,14 @@ MEETING_KIND = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class DropInOptions:
-    """How the drop-in runs. The weekly hours hold for every department; exceptions are stored per day."""
-
-    opens: time = time(8)
-    closes: time = time(15, 30)
-    contact: str = ""
-    """How else to reach the centre (phone hours, e-mail), shown while closed; empty uses the general text."""
-    max_queue: int = 25
-    heartbeat_timeout: float = 150.0
-    """Longer than a browser's throttled timers in a background tab (Chrome runs them once a minute after
-    five hidden minutes), so a caller who looks at another tab while waiting keeps the place."""
-    call_ttl: timedelta = timedelta(hours=3)
-    """How long the join links of a drop-in call are valid."""
-
-
-@dataclass
-class DropIn:
-    """The drop-in of the service: the options here, the lines in the database (shared by every node)."""
-
-    options: DropInOptions = field(default_factory=DropInOptions)
-
-    @property
-    def limits(self) -> LineLimits:
-        return LineLimits(max_size=self.options.max_queue, heartbeat_timeout=self.options.heartbeat_timeout)
-
-    def line(self, request: web.Request, key: QueueKey) -> AbstractAsyncContextManager[DropInLine]:
-        """The department's line under its lock (see ``session.dropin_store.locked_line``)."""
-        return locked_line(request.app[ENGINE], key, self.limits)
-
-
-DROPIN = web.AppKey("dropin", DropIn)
-
-
 # --- opening hours -------------------------------------------------------------------------------------------
 
 
 async def centre_name(request: web.Request, centre_id: int) -> str:
-    async with request.app[ENGINE].connect() as conn:
-        centre = await get_organisation(conn, centre_id)
-    if centre is None or centre.kind is not OrgKind.CENTRE:
+    name = await request.app[DROPIN].centre_name(centre_id)
+    if name is None:
         raise web.HTTPNotFound(text="Fant ikke hjelpemiddelsentralen.")
-    return centre.name
+    return name
 
 
 def address_of(request: web.Request) -> tuple[Department, int]:
@@ -104,13 +63,8 @@ def _key(request: web.Request) -> QueueKey:
 
 
 async def opening_hours(request: web.Request, centre_id: int, department: Department) -> OpeningHours:
-    options = request.app[DROPIN].options
     today = request.app[CLOCK]().astimezone(OSLO).date()
-    async with request.app[ENGINE].connect() as conn:
-        exceptions = await load_opening_exceptions(
-            conn, centre_id=centre_id, department=department, start=today, end=today + timedelta(days=HORIZON_DAYS)
-        )
-    return with_exceptions(standard_opening_hours(department, opens=options.opens, closes=options.closes), exceptions)
+    return await request.app[DROPIN].opening_hours(centre_id, department, today)
 
 
 def day_text(day: date, lang: str, *, year: bool = False) -> str:
@@ -230,7 +184,7 @@ async def enqueue(request: web.Request, key: QueueKey, role: Role) -> str | None
     (Also the way in for Brukerpass holders, who call as the citizen.)"""
     now = request.app[CLOCK]().timestamp()
     try:
-        async with request.app[DROPIN].line(request, key) as line:
+        async with request.app[DROPIN].line(key) as line:
             line.waiting(now)  # forgets the roles of callers who left
             ticket = line.queue.join(now)
             line.roles[ticket.ticket_id] = role
@@ -242,7 +196,7 @@ async def enqueue(request: web.Request, key: QueueKey, role: Role) -> str | None
 
 async def _heartbeat(request: web.Request) -> QueueStatus:
     await centre_name(request, _key(request)[0])  # a made-up centre gets a 404, never a queue row of its own
-    async with request.app[DROPIN].line(request, _key(request)) as line:
+    async with request.app[DROPIN].line(_key(request)) as line:
         return line.queue.heartbeat(request.match_info["ticket"], request.app[CLOCK]().timestamp())
 
 
@@ -280,14 +234,13 @@ async def leave_queue(request: web.Request) -> web.Response:
     department, centre_id = address_of(request)
     ticket = request.match_info["ticket"]
     await centre_name(request, _key(request)[0])
-    async with request.app[DROPIN].line(request, _key(request)) as line:
+    async with request.app[DROPIN].line(_key(request)) as line:
         line.queue.leave(ticket, request.app[CLOCK]().timestamp())
         line.roles.pop(ticket, None)
     raise web.HTTPSeeOther(f"/{department.value}/{centre_id}?forlatt=1")
 
 
 def setup_routes(app: web.Application) -> None:
-    app[DROPIN] = DropIn()
     public = PUBLIC
     ticket = public + "/ko/{ticket:[A-Za-z0-9_-]{1,64}}"
     app.router.add_get(public, caller_landing)

@@ -8,7 +8,7 @@ be made, the caller keeps their place.
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import date, time
 from typing import Any
 
 from aiohttp import web
@@ -16,19 +16,15 @@ from aiohttp import web
 from privacy.record_errors import PrivacyRecordError
 from privacy.validators import validate_free_text
 from session.departments import Department
-from session.isolation import meetings_visible_to
-from session.meetings import create_meeting
 from session.opening_hours import REASON_MAX, DayException, Period
-from session.organisations import org_scope, staff_roles_of
 from session.permissions import StaffAction
 from session.planning import OSLO
 from session.planning_errors import OpeningHoursInvalid
-from session.planning_store import load_opening_exceptions, save_opening_exception
 from session.roles import LABELS, Role
 from session.staff_roles import StaffRole
-from web.dropin_pages import DROPIN, MEETING_KIND, address_of, centre_name, closed_text, day_text, opening_hours
+from web.dropin_pages import MEETING_KIND, address_of, centre_name, closed_text, day_text, opening_hours
 from web.i18n import translate
-from web.keys import CLOCK, ENGINE, LINKS, SETTINGS
+from web.keys import CLOCK, DROPIN, LINKS, SETTINGS
 from web.rendering import lang_of, render
 from web.staff_auth import StaffUser, form_of, staff_of, staff_route
 from web.staff_meeting import csrf_of
@@ -39,17 +35,14 @@ async def _technician(request: web.Request, user: StaffUser) -> tuple[Department
     department, centre_id = address_of(request)
     await centre_name(request, centre_id)
     needed = StaffRole.TECHNICIAN if department is Department.TEKNISK else StaffRole.ADVISER
-    async with request.app[ENGINE].connect() as conn:
-        held = {role for role, _ in await staff_roles_of(conn, user.id)}
-        scope = await org_scope(conn, user.id)
-    if needed not in held or centre_id not in scope:
+    if not await request.app[DROPIN].may_take(user.id, centre_id, needed):
         raise web.HTTPForbidden(text="Du har ikke tilgang til denne køen.")
     return department, centre_id, Role.TEKNIKER if department is Department.TEKNISK else Role.RADGIVER
 
 
 async def _waiting_rows(request: web.Request, centre_id: int, department: Department) -> list[dict[str, Any]]:
     lang, now = lang_of(request), request.app[CLOCK]().timestamp()
-    async with request.app[DROPIN].line(request, (centre_id, department)) as line:
+    async with request.app[DROPIN].line((centre_id, department)) as line:
         waiting = line.waiting(now)
     rows = []
     for caller, role in waiting:
@@ -77,15 +70,7 @@ async def technician_page(
     hours = await opening_hours(request, centre_id, department)
     now, lang = request.app[CLOCK](), lang_of(request)
     today = now.astimezone(OSLO).date()
-    async with request.app[ENGINE].connect() as conn:
-        recent = [
-            m
-            for m in await meetings_visible_to(conn, user.id, limit=50)
-            if m.created_by == user.id and m.centre_id == centre_id and m.kind == MEETING_KIND[department]
-        ][:5]
-        exceptions = await load_opening_exceptions(
-            conn, centre_id=centre_id, department=department, start=today, end=today + timedelta(days=90)
-        )
+    view = await request.app[DROPIN].technician_view(user.id, centre_id, department, MEETING_KIND[department], today)
     base = f"/staff/dropin/{department.value}/{centre_id}"
     closes = hours.closes_at(now)
     return render(
@@ -101,8 +86,8 @@ async def technician_page(
         closed_text="" if closes else closed_text(hours, now, lang),
         public_address=f"{request.app[SETTINGS].base_url}/{department.value}/{centre_id}",
         base=base,
-        recent=recent,
-        exceptions=[(day_text(e.day, lang), e) for e in exceptions],
+        recent=view.recent,
+        exceptions=[(day_text(e.day, lang), e) for e in view.exceptions],
         message=message or ("technician.exception.saved" if request.query.get("avvik") == "1" else None),
         problems=problems or {},
     )
@@ -128,30 +113,28 @@ async def take_next(request: web.Request) -> web.Response:
     user = staff_of(request)
     department, centre_id, host_role = await _technician(request, user)
     state, now, key = request.app[DROPIN], request.app[CLOCK](), (centre_id, department)
-    async with state.line(request, key) as line:
+    async with state.line(key) as line:
         ticket = line.queue.take_next(now.timestamp())
         role = line.roles.get(ticket.id, Role.BRUKER) if ticket is not None else Role.BRUKER
     if ticket is None:
         return await technician_page(request, message="technician.none")
     ttl, links = state.options.call_ttl, request.app[LINKS]
     try:
-        async with request.app[ENGINE].begin() as conn:
-            meeting = await create_meeting(
-                conn,
-                organisation_id=user.organisation_id,
-                centre_id=centre_id,
-                topic=translate("nb", f"dropin.topic.{department.value}"),
-                kind=MEETING_KIND[department],
-                created_by=user.id,
-                now=now,
-            )
+        meeting = await state.create_call(
+            organisation_id=user.organisation_id,
+            centre_id=centre_id,
+            topic=translate("nb", f"dropin.topic.{department.value}"),
+            kind=MEETING_KIND[department],
+            created_by=user.id,
+            now=now,
+        )
         host = await links.issue(actor_staff_id=user.id, meeting_id=meeting.id, role=host_role, ttl=ttl, host=True)
         guest = await links.issue(actor_staff_id=user.id, meeting_id=meeting.id, role=role, ttl=ttl)
     except BaseException:
-        async with state.line(request, key) as line:
+        async with state.line(key) as line:
             line.queue.put_back(ticket.id)
         raise
-    async with state.line(request, key) as line:
+    async with state.line(key) as line:
         line.queue.hand_over(ticket.id, f"/j/{guest.token}")
         line.roles.pop(ticket.id, None)
         line.took(user.id, now.timestamp())
@@ -197,8 +180,7 @@ async def save_exception(request: web.Request) -> web.Response:
             problems[exc.field] = exc.message
     if exception is None:
         return await technician_page(request, status=400, problems=problems)
-    async with request.app[ENGINE].begin() as conn:
-        await save_opening_exception(conn, centre_id=centre_id, department=department, exception=exception)
+    await request.app[DROPIN].save_exception(centre_id, department, exception)
     raise web.HTTPSeeOther(f"/staff/dropin/{department.value}/{centre_id}?avvik=1")
 
 

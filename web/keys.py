@@ -17,6 +17,7 @@ from privacy.ledgers import PrivacyRecords
 from recordings.service import RecordingService
 from session.access import Access
 from session.attempt_limits import AttemptLimiter
+from session.dropin_service import DropInService
 from session.invitation_links import InvitationLinks
 from session.journal_service import JournalService
 from session.organisations import Organisations
@@ -50,6 +51,7 @@ OIDC = web.AppKey("oidc", OidcClient)
 PENDING = web.AppKey("pending_login", PendingLoginCookie)
 PLANNING = web.AppKey("planning", PlanningService)
 JOURNAL = web.AppKey("journal", JournalService)
+DROPIN = web.AppKey("dropin", DropInService)
 RECORDINGS = web.AppKey("recordings", RecordingService)
 """Present only when a key-encryption key is configured: without one, nothing can be recorded."""
 
