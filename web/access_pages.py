@@ -7,15 +7,12 @@ Every query goes through the isolation helpers: another organisation's objects a
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
 
 from session.access_errors import AccessError, AccessRefused, NotFound
-from session.organisations import holds_role
 from session.permissions import StaffAction
 from session.staff_roles import OrgKind, StaffRole
-from session.tables import organisations
 from web.audit_pages import audit_response
-from web.keys import ACCESS, ENGINE, ORGS, SIGNER
+from web.keys import ACCESS, ACCESS_READS, ORGS, SIGNER
 from web.rendering import render
 from web.staff_auth import StaffUser, form_of, staff_of, staff_route
 
@@ -26,9 +23,7 @@ def _status(exc: AccessError) -> int:
 
 async def _page(request: web.Request, user: StaffUser, *, status: int = 200, error: str | None = None) -> web.Response:
     access = request.app[ACCESS]
-    async with request.app[ENGINE].connect() as conn:
-        manager = await holds_role(conn, user.id, StaffRole.ACCESS_MANAGER)
-    if not manager:
+    if not await request.app[ACCESS_READS].holds_role(user.id, StaffRole.ACCESS_MANAGER):
         raise web.HTTPForbidden(text="Bare tilgangsstyreren i kommunen har denne siden.")
     return render(
         request,
@@ -79,10 +74,7 @@ async def answer(request: web.Request) -> web.Response:
 @staff_route(StaffAction.READ_AUDIT)
 async def audit_page(request: web.Request) -> web.Response:
     user = staff_of(request)
-    async with request.app[ENGINE].connect() as conn:
-        if not await holds_role(conn, user.id, StaffRole.COMPLIANCE_OFFICER):
-            raise web.HTTPForbidden(text="Bare personvernombudet har denne siden.")
-        return await audit_response(request, user, conn)
+    return await audit_response(request, user)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -96,16 +88,10 @@ def setup_routes(app: web.Application) -> None:
 async def _orgs_page(
     request: web.Request, user: StaffUser, *, status: int = 200, error: str | None = None
 ) -> web.Response:
-    async with request.app[ENGINE].connect() as conn:
-        if not await holds_role(conn, user.id, StaffRole.CENTRE_ADMIN):
-            raise web.HTTPForbidden(text="Bare en administrator ved hjelpemiddelsentralen har denne siden.")
-        rows = (
-            await conn.execute(
-                select(organisations)
-                .where(organisations.c.kind.in_(("municipality", "municipality_unit")))
-                .order_by(organisations.c.name)
-            )
-        ).all()
+    reads = request.app[ACCESS_READS]
+    if not await reads.holds_role(user.id, StaffRole.CENTRE_ADMIN):
+        raise web.HTTPForbidden(text="Bare en administrator ved hjelpemiddelsentralen har denne siden.")
+    rows = await reads.municipalities()
     return render(request, "organisations.html", status=status, user=user, orgs=rows, error=error,
                   csrf=request.app[SIGNER].csrf_token(user.session))  # fmt: skip
 

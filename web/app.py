@@ -27,6 +27,7 @@ from recordings.options import RecordingOptions
 from recordings.retention import RetentionPolicy
 from recordings.service import RecordingService
 from session.access import Access
+from session.access_service import AccessService
 from session.attempt_store import DatabaseAttemptLimiter
 from session.dropin_service import DropInService
 from session.ice import enable_loopback_candidates
@@ -65,6 +66,7 @@ from web.frame_processing import default_processor
 from web.identity_providers import idporten_accepted_acr
 from web.keys import (
     ACCESS,
+    ACCESS_READS,
     ATTEMPTS,
     BUS,
     CLOCK,
@@ -144,6 +146,7 @@ def create_app(
         records = app[RECORDS] = PrivacyRecords(engine, key, ClockAdapter(clock), meeting_known=meeting_exists)
         app[ACCESS] = Access(engine, records.audit, ClockAdapter(clock), app[BUS])
         app[ORGS] = Organisations(engine, records.audit)
+        app[ACCESS_READS] = AccessService(engine, records.audit)
         attempts = DatabaseAttemptLimiter(engine, secret)
         app[ATTEMPTS] = attempts
         app[LINKS] = InvitationLinks(engine, records.audit, ClockAdapter(clock), LinkKeys(secret), limiter=attempts)

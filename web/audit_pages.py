@@ -3,42 +3,39 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from session.isolation import audit_entries_for
 from web.audit_view import (
     AuditFilter,
     FilterInvalid,
     known_actions,
     matches,
     parse_filter,
-    people_and_units,
     readable_rows,
     to_csv,
     to_jsonl,
 )
-from web.keys import RECORDS
+from web.keys import ACCESS_READS
 from web.rendering import lang_of, render
 from web.staff_auth import StaffUser
 
 READ_LIMIT = 1000
 
 
-async def audit_response(request: web.Request, user: StaffUser, conn: AsyncConnection) -> web.Response:
-    """The page (or ``?format=csv|jsonl``) for the entries in the user's audit scope that match the filters."""
+async def audit_response(request: web.Request, user: StaffUser) -> web.Response:
+    """The page (or ``?format=csv|jsonl``) for the entries in the user's audit scope that match the filters;
+    403 for anyone but a compliance officer."""
     lang = lang_of(request)
     try:
         wanted = parse_filter(request.query, lang)
         error = None
     except FilterInvalid as exc:
         wanted, error = AuditFilter(), str(exc)
-    views = await audit_entries_for(
-        conn, request.app[RECORDS].audit, user.id, meeting_id=wanted.meeting, limit=READ_LIMIT
-    )
-    everyone, _ = await people_and_units(conn, (v.record for v in views))
-    shown = [v for v in views if matches(v, wanted)]
-    people, units = await people_and_units(conn, (v.record for v in shown))
-    rows = readable_rows(shown, people | everyone, units, lang)
+    reading = await request.app[ACCESS_READS].audit_reading(user.id, meeting_id=wanted.meeting, limit=READ_LIMIT)
+    if reading is None:
+        raise web.HTTPForbidden(text="Bare personvernombudet har denne siden.")
+    everyone = reading.people
+    shown = [v for v in reading.views if matches(v, wanted)]
+    rows = readable_rows(shown, everyone, reading.units, lang)
     export = request.query.get("format")
     if export in ("csv", "jsonl") and error is None:
         body = to_csv(rows) if export == "csv" else to_jsonl(rows)

@@ -12,24 +12,21 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from privacy.audit_record import ActorKind, AuditRecord
 from privacy.ledgers import AuditView
+from session.access_service import STAFF_REF, Person
 from session.subject_refs import staff_ref
-from session.tables import organisations, staff, staff_roles
 from web.i18n import catalogue, translate
 
 OSLO = ZoneInfo("Europe/Oslo")
 _MEETING = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_STAFF_REF = re.compile(r"staff-(\d{1,12})")
 EXPORT_FIELDS = ("seq", "time", "action", "what", "who", "meeting", "details")
 
 
@@ -103,12 +100,6 @@ def matches(view: AuditView, wanted: AuditFilter) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Person:
-    name: str
-    roles: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class AuditRow:
     seq: int
     time: str
@@ -118,40 +109,6 @@ class AuditRow:
     who: str
     meeting: str
     details: str
-
-
-async def people_and_units(
-    conn: AsyncConnection, records: Iterable[AuditRecord]
-) -> tuple[dict[int, Person], dict[int, str]]:
-    """The people and organisations the records name, looked up now."""
-    staff_ids: set[int] = set()
-    org_ids: set[int] = set()
-    for record in records:
-        if record.actor.kind is ActorKind.STAFF and (m := _STAFF_REF.fullmatch(record.actor.ref)):
-            staff_ids.add(int(m.group(1)))
-        for key in ("target_staff", "staff_id"):
-            if isinstance(record.details.get(key), int):
-                staff_ids.add(int(record.details[key]))  # type: ignore[arg-type]
-        if isinstance(record.details.get("org_id"), int):
-            org_ids.add(int(record.details["org_id"]))  # type: ignore[arg-type]
-    people: dict[int, Person] = {}
-    if staff_ids:
-        rows = await conn.execute(select(staff.c.id, staff.c.display_name).where(staff.c.id.in_(sorted(staff_ids))))
-        names = {int(r.id): str(r.display_name) for r in rows}
-        role_rows = await conn.execute(
-            select(staff_roles.c.staff_id, staff_roles.c.role).where(staff_roles.c.staff_id.in_(sorted(staff_ids)))
-        )
-        roles: dict[int, set[str]] = {}
-        for r in role_rows:
-            roles.setdefault(int(r.staff_id), set()).add(str(r.role))
-        people = {sid: Person(name, tuple(sorted(roles.get(sid, ())))) for sid, name in names.items()}
-    units: dict[int, str] = {}
-    if org_ids:
-        rows = await conn.execute(
-            select(organisations.c.id, organisations.c.name).where(organisations.c.id.in_(sorted(org_ids)))
-        )
-        units = {int(r.id): str(r.name) for r in rows}
-    return people, units
 
 
 def local_time(moment: datetime, lang: str) -> str:
@@ -167,7 +124,7 @@ def _person_text(staff_id: int, people: Mapping[int, Person], lang: str) -> str:
 
 
 def _who(record: AuditRecord, people: Mapping[int, Person], lang: str) -> str:
-    if record.actor.kind is ActorKind.STAFF and (m := _STAFF_REF.fullmatch(record.actor.ref)):
+    if record.actor.kind is ActorKind.STAFF and (m := STAFF_REF.fullmatch(record.actor.ref)):
         return _person_text(int(m.group(1)), people, lang)
     if record.actor.kind is ActorKind.ROLE:
         return translate(lang, f"records.participant.{record.actor.ref}")

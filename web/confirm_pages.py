@@ -8,8 +8,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from session.permissions import StaffAction
-from web.keys import ACCESS, ENGINE, RECORDINGS, SIGNER
-from web.record_details import local_minutes, topics_and_orgs
+from web.keys import ACCESS, ACCESS_READS, RECORDINGS, SIGNER
+from web.record_details import local_minutes
 from web.recording_pages import _actor, _service
 from web.rendering import lang_of, render
 from web.staff_auth import staff_of, staff_route
@@ -25,8 +25,7 @@ async def confirm_delete_recording(request: web.Request) -> web.Response:
     if entry is None:
         raise web.HTTPNotFound(text="Fant ikke opptaket.")
     recording = entry.recording
-    async with request.app[ENGINE].connect() as conn:
-        topics, orgs = await topics_and_orgs(conn, [recording.meeting_id], recording.org_ids)
+    topics, orgs = await request.app[ACCESS_READS].topics_and_orgs([recording.meeting_id], recording.org_ids)
     lang = lang_of(request)
     facts = [
         ("recs.topic", topics.get(recording.meeting_id, "–")),
@@ -65,8 +64,7 @@ async def confirm_revoke(request: web.Request) -> web.Response:
     found = next(((sid, name, org) for sid, name, org in managed if sid == staff_id and org == org_id), None)
     if found is None:
         raise web.HTTPNotFound(text="Fant ikke personen.")
-    async with request.app[ENGINE].connect() as conn:
-        _, orgs = await topics_and_orgs(conn, [], [org_id])
+    _, orgs = await request.app[ACCESS_READS].topics_and_orgs([], [org_id])
     return render(
         request,
         "confirm.html",

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from privacy.ledgers import PrivacyRecords
 from recordings.service import RecordingService
 from session.access import Access
+from session.access_service import AccessService
 from session.attempt_limits import AttemptLimiter
 from session.dropin_service import DropInService
 from session.invitation_links import InvitationLinks
@@ -43,6 +44,7 @@ LIVE = web.AppKey("live", LiveMeetings)
 RECORDS = web.AppKey("records", PrivacyRecords)
 BUS = web.AppKey("revocation_bus", RevocationBus)
 ACCESS = web.AppKey("access", Access)
+ACCESS_READS = web.AppKey("access_reads", AccessService)
 ORGS = web.AppKey("organisations", Organisations)
 LINKS = web.AppKey("links", InvitationLinks)
 ATTEMPTS: web.AppKey[AttemptLimiter] = web.AppKey("attempts")

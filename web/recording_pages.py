@@ -19,8 +19,8 @@ from recordings.store import ComplianceEntry
 from session.organisations import audit_scope, org_scope
 from session.permissions import StaffAction
 from session.subject_refs import staff_ref
-from web.keys import ENGINE, RECORDINGS, SIGNER
-from web.record_details import local_minutes, topics_and_orgs
+from web.keys import ACCESS_READS, ENGINE, RECORDINGS, SIGNER
+from web.record_details import local_minutes
 from web.rendering import lang_of, render
 from web.staff_auth import StaffUser, form_of, staff_of, staff_route
 
@@ -52,10 +52,9 @@ async def _party(request: web.Request, user: StaffUser, actor: StaffActor) -> in
 
 async def _readable(request: web.Request, entries: Sequence[ComplianceEntry]) -> dict[str, Any]:
     """Topics, organisation names and a local-time formatter for the recordings' templates."""
-    async with request.app[ENGINE].connect() as conn:
-        topics, orgs = await topics_and_orgs(
-            conn, [e.recording.meeting_id for e in entries], [o for e in entries for o in e.recording.org_ids]
-        )
+    topics, orgs = await request.app[ACCESS_READS].topics_and_orgs(
+        [e.recording.meeting_id for e in entries], [o for e in entries for o in e.recording.org_ids]
+    )
     lang = lang_of(request)
     return {"topics": topics, "orgs": orgs, "when": lambda moment: local_minutes(moment, lang)}
 
