@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from privacy.audit_record import ActorKind, AuditRecord
 from privacy.ledgers import AuditLog, AuditView
 from session.isolation import audit_entries_for
-from session.organisations import holds_role
+from session.organisations import Organisation, find_by_org_number, holds_role
 from session.staff_roles import StaffRole
 from session.tables import meetings, organisations, staff, staff_roles
 
@@ -61,6 +61,11 @@ class AccessService:
                     .order_by(organisations.c.name)
                 )
             ).all()
+
+    async def organisation_by_number(self, org_number: str) -> Organisation | None:
+        """The organisation with this number, or None; InvalidOrgNumber for an invalid number."""
+        async with self._engine.connect() as conn:
+            return await find_by_org_number(conn, org_number)
 
     async def topics_and_orgs(
         self, meeting_ids: Iterable[str], org_ids: Iterable[int]

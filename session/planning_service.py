@@ -111,6 +111,39 @@ class PlanningService:
         async with self._engine.connect() as conn:
             return await get_meeting_for(conn, staff_id, meeting_id)
 
+    async def meeting(self, meeting_id: str) -> Meeting | None:
+        """Any meeting by id, for a holder of one of its links (the link was checked already)."""
+        async with self._engine.connect() as conn:
+            return await get_meeting(conn, meeting_id)
+
+    async def visible_meetings(self, staff_id: int) -> list[Meeting]:
+        async with self._engine.connect() as conn:
+            return await meetings_visible_to(conn, staff_id)
+
+    async def municipalities_served(self, organisation_id: int) -> list[tuple[int, str]]:
+        async with self._engine.connect() as conn:
+            return await municipalities_served(conn, organisation_id)
+
+    async def create_unplanned(
+        self, *, staff_id: int, organisation_id: int, municipality: int | None, topic: str, kind: str
+    ) -> Meeting:
+        """A meeting made on the spot, without a plan (one transaction). Raises SessionError."""
+        async with self._engine.begin() as conn:
+            if not await can_create_meetings(conn, organisation_id):
+                raise MeetingInvalid(Text("err.meeting.unit_closed"))
+            parties = await parties_for(conn, organisation_id, municipality)
+            if not await can_create_meetings(conn, parties.municipal_id):
+                raise MeetingInvalid(Text("err.meeting.party_closed"))
+            return await create_meeting(
+                conn,
+                organisation_id=parties.municipal_id,
+                centre_id=parties.centre_id,
+                topic=topic,
+                kind=kind,
+                created_by=staff_id,
+                now=self._clock.now(),
+            )
+
     async def call_role(self, staff_id: int) -> Role | None:
         """The call role of a staff member (formidler, adviser or technician); None for other rights."""
         async with self._engine.connect() as conn:

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from session.organisations import staff_roles_of
-from session.revocation import session_is_current
+from session.revocation import session_generation, session_is_current
 from session.staff_roles import StaffRole
-from session.tables import organisations, staff
+from session.tables import organisations, staff, staff_roles
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +55,23 @@ async def active_subjects(engine: AsyncEngine) -> list[tuple[str, str]]:
     async with engine.connect() as conn:
         rows = await conn.execute(select(staff.c.subject, staff.c.display_name).where(staff.c.active))
         return [(r.subject, r.display_name) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffLogin:
+    """What a login by ``subject`` gives: the active staff row (if any), its roles and its session generation."""
+
+    staff_id: int | None
+    roles: tuple[str, ...]
+    generation: int
+
+
+async def login_of(engine: AsyncEngine, subject: str) -> StaffLogin:
+    """The active staff member with this login subject; ``staff_id`` None for someone without a staff row."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(staff.c.id).where(staff.c.subject == subject, staff.c.active))).first()
+        if row is None:
+            return StaffLogin(None, (), 0)
+        query = select(staff_roles.c.role).where(staff_roles.c.staff_id == row.id)
+        roles = tuple(str(role) for role in (await conn.execute(query)).scalars().all())
+        return StaffLogin(row.id, roles, await session_generation(conn, row.id))

@@ -17,12 +17,11 @@ import aiohttp
 from aiohttp import web
 
 from session.directory_roles import sync_directory_roles
-from session.organisations import find_by_org_number
 from session.staff_roles import StaffRole
 from web.auth import COOKIE, SESSION_SECONDS
 from web.i18n import translate
 from web.identity_providers import parse_group_roles, roles_from_groups
-from web.keys import BUS, CLOCK, ENGINE, PENDING, RECORDS, SETTINGS, SIGNER, ClockAdapter
+from web.keys import ACCESS_READS, BUS, CLOCK, ENGINE, PENDING, RECORDS, SETTINGS, SIGNER, ClockAdapter
 from web.oidc import PENDING_SECONDS, LoginRefused, OidcClient, OidcError, OidcSettings
 from web.rendering import lang_of, render
 
@@ -67,8 +66,7 @@ async def callback(request: web.Request) -> web.Response:
         )
         response.del_cookie(ENTRA_PENDING_COOKIE, path="/auth/entra")
         return response
-    async with app[ENGINE].connect() as conn:
-        centre = await find_by_org_number(conn, app[SETTINGS].entra_centre_org_number)
+    centre = await app[ACCESS_READS].organisation_by_number(app[SETTINGS].entra_centre_org_number)
     if centre is None:
         return render(request, "error.html", status=502, message=translate(lang_of(request), "entra.no_centre"))
     records = app[RECORDS]

@@ -11,14 +11,12 @@ import hmac
 import time
 
 from aiohttp import web
-from sqlalchemy import select
 
 from session.access_errors import AccessError
-from session.revocation import session_generation
-from session.tables import organisations, staff, staff_roles
+from session.staff_members import login_of
 from web.auth import COOKIE, SESSION_SECONDS
 from web.authorization_setup import remember_person
-from web.keys import ACCESS, ENGINE, OIDC, PENDING, SETTINGS, SIGNER
+from web.keys import ACCESS, ACCESS_READS, ENGINE, OIDC, PENDING, SETTINGS, SIGNER
 from web.oidc import PENDING_COOKIE, PENDING_SECONDS, LoginRefused, OidcError, ProviderError
 from web.rendering import render
 from web.staff_auth import staff_of, staff_route
@@ -82,30 +80,22 @@ async def callback(request: web.Request) -> web.Response:
         response = render(request, "error.html", status=status, message=exc.message)
         response.del_cookie(PENDING_COOKIE, path="/auth")
         return response
-    async with request.app[ENGINE].connect() as conn:
-        row = (await conn.execute(select(staff.c.id).where(staff.c.subject == result.subject, staff.c.active))).first()
-        roles = (
-            []
-            if row is None
-            else (await conn.execute(select(staff_roles.c.role).where(staff_roles.c.staff_id == row.id)))
-            .scalars()
-            .all()
-        )
-        generation = 0 if row is None else await session_generation(conn, row.id)
+    found = await login_of(request.app[ENGINE], result.subject)
     if result.return_path.startswith("/brukerpass"):
         # A Brukerpass holder (a citizen): no staff session, only the subject for linking their agreement.
         response = web.HTTPFound("/brukerpass/inn")
         response.set_cookie(SUBJECT_COOKIE, _subject_cookie(request, result.subject), max_age=PENDING_SECONDS,
                             httponly=True, samesite="Lax", secure=_secure(request))  # fmt: skip
-    elif row is None or not roles:
+    elif found.staff_id is None or not found.roles:
         response = web.HTTPFound("/access/request")
         response.set_cookie(SUBJECT_COOKIE, _subject_cookie(request, result.subject), max_age=PENDING_SECONDS,
                             httponly=True, samesite="Lax", secure=_secure(request))  # fmt: skip
     else:
-        remember_person(request.app, row.id, result.claims)  # ID-porten's pid, in memory, for asking Altinn
+        remember_person(request.app, found.staff_id, result.claims)  # ID-porten's pid, in memory, for asking Altinn
         response = web.HTTPFound(result.return_path if result.return_path != "/" else "/staff")
-        response.set_cookie(COOKIE, request.app[SIGNER].issue(row.id, generation), max_age=SESSION_SECONDS,
-                            httponly=True, samesite="Lax", secure=_secure(request))  # fmt: skip
+        cookie = request.app[SIGNER].issue(found.staff_id, found.generation)
+        response.set_cookie(COOKIE, cookie, max_age=SESSION_SECONDS, httponly=True, samesite="Lax",
+                            secure=_secure(request))  # fmt: skip
     response.del_cookie(PENDING_COOKIE, path="/auth")
     raise response
 
@@ -124,14 +114,7 @@ async def access_request_page(request: web.Request) -> web.Response:
     subject = read_subject(request)
     if subject is None:
         raise web.HTTPFound("/auth/login")
-    async with request.app[ENGINE].connect() as conn:
-        units = (
-            await conn.execute(
-                select(organisations.c.id, organisations.c.name)
-                .where(organisations.c.kind.in_(("municipality", "municipality_unit")))
-                .order_by(organisations.c.name)
-            )
-        ).all()
+    units = await request.app[ACCESS_READS].municipalities()
     existing = await request.app[ACCESS].requests_for_subject(subject)
     if request.method == "POST":
         form = await request.post()

@@ -10,22 +10,18 @@ from typing import Any
 
 from aiohttp import web
 
-from privacy.user_text import Text
-from session.errors import MeetingInvalid, SessionError
+from session.errors import SessionError
 from session.invitation_links import DEVICE_COOKIE
 from session.invitation_sms import invitation_sms_text
-from session.isolation import get_meeting_for, meetings_visible_to
 from session.link_tokens import new_device_id, valid_device_id
-from session.meeting_parties import municipalities_served, parties_for
-from session.meetings import MEETING_KINDS, Meeting, create_meeting, get_meeting
+from session.meetings import MEETING_KINDS
 from session.opening_hours import OSLO
-from session.organisations import can_create_meetings
 from session.permissions import ENTRANCE_ROLES, StaffAction, call_role_for
 from session.roles import LABELS, Role
 from session.signalling import EndReason
 from session.staff_roles import StaffRole
 from web.i18n import catalogue, message_of, translate, voice
-from web.keys import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER
+from web.keys import LINKS, LIVE, PLANNING, SETTINGS, SIGNER
 from web.live import end_socket
 from web.middlewares import link_error_status
 from web.rendering import lang_of, render
@@ -41,13 +37,9 @@ async def index(request: web.Request) -> web.Response:
 async def staff_home(request: web.Request) -> web.Response:
     """Every staff member lands here; the menu and the meeting list show only what their roles allow."""
     user = staff_of(request)
-    rows: list[Meeting] = []
-    served: list[tuple[int, str]] = []
-    async with request.app[ENGINE].connect() as conn:
-        if user.may(StaffAction.VIEW_MEETINGS):
-            rows = await meetings_visible_to(conn, user.id)
-        if not user_role_is_municipal(user):
-            served = await municipalities_served(conn, user.organisation_id)
+    planning = request.app[PLANNING]
+    rows = await planning.visible_meetings(user.id) if user.may(StaffAction.VIEW_MEETINGS) else []
+    served = [] if user_role_is_municipal(user) else await planning.municipalities_served(user.organisation_id)
     return render(request, "staff.html", **_staff_context(request, user), meetings=rows, municipalities=served)
 
 
@@ -119,24 +111,16 @@ async def link_action(request: web.Request) -> web.Response:
 @staff_route(StaffAction.CREATE_MEETING)
 async def create(request: web.Request) -> web.Response:
     user, form = staff_of(request), form_of(request)
-    settings, now = request.app[SETTINGS], request.app[CLOCK]()
+    settings = request.app[SETTINGS]
     roles = _link_roles((await request.post()).getall("roles", []))
     try:
-        async with request.app[ENGINE].begin() as conn:
-            if not await can_create_meetings(conn, user.organisation_id):
-                raise MeetingInvalid(Text("err.meeting.unit_closed"))
-            parties = await parties_for(conn, user.organisation_id, _org_choice(form.get("municipality")))
-            if not await can_create_meetings(conn, parties.municipal_id):
-                raise MeetingInvalid(Text("err.meeting.party_closed"))
-            meeting = await create_meeting(
-                conn,
-                organisation_id=parties.municipal_id,
-                centre_id=parties.centre_id,
-                topic=form.get("topic", ""),
-                kind=form.get("kind", ""),
-                created_by=user.id,
-                now=now,
-            )
+        meeting = await request.app[PLANNING].create_unplanned(
+            staff_id=user.id,
+            organisation_id=user.organisation_id,
+            municipality=_org_choice(form.get("municipality")),
+            topic=form.get("topic", ""),
+            kind=form.get("kind", ""),
+        )
     except SessionError as exc:
         context = _staff_context(request, user)
         return render(
@@ -170,8 +154,7 @@ async def join_own(request: web.Request) -> web.Response:
     powers in a call (oral consent, admitting, resuming someone, recording), valid only with their login."""
     user = staff_of(request)
     role = call_role_for(user.roles)
-    async with request.app[ENGINE].connect() as conn:
-        meeting = await get_meeting_for(conn, user.id, request.match_info["meeting_id"])
+    meeting = await request.app[PLANNING].meeting_for(user.id, request.match_info["meeting_id"])
     if meeting is None or role is None:
         raise web.HTTPNotFound(text="Fant ikke møtet.")
     if meeting.status == "cancelled":
@@ -210,8 +193,7 @@ def user_role_is_municipal(user: StaffUser) -> bool:
 @staff_route(StaffAction.ISSUE_LINKS)
 async def new_link(request: web.Request) -> web.Response:
     user, form = staff_of(request), form_of(request)
-    async with request.app[ENGINE].connect() as conn:
-        meeting = await get_meeting_for(conn, user.id, request.match_info["meeting_id"])
+    meeting = await request.app[PLANNING].meeting_for(user.id, request.match_info["meeting_id"])
     if meeting is None:  # another organisation's meeting is as unknown as a missing one
         raise web.HTTPNotFound(text="Fant ikke møtet.")
     links = await _links(request, meeting.id, _link_roles([form.get("role", "")]), user)
@@ -231,8 +213,7 @@ async def join_page(request: web.Request) -> web.Response:
     device = request.cookies.get(DEVICE_COOKIE)
     try:
         invitation = await request.app[LINKS].check(token, device)
-        async with request.app[ENGINE].connect() as conn:
-            meeting = await get_meeting(conn, invitation.meeting_id)
+        meeting = await request.app[PLANNING].meeting(invitation.meeting_id)
     except SessionError as exc:
         return render(request, "error.html", status=link_error_status(exc), message=message_of(exc, lang_of(request)))
     lang = lang_of(request)

@@ -16,9 +16,9 @@ from aiohttp import web
 
 from session.invitation_links import DEVICE_COOKIE
 from session.link_tokens import new_device_id, valid_device_id
-from session.meetings import Invitation, get_meeting
+from session.meetings import Invitation
 from web.i18n import catalogue, translate
-from web.keys import ENGINE, LINKS, SETTINGS
+from web.keys import LINKS, PLANNING, SETTINGS
 from web.rendering import lang_of, render
 
 DOWNLOAD_DEFAULT = 512 * 1024
@@ -41,8 +41,7 @@ def _strings(lang: str) -> str:
 
 async def precheck_page(request: web.Request) -> web.Response:
     invitation = await _invitation(request)
-    async with request.app[ENGINE].connect() as conn:
-        meeting = await get_meeting(conn, invitation.meeting_id)
+    meeting = await request.app[PLANNING].meeting(invitation.meeting_id)
     token = request.match_info["token"]
     response = render(
         request,
