@@ -284,6 +284,16 @@ class RecordingAccess:
             )
         return await self._row(recording_id)
 
+    async def find(self, recording_id: str) -> store.RecordingRow | None:
+        """A recording's row without an access check (the caller scopes what it shows)."""
+        async with self._engine.connect() as conn:
+            return await store.get_recording(conn, recording_id)
+
+    async def open_custody(self, recording_id: str) -> list[store.CustodyRecord]:
+        """Exported copies of the recording that are not yet destroyed."""
+        async with self._engine.connect() as conn:
+            return [c for c in await store.custody_records(conn, recording_id) if c.closed_at is None]
+
     async def compliance_view(self, org_ids: Collection[int] | None) -> list[store.ComplianceEntry]:
         """The compliance officer's list for their organisations (read-only), overdue first."""
         async with self._engine.connect() as conn:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from privacy.audit_record import ActorKind, AuditRecord
 from privacy.ledgers import AuditLog, AuditView
 from session.isolation import audit_entries_for
-from session.organisations import Organisation, find_by_org_number, holds_role
+from session.organisations import Organisation, audit_scope, find_by_org_number, holds_role, org_scope
 from session.staff_roles import StaffRole
 from session.tables import meetings, organisations, staff, staff_roles
 
@@ -50,6 +50,16 @@ class AccessService:
     async def holds_role(self, staff_id: int, role: StaffRole) -> bool:
         async with self._engine.connect() as conn:
             return await holds_role(conn, staff_id, role)
+
+    async def org_scope(self, staff_id: int) -> frozenset[int]:
+        """The organisations whose objects the staff member may see."""
+        async with self._engine.connect() as conn:
+            return await org_scope(conn, staff_id)
+
+    async def audit_scope(self, staff_id: int) -> frozenset[int]:
+        """The organisations whose trail the staff member may read (empty for anyone but a compliance officer)."""
+        async with self._engine.connect() as conn:
+            return await audit_scope(conn, staff_id)
 
     async def municipalities(self) -> Sequence[Row[tuple[object, ...]]]:
         """Every municipality and unit, by name: what a centre opens for the service."""

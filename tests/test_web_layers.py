@@ -101,7 +101,6 @@ STILL_OPENING = {
     "web.brukerpass_pages",
     "web.brukerpass_staff_pages",
     "web.call_ws",
-    "web.recording_pages",
 }
 """Handler modules that still open connections or import tables themselves, to move into services (shrink it)."""
 

@@ -12,14 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
-from recordings import store
 from recordings.access import Playback, StaffActor
 from recordings.retention import DeletionTrigger
 from recordings.store import ComplianceEntry
-from session.organisations import audit_scope, org_scope
 from session.permissions import StaffAction
 from session.subject_refs import staff_ref
-from web.keys import ACCESS_READS, ENGINE, RECORDINGS, SIGNER
+from web.keys import ACCESS_READS, RECORDINGS, SIGNER
 from web.record_details import local_minutes
 from web.rendering import lang_of, render
 from web.staff_auth import StaffUser, form_of, staff_of, staff_route
@@ -34,15 +32,13 @@ def _service(request: web.Request) -> object:
 
 
 async def _actor(request: web.Request, user: StaffUser) -> StaffActor:
-    async with request.app[ENGINE].connect() as conn:
-        return StaffActor(staff_ref(user.id), await org_scope(conn, user.id))
+    return StaffActor(staff_ref(user.id), await request.app[ACCESS_READS].org_scope(user.id))
 
 
 async def _party(request: web.Request, user: StaffUser, actor: StaffActor) -> int:
     """The party of the recording that this user answers for: their own organisation when it took part, else the
     one above it in their scope (a municipality's staff answer for its unit)."""
-    async with request.app[ENGINE].connect() as conn:
-        row = await store.get_recording(conn, request.match_info["id"][:64])
+    row = await request.app[RECORDINGS].find(request.match_info["id"][:64])
     if row is None:
         return user.organisation_id
     if user.organisation_id in row.org_ids:
@@ -91,8 +87,7 @@ async def recordings_page(request: web.Request) -> web.Response:
 async def compliance_page(request: web.Request) -> web.Response:
     _service(request)
     user = staff_of(request)
-    async with request.app[ENGINE].connect() as conn:
-        scope = await audit_scope(conn, user.id)
+    scope = await request.app[ACCESS_READS].audit_scope(user.id)
     if not scope:
         raise web.HTTPForbidden(text="Bare personvernombudet har denne siden.")
     entries = await request.app[RECORDINGS].compliance_view(scope)
@@ -135,8 +130,7 @@ async def recording_page(request: web.Request) -> web.Response:
     entry = next((e for e in entries if e.recording.id == request.match_info["id"]), None)
     if entry is None:
         raise web.HTTPNotFound(text="Fant ikke opptaket.")
-    async with request.app[ENGINE].connect() as conn:
-        custody = [c for c in await store.custody_records(conn, entry.recording.id) if c.closed_at is None]
+    custody = await service.open_custody(entry.recording.id)
     return render(request, "recording.html", user=user, entry=entry, my_org=user.organisation_id, custody=custody,
                   export_allowed=service.options.export_allowed, **await _readable(request, [entry]),
                   csrf=request.app[SIGNER].csrf_token(user.session))  # fmt: skip
