@@ -97,12 +97,9 @@ def test_every_staff_route_passes_the_staff_gate(tmp_path: Path) -> None:
 
 HANDLER_MODULES = {f"web.{p.stem}" for p in WEB.glob("*.py") if "router.add_" in p.read_text(encoding="utf-8")}
 """Modules that add routes: the HTTP edge, which reads requests and renders answers."""
-STILL_OPENING = {
-    "web.brukerpass_pages",
-    "web.brukerpass_staff_pages",
-    "web.call_ws",
-}
-"""Handler modules that still open connections or import tables themselves, to move into services (shrink it)."""
+STILL_OPENING = {"web.call_ws"}
+"""Handler modules that still open connections themselves, to move into services (shrink it). The call socket
+is being moved into the live-meeting runtime by another change; its two reads go with it."""
 
 
 def _database_uses(path: Path) -> list[str]:

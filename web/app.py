@@ -29,6 +29,7 @@ from recordings.service import RecordingService
 from session.access import Access
 from session.access_service import AccessService
 from session.attempt_store import DatabaseAttemptLimiter
+from session.brukerpass_service import BrukerpassService
 from session.dropin_service import DropInService
 from session.ice import enable_loopback_candidates
 from session.invitation_links import InvitationLinks
@@ -68,6 +69,7 @@ from web.keys import (
     ACCESS,
     ACCESS_READS,
     ATTEMPTS,
+    BRUKERPASS,
     BUS,
     CLOCK,
     DROPIN,
@@ -151,6 +153,9 @@ def create_app(
         app[ATTEMPTS] = attempts
         app[LINKS] = InvitationLinks(engine, records.audit, ClockAdapter(clock), LinkKeys(secret), limiter=attempts)
         app[DROPIN] = DropInService(engine)
+        app[BRUKERPASS] = BrukerpassService(
+            engine, records.audit, ClockAdapter(clock), hash_key=brukerpass_pages.hash_key(app)
+        )
         app[JOURNAL] = JournalService(engine, records.consent, ClockAdapter(clock))
         app[PLANNING] = PlanningService(engine, app[LINKS], ClockAdapter(clock), pepper=room_pepper(app))
         watcher = asyncio.create_task(watch_revocations(engine, app[BUS]))

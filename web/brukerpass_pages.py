@@ -12,16 +12,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from session.brukerpass import BrukerpassError, Holder, code_hash, may_join, normalise_code, parse_wish, subject_hash
-from session.brukerpass_store import (
-    add_request,
-    holder_by_code,
-    holder_by_id,
-    holder_by_subject,
-    link_login,
-    open_requests,
-    scheduled_request,
-)
+from session.brukerpass import BrukerpassError, Holder, may_join, normalise_code, parse_wish
 from session.departments import Department
 from session.errors import SessionError
 from session.nb_format import format_clock, format_day
@@ -29,7 +20,7 @@ from session.planning import OSLO
 from session.roles import Role
 from web.dropin_pages import centre_name, enqueue, opening_hours
 from web.i18n import translate
-from web.keys import ATTEMPTS, CLOCK, ENGINE, LINKS, SETTINGS, SIGNER
+from web.keys import ATTEMPTS, BRUKERPASS, CLOCK, LINKS, SETTINGS, SIGNER
 from web.login import SUBJECT_COOKIE, read_subject, seal, unseal
 from web.rendering import client_key, lang_of, render
 
@@ -53,9 +44,7 @@ async def current_holder(request: web.Request) -> Holder | None:
     holder_id = unseal(request, "brukerpass", request.cookies.get(COOKIE, ""))
     if holder_id is None or not holder_id.isdigit():
         return None
-    async with request.app[ENGINE].connect() as conn:
-        holder = await holder_by_id(conn, int(holder_id))
-    return holder if holder is not None and holder.valid(request.app[CLOCK]()) else None
+    return await request.app[BRUKERPASS].holder(int(holder_id))
 
 
 async def _holder_or_entry(request: web.Request) -> Holder:
@@ -101,9 +90,8 @@ async def after_login(request: web.Request) -> web.Response:
     subject = read_subject(request)
     if subject is None:
         raise web.HTTPSeeOther(BASE)
-    async with request.app[ENGINE].connect() as conn:
-        holder = await holder_by_subject(conn, subject_hash(hash_key(request.app), subject))
-    if holder is not None and holder.valid(request.app[CLOCK]()):
+    holder = await request.app[BRUKERPASS].holder_by_login(subject)
+    if holder is not None:
         raise _signed_in(request, holder)
     return _entry(request, linking=True)
 
@@ -118,15 +106,12 @@ async def enter_code(request: web.Request) -> web.Response:
         return _entry(request, status=400, error="bp.error.code.form", linking=subject is not None)
     if not await limiter.attempt(key, now.timestamp()):
         return _entry(request, status=403, error="bp.error.code", linking=subject is not None)
-    async with request.app[ENGINE].begin() as conn:
-        holder = await holder_by_code(conn, code_hash(hash_key(request.app), code))
-        if holder is None or not holder.valid(now):
-            return _entry(request, status=403, error="bp.error.code", linking=subject is not None)
-        if subject is not None:
-            try:
-                await link_login(conn, holder.id, subject_hash(hash_key(request.app), subject))
-            except BrukerpassError as exc:
-                return _entry(request, status=409, error=exc.key, linking=True)
+    try:
+        holder = await request.app[BRUKERPASS].sign_in(code, subject)
+    except BrukerpassError as exc:  # this login is linked to another pass
+        return _entry(request, status=409, error=exc.key, linking=True)
+    if holder is None:
+        return _entry(request, status=403, error="bp.error.code", linking=subject is not None)
     await limiter.refund(key)
     raise _signed_in(request, holder)
 
@@ -136,8 +121,7 @@ async def _home(
     form: dict[str, str] | None = None, sent: bool = False,
 ) -> web.Response:  # fmt: skip
     lang, now = lang_of(request), request.app[CLOCK]()
-    async with request.app[ENGINE].connect() as conn:
-        requests = await open_requests(conn, holder_id=holder.id)
+    requests = await request.app[BRUKERPASS].requests_of(holder.id)
     departments = []
     for department in Department:
         hours = await opening_hours(request, holder.centre_id, department)
@@ -205,8 +189,7 @@ async def ask_for_meeting(request: web.Request) -> web.Response:
         wish = parse_wish(form, frozenset(Department))
     except BrukerpassError as exc:  # the form comes back filled in, with the message next to the field
         return await _home(request, holder, status=400, error=exc, form=form)
-    async with request.app[ENGINE].begin() as conn:
-        await add_request(conn, holder, wish, now=request.app[CLOCK]())
+    await request.app[BRUKERPASS].ask(holder, wish)
     raise web.HTTPSeeOther(BASE + "/hjem?sendt=1")
 
 
@@ -218,8 +201,7 @@ async def join_meeting(request: web.Request) -> web.Response:
         request_id = int(request.match_info["id"])
     except ValueError:
         raise web.HTTPNotFound() from None
-    async with request.app[ENGINE].connect() as conn:
-        found = await scheduled_request(conn, request_id=request_id, holder_id=holder.id)
+    found = await request.app[BRUKERPASS].agreed_meeting(request_id, holder.id)
     if found is None:
         raise web.HTTPNotFound(text=translate(lang_of(request), "bp.error.nomeeting"))
     meeting_id, starts_at, agreed_by = found

@@ -11,26 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from privacy.audit_record import AuditRecord, DetailValue
-from session.audited import staff_actor
-from session.brukerpass import BrukerpassError, check_reference, code_hash, new_code
-from session.brukerpass_store import (
-    close_request,
-    holders_of,
-    issue_holder,
-    open_requests,
-    revoke_holder,
-    schedule_request,
-)
-from session.meetings import create_meeting
+from session.brukerpass import BrukerpassError, check_reference, new_code
 from session.permissions import StaffAction
 from session.planning import OSLO
-from web.brukerpass_pages import hash_key
 from web.dropin_pages import MEETING_KIND
 from web.i18n import translate
-from web.keys import CLOCK, ENGINE, RECORDS, SIGNER
+from web.keys import BRUKERPASS, CLOCK, SIGNER
 from web.record_details import local_minutes
 from web.rendering import lang_of, render
 from web.staff_auth import StaffUser, form_of, staff_of, staff_route
@@ -49,29 +36,13 @@ def centre_of(user: StaffUser) -> int:
     raise web.HTTPForbidden(text="Brukerpass hører til hjelpemiddelsentralen.")
 
 
-async def _audit(
-    request: web.Request,
-    conn: AsyncConnection,
-    action: str,
-    user: StaffUser,
-    centre_id: int,
-    details: dict[str, DetailValue],
-    meeting_id: str | None = None,
-) -> None:
-    """Every change to a pass or a request is in the audit chain, in the same transaction as the change."""
-    record = AuditRecord(f"brukerpass.{action}", staff_actor(user.id), (centre_id,), meeting_id, details)
-    await request.app[RECORDS].audit.append(record, conn=conn)
-
-
 async def page(
     request: web.Request, *, status: int = 200, issued: tuple[str, str] | None = None,
     error: BrukerpassError | None = None,
 ) -> web.Response:  # fmt: skip
     user = staff_of(request)
     centre_id, lang, now = centre_of(user), lang_of(request), request.app[CLOCK]()
-    async with request.app[ENGINE].connect() as conn:
-        holders = await holders_of(conn, centre_id)
-        requests = await open_requests(conn, centre_id=centre_id)
+    holders, requests = await request.app[BRUKERPASS].overview(centre_id)
     return render(
         request,
         "brukerpass_staff.html",
@@ -123,16 +94,7 @@ async def issue(request: web.Request) -> web.Response:
     except BrukerpassError as exc:
         return await page(request, status=400, error=exc)
     code = new_code()
-    async with request.app[ENGINE].begin() as conn:
-        holder_id = await issue_holder(
-            conn,
-            centre_id=centre_of(user),
-            reference=reference,
-            code_hash=code_hash(hash_key(request.app), code),
-            issued_by=user.id,
-            now=request.app[CLOCK](),
-        )
-        await _audit(request, conn, "issue", user, centre_of(user), {"holder": holder_id})
+    await request.app[BRUKERPASS].issue(staff_id=user.id, centre_id=centre_of(user), reference=reference, code=code)
     return await page(request, issued=(reference, code))
 
 
@@ -148,8 +110,7 @@ async def confirm_revoke(request: web.Request) -> web.Response:
     """Withdrawing a code removes a right: a page says what happens and asks once more."""
     user = staff_of(request)
     holder_id = _id(request)
-    async with request.app[ENGINE].connect() as conn:
-        holder = next((h for h in await holders_of(conn, centre_of(user)) if h.id == holder_id), None)
+    holder = next((h for h in await request.app[BRUKERPASS].holders(centre_of(user)) if h.id == holder_id), None)
     if holder is None:
         raise web.HTTPNotFound(text="Fant ikke brukerpasset.")
     return render(
@@ -170,10 +131,7 @@ async def confirm_revoke(request: web.Request) -> web.Response:
 @staff_route(StaffAction.MANAGE_BRUKERPASS)
 async def revoke(request: web.Request) -> web.Response:
     user = staff_of(request)
-    async with request.app[ENGINE].begin() as conn:
-        done = await revoke_holder(conn, holder_id=_id(request), centre_id=centre_of(user), now=request.app[CLOCK]())
-        if done:
-            await _audit(request, conn, "revoke", user, centre_of(user), {"holder": _id(request)})
+    done = await request.app[BRUKERPASS].revoke(staff_id=user.id, centre_id=centre_of(user), holder_id=_id(request))
     if not done:
         raise web.HTTPNotFound(text="Fant ikke brukerpasset.")
     raise web.HTTPSeeOther(BASE)
@@ -191,33 +149,23 @@ async def agree_time(request: web.Request) -> web.Response:
         return await page(request, status=400, error=BrukerpassError("bp.error.starts", f"starts-{request_id}"))
     if not now - timedelta(minutes=5) <= starts <= now + LATEST:
         return await page(request, status=400, error=BrukerpassError("bp.error.starts", f"starts-{request_id}"))
-    async with request.app[ENGINE].begin() as conn:
-        found = next((r for r in await open_requests(conn, centre_id=centre_id) if r.id == request_id), None)
-        if found is None or found.starts_at is not None:
-            raise web.HTTPNotFound(text="Fant ikke forespørselen.")
-        meeting = await create_meeting(
-            conn,
-            organisation_id=user.organisation_id,
-            centre_id=centre_id,
-            topic=translate("nb", f"dropin.topic.{found.department.value}"),
-            kind=MEETING_KIND[found.department],
-            created_by=user.id,
-            now=now,
-        )
-        await schedule_request(
-            conn, request_id=request_id, centre_id=centre_id, meeting_id=meeting.id, starts_at=starts, staff_id=user.id
-        )
-        await _audit(request, conn, "schedule", user, centre_id, {"request": request_id}, meeting.id)
+    agreed = await request.app[BRUKERPASS].agree_time(
+        staff_id=user.id,
+        organisation_id=user.organisation_id,
+        centre_id=centre_id,
+        request_id=request_id,
+        starts=starts,
+        meeting_of=lambda department: (translate("nb", f"dropin.topic.{department.value}"), MEETING_KIND[department]),
+    )
+    if not agreed:
+        raise web.HTTPNotFound(text="Fant ikke forespørselen.")
     raise web.HTTPSeeOther(BASE)
 
 
 @staff_route(StaffAction.MANAGE_BRUKERPASS)
 async def close(request: web.Request) -> web.Response:
     user = staff_of(request)
-    async with request.app[ENGINE].begin() as conn:
-        done = await close_request(conn, request_id=_id(request), centre_id=centre_of(user), staff_id=user.id)
-        if done:
-            await _audit(request, conn, "close", user, centre_of(user), {"request": _id(request)})
+    done = await request.app[BRUKERPASS].close(staff_id=user.id, centre_id=centre_of(user), request_id=_id(request))
     if not done:
         raise web.HTTPNotFound(text="Fant ikke forespørselen.")
     raise web.HTTPSeeOther(BASE)

@@ -18,6 +18,7 @@ from recordings.service import RecordingService
 from session.access import Access
 from session.access_service import AccessService
 from session.attempt_limits import AttemptLimiter
+from session.brukerpass_service import BrukerpassService
 from session.dropin_service import DropInService
 from session.invitation_links import InvitationLinks
 from session.journal_service import JournalService
@@ -54,6 +55,7 @@ PENDING = web.AppKey("pending_login", PendingLoginCookie)
 PLANNING = web.AppKey("planning", PlanningService)
 JOURNAL = web.AppKey("journal", JournalService)
 DROPIN = web.AppKey("dropin", DropInService)
+BRUKERPASS = web.AppKey("brukerpass", BrukerpassService)
 RECORDINGS = web.AppKey("recordings", RecordingService)
 """Present only when a key-encryption key is configured: without one, nothing can be recorded."""
 
