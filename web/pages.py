@@ -1,4 +1,8 @@
-"""Server-rendered pages: landing, development login, staff meetings, join page, error pages."""
+"""Server-rendered pages: the landing page, the staff landing page and its meetings and links, the join page.
+
+Rendering is in ``web.rendering``, the staff gate in ``web.staff_auth``, error pages and the mapping of domain
+refusals in ``web.middlewares``; meetings are read and made by ``session.planning_service``.
+"""
 
 from __future__ import annotations
 
