@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from privacy.user_text import Text
 from session.departments import DEPARTMENT_LABELS, Department
 from session.nb_format import WEEKDAYS, format_clock, format_day
 from session.planning_errors import OpeningHoursInvalid
@@ -40,9 +41,9 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.opens.tzinfo is not None or self.closes.tzinfo is not None:
-            raise OpeningHoursInvalid("hours", "Åpningstider skrives som lokal tid uten tidssone.")
+            raise OpeningHoursInvalid("hours", Text("err.hours.timezone"))
         if not (self.closes == MIDNIGHT or self.closes > self.opens):
-            raise OpeningHoursInvalid("hours", "Stengetiden må være etter åpningstiden samme dag.")
+            raise OpeningHoursInvalid("hours", Text("err.hours.closes_before_opens"))
 
     def bounds(self, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
         """The period on ``day`` as UTC instants."""
@@ -62,13 +63,13 @@ class DayException:
     def __post_init__(self) -> None:
         _check_periods(self.periods)
         if len(self.reason) > REASON_MAX:
-            raise OpeningHoursInvalid("reason", f"Begrunnelsen kan ha høyst {REASON_MAX} tegn.")
+            raise OpeningHoursInvalid("reason", Text("err.input.too_long", field=Text("field.reason"), max=REASON_MAX))
 
 
 def _check_periods(periods: Iterable[Period]) -> None:
     for earlier, later in pairwise(periods):
         if earlier.closes == MIDNIGHT or later.opens < earlier.closes:
-            raise OpeningHoursInvalid("hours", "Åpningsperiodene samme dag må komme etter hverandre uten overlapp.")
+            raise OpeningHoursInvalid("hours", Text("err.hours.overlap"))
 
 
 def _in_sentence(name: str) -> str:
@@ -105,11 +106,11 @@ class OpeningHours:
     def __post_init__(self) -> None:
         for weekday, periods in self.weekly.items():
             if weekday not in range(7):
-                raise OpeningHoursInvalid("weekly", "Ukedag må være 0 (mandag) til 6 (søndag).")
+                raise OpeningHoursInvalid("weekly", Text("err.hours.weekday"))
             _check_periods(periods)
         for day, exception in self.exceptions.items():
             if exception.day != day:
-                raise OpeningHoursInvalid("exceptions", "Unntaket står på feil dato.")
+                raise OpeningHoursInvalid("exceptions", Text("err.hours.exception_date"))
 
     def periods_on(self, day: date) -> tuple[Period, ...]:
         """The periods that apply on ``day`` (a local date): the exception, else closed on a holiday, else weekly."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
+from privacy.user_text import Message, said_by
 from session.access_errors import AccessError, AccessRefused, NotFound
 from session.organisations import holds_role
 from session.permissions import StaffAction
@@ -23,7 +24,9 @@ def _status(exc: AccessError) -> int:
     return 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, AccessRefused) else 400
 
 
-async def _page(request: web.Request, user: StaffUser, *, status: int = 200, error: str | None = None) -> web.Response:
+async def _page(
+    request: web.Request, user: StaffUser, *, status: int = 200, error: Message | None = None
+) -> web.Response:
     access = request.app[ACCESS]
     async with request.app[ENGINE].connect() as conn:
         manager = await holds_role(conn, user.id, StaffRole.ACCESS_MANAGER)
@@ -56,7 +59,7 @@ async def revoke(request: web.Request) -> web.Response:
     except ValueError:
         return await _page(request, user, status=400, error="Ugyldig skjema.")
     except AccessError as exc:
-        return await _page(request, user, status=_status(exc), error=str(exc))
+        return await _page(request, user, status=_status(exc), error=said_by(exc))
     raise web.HTTPFound("/staff/access")
 
 
@@ -70,7 +73,7 @@ async def answer(request: web.Request) -> web.Response:
     except ValueError:
         return await _page(request, user, status=400, error="Ugyldig skjema.")
     except AccessError as exc:
-        return await _page(request, user, status=_status(exc), error=str(exc))
+        return await _page(request, user, status=_status(exc), error=said_by(exc))
     raise web.HTTPFound("/staff/access")
 
 
@@ -91,7 +94,7 @@ def setup_routes(app: web.Application) -> None:
 
 
 async def _orgs_page(
-    request: web.Request, user: StaffUser, *, status: int = 200, error: str | None = None
+    request: web.Request, user: StaffUser, *, status: int = 200, error: Message | None = None
 ) -> web.Response:
     async with request.app[ENGINE].connect() as conn:
         if not await holds_role(conn, user.id, StaffRole.CENTRE_ADMIN):
@@ -128,7 +131,7 @@ async def create_organisation(request: web.Request) -> web.Response:
     except ValueError:
         return await _orgs_page(request, user, status=400, error="Ugyldig skjema.")
     except AccessError as exc:
-        return await _orgs_page(request, user, status=_status(exc), error=str(exc))
+        return await _orgs_page(request, user, status=_status(exc), error=said_by(exc))
     raise web.HTTPFound("/staff/organisations")
 
 
@@ -140,7 +143,7 @@ async def set_enabled(request: web.Request) -> web.Response:
             actor_staff_id=user.id, org_id=int(request.match_info["id"]), enabled=form.get("enabled") == "1"
         )
     except AccessError as exc:
-        return await _orgs_page(request, user, status=_status(exc), error=str(exc))
+        return await _orgs_page(request, user, status=_status(exc), error=said_by(exc))
     raise web.HTTPFound("/staff/organisations")
 
 

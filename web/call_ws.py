@@ -51,7 +51,7 @@ from web.app import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
 from web.auth import COOKIE, StaffSession
 from web.effects import carry_out
 from web.i18n import DEFAULT, coded, message_of, translate
-from web.live import LiveMeeting, LiveMeetings, end_socket
+from web.live import PAGE_LANG, LiveMeeting, LiveMeetings, end_socket
 from web.pages import lang_of, link_error_status
 from web.settings import Settings
 
@@ -82,10 +82,6 @@ async def _admit(request: web.Request, check_only: bool) -> tuple[Invitation, St
     if not usable:
         raise StaffLinkRefused()
     return invitation, session
-
-
-PAGE_LANG = web.ResponseKey("page_lang", str)
-"""The language of the page that opened the socket (its ``lang`` query, else the cookie or Accept-Language)."""
 
 
 class StaffLinkRefused(SessionError):

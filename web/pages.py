@@ -19,6 +19,7 @@ from session.isolation import get_meeting_for, meetings_visible_to
 from session.link_tokens import new_device_id, valid_device_id
 from session.meeting_parties import municipalities_served, parties_for
 from session.meetings import MEETING_KINDS, Meeting, create_meeting, get_meeting
+from session.nb_format import format_clock, format_day
 from session.opening_hours import OSLO
 from session.organisations import can_create_meetings, staff_roles_of
 from session.permissions import ENTRANCE_ROLES, StaffAction, call_role_for, staff_may
@@ -30,7 +31,7 @@ from session.tables import organisations, staff
 from web.app import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER, TEMPLATES
 from web.auth import COOKIE, StaffSession
 from web.client_address import client_address
-from web.i18n import LANGUAGES, NAMES, catalogue, message_of, pick_language, translate, voice
+from web.i18n import LANGUAGES, NAMES, catalogue, message_of, pick_language, shown, translate, voice
 from web.live import end_socket
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -92,7 +93,9 @@ def render(request: web.Request, template: str, *, status: int = 200, **context:
     env = request.app[TEMPLATES]
     html = env.get_template(template).render(
         lang=lang,
-        t=lambda key: translate(lang, key),
+        t=lambda value: shown(lang, value),
+        day=lambda value: format_day(value, year=True, locale=lang),
+        clock=format_clock,
         languages=[(code, NAMES[code]) for code in LANGUAGES],
         path=request.path,
         **context,

@@ -19,7 +19,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from privacy.user_text import Text
+from privacy.user_text import Message, Text
 from session.errors import MeetingInvalid, SessionError
 from session.invitation_ics import (
     InvitationDetails,
@@ -219,7 +219,7 @@ async def _plan_page(
     user: StaffUser,
     values: dict[str, Any],
     *,
-    problems: Mapping[str, str] | None = None,
+    problems: Mapping[str, Message] | None = None,
     meeting: Meeting | None = None,
     status: int = 200,
 ) -> web.Response:
@@ -390,7 +390,7 @@ async def cancel(request: web.Request) -> web.Response:
     await check_csrf(request, user)
     meeting = await staff_meeting(request, user)
     now = request.app[CLOCK]()
-    error: str | None = None
+    error: Message | None = None
     try:
         async with request.app[ENGINE].begin() as conn:
             await cancel_plan(conn, meeting.id, now=now)

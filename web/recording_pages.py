@@ -27,6 +27,7 @@ from session.organisations import audit_scope, org_scope
 from session.permissions import StaffAction
 from session.subject_refs import staff_ref
 from web.app import ENGINE, RECORDINGS, SIGNER
+from web.i18n import message_of
 from web.pages import StaffUser, check_csrf, lang_of, render, require
 from web.record_details import local_minutes, topics_and_orgs
 
@@ -66,13 +67,15 @@ async def _readable(request: web.Request, entries: Sequence[ComplianceEntry]) ->
     return {"topics": topics, "orgs": orgs, "when": lambda moment: local_minutes(moment, lang)}
 
 
-def _http_error(exc: RecordingError) -> web.HTTPException:
-    """Another organisation's recording is as unknown as a missing one; refusals say why, in Norwegian."""
+def _http_error(request: web.Request, exc: RecordingError) -> web.HTTPException:
+    """Another organisation's recording is as unknown as a missing one; refusals say why, in the reader's
+    language."""
+    text = message_of(exc, lang_of(request))
     if isinstance(exc, AccessDenied | RecordingNotFound):
-        return web.HTTPNotFound(text=str(exc))
+        return web.HTTPNotFound(text=text)
     if isinstance(exc, InvalidRecordingRequest | RecordingNotAllowed):
-        return web.HTTPForbidden(text=str(exc))
-    return web.HTTPConflict(text=str(exc))
+        return web.HTTPForbidden(text=text)
+    return web.HTTPConflict(text=text)
 
 
 async def _stream(
@@ -127,7 +130,7 @@ async def media(request: web.Request) -> web.StreamResponse:
     try:
         playback = await request.app[RECORDINGS].open_playback(request.match_info["id"], actor, audit_access=start == 0)
     except RecordingError as exc:
-        raise _http_error(exc) from None
+        raise _http_error(request, exc) from None
     size = playback.size
     end = min(size, stop if stop is not None else size, start + CHUNK_LIMIT)
     if start >= size and size > 0:
@@ -168,7 +171,7 @@ async def export(request: web.Request) -> web.StreamResponse:
             request.match_info["id"], actor, org_id=await _party(request, user, actor), reason=form.get("reason", "")
         )
     except RecordingError as exc:
-        raise _http_error(exc) from None
+        raise _http_error(request, exc) from None
     disposition = {"Content-Disposition": f"attachment; filename=opptak-{custody.id}.webm"}
     return await _stream(request, playback, 0, playback.size, status=200, headers=disposition)
 
@@ -182,7 +185,7 @@ async def close_custody(request: web.Request) -> web.Response:
     try:
         record = await request.app[RECORDINGS].close_custody(request.match_info["id"], actor)
     except RecordingError as exc:
-        raise _http_error(exc) from None
+        raise _http_error(request, exc) from None
     raise web.HTTPFound(f"/staff/recordings/{record.recording_id}")
 
 
@@ -194,7 +197,7 @@ async def delete(request: web.Request) -> web.Response:
     try:
         await request.app[RECORDINGS].request_deletion(request.match_info["id"], trigger=DeletionTrigger.HOST, by=actor)
     except RecordingError as exc:
-        raise _http_error(exc) from None
+        raise _http_error(request, exc) from None
     raise web.HTTPFound(f"/staff/recordings/{request.match_info['id']}")
 
 
@@ -208,7 +211,7 @@ async def confirm(request: web.Request) -> web.Response:
         party = await _party(request, user, actor)
         await request.app[RECORDINGS].confirm_no_copy(request.match_info["id"], org_id=party, by=actor)
     except RecordingError as exc:
-        raise _http_error(exc) from None
+        raise _http_error(request, exc) from None
     raise web.HTTPFound(f"/staff/recordings/{request.match_info['id']}")
 
 
@@ -219,7 +222,7 @@ async def certificate(request: web.Request) -> web.Response:
     try:
         text = await request.app[RECORDINGS].certificate(request.match_info["id"], actor.org_ids)
     except RecordingError as exc:
-        raise _http_error(exc) from None
+        raise _http_error(request, exc) from None
     if text is None:
         raise web.HTTPNotFound(text="Fant ikke slettebeviset.")
     return web.Response(text=text, content_type="application/json",
