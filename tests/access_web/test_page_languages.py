@@ -50,7 +50,9 @@ async def _walk(client: aiohttp.ClientSession, base: str, lang: str) -> dict[str
     """The visible text of every staff page reachable from /staff by links (GET only), in ``lang``."""
     async with client.get(f"{base}/staff?lang={lang}") as resp:
         assert resp.status == 200
-    queue, seen, texts = ["/staff"], set(), {}
+    queue: list[str] = ["/staff"]
+    seen: set[str] = set()
+    texts: dict[str, str] = {}
     while queue and len(texts) < MAX_PAGES:
         path = queue.pop(0)
         if path in seen:
