@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 from privacy.record_errors import PrivacyRecordError
 from privacy.user_text import Message, Text, said_by
 from privacy.validators import validate_free_text, validate_serial_number
-from session.departments import DEPARTMENT_LABELS, Department
+from session.departments import Department
 from session.form_values import FormData, FormShapeError, many, one
 from session.meetings import MEETING_KINDS
 from session.planning_errors import PlanInvalid
-from session.roles import LABELS, Role
+from session.roles import Role
 
 _T = TypeVar("_T")
 OSLO = ZoneInfo("Europe/Oslo")
@@ -35,14 +35,6 @@ PAST_GRACE = timedelta(minutes=5)
 MIN_DURATION = timedelta(minutes=5)
 MAX_DURATION = timedelta(hours=8)
 MAX_AHEAD = timedelta(days=366)
-
-KIND_LABELS: dict[str, str] = {
-    "bolig": "Bolig",
-    "mobilitet": "Mobilitet",
-    "kommunikasjon": "Kommunikasjon",
-    "reparasjon": "Reparasjon",
-    "annet": "Annet",
-}
 
 
 class ParticipantKind(StrEnum):
@@ -59,16 +51,6 @@ class ParticipantKind(StrEnum):
     BOLIG = Department.BOLIG.value
     MOBILITET = Department.MOBILITET.value
     KOMMUNIKASJON = Department.KOMMUNIKASJON.value
-
-
-PARTICIPANT_LABELS: dict[ParticipantKind, str] = {
-    **{ParticipantKind(role.value): label for role, label in LABELS["nb"].items()},
-    ParticipantKind.HUSBANKEN: "Husbanken",
-    **{
-        ParticipantKind(dept.value): f"Hjelpemiddelsentralen, {label[0].lower()}{label[1:]}"
-        for dept, label in DEPARTMENT_LABELS.items()
-    },
-}
 
 
 @dataclass(frozen=True, slots=True)

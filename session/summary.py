@@ -22,7 +22,7 @@ from privacy.user_text import Message, Text, Voice, only_said, said_by
 from privacy.validators import validate_free_text, validate_reference, validate_serial_number
 from session.meetings import MEETING_KINDS
 from session.nb_format import format_clock, format_day
-from session.planning import KIND_LABELS, OSLO, PARTICIPANT_LABELS, ParticipantKind
+from session.planning import OSLO, ParticipantKind
 from session.planning_errors import SummaryInvalid
 from session.repair import RepairDiagnosis
 from session.roles import Role
@@ -33,13 +33,8 @@ OUTCOME_MAX = 4000
 NEXT_CONTACT_MAX = 500
 MAX_COUNT = 50
 
-ROLE_LABELS: dict[str, str] = {
-    **{kind.value: label for kind, label in PARTICIPANT_LABELS.items()},
-    "verge": "Verge",
-    "helsepersonell": "Helsepersonell",
-    "tolk": "Tolk",
-    "annen": "Annen",
-}
+ROLE_ORDER: tuple[str, ...] = (*(kind.value for kind in ParticipantKind), "verge", "helsepersonell", "tolk", "annen")
+"""The order roles are listed in a summary: those planned for, then the others present off camera."""
 SUMMARY_ROLES = frozenset({*ParticipantKind, *OFF_CAMERA_ROLES})
 PARTICIPANT_ROLES = frozenset(kind.value for kind in ParticipantKind)
 
@@ -110,7 +105,7 @@ def _aggregate(present: Iterable[Presence], problems: dict[str, Message]) -> tup
             problems.setdefault("present", Text("err.summary.present_count"))
         else:
             counts[(item.role, item.on_camera)] = counts.get((item.role, item.on_camera), 0) + item.count
-    order = {role: index for index, role in enumerate(ROLE_LABELS)}
+    order = {role: index for index, role in enumerate(ROLE_ORDER)}
     keys = sorted(counts, key=lambda k: (not k[1], order.get(k[0], len(order)), k[0]))
     return tuple(Presence(role, on_camera, counts[(role, on_camera)]) for role, on_camera in keys)
 
@@ -391,7 +386,7 @@ def summary_html(summary: MeetingSummary, *, voice: Voice) -> str:
         s=summary,
         lang=voice.lang,
         t=voice,
-        kind_label=voice(f"kind.{summary.kind}") if summary.kind in KIND_LABELS else summary.kind,
+        kind_label=voice(f"kind.{summary.kind}") if summary.kind in MEETING_KINDS else summary.kind,
         when=when,
         confirmed=_moment(summary.confirmed_at, voice),
         next_on=format_day(next_on, year=True, locale=voice.lang) if next_on else "",
