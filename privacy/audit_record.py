@@ -16,6 +16,7 @@ from enum import StrEnum
 from privacy.consent import ConsentEvent, ConsentGiven
 from privacy.record_errors import InvalidAuditRecord
 from privacy.signed_chain import format_time
+from privacy.user_text import Text
 from privacy.validators import find_identity_numbers, validate_reference
 
 
@@ -100,7 +101,7 @@ class Actor:
             if not _ROLE.fullmatch(self.ref):
                 raise InvalidAuditRecord("Rollen til den som handlet har ugyldig form.")
         else:
-            validate_reference("Den som handlet", self.ref)
+            validate_reference(Text("field.actor"), self.ref)
 
 
 def _bad(message: str) -> InvalidAuditRecord:
@@ -168,7 +169,7 @@ class AuditRecord:
             raise _bad("organisasjonene er ikke gyldige.")
         object.__setattr__(self, "org_ids", orgs)
         if self.meeting_id is not None:
-            validate_reference("Møte-id", self.meeting_id)
+            validate_reference(Text("field.meeting_id"), self.meeting_id)
         object.__setattr__(self, "details", validate_details(self.details))
 
     def to_payload(self) -> dict[str, object]:

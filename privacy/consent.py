@@ -41,7 +41,7 @@ def compose_purpose(code: str, note: str = "") -> str:
     """The ledger's purpose text: a listed code, optionally ``code: note``. InvalidConsent for anything else."""
     if code not in PURPOSES:
         raise InvalidConsent(Text("err.consent.purpose_unlisted"))
-    cleaned = validate_free_text("Merknad", note, max_length=PURPOSE_NOTE_MAX_LENGTH, required=False)
+    cleaned = validate_free_text(Text("field.note"), note, max_length=PURPOSE_NOTE_MAX_LENGTH, required=False)
     cleaned = " ".join(cleaned.split())
     return f"{code}: {cleaned}" if cleaned else code
 
@@ -85,7 +85,7 @@ class Recorder:
     ref: str
 
     def __post_init__(self) -> None:
-        validate_reference("Registrert av", self.ref)
+        validate_reference(Text("field.recorded_by"), self.ref)
 
 
 def parse_scopes(values: Iterable[str]) -> frozenset[Scope]:
@@ -118,15 +118,17 @@ class ConsentGiven:
     face_visible_until: datetime | None = None
 
     def __post_init__(self) -> None:
-        validate_reference("Samtykke-id", self.consent_id)
-        validate_reference("Møte-id", self.meeting_id)
-        validate_reference("Deltaker", self.subject_ref)
+        validate_reference(Text("field.consent_id"), self.consent_id)
+        validate_reference(Text("field.meeting_id"), self.meeting_id)
+        validate_reference(Text("field.participant"), self.subject_ref)
         if not self.scopes:
             raise InvalidConsent(Text("err.consent.no_scope"))
         if not all(isinstance(scope, Scope) for scope in self.scopes):
             raise UnknownScope()
         try:
-            purpose = validate_free_text("Formål", self.purpose, max_length=PURPOSE_MAX_LENGTH, required=True)
+            purpose = validate_free_text(
+                Text("field.purpose"), self.purpose, max_length=PURPOSE_MAX_LENGTH, required=True
+            )
         except InvalidText as exc:
             if not self.purpose.strip():
                 raise PurposeMissing() from exc
@@ -175,9 +177,9 @@ class ConsentWithdrawn:
     scopes: frozenset[Scope] | None = None
 
     def __post_init__(self) -> None:
-        validate_reference("Samtykke-id", self.consent_id)
-        validate_reference("Møte-id", self.meeting_id)
-        validate_reference("Deltaker", self.subject_ref)
+        validate_reference(Text("field.consent_id"), self.consent_id)
+        validate_reference(Text("field.meeting_id"), self.meeting_id)
+        validate_reference(Text("field.participant"), self.subject_ref)
         _aware(self.withdrawn_at, "withdrawn")
         if self.scopes is not None:
             if not self.scopes:

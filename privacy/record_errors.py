@@ -39,33 +39,30 @@ class IdentityNumberRefused(InvalidInput):
 
     code = "identity_number_refused"
 
-    def __init__(self, field_name: str) -> None:
-        super().__init__(
-            f"Feltet «{field_name}» ser ut til å inneholde et fødselsnummer eller D-nummer. "
-            "Tjenesten skal bare ha opplysningene saken trenger, og identitetsnummer trengs ikke. "
-            "Fjern nummeret og prøv igjen."
-        )
-        self.field_name = field_name
+    def __init__(self, field: Text) -> None:
+        super().__init__(Text("err.input.identity_number", field=field))
+        self.field = field
 
 
 class InvalidOrgNumber(InvalidInput):
     code = "invalid_org_number"
 
     def __init__(self) -> None:
-        super().__init__("Organisasjonsnummeret er ikke gyldig. Det skal ha 9 sifre, og kontrollsifferet må stemme.")
+        super().__init__(Text("err.input.org_number"))
 
 
 class InvalidSerialNumber(InvalidInput):
     code = "invalid_serial_number"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"Serienummeret er ikke gyldig: {reason}")
 
 
 class InvalidText(InvalidInput):
     """Free text that is too long, empty when required, or carries control characters."""
 
     code = "invalid_text"
+
+    def __init__(self, message: Text, field: Text | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidReference(InvalidInput):

@@ -8,7 +8,11 @@ reference, so domain packages name a message without importing the web layer.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from datetime import date, time
+from typing import Protocol, TypeAlias
+
+Param: TypeAlias = "str | int | Text"
+"""A placeholder's value: a number, a code, or another catalogue text (a field's label), said in the same language."""
 
 
 class Text:
@@ -16,9 +20,9 @@ class Text:
 
     __slots__ = ("key", "params")
 
-    def __init__(self, key: str, **params: str | int) -> None:
+    def __init__(self, key: str, **params: Param) -> None:
         self.key = key
-        self.params: Mapping[str, str | int] = params
+        self.params: Mapping[str, Param] = params
 
     def __str__(self) -> str:
         return self.key
@@ -30,7 +34,39 @@ class Text:
         return isinstance(other, Text) and (self.key, dict(self.params)) == (other.key, dict(other.params))
 
     def __hash__(self) -> int:
-        return hash((self.key, tuple(sorted(self.params.items()))))
+        return hash((self.key, tuple(sorted(self.params.items(), key=lambda item: item[0]))))
+
+
+def text_of(error: BaseException) -> Text | None:
+    """The catalogue text of an error: its ``text`` attribute, or a :class:`Text` it was raised with."""
+    text = getattr(error, "text", None)
+    if not isinstance(text, Text) and error.args and isinstance(error.args[0], Text):
+        text = error.args[0]
+    return text if isinstance(text, Text) else None
+
+
+Message: TypeAlias = "Text | str"
+"""What a form shows beside a field: a catalogue text, or (not yet in the catalogue) a bokmål sentence."""
+
+
+def said_by(error: BaseException) -> Message:
+    """What a form shows beside a field for ``error``: its coded text, or (for an uncoded error) its message."""
+    return text_of(error) or str(error)
+
+
+class UnsaidValue(TypeError):
+    """A template printed a value that has not been said for its reader (a programming error)."""
+
+
+def only_said(value: object) -> object:
+    """Jinja ``finalize``: a page prints only what was said for its reader. A :class:`Text` printed as it is
+    would show its catalogue key, and a date or time printed as it is would show ISO digits in UTC or in no zone
+    at all; both must go through the page's ``t`` or its date formatters, so both are refused here."""
+    if isinstance(value, Text):
+        raise UnsaidValue(f"catalogue text {value.key!r} printed without being said; use t(...)")
+    if isinstance(value, date | time):  # datetime is a date
+        raise UnsaidValue(f"{type(value).__name__} printed as it is; format it for the reader's language and zone")
+    return value
 
 
 class Voice(Protocol):
@@ -42,4 +78,4 @@ class Voice(Protocol):
         """``nb``, ``nn`` or ``en``: also how dates are written and the document's language tag."""
         ...
 
-    def __call__(self, key: str, /, **params: str | int) -> str: ...
+    def __call__(self, key: str, /, **params: Param) -> str: ...

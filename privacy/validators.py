@@ -19,6 +19,7 @@ from privacy.record_errors import (
     InvalidSerialNumber,
     InvalidText,
 )
+from privacy.user_text import Text
 
 # --- organisation numbers ----------------------------------------------------------------------------------
 
@@ -186,10 +187,10 @@ def find_identity_numbers(text: str, *, rule_2032: bool = True, strict: bool = F
     return found
 
 
-def refuse_identity_numbers(field_name: str, text: str) -> None:
-    """Raise IdentityNumberRefused when ``text`` holds an identity number; ``field_name`` is the label users see."""
+def refuse_identity_numbers(field: Text, text: str) -> None:
+    """Raise IdentityNumberRefused when ``text`` holds an identity number; ``field`` is the label users see."""
     if find_identity_numbers(text):
-        raise IdentityNumberRefused(field_name)
+        raise IdentityNumberRefused(field)
 
 
 # --- free text, serial numbers, references -----------------------------------------------------------------
@@ -197,7 +198,7 @@ def refuse_identity_numbers(field_name: str, text: str) -> None:
 _ALLOWED_CONTROLS = frozenset("\n\t")
 
 
-def validate_free_text(field_name: str, text: str, *, max_length: int, required: bool = True) -> str:
+def validate_free_text(field: Text, text: str, *, max_length: int, required: bool = True) -> str:
     """``text`` stripped of surrounding whitespace, after checking length, control characters and identity numbers.
 
     Line breaks and tabs are allowed; other control characters are not, since they hide content from the
@@ -206,12 +207,12 @@ def validate_free_text(field_name: str, text: str, *, max_length: int, required:
     """
     cleaned = text.replace("\r\n", "\n").strip()
     if required and not cleaned:
-        raise InvalidText(f"Feltet «{field_name}» må fylles ut.")
+        raise InvalidText(Text("err.input.required", field=field), field)
     if len(cleaned) > max_length:
-        raise InvalidText(f"Feltet «{field_name}» kan ha høyst {max_length} tegn.")
+        raise InvalidText(Text("err.input.too_long", field=field, max=max_length), field)
     if any(unicodedata.category(c) == "Cc" and c not in _ALLOWED_CONTROLS for c in cleaned):
-        raise InvalidText(f"Feltet «{field_name}» inneholder kontrolltegn som ikke er tillatt.")
-    refuse_identity_numbers(field_name, cleaned)
+        raise InvalidText(Text("err.input.control_chars", field=field), field)
+    refuse_identity_numbers(field, cleaned)
     return cleaned
 
 
@@ -226,19 +227,19 @@ def validate_serial_number(value: str) -> str:
     """
     cleaned = value.strip()
     if not cleaned:
-        raise InvalidSerialNumber("det er tomt.")
+        raise InvalidSerialNumber(Text("err.input.serial.empty"))
     if len(cleaned) > SERIAL_NUMBER_MAX_LENGTH:
-        raise InvalidSerialNumber(f"det kan ha høyst {SERIAL_NUMBER_MAX_LENGTH} tegn.")
+        raise InvalidSerialNumber(Text("err.input.serial.too_long", max=SERIAL_NUMBER_MAX_LENGTH))
     if not cleaned.isprintable():
-        raise InvalidSerialNumber("det inneholder kontrolltegn eller usynlige tegn.")
-    refuse_identity_numbers("Serienummer", cleaned)
+        raise InvalidSerialNumber(Text("err.input.serial.control"))
+    refuse_identity_numbers(Text("field.serial_number"), cleaned)
     return cleaned
 
 
 _REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}")
 
 
-def validate_reference(what: str, value: str) -> str:
+def validate_reference(what: Text, value: str) -> str:
     """An opaque identifier (meeting, participant, staff, consent id): 1-64 ASCII letters, digits and ``._:-``.
 
     Identifiers are what the records hold instead of names; the narrow alphabet (no spaces) keeps a name from
@@ -246,7 +247,7 @@ def validate_reference(what: str, value: str) -> str:
     inside a longer generated identifier are left alone: a random hex id must never be refused by chance.
     """
     if not _REFERENCE.fullmatch(value):
-        raise InvalidReference(f"{what} har ugyldig form.")
+        raise InvalidReference(Text("err.input.reference", what=what))
     if identity_kind(value, strict=False) is not None:
         raise IdentityNumberRefused(what)
     return value

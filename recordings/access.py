@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from privacy.audit_record import Actor, ActorKind, AuditAction, AuditRecord, DetailValue
 from privacy.ledgers import AuditLog, Clock
 from privacy.record_errors import InvalidInput
+from privacy.user_text import Text, said_by
 from privacy.validators import validate_free_text
 from recordings import store
 from recordings.deletion import recording_path
@@ -47,14 +48,14 @@ ACTION_ACCESS = "recording.access"
 ACTION_CUSTODY_CLOSED = "recording.custody_closed"
 
 
-def checked_reason(reason: str, what: str = "Opptaket") -> str:
+def checked_reason(reason: str, what: str = "field.recording") -> str:
     """A reason as stored: trimmed, short, no identity numbers; ReasonMissing when empty."""
     try:
-        cleaned = validate_free_text("Begrunnelse", reason, max_length=REASON_MAX_LENGTH, required=False)
+        cleaned = validate_free_text(Text("field.reason"), reason, max_length=REASON_MAX_LENGTH, required=False)
     except InvalidInput as exc:
-        raise InvalidRecordingRequest(exc.message) from None
+        raise InvalidRecordingRequest(said_by(exc)) from None
     if not cleaned:
-        raise ReasonMissing(what)
+        raise ReasonMissing(Text(what))
     return cleaned
 
 
@@ -156,7 +157,7 @@ class RecordingAccess:
         if not viewer.org_ids & set(row.org_ids):
             raise await self._refused(AccessDenied(), attempted, viewer.actor, row.org_ids, row.meeting_id)
         if row.state not in PLAYABLE:
-            error = RecordingUnavailable("Opptaket kan ikke spilles av nå (det tas opp, eller det er slettet).")
+            error = RecordingUnavailable(Text("err.rec.not_playable"))
             raise await self._refused(error, attempted, viewer.actor, row.org_ids, row.meeting_id)
 
     async def _open(self, row: store.RecordingRow) -> Playback:
@@ -165,7 +166,7 @@ class RecordingAccess:
         try:
             reader = await asyncio.to_thread(EncryptedReader, path, self._keys, require_complete=complete)
         except FileNotFoundError:
-            raise RecordingUnavailable("Opptaksfilen mangler.") from None
+            raise RecordingUnavailable(Text("err.rec.file_missing")) from None
         return Playback(reader, row)
 
     async def open_playback(self, recording_id: str, viewer: StaffActor, *, audit_access: bool = True) -> Playback:
@@ -190,10 +191,10 @@ class RecordingAccess:
         row = await self._row(recording_id)
         try:
             if not self.options.export_allowed:
-                raise RecordingNotAllowed("Eksport av opptak er ikke tillatt etter retningslinjene.")
+                raise RecordingNotAllowed(Text("err.rec.export_not_allowed"))
             if org_id not in actor.org_ids or org_id not in row.org_ids:
                 raise AccessDenied()
-            cleaned = checked_reason(reason, "Eksporten")
+            cleaned = checked_reason(reason, "field.export")
         except RecordingError as exc:
             raise await self._refused(exc, ACTION_EXPORT, actor.actor, row.org_ids, row.meeting_id) from None
         await self._check_access(row, actor, ACTION_EXPORT)
@@ -220,7 +221,7 @@ class RecordingAccess:
             row = await self._row(custody.recording_id, conn)
             await store.lock_recording(conn, custody.recording_id)
             if custody.org_id not in actor.org_ids:
-                refusal = ConfirmationRefused("Bare organisasjonen som har kopien, kan registrere at den er slettet.")
+                refusal = ConfirmationRefused(Text("err.rec.copy_other_org"))
             elif custody.closed_at is not None:
                 return custody
             else:
@@ -252,20 +253,15 @@ class RecordingAccess:
                 c for c in await store.custody_records(conn, recording_id) if c.org_id == org_id and c.closed_at is None
             ]
             if org_id not in by.org_ids:
-                refusal = ConfirmationRefused("Du kan bare bekrefte sletting på vegne av din egen organisasjon.")
+                refusal = ConfirmationRefused(Text("err.rec.confirm_own_org"))
             elif org_id not in row.org_ids:
-                refusal = ConfirmationRefused("Organisasjonen deltok ikke i møtet der opptaket ble gjort.")
+                refusal = ConfirmationRefused(Text("err.rec.org_not_in_meeting"))
             elif row.state is State.CLOSED or org_id in done:
-                refusal = ConfirmationRefused("Organisasjonen har allerede bekreftet slettingen.")
+                refusal = ConfirmationRefused(Text("err.rec.already_confirmed"))
             elif row.state is not State.DELETED or await store.certificate(conn, recording_id) is None:
-                refusal = ConfirmationRefused(
-                    "Opptaket er ikke slettet ennå. Bekreftelsen kan gis når slettesertifikatet finnes."
-                )
+                refusal = ConfirmationRefused(Text("err.rec.not_deleted_yet"))
             elif open_copies:
-                refusal = ConfirmationRefused(
-                    f"Organisasjonen har {len(open_copies)} eksportert(e) kopi(er) som ikke er registrert slettet. "
-                    "Registrer først at kopiene er slettet."
-                )
+                refusal = ConfirmationRefused(Text("err.rec.open_copies", count=len(open_copies)))
             else:
                 now = self._clock.now()
                 await store.insert_confirmation(conn, recording_id, store.Confirmation(org_id, by.staff_ref, now))

@@ -1,6 +1,7 @@
 """Errors of the recordings package: starting, access, retention, deletion, certificates and the file format.
 
-Every message is Norwegian (bokmål) and fit to show a user as it is. Messages never contain personal data and
+A refusal a user sees carries a catalogue text (said in the reader's language at the edge); the operator's
+errors (keys, the file format) stay bokmål sentences. Messages never contain personal data and
 never echo user input. The edge maps ``InvalidRecordingRequest`` to 400, ``RecordingNotAllowed`` and
 ``AccessDenied`` to 403 (or 404 where the recording's existence must not be revealed), ``RecordingNotFound`` to
 404, ``RecordingUnavailable`` and ``ConfirmationRefused`` to 409, and ``ContainerError``/``KeyProviderError`` to
@@ -9,15 +10,21 @@ never echo user input. The edge maps ``InvalidRecordingRequest`` to 400, ``Recor
 
 from __future__ import annotations
 
+from privacy.user_text import Message, Text
+
 
 class RecordingError(Exception):
-    """Base of this hierarchy; ``str(error)`` is the user-facing message and ``code`` a stable machine name."""
+    """Base of this hierarchy; ``code`` is a stable machine name, ``text`` (when set) the user-facing message by
+    catalogue key (said in the reader's language at the edge), else ``str(error)`` is it (operator messages)."""
 
     code = "recording_error"
+    text: Text | None = None
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: Message) -> None:
+        super().__init__(str(message))
+        self.message = str(message)
+        if isinstance(message, Text):
+            self.text = message
 
 
 # --- requests ----------------------------------------------------------------------------------------------
@@ -30,17 +37,15 @@ class InvalidRecordingRequest(RecordingError):
 class ReasonMissing(InvalidRecordingRequest):
     code = "reason_missing"
 
-    def __init__(self, what: str = "Opptaket") -> None:
-        super().__init__(f"{what} må ha en begrunnelse, for eksempel «dokumentere tilpasning av rullestol».")
+    def __init__(self, what: Text | None = None) -> None:
+        super().__init__(Text("err.rec.reason_missing", what=what or Text("field.recording")))
 
 
 class DeadlineTooLate(InvalidRecordingRequest):
     code = "deadline_too_late"
 
     def __init__(self, max_days: int) -> None:
-        super().__init__(
-            f"Slettefristen kan være høyst {max_days} dager etter at opptaket starter. Velg en tidligere dato."
-        )
+        super().__init__(Text("err.rec.deadline_too_late", max_days=max_days))
         self.max_days = max_days
 
 
@@ -48,7 +53,7 @@ class DeadlineInPast(InvalidRecordingRequest):
     code = "deadline_in_past"
 
     def __init__(self) -> None:
-        super().__init__("Slettefristen må være frem i tid.")
+        super().__init__(Text("err.rec.deadline_past"))
 
 
 class RecordingNotAllowed(RecordingError):
@@ -61,14 +66,14 @@ class AccessDenied(RecordingError):
     code = "recording_access_denied"
 
     def __init__(self) -> None:
-        super().__init__("Du har ikke tilgang til dette opptaket.")
+        super().__init__(Text("err.rec.access_denied"))
 
 
 class RecordingNotFound(RecordingError):
     code = "recording_not_found"
 
     def __init__(self) -> None:
-        super().__init__("Opptaket finnes ikke.")
+        super().__init__(Text("err.rec.not_found"))
 
 
 class RecordingUnavailable(RecordingError):
@@ -85,7 +90,7 @@ class CustodyNotFound(RecordingError):
     code = "custody_not_found"
 
     def __init__(self) -> None:
-        super().__init__("Fant ikke registreringen av eksportkopien.")
+        super().__init__(Text("err.rec.custody_not_found"))
 
 
 # --- certificates ------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from privacy.user_text import Text
 from recordings.errors import DeadlineInPast, DeadlineTooLate, InvalidRecordingRequest
 
 
@@ -90,7 +91,7 @@ def choose_deadline(policy: RetentionPolicy, now: datetime, requested: datetime 
     if requested is None:
         return now + policy.default
     if requested.tzinfo is None or requested.utcoffset() is None:
-        raise InvalidRecordingRequest("Slettefristen mangler tidssone.")
+        raise InvalidRecordingRequest(Text("err.rec.deadline_timezone"))
     if requested <= now:
         raise DeadlineInPast()
     if requested > now + policy.maximum:

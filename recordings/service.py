@@ -27,6 +27,7 @@ from privacy.audit_record import Actor, ActorKind, AuditAction, AuditRecord, Det
 from privacy.consent import Scope
 from privacy.ledgers import AuditLog, Clock, ConsentLedger
 from privacy.signed_chain import format_time
+from privacy.user_text import Text
 from recordings import store
 from recordings.access import Playback, RecordingAccess, StaffActor, checked_reason
 from recordings.deletion import DeletionEngine, StepHook, SweepReport
@@ -102,20 +103,18 @@ class RecordingService(RecordingAccess):
         orgs = frozenset(org_ids)
         try:
             if not host.is_host:
-                raise RecordingNotAllowed("Bare en ansatt som er vert for møtet, kan starte opptak.")
+                raise RecordingNotAllowed(Text("err.rec.start_host_only"))
             if not orgs or not host.org_ids & orgs:
-                raise RecordingNotAllowed("Du kan bare starte opptak i møter for din egen organisasjon.")
+                raise RecordingNotAllowed(Text("err.rec.start_own_org"))
             cleaned = checked_reason(reason)
             now = self._clock.now()
             chosen = choose_deadline(self.options.retention, now, deadline)
             for ref in user_refs:
                 scopes = await self._consent.active_scopes(meeting_id, ref, now)
                 if Scope.RECORDING not in scopes:
-                    raise RecordingNotAllowed(
-                        "Opptak krever at brukeren har samtykket til opptak. Registrer samtykket først."
-                    )
+                    raise RecordingNotAllowed(Text("err.rec.needs_consent"))
             if meeting_id in self._by_meeting or meeting_id in self._starting:
-                raise RecordingUnavailable("Opptak pågår allerede i dette møtet.")
+                raise RecordingUnavailable(Text("err.rec.already_recording"))
         except RecordingError as exc:
             raise await self._refused(exc, "recording.start", host.actor, orgs, meeting_id) from None
         self._starting.add(meeting_id)
@@ -219,10 +218,10 @@ class RecordingService(RecordingAccess):
         if active is None:
             row = await self._row(recording_id)
             if row.state is State.RECORDING:
-                raise RecordingUnavailable("Opptaket tas opp på en annen server og kan ikke stoppes herfra.")
+                raise RecordingUnavailable(Text("err.rec.other_server"))
             return row
         if by is not None and not by.is_host:
-            error = RecordingNotAllowed("Bare en ansatt som er vert for møtet, kan stoppe opptaket.")
+            error = RecordingNotAllowed(Text("err.rec.stop_host_only"))
             row = await self._row(recording_id)
             raise await self._refused(error, "recording.stop", by.actor, row.org_ids, row.meeting_id)
         return await self._stop_active(active, by.actor if by else Actor(ActorKind.SYSTEM, "recorder"))

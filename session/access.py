@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from privacy.audit_record import Actor, ActorKind, AuditRecord, DetailValue
 from privacy.ledgers import AuditLog, Clock
 from privacy.record_errors import InvalidInput
+from privacy.user_text import Text, said_by
 from privacy.validators import validate_free_text
 from session.access_errors import AccessRefused, InvalidRequest, NotFound
 from session.access_tables import access_requests
@@ -34,12 +35,12 @@ from session.tables import staff, staff_roles
 SUBJECT_MAX = 200
 MAX_PENDING_PER_SUBJECT = 5
 
-REFUSALS: dict[str, str] = {
-    "not_access_manager": "Bare kommunens tilgangsstyrer kan gi og fjerne formidlerretten.",
-    "outside_organisation": "Du kan bare gi og fjerne formidlerretten i din egen kommune og dens enheter.",
-    "not_centre_admin": "Bare en administrator ved hjelpemiddelsentralen kan gi eller fjerne denne rollen.",
-    "wrong_kind": "Rollen kan ikke gis i denne typen organisasjon.",
-    "target_outside": "Fant ikke personen i organisasjonen din, og personen har ikke bedt om tilgang her.",
+REFUSALS: dict[str, Text] = {
+    "not_access_manager": Text("err.access.not_access_manager"),
+    "outside_organisation": Text("err.access.outside_organisation"),
+    "not_centre_admin": Text("err.access.not_centre_admin"),
+    "wrong_kind": Text("err.access.wrong_kind"),
+    "target_outside": Text("err.access.target_outside"),
 }
 
 
@@ -136,7 +137,7 @@ class Access:
         elif reason in REFUSALS:
             error = AccessRefused(REFUSALS[reason], reason=reason)
         else:
-            error = InvalidRequest("Endringen kan ikke gjøres.")
+            error = InvalidRequest(Text("err.access.not_possible"))
         record = _record("access.refused", actor, orgs, operation=operation, reason=reason, **details)
         return Refusal(error, record)
 
@@ -270,13 +271,13 @@ class Access:
         Asking again while a request is pending returns that request.
         """
         if not subject or len(subject) > SUBJECT_MAX or not subject.isprintable():
-            raise InvalidRequest("Innloggingen mangler en gyldig identitet. Logg inn på nytt.")
+            raise InvalidRequest(Text("err.access.no_identity"))
         try:
-            name = validate_free_text("Navn", display_name, max_length=200)
+            name = validate_free_text(Text("field.name"), display_name, max_length=200)
         except InvalidInput as exc:
-            raise InvalidRequest(str(exc)) from None
+            raise InvalidRequest(said_by(exc)) from None
         if "\n" in name or "\t" in name:
-            raise InvalidRequest("Feltet «Navn» må stå på én linje.")
+            raise InvalidRequest(Text("err.input.one_line", field=Text("field.name")))
 
         async def work(conn: AsyncConnection) -> AccessRequest:
             staff_row = (await conn.execute(select(staff.c.id).where(staff.c.subject == subject))).first()
@@ -287,20 +288,18 @@ class Access:
                 raise self._refusal(actor, (), "access.request", "not_found")
             orgs = await with_parents(conn, [org.id])
 
-            def refuse(message: str, reason: str) -> Refusal:
+            def refuse(message: Text, reason: str) -> Refusal:
                 record = _record(
                     "access.refused", actor, orgs, operation="access.request", reason=reason, org_id=org.id
                 )
                 return Refusal(InvalidRequest(message), record)
 
             if role is not StaffRole.FORMIDLER or org.kind not in HELD_AT[role]:
-                raise refuse("Formidlerretten kan bare bes om i en kommune eller en kommunal enhet.", "wrong_kind")
+                raise refuse(Text("err.access.request_wrong_kind"), "wrong_kind")
             if not await can_create_meetings(conn, org.id):
-                raise refuse(
-                    "Enheten er ikke åpnet for Samhandling ennå. Kontakt hjelpemiddelsentralen.", "not_enabled"
-                )
+                raise refuse(Text("err.access.not_enabled"), "not_enabled")
             if staff_id is not None and await _has_role(conn, staff_id, role, org.id):
-                raise refuse("Du har allerede denne tilgangen.", "already_granted")
+                raise refuse(Text("err.access.already_granted"), "already_granted")
             pending = (
                 await conn.execute(
                     select(access_requests).where(
@@ -312,9 +311,7 @@ class Access:
                 if row.organisation_id == org.id and row.role == role.value:
                     return _request(row)
             if len(pending) >= MAX_PENDING_PER_SUBJECT:
-                raise refuse(
-                    "Du har allerede mange ubesvarte forespørsler. Vent på svar før du sender flere.", "too_many"
-                )
+                raise refuse(Text("err.access.too_many"), "too_many")
             now = self._clock.now()
             result = await conn.execute(
                 insert(access_requests).values(
@@ -364,7 +361,7 @@ class Access:
             if row is None or row.organisation_id not in scope:
                 reason = "not_access_manager" if not scope else "outside_organisation"
                 raise Refusal(
-                    NotFound("Fant ikke forespørselen."),
+                    NotFound(Text("err.access.request_not_found")),
                     _record(
                         "access.refused", actor, (), operation="access.answer", reason=reason, request_id=request_id
                     ),
@@ -373,7 +370,7 @@ class Access:
             orgs = await with_parents(conn, [request.organisation_id])
             if request.status != "pending":
                 raise Refusal(
-                    InvalidRequest("Forespørselen er allerede besvart."),
+                    InvalidRequest(Text("err.access.request_answered")),
                     _record(
                         "access.refused",
                         actor,

@@ -7,7 +7,7 @@ The edge maps ``NotFound`` to 404 (never 403: another organisation's objects mus
 
 from __future__ import annotations
 
-from privacy.user_text import Text
+from privacy.user_text import Message, Text
 from session.errors import SessionError
 
 
@@ -20,8 +20,8 @@ class NotFound(AccessError):
 
     code = "not_found"
 
-    def __init__(self, message: str = "Fant ikke det du ba om.") -> None:
-        super().__init__(message)
+    def __init__(self, message: Message | None = None) -> None:
+        super().__init__(message or Text("err.not_found"))
 
 
 class AccessRefused(AccessError):
@@ -29,7 +29,7 @@ class AccessRefused(AccessError):
 
     code = "access_refused"
 
-    def __init__(self, message: str, *, reason: str) -> None:
+    def __init__(self, message: Message, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -37,7 +37,7 @@ class AccessRefused(AccessError):
 class InvalidOrganisation(AccessError):
     code = "invalid_organisation"
 
-    def __init__(self, message: str, *, reason: str) -> None:
+    def __init__(self, message: Message, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
 

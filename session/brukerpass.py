@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from privacy.record_errors import IdentityNumberRefused, InvalidInput
+from privacy.user_text import Text
 from privacy.validators import validate_free_text, validate_serial_number
 from session.departments import Department
 
@@ -103,7 +104,8 @@ class Holder:
 def check_reference(value: str) -> str:
     """The centre's own name for the agreement (an agreement or case number), never a person's identity."""
     return _checked(
-        "reference", lambda: validate_free_text("Referanse", value.replace("\n", " "), max_length=REFERENCE_MAX)
+        "reference",
+        lambda: validate_free_text(Text("field.reference"), value.replace("\n", " "), max_length=REFERENCE_MAX),
     )
 
 
@@ -131,12 +133,15 @@ def parse_wish(form: Mapping[str, str], departments: frozenset[Department]) -> M
         raise BrukerpassError("bp.error.department", "department") from None
     if department not in departments:
         raise BrukerpassError("bp.error.department", "department")
-    topic = _checked("topic", lambda: validate_free_text("Tema", form.get("topic", ""), max_length=TOPIC_MAX))
+    topic = _checked(
+        "topic", lambda: validate_free_text(Text("field.topic"), form.get("topic", ""), max_length=TOPIC_MAX)
+    )
     serial: str | None = None
     if form.get("serial", "").strip():
         serial = _checked("serial", lambda: validate_serial_number(form.get("serial", "")))
     when = _checked(
-        "when", lambda: validate_free_text("Tidspunkt", form.get("when", ""), max_length=WISH_MAX, required=False)
+        "when",
+        lambda: validate_free_text(Text("field.when"), form.get("when", ""), max_length=WISH_MAX, required=False),
     )
     return MeetingWish(department, topic, serial, when)
 

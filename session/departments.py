@@ -13,14 +13,6 @@ class Department(StrEnum):
     KOMMUNIKASJON = "kommunikasjon"
 
 
-DEPARTMENT_LABELS: dict[Department, str] = {
-    Department.TEKNISK: "Teknisk avdeling",
-    Department.BOLIG: "Boligavdelingen",
-    Department.MOBILITET: "Mobilitetsavdelingen",
-    Department.KOMMUNIKASJON: "Kommunikasjonsavdelingen",
-}
-
-
 def parse_department(value: str) -> Department | None:
     """The department named by ``value`` (as in the address ``/teknisk/<centre>``), or None."""
     try:

@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 
 from privacy.user_text import Voice
+from session.meetings import MEETING_KINDS
 from session.nb_format import format_span
-from session.planning import KIND_LABELS, OSLO, MeetingPlan
+from session.planning import OSLO, MeetingPlan
 from session.planning_errors import IcsInvalid
 from session.roles import LABELS
 from session.room_code import RoomCredentials
@@ -127,7 +128,7 @@ def description_text(details: InvitationDetails, *, voice: Voice, cancelled: boo
     """The DESCRIPTION in ``voice``'s language: the link, the alternative way in, the pre-call check, and what
     was agreed (the topic, filming and drawings are the planner's own words and stay as written)."""
     plan = details.plan
-    kind = voice(f"kind.{plan.kind}") if plan.kind in KIND_LABELS else plan.kind
+    kind = voice(f"kind.{plan.kind}") if plan.kind in MEETING_KINDS else plan.kind
     lines = [voice("inv.cancelled" if cancelled else "inv.welcome"), ""]
     lines += [voice("inv.topic", topic=plan.topic), voice("inv.kind", kind=kind)]
     if not cancelled:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from privacy.audit_record import Actor, ActorKind, AuditRecord, DetailValue
 from privacy.ledgers import AuditLog, Clock
+from privacy.user_text import Text
 from session.access_errors import CodeInvalid, LinkInUseElsewhere, NotFound
 from session.access_tables import invitation_codes, invitation_devices
 from session.attempt_limits import AttemptLimiter, MemoryAttemptLimiter
@@ -104,7 +105,7 @@ class InvitationLinks:
         async def work(conn: AsyncConnection) -> IssuedLink:
             if await get_meeting_for(conn, actor_staff_id, meeting_id) is None:
                 raise Refusal(
-                    NotFound("Fant ikke møtet."),
+                    NotFound(Text("err.link.meeting_not_found")),
                     _record("access.refused", actor, (), None, operation="invitation.issue", reason="not_found"),
                 )
             result = await conn.execute(
@@ -146,7 +147,7 @@ class InvitationLinks:
             if (await conn.execute(taken)).first() is None:
                 break
         else:  # pragma: no cover - would need ~a million live codes
-            raise SessionError("Kunne ikke lage en ledig kode. Prøv igjen senere.")
+            raise SessionError(Text("err.link.no_free_code"))
         nonce = secrets.token_bytes(12)
         sealed = nonce + self._aead.encrypt(nonce, token.encode(), f"code:{invitation_id}".encode())
         await conn.execute(
@@ -271,7 +272,7 @@ class InvitationLinks:
             found = await get_invitation_for(conn, actor_staff_id, invitation_id)
             if found is None:
                 raise Refusal(
-                    NotFound("Fant ikke lenken."),
+                    NotFound(Text("err.link.not_found")),
                     _record("access.refused", actor, (), None, operation=action, reason="not_found"),
                 )
             meeting, _invitation = found
@@ -322,7 +323,7 @@ class InvitationLinks:
                     reason="not_found",
                 )
             )
-            raise NotFound("Fant ikke lenken.")
+            raise NotFound(Text("err.link.not_found"))
         await sender.send(number, text)
         details: dict[str, DetailValue] = {"invitation_id": invitation_id}
         await self._audit.append(

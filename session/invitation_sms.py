@@ -11,7 +11,7 @@ import re
 from datetime import datetime, tzinfo
 from typing import Protocol
 
-from privacy.user_text import Voice
+from privacy.user_text import Text, Voice
 from session.access_errors import InvalidRequest
 from session.nb_format import format_numeric_date
 
@@ -29,7 +29,7 @@ def normalise_mobile_number(value: str) -> str:
     compact = re.sub(r"[\s\-().]", "", value)
     match = _MOBILE.fullmatch(compact)
     if match is None:
-        raise InvalidRequest("Mobilnummeret er ikke gyldig. Skriv et norsk mobilnummer med 8 sifre.")
+        raise InvalidRequest(Text("err.sms.number"))
     return f"+47{match.group(1)}"
 
 

@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from privacy.record_errors import IdentityNumberRefused
 from privacy.user_text import Text
 from privacy.validators import find_identity_numbers
 from session.errors import MeetingInvalid
@@ -46,17 +45,17 @@ class Invitation:
     expires_at: datetime
 
 
-def clean_text(value: str, *, field: str, max_len: int, required: bool = True) -> str:
+def clean_text(value: str, *, field: Text, max_len: int, required: bool = True) -> str:
     """Trimmed single-line text without control characters, or MeetingInvalid saying what is wrong."""
     value = value.strip()
     if required and not value:
-        raise MeetingInvalid(f"Feltet «{field}» må fylles ut.")
+        raise MeetingInvalid(Text("err.input.required", field=field))
     if len(value) > max_len:
-        raise MeetingInvalid(f"Feltet «{field}» kan ha høyst {max_len} tegn.")
+        raise MeetingInvalid(Text("err.input.too_long", field=field, max=max_len))
     if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise MeetingInvalid(f"Feltet «{field}» inneholder kontrolltegn.")
+        raise MeetingInvalid(Text("err.input.control_chars", field=field))
     if find_identity_numbers(value):  # the topic shows on the citizen's phone and in every record of the meeting
-        raise MeetingInvalid(str(IdentityNumberRefused(field)))
+        raise MeetingInvalid(Text("err.input.identity_number", field=field))
     return value
 
 
@@ -70,7 +69,7 @@ async def create_meeting(
     created_by: int,
     now: datetime,
 ) -> Meeting:
-    topic = clean_text(topic, field="Tema", max_len=TOPIC_MAX)
+    topic = clean_text(topic, field=Text("field.topic"), max_len=TOPIC_MAX)
     if kind not in MEETING_KINDS:
         raise MeetingInvalid(Text("err.meeting.unknown_kind"))
     meeting_id = secrets.token_hex(8)

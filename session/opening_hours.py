@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from session.departments import DEPARTMENT_LABELS, Department
-from session.nb_format import WEEKDAYS, format_clock, format_day
+from privacy.user_text import Text, Voice
+from session.departments import Department
+from session.nb_format import format_clock, format_day
 from session.planning_errors import OpeningHoursInvalid
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -40,9 +41,9 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.opens.tzinfo is not None or self.closes.tzinfo is not None:
-            raise OpeningHoursInvalid("hours", "Åpningstider skrives som lokal tid uten tidssone.")
+            raise OpeningHoursInvalid("hours", Text("err.hours.timezone"))
         if not (self.closes == MIDNIGHT or self.closes > self.opens):
-            raise OpeningHoursInvalid("hours", "Stengetiden må være etter åpningstiden samme dag.")
+            raise OpeningHoursInvalid("hours", Text("err.hours.closes_before_opens"))
 
     def bounds(self, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
         """The period on ``day`` as UTC instants."""
@@ -62,13 +63,13 @@ class DayException:
     def __post_init__(self) -> None:
         _check_periods(self.periods)
         if len(self.reason) > REASON_MAX:
-            raise OpeningHoursInvalid("reason", f"Begrunnelsen kan ha høyst {REASON_MAX} tegn.")
+            raise OpeningHoursInvalid("reason", Text("err.input.too_long", field=Text("field.reason"), max=REASON_MAX))
 
 
 def _check_periods(periods: Iterable[Period]) -> None:
     for earlier, later in pairwise(periods):
         if earlier.closes == MIDNIGHT or later.opens < earlier.closes:
-            raise OpeningHoursInvalid("hours", "Åpningsperiodene samme dag må komme etter hverandre uten overlapp.")
+            raise OpeningHoursInvalid("hours", Text("err.hours.overlap"))
 
 
 def _in_sentence(name: str) -> str:
@@ -83,12 +84,26 @@ def norwegian_public_holidays(year: int) -> Mapping[date, str]:
     return MappingProxyType({day: _in_sentence(name) for day, name in sorted(found.items())})
 
 
+@lru_cache(maxsize=32)
+def _english_holiday_names(year: int) -> Mapping[date, str]:
+    return MappingProxyType(dict(holidays.country_holidays("NO", years=year, language="en_US").items()))
+
+
+def _holiday_in(lang: str, day: date, norwegian: str) -> str:
+    """A holiday's name for a reader of ``lang``: the calendar's English names, the Norwegian ones for bokmål and
+    nynorsk (whose names of these days are the same words)."""
+    if lang == "en":
+        return _english_holiday_names(day.year).get(day) or CUSTOMARY_CLOSED_EN.get((day.month, day.day), norwegian)
+    return norwegian
+
+
 def easter_sunday(year: int) -> date:
     """Western Easter Sunday, as the holiday calendar has it."""
     return next(day for day, name in norwegian_public_holidays(year).items() if name == "første påskedag")
 
 
 CUSTOMARY_CLOSED = {(12, 24): "julaften", (12, 31): "nyttårsaften"}
+CUSTOMARY_CLOSED_EN = {(12, 24): "Christmas Eve", (12, 31): "New Year's Eve"}
 
 
 @dataclass(frozen=True)
@@ -105,11 +120,11 @@ class OpeningHours:
     def __post_init__(self) -> None:
         for weekday, periods in self.weekly.items():
             if weekday not in range(7):
-                raise OpeningHoursInvalid("weekly", "Ukedag må være 0 (mandag) til 6 (søndag).")
+                raise OpeningHoursInvalid("weekly", Text("err.hours.weekday"))
             _check_periods(periods)
         for day, exception in self.exceptions.items():
             if exception.day != day:
-                raise OpeningHoursInvalid("exceptions", "Unntaket står på feil dato.")
+                raise OpeningHoursInvalid("exceptions", Text("err.hours.exception_date"))
 
     def periods_on(self, day: date) -> tuple[Period, ...]:
         """The periods that apply on ``day`` (a local date): the exception, else closed on a holiday, else weekly."""
@@ -123,7 +138,7 @@ class OpeningHours:
         """Why ``day`` is closed when it would not be by the weekly pattern alone (holiday or exception)."""
         if day in self.exceptions:
             exception = self.exceptions[day]
-            return None if exception.periods else (exception.reason or "stengt denne dagen")
+            return None if exception.periods else exception.reason
         if self.public_holidays and day in norwegian_public_holidays(day.year):
             return norwegian_public_holidays(day.year)[day]
         if self.closed_christmas_and_new_years_eve and (day.month, day.day) in CUSTOMARY_CLOSED:
@@ -165,35 +180,39 @@ class OpeningHours:
                     return start.astimezone(self.tz)
         return None
 
-    def closed_message(self, now: datetime) -> str:
-        """A sentence for the page shown while the department is closed, e.g.
+    def closed_message(self, now: datetime, voice: Voice) -> str:
+        """A sentence in ``voice``'s language for the page shown while the department is closed, e.g.
         "Teknisk avdeling åpner mandag 24. november kl. 08.00." (with today's reason when it is a holiday)."""
-        label = DEPARTMENT_LABELS[self.department]
         today = self._local_day(now)
         opening = self.next_opening(now)
         if opening is None:
-            return f"{label} har ingen planlagte åpningstider det nærmeste året."
+            return self._about_department(voice, "dropin.closed.none")
         if opening.date() == today:
-            when = f"i dag kl. {format_clock(opening)}"
+            day = voice("dropin.today")
         else:
-            when = f"{format_day(opening.date(), year=opening.year != today.year)} kl. {format_clock(opening)}"
-        reason = self.closure_reason(today)
+            day = format_day(opening.date(), year=opening.year != today.year, locale=voice.lang)
+        when = voice("dropin.when", day=day, time=format_clock(opening))
+        reason = self._reason_in(today, voice)
         if reason is not None and opening.date() != today:
-            return f"{label} er stengt i dag ({reason}). Avdelingen åpner {when}."
-        return f"{label} åpner {when}."
+            return self._about_department(voice, "dropin.closed.today", reason=reason, when=when)
+        return self._about_department(voice, "dropin.closed.opens", when=when)
 
-    def weekly_lines(self) -> list[str]:
-        """The usual week, one line per weekday, for the drop-in page: "mandag: 08.00–15.30"."""
-        lines = []
-        for weekday, name in enumerate(WEEKDAYS):
-            periods = self.weekly.get(weekday, ())
-            hours = ", ".join(f"{format_clock(p.opens)}–{_closing(p.closes)}" for p in periods) or "stengt"
-            lines.append(f"{name}: {hours}")
-        return lines
+    def _reason_in(self, day: date, voice: Voice) -> str | None:
+        """Why ``day`` is closed, for this reader: the staff's own reason as typed, else the holiday's name."""
+        if day in self.exceptions:
+            exception = self.exceptions[day]
+            return None if exception.periods else (exception.reason or voice("dropin.closed.this_day"))
+        reason = self.closure_reason(day)
+        return None if reason is None else _holiday_in(voice.lang, day, reason)
 
-
-def _closing(closes: time) -> str:
-    return "24.00" if closes == MIDNIGHT else format_clock(closes)
+    def _about_department(self, voice: Voice, key: str, **params: str) -> str:
+        """The sentence ``key`` about this department: its name as the sentence's first word keeps its capital,
+        inside the sentence ("The technical department opens …") it is written in lower case."""
+        marker = "\x00"
+        sentence = voice(key, dept=marker, **params)
+        label = voice(f"dropin.dept.{self.department.value}")
+        name = label if sentence.startswith(marker) else label[:1].lower() + label[1:]
+        return sentence.replace(marker, name)
 
 
 def standard_hours(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from privacy.audit_record import Actor, AuditRecord, DetailValue
 from privacy.ledgers import AuditLog
 from privacy.record_errors import InvalidOrgNumber
+from privacy.user_text import Text, said_by
 from privacy.validators import parse_org_number
 from session.access_errors import AccessRefused, InvalidOrganisation, NotFound
 from session.access_tables import organisation_departments
@@ -205,7 +206,7 @@ class Organisations:
             if actor_staff_id is not None and not await holds_role(conn, actor_staff_id, StaffRole.CENTRE_ADMIN):
                 raise refuse(
                     AccessRefused(
-                        "Bare en administrator ved hjelpemiddelsentralen kan registrere organisasjoner.",
+                        Text("err.org.not_centre_admin"),
                         reason="not_centre_admin",
                     ),
                     "not_centre_admin",
@@ -213,17 +214,17 @@ class Organisations:
             try:
                 number = parse_org_number(org_number)
             except InvalidOrgNumber as exc:
-                raise refuse(InvalidOrganisation(str(exc), reason="invalid_org_number"), "invalid_org_number") from None
+                raise refuse(
+                    InvalidOrganisation(said_by(exc), reason="invalid_org_number"), "invalid_org_number"
+                ) from None
             try:
-                clean_name = clean_text(name, field="Navn", max_len=200)
+                clean_name = clean_text(name, field=Text("field.name"), max_len=200)
             except MeetingInvalid as exc:
-                raise refuse(InvalidOrganisation(str(exc), reason="invalid_name"), "invalid_name") from None
+                raise refuse(InvalidOrganisation(said_by(exc), reason="invalid_name"), "invalid_name") from None
             taken = (await conn.execute(select(organisations.c.id).where(organisations.c.org_number == number))).first()
             if taken is not None:
                 raise refuse(
-                    InvalidOrganisation(
-                        "En organisasjon med dette organisasjonsnummeret er allerede registrert.", reason="duplicate"
-                    ),
+                    InvalidOrganisation(Text("err.org.duplicate"), reason="duplicate"),
                     "duplicate",
                 )
             await self._check_parent(conn, kind, parent_id, department, refuse)
@@ -265,7 +266,7 @@ class Organisations:
         if (department is not None) != (kind is OrgKind.CENTRE_DEPARTMENT):
             raise refuse(
                 InvalidOrganisation(
-                    "Bare en avdeling ved en hjelpemiddelsentral har avdelingstype, og den må ha en.",
+                    Text("err.org.department"),
                     reason="department",
                 ),
                 "department",
@@ -273,16 +274,14 @@ class Organisations:
         if wanted is None:
             if parent_id is not None:
                 raise refuse(
-                    InvalidOrganisation("Denne typen organisasjon kan ikke ligge under en annen.", reason="parent"),
+                    InvalidOrganisation(Text("err.org.no_parent"), reason="parent"),
                     "parent",
                 )
             return
         parent = None if parent_id is None else await get_organisation(conn, parent_id)
         if parent is None or parent.kind is not wanted:
             message = (
-                "En kommunal enhet må ligge under en kommune."
-                if kind is OrgKind.MUNICIPALITY_UNIT
-                else "En avdeling må ligge under en hjelpemiddelsentral."
+                Text("err.org.unit_parent") if kind is OrgKind.MUNICIPALITY_UNIT else Text("err.org.department_parent")
             )
             raise refuse(InvalidOrganisation(message, reason="parent"), "parent")
 
@@ -299,7 +298,7 @@ class Organisations:
             if not await holds_role(conn, actor_staff_id, StaffRole.CENTRE_ADMIN):
                 raise Refusal(
                     AccessRefused(
-                        "Bare en administrator ved hjelpemiddelsentralen kan åpne kommuner og enheter.",
+                        Text("err.org.enable_not_centre_admin"),
                         reason="not_centre_admin",
                     ),
                     _record(
@@ -308,7 +307,7 @@ class Organisations:
                 )
             if org.kind not in ENABLEABLE:
                 raise Refusal(
-                    InvalidOrganisation("Bare kommuner og kommunale enheter åpnes og stenges her.", reason="kind"),
+                    InvalidOrganisation(Text("err.org.enable_kind"), reason="kind"),
                     _record("access.refused", actor, orgs, operation=operation, org_id=org.id, reason="kind"),
                 )
             if org.enabled == enabled:

@@ -15,12 +15,13 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from privacy.record_errors import PrivacyRecordError
+from privacy.user_text import Message, Text, said_by
 from privacy.validators import validate_free_text, validate_serial_number
-from session.departments import DEPARTMENT_LABELS, Department
+from session.departments import Department
 from session.form_values import FormData, FormShapeError, many, one
 from session.meetings import MEETING_KINDS
 from session.planning_errors import PlanInvalid
-from session.roles import LABELS, Role
+from session.roles import Role
 
 _T = TypeVar("_T")
 OSLO = ZoneInfo("Europe/Oslo")
@@ -34,26 +35,6 @@ PAST_GRACE = timedelta(minutes=5)
 MIN_DURATION = timedelta(minutes=5)
 MAX_DURATION = timedelta(hours=8)
 MAX_AHEAD = timedelta(days=366)
-
-KIND_LABELS: dict[str, str] = {
-    "bolig": "Bolig",
-    "mobilitet": "Mobilitet",
-    "kommunikasjon": "Kommunikasjon",
-    "reparasjon": "Reparasjon",
-    "annet": "Annet",
-}
-
-FIELD_LABELS: dict[str, str] = {
-    "kind": "Møtetype",
-    "starts_at": "Starttid",
-    "ends_at": "Sluttid",
-    "topic": "Tema",
-    "filming": "Hva skal filmes",
-    "camera_operator": "Hvem filmer",
-    "participants": "Deltakere",
-    "drawings": "Tegninger og bilder",
-    "serial_numbers": "Utstyr (serienummer)",
-}
 
 
 class ParticipantKind(StrEnum):
@@ -70,16 +51,6 @@ class ParticipantKind(StrEnum):
     BOLIG = Department.BOLIG.value
     MOBILITET = Department.MOBILITET.value
     KOMMUNIKASJON = Department.KOMMUNIKASJON.value
-
-
-PARTICIPANT_LABELS: dict[ParticipantKind, str] = {
-    **{ParticipantKind(role.value): label for role, label in LABELS["nb"].items()},
-    ParticipantKind.HUSBANKEN: "Husbanken",
-    **{
-        ParticipantKind(dept.value): f"Hjelpemiddelsentralen, {label[0].lower()}{label[1:]}"
-        for dept, label in DEPARTMENT_LABELS.items()
-    },
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,47 +91,53 @@ class _Problems:
     """Collects one message per field; the first problem found for a field is the one reported."""
 
     def __init__(self) -> None:
-        self.by_field: dict[str, str] = {}
+        self.by_field: dict[str, Message] = {}
 
-    def add(self, field: str, message: str) -> None:
+    def add(self, field: str, message: Message) -> None:
         self.by_field.setdefault(field, message)
 
     def __bool__(self) -> bool:
         return bool(self.by_field)
 
 
+class LocalTimeRefused(ValueError):
+    """A typed time that cannot be used; ``key`` is the catalogue text (with a ``{field}`` placeholder)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 def parse_local_time(value: str, tz: tzinfo) -> datetime:
-    """An ISO 8601 date and time; without an offset it is wall-clock time in ``tz``. ValueError with a
-    Norwegian reason when it is not a time, or names a wall-clock time that the change to or from summer time
-    skips or repeats (02.00–03.00 on the last Sunday of March and October in Norway)."""
+    """An ISO 8601 date and time; without an offset it is wall-clock time in ``tz``. LocalTimeRefused when it is
+    not a time, or names a wall-clock time that the change to or from summer time skips or repeats
+    (02.00–03.00 on the last Sunday of March and October in Norway)."""
     text = value.strip()
     if not text:
-        raise ValueError("må fylles ut.")
+        raise LocalTimeRefused("err.input.required")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError("er ikke et gyldig tidspunkt (bruk dato og klokkeslett).") from None
+        raise LocalTimeRefused("err.time.invalid") from None
     if moment.tzinfo is not None:
         return moment.astimezone(UTC)
     first, second = moment.replace(tzinfo=tz, fold=0), moment.replace(tzinfo=tz, fold=1)
     if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != moment:
-        raise ValueError("finnes ikke den dagen, fordi klokka stilles fram til sommertid. Velg et annet klokkeslett.")
+        raise LocalTimeRefused("err.time.skipped")
     if first.utcoffset() != second.utcoffset():
-        raise ValueError(
-            "finnes to ganger den dagen, fordi klokka stilles tilbake til vintertid. Velg et annet klokkeslett."
-        )
+        raise LocalTimeRefused("err.time.repeated")
     return first.astimezone(UTC)
 
 
 def _free_text(problems: _Problems, field: str, value: str, *, max_length: int, single_line: bool) -> str:
-    label = FIELD_LABELS[field]
+    label = Text(f"field.{field}")
     try:
         cleaned = validate_free_text(label, value, max_length=max_length)
     except PrivacyRecordError as exc:
-        problems.add(field, str(exc))
+        problems.add(field, said_by(exc))
         return ""
     if single_line and ("\n" in cleaned or "\t" in cleaned):
-        problems.add(field, f"Feltet «{label}» kan ikke ha linjeskift.")
+        problems.add(field, Text("err.input.one_line", field=label))
         return ""
     return cleaned
 
@@ -169,7 +146,7 @@ def _read(problems: _Problems, form: FormData, field: str) -> str:
     try:
         return one(form, field)
     except FormShapeError:
-        problems.add(field, f"Feltet «{FIELD_LABELS[field]}» skal ha én verdi.")
+        problems.add(field, Text("err.input.one_value", field=Text(f"field.{field}")))
         return ""
 
 
@@ -178,9 +155,9 @@ def _read_list(problems: _Problems, form: FormData, field: str, limit: int) -> l
         values = many(form, field)
     except FormShapeError:
         values = []
-        problems.add(field, f"Feltet «{FIELD_LABELS[field]}» har for mange oppføringer.")
+        problems.add(field, Text("err.plan.too_many_entries", field=Text(f"field.{field}")))
     if len(values) > limit:
-        problems.add(field, f"Feltet «{FIELD_LABELS[field]}» kan ha høyst {limit} oppføringer.")
+        problems.add(field, Text("err.plan.max_entries", field=Text(f"field.{field}"), max=limit))
         return []
     return values
 
@@ -194,21 +171,21 @@ def _times(problems: _Problems, form: FormData, now: datetime, tz: tzinfo) -> tu
     for field in ("starts_at", "ends_at"):
         try:
             parsed[field] = parse_local_time(_read(problems, form, field), tz)
-        except ValueError as exc:
-            problems.add(field, f"{FIELD_LABELS[field]} {exc}")
+        except LocalTimeRefused as exc:
+            problems.add(field, Text(exc.key, field=Text(f"field.{field}")))
     if len(parsed) < 2:
         return None
     starts_at, ends_at = parsed["starts_at"], parsed["ends_at"]
     if starts_at < now - PAST_GRACE:
-        problems.add("starts_at", "Møtet kan ikke starte i fortiden. Velg et tidspunkt fram i tid.")
+        problems.add("starts_at", Text("err.plan.in_past"))
     elif starts_at > now + MAX_AHEAD:
-        problems.add("starts_at", "Et møte kan planlegges høyst ett år fram i tid.")
+        problems.add("starts_at", Text("err.plan.too_far_ahead"))
     if ends_at <= starts_at:
-        problems.add("ends_at", "Sluttiden må være etter starttiden.")
+        problems.add("ends_at", Text("err.plan.ends_before_start"))
     elif ends_at - starts_at < MIN_DURATION:
-        problems.add("ends_at", f"Møtet må vare minst {MIN_DURATION.seconds // 60} minutter.")
+        problems.add("ends_at", Text("err.plan.too_short", minutes=MIN_DURATION.seconds // 60))
     elif ends_at - starts_at > MAX_DURATION:
-        problems.add("ends_at", f"Et møte kan vare høyst {MAX_DURATION.seconds // 3600} timer. Del det heller opp.")
+        problems.add("ends_at", Text("err.plan.too_long", hours=MAX_DURATION.seconds // 3600))
     return starts_at, ends_at
 
 
@@ -226,7 +203,7 @@ def parse_plan(form: FormData, *, now: datetime, tz: tzinfo = OSLO) -> MeetingPl
 
     kind = _read(problems, form, "kind").strip()
     if kind not in MEETING_KINDS:
-        problems.add("kind", "Velg møtetype: bolig, mobilitet, kommunikasjon, reparasjon eller annet.")
+        problems.add("kind", Text("err.plan.kind"))
 
     times = _times(problems, form, now, tz)
     topic = _free_text(problems, "topic", _read(problems, form, "topic"), max_length=TOPIC_MAX, single_line=True)
@@ -239,18 +216,18 @@ def parse_plan(form: FormData, *, now: datetime, tz: tzinfo = OSLO) -> MeetingPl
         try:
             participants.append(ParticipantKind(value.strip()))
         except ValueError:
-            problems.add("participants", "Ukjent deltakerrolle. Velg blant rollene i listen.")
+            problems.add("participants", Text("err.plan.participant_unknown"))
     if not participants:
-        problems.add("participants", "Velg minst én deltaker.")
+        problems.add("participants", Text("err.plan.no_participants"))
 
     operator: Role | None = None
     operator_value = _read(problems, form, "camera_operator").strip()
     try:
         operator = Role(operator_value)
     except ValueError:
-        problems.add("camera_operator", "Velg hvem som filmer (en av rollene i møtet).")
+        problems.add("camera_operator", Text("err.plan.camera_operator"))
     if operator is not None and participants and ParticipantKind(operator.value) not in participants:
-        problems.add("camera_operator", "Den som filmer må også stå blant deltakerne.")
+        problems.add("camera_operator", Text("err.plan.camera_operator_not_participant"))
 
     drawings: list[str] = []
     for title in _read_list(problems, form, "drawings", MAX_DRAWINGS):
@@ -261,9 +238,9 @@ def parse_plan(form: FormData, *, now: datetime, tz: tzinfo = OSLO) -> MeetingPl
         try:
             serials.append(validate_serial_number(value))
         except PrivacyRecordError as exc:
-            problems.add("serial_numbers", f"Serienummer nr. {position}: {exc}")
+            problems.add("serial_numbers", Text("err.plan.serial", position=position, reason=said_by(exc)))
     if kind == "reparasjon" and not serials and "serial_numbers" not in problems.by_field:
-        problems.add("serial_numbers", "Et reparasjonsmøte trenger serienummeret til utstyret det gjelder.")
+        problems.add("serial_numbers", Text("err.plan.repair_needs_serial"))
 
     if problems or times is None or operator is None:
         raise PlanInvalid.from_problems(problems.by_field)

@@ -1,4 +1,5 @@
-"""Errors of planning, drop-in, repair records and summaries. Messages are Norwegian and never echo input.
+"""Errors of planning, drop-in, repair records and summaries. Messages are catalogue texts (said in the reader's
+language at the edge) and never echo input.
 
 ``field`` names the form field that is wrong, so that a page can put the message beside it; ``problems``
 holds every field's message when several were wrong at once (the first one is also the error's own message).
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Self
 
+from privacy.user_text import Message, Text
 from session.errors import SessionError
 
 
@@ -18,14 +20,14 @@ class PlanningError(SessionError):
 
     code = "planning_error"
 
-    def __init__(self, field: str, message: str, *, problems: Mapping[str, str] | None = None) -> None:
+    def __init__(self, field: str, message: Message, *, problems: Mapping[str, Message] | None = None) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
-        self.problems: dict[str, str] = dict(problems) if problems else {field: message}
+        self.problems: dict[str, Message] = dict(problems) if problems else {field: message}
 
     @classmethod
-    def from_problems(cls, problems: Mapping[str, str]) -> Self:
+    def from_problems(cls, problems: Mapping[str, Message]) -> Self:
         field, message = next(iter(problems.items()))
         return cls(field, message, problems=problems)
 
@@ -54,20 +56,14 @@ class QueueFull(QueueError):
     code = "queue_full"
 
     def __init__(self) -> None:
-        super().__init__(
-            "Køen er full akkurat nå, så du kan ikke stille deg i kø. Prøv igjen om noen minutter, "
-            "eller kontakt hjelpemiddelsentralen på telefon."
-        )
+        super().__init__(Text("dropin.error.full"))
 
 
 class TicketUnknown(QueueError):
     code = "ticket_unknown"
 
     def __init__(self) -> None:
-        super().__init__(
-            "Du står ikke lenger i køen. Det skjer når siden har vært lukket eller uten nett en stund. "
-            "Still deg i kø på nytt."
-        )
+        super().__init__(Text("dropin.gone"))
 
 
 class IcsInvalid(SessionError):

@@ -18,6 +18,7 @@ from enum import StrEnum
 from sqlalchemy import case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from privacy.user_text import Text
 from session.attempt_limits import BackoffPolicy
 from session.departments import Department
 from session.opening_hours import DayException, OpeningHours, Period
@@ -83,7 +84,7 @@ async def save_plan(conn: AsyncConnection, meeting_id: str, plan: MeetingPlan, *
         )
     else:
         if row.cancelled_at is not None:
-            raise PlanInvalid("meeting", "Møtet er avlyst og kan ikke endres. Planlegg et nytt møte.")
+            raise PlanInvalid("meeting", Text("err.plan.cancelled"))
         sequence = int(row.ics_sequence) + 1
         await conn.execute(
             update(meeting_plans)
@@ -147,9 +148,9 @@ async def cancel_plan(conn: AsyncConnection, meeting_id: str, *, now: datetime) 
         )
     ).first()
     if row is None:
-        raise PlanInvalid("meeting", "Fant ikke planen for møtet.")
+        raise PlanInvalid("meeting", Text("err.plan.not_found"))
     if row.cancelled_at is not None:
-        raise PlanInvalid("meeting", "Møtet er allerede avlyst.")
+        raise PlanInvalid("meeting", Text("err.plan.already_cancelled"))
     sequence = int(row.ics_sequence) + 1
     await conn.execute(
         update(meeting_plans)
@@ -387,7 +388,7 @@ async def save_summary(conn: AsyncConnection, summary: MeetingSummary, *, confir
         )
     ).first()
     if exists is not None:
-        raise SummaryInvalid("meeting_id", "Sammendraget for dette møtet er allerede bekreftet.")
+        raise SummaryInvalid("meeting_id", Text("err.summary.already_confirmed"))
     document = summary_to_json(summary)
     digest = hashlib.sha256(document.encode()).hexdigest()
     await conn.execute(

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from privacy.record_errors import PrivacyRecordError
+from privacy.user_text import Message, Param, Text, said_by
 from privacy.validators import refuse_identity_numbers, validate_free_text, validate_serial_number
 from session.form_values import FormData, FormShapeError, one
 from session.planning_errors import RepairInvalid
@@ -23,14 +24,6 @@ PART_NUMBER_MAX = 64
 PART_DESCRIPTION_MAX = 200
 MAX_PARTS = 20
 MAX_QUANTITY = 99
-
-FIELD_LABELS: dict[str, str] = {
-    "serial_number": "Serienummer",
-    "fault_description": "Feilbeskrivelse",
-    "decision": "Beslutning",
-    "parts": "Deler som skal bestilles",
-    "next_step": "Neste steg",
-}
 
 
 class RepairDecision(StrEnum):
@@ -84,26 +77,39 @@ class RepairDiagnosis:
         )
 
 
+class _PartRefused(ValueError):
+    """A part line that cannot be ordered; ``text`` says why, naming the line as the form shows it."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text.key)
+        self.text = text
+
+
 def _part(position: int, number: str, description: str, quantity: str) -> PartOrder:
-    """One part line; ValueError with a Norwegian reason that never repeats the input."""
-    where = f"Del nr. {position}"
+    """One part line; _PartRefused with a reason that never repeats the input."""
+
+    def refused(key: str, **params: Param) -> _PartRefused:
+        return _PartRefused(Text("err.repair.part", position=position, reason=Text(key, **params)))
+
     number = number.strip()
     if len(number) > PART_NUMBER_MAX:
-        raise ValueError(f"{where}: delenummeret kan ha høyst {PART_NUMBER_MAX} tegn.")
+        raise refused("err.repair.part.number_too_long", max=PART_NUMBER_MAX)
     if number and not number.isprintable():
-        raise ValueError(f"{where}: delenummeret inneholder kontrolltegn eller usynlige tegn.")
+        raise refused("err.repair.part.number_chars")
     try:
-        refuse_identity_numbers("Delenummer", number)
-        text = validate_free_text("Delebeskrivelse", description, max_length=PART_DESCRIPTION_MAX, required=False)
+        refuse_identity_numbers(Text("field.part_number"), number)
+        text = validate_free_text(
+            Text("field.part_description"), description, max_length=PART_DESCRIPTION_MAX, required=False
+        )
     except PrivacyRecordError as exc:
-        raise ValueError(f"{where}: {exc}") from None
+        raise _PartRefused(Text("err.repair.part", position=position, reason=said_by(exc))) from None
     if "\n" in text or "\t" in text:
-        raise ValueError(f"{where}: beskrivelsen kan ikke ha linjeskift.")
+        raise refused("err.repair.part.one_line")
     if not number and not text:
-        raise ValueError(f"{where}: oppgi delenummer eller beskrivelse.")
+        raise refused("err.repair.part.empty")
     count = quantity.strip() or "1"
     if not (count.isascii() and count.isdigit()) or not 1 <= int(count) <= MAX_QUANTITY:
-        raise ValueError(f"{where}: antall må være et helt tall fra 1 til {MAX_QUANTITY}.")
+        raise refused("err.repair.part.quantity", max=MAX_QUANTITY)
     return PartOrder(number, text, int(count))
 
 
@@ -118,36 +124,36 @@ def make_diagnosis(
     """A validated diagnosis, or RepairInvalid listing every wrong field. ``parts`` are (part number,
     description, quantity as typed) rows; rows without number and description are skipped, and messages count
     rows as the form shows them."""
-    problems: dict[str, str] = {}
+    problems: dict[str, Message] = {}
     serial = ""
     try:
         serial = validate_serial_number(serial_number)
     except PrivacyRecordError as exc:
-        problems["serial_number"] = str(exc)
+        problems["serial_number"] = said_by(exc)
     texts: dict[str, str] = {}
     for field, value, limit in (
         ("fault_description", fault_description, FAULT_MAX),
         ("next_step", next_step, NEXT_STEP_MAX),
     ):
         try:
-            texts[field] = validate_free_text(FIELD_LABELS[field], value, max_length=limit)
+            texts[field] = validate_free_text(Text(f"field.{field}"), value, max_length=limit)
         except PrivacyRecordError as exc:
-            problems[field] = str(exc)
+            problems[field] = said_by(exc)
     chosen: RepairDecision | None = None
     try:
         chosen = RepairDecision(decision.strip())
     except ValueError:
-        problems["decision"] = "Velg om utstyret repareres lokalt, sendes inn eller byttes ut."
+        problems["decision"] = Text("err.repair.decision")
     rows = [(position, row) for position, row in enumerate(parts, start=1) if any(c.strip() for c in row[:2])]
     orders: list[PartOrder] = []
     if len(rows) > MAX_PARTS:
-        problems["parts"] = f"Du kan bestille høyst {MAX_PARTS} ulike deler i én diagnose."
+        problems["parts"] = Text("err.repair.too_many_parts", max=MAX_PARTS)
     else:
         for position, (number, description, quantity) in rows:
             try:
                 orders.append(_part(position, number, description, quantity))
-            except ValueError as exc:
-                problems.setdefault("parts", str(exc))
+            except _PartRefused as exc:
+                problems.setdefault("parts", exc.text)
     if problems or chosen is None:
         raise RepairInvalid.from_problems(problems)
     return RepairDiagnosis(serial, texts["fault_description"], chosen, tuple(orders), texts["next_step"])
@@ -160,14 +166,14 @@ def parse_repair_form(form: FormData) -> RepairDiagnosis:
         values = {key: one(form, key) for key in ("serial_number", "fault_description", "decision", "next_step")}
     except FormShapeError as exc:
         field = str(exc)
-        raise RepairInvalid(field, f"Feltet «{FIELD_LABELS[field]}» skal ha én verdi.") from None
+        raise RepairInvalid(field, Text("err.input.one_value", field=Text(f"field.{field}"))) from None
     columns = []
     for key in ("part_number", "part_description", "part_quantity"):
         value = form.get(key, ())
         columns.append([value] if isinstance(value, str) else list(value))
     count = max(len(c) for c in columns)
     if count > MAX_PARTS * 2 or any(len(c) not in (0, count) for c in columns):
-        raise RepairInvalid("parts", "Delelisten i skjemaet er ufullstendig. Last siden på nytt og prøv igjen.")
+        raise RepairInvalid("parts", Text("err.repair.parts_incomplete"))
     rows = [tuple(c[i] if c else "" for c in columns) for i in range(count)]
     return make_diagnosis(
         serial_number=values["serial_number"],

@@ -404,7 +404,7 @@ class Room:
         text = " ".join(text.split())
         if not text or len(text) > LOBBY_MESSAGE_MAX:
             raise NotAllowed(Text("err.room.lobby_message_length", max=LOBBY_MESSAGE_MAX))
-        refuse_identity_numbers("Melding til lobbyen", text)
+        refuse_identity_numbers(Text("field.lobby_message"), text)
         sent: list[Effect] = [
             Send(p.id, {"type": "lobby-message", "text": text})
             for p in self.participants.values()
@@ -580,7 +580,7 @@ class Room:
         text = text.strip()
         if not text or len(text) > CHAT_MAX:
             raise NotAllowed(Text("err.room.chat_length", max=CHAT_MAX))
-        refuse_identity_numbers("Chat", text)  # only what the case needs is exchanged, also in chat
+        refuse_identity_numbers(Text("field.chat"), text)  # only what the case needs is exchanged, also in chat
         return self._broadcast({"type": "chat", "from": pid, "role": me.role.value, "text": text})
 
     @_event

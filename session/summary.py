@@ -18,11 +18,11 @@ import jinja2
 
 from privacy.consent import ConsentForm, ConsentStatus, Giver, Scope
 from privacy.record_errors import PrivacyRecordError
-from privacy.user_text import Voice
+from privacy.user_text import Message, Text, Voice, only_said, said_by
 from privacy.validators import validate_free_text, validate_reference, validate_serial_number
 from session.meetings import MEETING_KINDS
 from session.nb_format import format_clock, format_day
-from session.planning import KIND_LABELS, OSLO, PARTICIPANT_LABELS, ParticipantKind
+from session.planning import OSLO, ParticipantKind
 from session.planning_errors import SummaryInvalid
 from session.repair import RepairDiagnosis
 from session.roles import Role
@@ -33,13 +33,8 @@ OUTCOME_MAX = 4000
 NEXT_CONTACT_MAX = 500
 MAX_COUNT = 50
 
-ROLE_LABELS: dict[str, str] = {
-    **{kind.value: label for kind, label in PARTICIPANT_LABELS.items()},
-    "verge": "Verge",
-    "helsepersonell": "Helsepersonell",
-    "tolk": "Tolk",
-    "annen": "Annen",
-}
+ROLE_ORDER: tuple[str, ...] = (*(kind.value for kind in ParticipantKind), "verge", "helsepersonell", "tolk", "annen")
+"""The order roles are listed in a summary: those planned for, then the others present off camera."""
 SUMMARY_ROLES = frozenset({*ParticipantKind, *OFF_CAMERA_ROLES})
 PARTICIPANT_ROLES = frozenset(kind.value for kind in ParticipantKind)
 
@@ -101,16 +96,16 @@ def consent_entries(statuses: Iterable[ConsentStatus], role_of: Mapping[str, str
     ]
 
 
-def _aggregate(present: Iterable[Presence], problems: dict[str, str]) -> tuple[Presence, ...]:
+def _aggregate(present: Iterable[Presence], problems: dict[str, Message]) -> tuple[Presence, ...]:
     counts: dict[tuple[str, bool], int] = {}
     for item in present:
         if item.role not in SUMMARY_ROLES:
-            problems.setdefault("present", "Ukjent rolle blant de tilstedeværende.")
+            problems.setdefault("present", Text("err.summary.present_role"))
         elif not 1 <= item.count <= MAX_COUNT:
-            problems.setdefault("present", "Antallet tilstedeværende i en rolle er ikke gyldig.")
+            problems.setdefault("present", Text("err.summary.present_count"))
         else:
             counts[(item.role, item.on_camera)] = counts.get((item.role, item.on_camera), 0) + item.count
-    order = {role: index for index, role in enumerate(ROLE_LABELS)}
+    order = {role: index for index, role in enumerate(ROLE_ORDER)}
     keys = sorted(counts, key=lambda k: (not k[1], order.get(k[0], len(order)), k[0]))
     return tuple(Presence(role, on_camera, counts[(role, on_camera)]) for role, on_camera in keys)
 
@@ -134,38 +129,38 @@ def build_summary(
 ) -> MeetingSummary:
     """A validated summary; SummaryInvalid names the first wrong field and lists all. ``outcome`` and
     ``next_contact`` are what the host typed; everything else comes from the meeting's records."""
-    problems: dict[str, str] = {}
+    problems: dict[str, Message] = {}
     texts: dict[str, str] = {}
-    for field, label, value, limit in (
-        ("topic", "Tema", topic, 200),
-        ("outcome", "Resultat", outcome, OUTCOME_MAX),
-        ("next_contact", "Neste kontakt", next_contact, NEXT_CONTACT_MAX),
+    for field, value, limit in (
+        ("topic", topic, 200),
+        ("outcome", outcome, OUTCOME_MAX),
+        ("next_contact", next_contact, NEXT_CONTACT_MAX),
     ):
         try:
-            texts[field] = validate_free_text(label, value, max_length=limit)
+            texts[field] = validate_free_text(Text(f"field.{field}"), value, max_length=limit)
         except PrivacyRecordError as exc:
-            problems[field] = str(exc)
+            problems[field] = said_by(exc)
     try:
-        validate_reference("Møte-id", meeting_id)
+        validate_reference(Text("field.meeting_id"), meeting_id)
     except PrivacyRecordError as exc:
-        problems["meeting_id"] = str(exc)
+        problems["meeting_id"] = said_by(exc)
     if kind not in MEETING_KINDS:
-        problems["kind"] = "Ukjent møtetype."
+        problems["kind"] = Text("err.summary.kind")
     for moment in (starts_at, ends_at, confirmed_at):
         if moment is not None and moment.tzinfo is None:
-            problems.setdefault("starts_at", "Tidspunktene i sammendraget mangler tidssone.")
+            problems.setdefault("starts_at", Text("err.summary.no_timezone"))
     if ends_at is not None and starts_at.tzinfo is not None and ends_at.tzinfo is not None and ends_at < starts_at:
-        problems.setdefault("ends_at", "Møtet kan ikke slutte før det begynte.")
+        problems.setdefault("ends_at", Text("err.summary.ends_before_start"))
     roles = _aggregate(present, problems)
     entries: list[ConsentEntry] = []
     for entry in consents:
         try:
-            purpose = validate_free_text("Formål", entry.purpose, max_length=200)
+            purpose = validate_free_text(Text("field.purpose"), entry.purpose, max_length=200)
         except PrivacyRecordError as exc:
-            problems.setdefault("consents", str(exc))
+            problems.setdefault("consents", said_by(exc))
             continue
         if entry.subject_role not in SUMMARY_ROLES:
-            problems.setdefault("consents", "Ukjent rolle i et samtykke.")
+            problems.setdefault("consents", Text("err.summary.consent_role"))
         entries.append(
             ConsentEntry(
                 entry.subject_role,
@@ -182,7 +177,7 @@ def build_summary(
         try:
             serials.append(validate_serial_number(value))
         except PrivacyRecordError as exc:
-            problems.setdefault("equipment", str(exc))
+            problems.setdefault("equipment", said_by(exc))
     if problems:
         raise SummaryInvalid.from_problems(problems)
     return MeetingSummary(
@@ -251,7 +246,7 @@ def summary_from_json(text: str) -> MeetingSummary:
     """Read a stored export back (validating it again), so the printable page can be made from the record."""
     data = json.loads(text)
     if data.get("schema") != SCHEMA:
-        raise SummaryInvalid("schema", "Sammendraget har et ukjent format.")
+        raise SummaryInvalid("schema", Text("err.summary.schema"))
     return build_summary(
         meeting_id=data["meeting_id"],
         kind=data["kind"],
@@ -355,7 +350,9 @@ _TEMPLATE = """<!doctype html>
 </html>
 """
 
-_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+_ENV = jinja2.Environment(
+    autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True, finalize=only_said
+)
 _COMPILED = _ENV.from_string(_TEMPLATE)
 
 
@@ -389,7 +386,7 @@ def summary_html(summary: MeetingSummary, *, voice: Voice) -> str:
         s=summary,
         lang=voice.lang,
         t=voice,
-        kind_label=voice(f"kind.{summary.kind}") if summary.kind in KIND_LABELS else summary.kind,
+        kind_label=voice(f"kind.{summary.kind}") if summary.kind in MEETING_KINDS else summary.kind,
         when=when,
         confirmed=_moment(summary.confirmed_at, voice),
         next_on=format_day(next_on, year=True, locale=voice.lang) if next_on else "",

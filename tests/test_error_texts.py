@@ -28,7 +28,7 @@ from web.database import create_engine
 from web.i18n import LANGUAGES, catalogue, message_of, say, translate
 
 ROOT = Path(__file__).resolve().parent.parent
-KEY_IN_SOURCE = re.compile(r"""Text\(\s*f?"([a-z_.{}]+)"|"(err\.[a-z_.]+)\"""")
+KEY_IN_SOURCE = re.compile(r"""Text\(\s*f?"([a-z_.{}]+)"|"((?:err|field)\.[a-z_.]+)\"""")
 
 
 def _raised(action: Callable[[], object]) -> Exception:
@@ -139,6 +139,11 @@ def test_every_error_key_in_the_code_is_in_every_catalogue() -> None:
                     continue
                 used.add(key)
     used |= {f"err.consent.no_timezone.{what}" for what in ("given", "until", "withdrawn")}
+    form_fields = (
+        *("kind", "starts_at", "ends_at", "topic", "filming", "camera_operator", "participants", "drawings"),
+        *("serial_numbers", "serial_number", "fault_description", "decision", "next_step", "outcome", "next_contact"),
+    )
+    used |= {f"field.{name}" for name in form_fields}  # the labels of planning, repair and summary fields
     assert len(used) > 60, sorted(used)
     for lang in LANGUAGES:
         missing = used - set(catalogue(lang))

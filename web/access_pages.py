@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from privacy.user_text import Message, said_by
 from session.access_errors import AccessError, AccessRefused, NotFound
 from session.permissions import StaffAction
 from session.staff_roles import OrgKind, StaffRole
@@ -21,7 +22,9 @@ def _status(exc: AccessError) -> int:
     return 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, AccessRefused) else 400
 
 
-async def _page(request: web.Request, user: StaffUser, *, status: int = 200, error: str | None = None) -> web.Response:
+async def _page(
+    request: web.Request, user: StaffUser, *, status: int = 200, error: Message | None = None
+) -> web.Response:
     access = request.app[ACCESS]
     if not await request.app[ACCESS_READS].holds_role(user.id, StaffRole.ACCESS_MANAGER):
         raise web.HTTPForbidden(text="Bare tilgangsstyreren i kommunen har denne siden.")
@@ -53,7 +56,7 @@ async def revoke(request: web.Request) -> web.Response:
     except ValueError:
         return await _page(request, user, status=400, error="Ugyldig skjema.")
     except AccessError as exc:
-        return await _page(request, user, status=_status(exc), error=str(exc))
+        return await _page(request, user, status=_status(exc), error=said_by(exc))
     raise web.HTTPFound("/staff/access")
 
 
@@ -67,7 +70,7 @@ async def answer(request: web.Request) -> web.Response:
     except ValueError:
         return await _page(request, user, status=400, error="Ugyldig skjema.")
     except AccessError as exc:
-        return await _page(request, user, status=_status(exc), error=str(exc))
+        return await _page(request, user, status=_status(exc), error=said_by(exc))
     raise web.HTTPFound("/staff/access")
 
 
@@ -86,7 +89,7 @@ def setup_routes(app: web.Application) -> None:
 
 
 async def _orgs_page(
-    request: web.Request, user: StaffUser, *, status: int = 200, error: str | None = None
+    request: web.Request, user: StaffUser, *, status: int = 200, error: Message | None = None
 ) -> web.Response:
     reads = request.app[ACCESS_READS]
     if not await reads.holds_role(user.id, StaffRole.CENTRE_ADMIN):
@@ -118,7 +121,7 @@ async def create_organisation(request: web.Request) -> web.Response:
     except ValueError:
         return await _orgs_page(request, user, status=400, error="Ugyldig skjema.")
     except AccessError as exc:
-        return await _orgs_page(request, user, status=_status(exc), error=str(exc))
+        return await _orgs_page(request, user, status=_status(exc), error=said_by(exc))
     raise web.HTTPFound("/staff/organisations")
 
 
@@ -130,7 +133,7 @@ async def set_enabled(request: web.Request) -> web.Response:
             actor_staff_id=user.id, org_id=int(request.match_info["id"]), enabled=form.get("enabled") == "1"
         )
     except AccessError as exc:
-        return await _orgs_page(request, user, status=_status(exc), error=str(exc))
+        return await _orgs_page(request, user, status=_status(exc), error=said_by(exc))
     raise web.HTTPFound("/staff/organisations")
 
 

@@ -22,6 +22,7 @@ from privacy.keys import load_or_create_signing_key
 from privacy.ledgers import PrivacyRecords
 from privacy.pause_card import pause_card
 from privacy.privacy_track import FrameProcessor
+from privacy.user_text import only_said
 from recordings.key_provider import FileKeyProvider
 from recordings.options import RecordingOptions
 from recordings.retention import RetentionPolicy
@@ -137,6 +138,7 @@ def create_app(
         loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        finalize=only_said,
     )
     app[LIVE] = LiveMeetings()
     enable_loopback_candidates(settings.ice_loopback)

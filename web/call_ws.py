@@ -51,7 +51,7 @@ from web.auth import COOKIE, StaffSession
 from web.effects import carry_out
 from web.i18n import DEFAULT, coded, message_of, translate
 from web.keys import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
-from web.live import LiveMeeting, LiveMeetings, end_socket
+from web.live import PAGE_LANG, LiveMeeting, LiveMeetings, end_socket
 from web.middlewares import link_error_status
 from web.rendering import lang_of
 from web.settings import Settings
@@ -83,10 +83,6 @@ async def _admit(request: web.Request, check_only: bool) -> tuple[Invitation, St
     if not usable:
         raise StaffLinkRefused()
     return invitation, session
-
-
-PAGE_LANG = web.ResponseKey("page_lang", str)
-"""The language of the page that opened the socket (its ``lang`` query, else the cookie or Accept-Language)."""
 
 
 class StaffLinkRefused(SessionError):

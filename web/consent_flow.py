@@ -93,9 +93,10 @@ _CONSENT_REFUSALS = {
 
 def _field(exc: PrivacyRecordError) -> str | None:
     """The form field a refusal is about; the purpose is the consent's only free text."""
-    if getattr(exc, "field_name", None) == "Merknad":
+    field = getattr(exc, "field", None)
+    if field == Text("field.note"):
         return "note"
-    if isinstance(exc, InvalidText | PurposeMissing) or getattr(exc, "field_name", None) == "Formål":
+    if isinstance(exc, InvalidText | PurposeMissing) or field == Text("field.purpose"):
         return "purpose"
     return None
 

@@ -26,7 +26,7 @@ from session.opening_hours import MIDNIGHT, OpeningHours
 from session.planning import OSLO
 from session.planning_errors import QueueError, TicketUnknown
 from session.roles import LABELS, Role
-from web.i18n import DEFAULT, translate
+from web.i18n import translate, voice
 from web.keys import CLOCK, DROPIN
 from web.rendering import lang_of, render
 
@@ -72,23 +72,8 @@ def day_text(day: date, lang: str, *, year: bool = False) -> str:
 
 
 def closed_text(hours: OpeningHours, now: datetime, lang: str) -> str:
-    """When the department opens next, in the page's language (bokmål comes from the domain, with the holiday)."""
-    if lang == DEFAULT:
-        return hours.closed_message(now)
-    opening = hours.next_opening(now)
-    label = translate(lang, f"dropin.dept.{hours.department.value}")
-    template = translate(lang, "dropin.closed.none" if opening is None else "dropin.closed.opens")
-    # Mid-sentence ("The technical department opens …") the name starts in lower case; first in the sentence not.
-    name = label if template.startswith("{dept}") else label[:1].lower() + label[1:]
-    if opening is None:
-        return template.replace("{dept}", name)
-    today = now.astimezone(hours.tz).date()
-    if opening.date() == today:
-        day = translate(lang, "dropin.today")
-    else:
-        day = day_text(opening.date(), lang, year=opening.year != today.year)
-    when = translate(lang, "dropin.when").replace("{day}", day).replace("{time}", format_clock(opening))
-    return template.replace("{dept}", name).replace("{when}", when)
+    """When the department opens next, in the page's language."""
+    return hours.closed_message(now, voice(lang))
 
 
 def week_lines(hours: OpeningHours, lang: str) -> list[tuple[str, str]]:

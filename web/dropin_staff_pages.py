@@ -8,12 +8,14 @@ be made, the caller keeps their place.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, time
 from typing import Any
 
 from aiohttp import web
 
 from privacy.record_errors import PrivacyRecordError
+from privacy.user_text import Message, Text, said_by
 from privacy.validators import validate_free_text
 from session.departments import Department
 from session.opening_hours import REASON_MAX, DayException, Period
@@ -62,7 +64,7 @@ async def technician_page(
     *,
     status: int = 200,
     message: str | None = None,
-    problems: dict[str, str] | None = None,
+    problems: Mapping[str, Message] | None = None,
 ) -> web.Response:
     user = staff_of(request)
     department, centre_id, _ = await _technician(request, user)
@@ -154,7 +156,7 @@ async def save_exception(request: web.Request) -> web.Response:
     """A day with other hours than usual (or closed), with a short reason such as "personalmøte"."""
     user, form = staff_of(request), form_of(request)
     department, centre_id, _ = await _technician(request, user)
-    problems: dict[str, str] = {}
+    problems: dict[str, Message] = {}
     try:
         day = date.fromisoformat(form.get("day", "").strip())
     except ValueError:
@@ -167,9 +169,9 @@ async def save_exception(request: web.Request) -> web.Response:
     if (opens is None) != (closes is None):
         problems["hours"] = "Fyll ut både åpner og stenger, eller ingen av dem (stengt hele dagen)."
     try:
-        reason = validate_free_text("Begrunnelse", form.get("reason", ""), max_length=REASON_MAX, required=False)
+        reason = validate_free_text(Text("field.reason"), form.get("reason", ""), max_length=REASON_MAX, required=False)
     except PrivacyRecordError as exc:
-        problems["reason"] = str(exc)
+        problems["reason"] = said_by(exc)
         reason = ""
     exception: DayException | None = None
     if not problems:

@@ -10,6 +10,7 @@ from typing import Any, assert_never
 from aiohttp import web
 
 from privacy.audit_record import Actor, ActorKind, AuditRecord
+from privacy.user_text import Text, said_by
 from recordings.access import StaffActor
 from recordings.errors import RecordingError
 from session.roles import Role
@@ -28,8 +29,9 @@ from session.room import (
     StopRecording,
 )
 from session.subject_refs import link_ref, staff_ref
+from web.i18n import DEFAULT, say
 from web.keys import CLOCK, LINKS, RECORDINGS, RECORDS, RELAY
-from web.live import LiveMeeting, end_socket
+from web.live import PAGE_LANG, LiveMeeting, end_socket
 
 
 async def carry_out(app: web.Application, meeting: LiveMeeting, effects: list[Effect]) -> None:
@@ -42,7 +44,7 @@ async def carry_out(app: web.Application, meeting: LiveMeeting, effects: list[Ef
                 ws = meeting.sockets.get(effect.to)
                 if ws is not None and not ws.closed:
                     with contextlib.suppress(ConnectionError, RuntimeError):
-                        await ws.send_json(effect.message)
+                        await ws.send_json(_said(effect.message, ws.get(PAGE_LANG, DEFAULT)))
             case Attach():
                 relay.attach(effect.viewer, effect.slot, effect.source)
             case Detach():
@@ -108,9 +110,9 @@ async def _recording(
     actor = _host_actor(meeting, host)
     try:
         if service is None:
-            raise RecordingError("Opptak er ikke satt opp på denne tjenesten.")
+            raise RecordingError(Text("err.rec.not_configured"))
         if actor is None and isinstance(effect, StartRecording):
-            raise RecordingError("Bare en innlogget ansatt som er vert, kan styre opptak.")
+            raise RecordingError(Text("err.rec.staff_host_only"))
         if isinstance(effect, StartRecording):
             deadline = None
             if effect.deadline_days is not None:
@@ -131,10 +133,18 @@ async def _recording(
         return meeting.room.recording_stopped()
     except RecordingError as exc:
         code = getattr(exc, "code", "recording_error")
-        refusal = {"type": "error", "code": code, "message": str(exc), "for": "record-start"}
+        refusal: dict[str, Any] = {"type": "error", "code": code, "message": said_by(exc), "for": "record-start"}
         if isinstance(effect, StopRecording):
             refusal["for"] = "record-stop"
         return [Send(host, refusal)] if host else []
+
+
+def _said(message: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A message with its coded ``message`` said in the participant's language (and that language named)."""
+    text = message.get("message")
+    if not isinstance(text, Text):
+        return message
+    return {**message, "message": say(lang, text), "lang": lang}
 
 
 AUDIT_MERGE_SECONDS = 10.0

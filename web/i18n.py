@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from privacy.user_text import Text
+from privacy.user_text import Param, Text, text_of
 
 LANGUAGES = ("nb", "nn", "en")
 DEFAULT = "nb"
@@ -73,18 +73,20 @@ def say(lang: str, text: Text) -> str:
     """A domain :class:`Text` in ``lang``, its ``{placeholders}`` filled in. A refusal must never become a server
     error: a placeholder the raise did not fill (a bug) leaves the sentence as the catalogue writes it."""
     template = translate(lang, text.key)
+    params = {name: say(lang, value) if isinstance(value, Text) else value for name, value in text.params.items()}
     try:
-        return template.format_map(text.params)
+        return template.format_map(params)
     except (KeyError, IndexError, ValueError):
         return template
 
 
-def coded(error: BaseException) -> Text | None:
-    """The catalogue text of an error: its ``text``, or a :class:`Text` it was raised with."""
-    text = getattr(error, "text", None)
-    if not isinstance(text, Text) and error.args and isinstance(error.args[0], Text):
-        text = error.args[0]
-    return text if isinstance(text, Text) else None
+coded = text_of  # the name the call socket uses
+
+
+def shown(lang: str, value: Text | str) -> str:
+    """A text from a page's context in ``lang``: a coded :class:`Text` is said, a catalogue key translated, and an
+    uncoded message (an older error's own sentence) shown as it is."""
+    return say(lang, value) if isinstance(value, Text) else translate(lang, value)
 
 
 def message_of(error: BaseException, lang: str) -> str:
@@ -100,7 +102,7 @@ class CatalogueVoice:
 
     lang: str
 
-    def __call__(self, key: str, /, **params: str | int) -> str:
+    def __call__(self, key: str, /, **params: Param) -> str:
         return say(self.lang, Text(key, **params))
 
 

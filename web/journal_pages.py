@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from privacy.audit_record import AuditRecord
+from privacy.user_text import Message
 from session.meetings import Meeting
 from session.nb_format import format_clock
 from session.permissions import StaffAction
@@ -54,7 +55,7 @@ async def _repair_page(
     meeting: Meeting,
     values: Mapping[str, Any],
     *,
-    problems: Mapping[str, str] | None = None,
+    problems: Mapping[str, Message] | None = None,
     status: int = 200,
 ) -> web.Response:
     journal = request.app[JOURNAL]
@@ -194,7 +195,7 @@ async def _summary_page(
     meeting: Meeting,
     values: Mapping[str, Any],
     *,
-    problems: Mapping[str, str] | None = None,
+    problems: Mapping[str, Message] | None = None,
     status: int = 200,
 ) -> web.Response:
     journal = request.app[JOURNAL]
@@ -246,7 +247,7 @@ async def summary_confirm(request: web.Request) -> web.Response:
     present, on, off = _presence_from_form(form)
     values: dict[str, Any] = {k: first(k) for k in ("topic", "outcome", "next_contact", "next_contact_on")}
     values["presence"] = _presence_rows(on, off)
-    problems: dict[str, str] = {}
+    problems: dict[str, Message] = {}
     next_on: date | None = None
     if values["next_contact_on"]:
         try:

@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 
 Job = Callable[[], Coroutine[Any, Any, None]]
 
+PAGE_LANG = web.ResponseKey("page_lang", str)
+"""The language of the page that opened a call socket (its ``lang`` query, else the cookie or Accept-Language):
+what refusals sent to that participant are said in."""
+
 TIMER_RETRY_SECONDS = 5.0
 """How soon a timed job that failed (a database hiccup, say) is tried again."""
 TIMER_ATTEMPTS = 5

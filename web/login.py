@@ -12,6 +12,7 @@ import time
 
 from aiohttp import web
 
+from privacy.user_text import Text, said_by
 from session.access_errors import AccessError
 from session.staff_members import login_of
 from web.auth import COOKIE, SESSION_SECONDS
@@ -124,7 +125,7 @@ async def access_request_page(request: web.Request) -> web.Response:
                 subject=subject, display_name=str(form.get("display_name", "")), organisation_id=org_id
             )
         except (ValueError, AccessError) as exc:
-            message = str(exc) if isinstance(exc, AccessError) else "Velg en enhet."
+            message = said_by(exc) if isinstance(exc, AccessError) else Text("err.access.choose_unit")
             return render(request, "access_request.html", status=400, units=units, requests=existing, error=message)
         existing = await request.app[ACCESS].requests_for_subject(subject)
     return render(request, "access_request.html", units=units, requests=existing, error=None)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from privacy.user_text import Message
 from session.errors import SessionError
 from session.invitation_ics import (
     InvitationDetails,
@@ -145,7 +146,7 @@ async def _plan_page(
     user: StaffUser,
     values: dict[str, Any],
     *,
-    problems: Mapping[str, str] | None = None,
+    problems: Mapping[str, Message] | None = None,
     meeting: Meeting | None = None,
     status: int = 200,
 ) -> web.Response:
@@ -288,7 +289,7 @@ async def cancel_form(request: web.Request) -> web.Response:
 async def cancel(request: web.Request) -> web.Response:
     user = staff_of(request)
     meeting = await staff_meeting(request, user)
-    error: str | None = None
+    error: Message | None = None
     try:
         await request.app[PLANNING].cancel(staff_id=user.id, meeting_id=meeting.id)
     except PlanningError as exc:

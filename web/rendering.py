@@ -6,8 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
+from session.nb_format import format_clock, format_day
 from web.client_address import client_address
-from web.i18n import LANGUAGES, NAMES, pick_language, translate
+from web.i18n import LANGUAGES, NAMES, pick_language, shown
 from web.keys import SETTINGS, SIGNER, TEMPLATES
 
 
@@ -28,7 +29,9 @@ def render(request: web.Request, template: str, *, status: int = 200, **context:
     env = request.app[TEMPLATES]
     html = env.get_template(template).render(
         lang=lang,
-        t=lambda key: translate(lang, key),
+        t=lambda value: shown(lang, value),
+        day=lambda value: format_day(value, year=True, locale=lang),
+        clock=format_clock,
         languages=[(code, NAMES[code]) for code in LANGUAGES],
         path=request.path,
         **context,

@@ -13,6 +13,7 @@ from session.organisations import Organisations, staff_roles_of
 from session.staff_roles import OrgKind, StaffRole
 from session.tables import staff
 from tests.access.fakes import World, org_number, snapshot
+from tests.said import nb
 
 
 async def test_a_new_person_asks_and_the_access_manager_approves(
@@ -47,7 +48,7 @@ async def test_a_new_person_asks_and_the_access_manager_approves(
         await access.answer_request(actor_staff_id=world.manager_a, request_id=request.id, approve=False)
     with pytest.raises(InvalidRequest) as already:
         await access.request_access(subject="idp-sub-new", display_name="Nina Ny", organisation_id=world.unit_a)
-    assert "allerede" in str(already.value)
+    assert "allerede" in nb(already.value)
 
 
 async def test_a_denied_request_grants_nothing(engine: AsyncEngine, access: Access, world: World) -> None:
@@ -108,7 +109,7 @@ async def test_an_existing_staff_member_asks_for_a_second_unit(
 async def test_bad_requests_are_refused(access: Access, world: World, org: str, name: str, message: str) -> None:
     with pytest.raises(InvalidRequest) as refused:
         await access.request_access(subject="idp-sub-x", display_name=name, organisation_id=getattr(world, org))
-    assert message in str(refused.value)
+    assert message in nb(refused.value)
 
 
 async def test_a_unit_not_yet_enabled_cannot_be_asked_for(
@@ -123,6 +124,6 @@ async def test_a_unit_not_yet_enabled_cannot_be_asked_for(
     )
     with pytest.raises(InvalidRequest) as refused:
         await access.request_access(subject="idp-sub-x", display_name="Ola", organisation_id=closed.id)
-    assert "ikke åpnet" in str(refused.value)
+    assert "ikke åpnet" in nb(refused.value)
     last = (await audit.entries(org_ids=[closed.id]))[-1]
     assert last.record.action == "access.refused" and last.record.details["reason"] == "not_enabled"

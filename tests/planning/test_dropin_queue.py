@@ -8,6 +8,7 @@ import pytest
 
 from session.dropin_queue import DEFAULT_HANDLING_SECONDS, DropInQueue, Ticket, TicketState, format_wait
 from session.planning_errors import QueueFull, TicketUnknown
+from tests.said import nb
 
 
 def queue(**options: int | float) -> DropInQueue:
@@ -117,7 +118,7 @@ def test_a_full_queue_refuses_with_a_clear_message_and_frees_up() -> None:
     q.join(0.0)
     with pytest.raises(QueueFull) as caught:
         q.join(1.0)
-    assert "Køen er full" in str(caught.value)
+    assert "Køen er full" in nb(caught.value)
     q.leave(first.ticket_id, 2.0)
     assert q.join(3.0).position == 2
 

@@ -18,8 +18,12 @@ from session.opening_hours import (
     standard_hours,
 )
 from session.planning_errors import OpeningHoursInvalid
+from web.dropin_pages import week_lines
+from web.i18n import voice
 
 TEKNISK = standard_hours(Department.TEKNISK)
+
+NB = voice("nb")
 
 
 def oslo(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
@@ -54,11 +58,11 @@ def test_closed_at_the_weekend_opens_monday_with_the_example_sentence() -> None:
     friday_evening = oslo(2025, 11, 21, 16, 0)
     assert not TEKNISK.is_open(friday_evening)
     assert TEKNISK.next_opening(friday_evening) == oslo(2025, 11, 24, 8, 0)
-    assert TEKNISK.closed_message(friday_evening) == "Teknisk avdeling åpner mandag 24. november kl. 08.00."
+    assert TEKNISK.closed_message(friday_evening, NB) == "Teknisk avdeling åpner mandag 24. november kl. 08.00."
 
 
 def test_before_opening_the_same_day_says_today() -> None:
-    assert TEKNISK.closed_message(oslo(2025, 11, 24, 6, 30)) == "Teknisk avdeling åpner i dag kl. 08.00."
+    assert TEKNISK.closed_message(voice=NB, now=oslo(2025, 11, 24, 6, 30)) == "Teknisk avdeling åpner i dag kl. 08.00."
     assert TEKNISK.next_opening(oslo(2025, 11, 24, 8, 0)) == oslo(2025, 11, 24, 8, 0)
     assert TEKNISK.next_opening(oslo(2025, 11, 24, 8, 0, 1)) == oslo(2025, 11, 25, 8, 0)
 
@@ -104,8 +108,14 @@ def test_a_holiday_on_a_friday_closes_it_and_the_sentence_says_why() -> None:
     assert TEKNISK.closure_reason(good_friday.date()) == "langfredag"
     # Easter Monday is a holiday too, so the next opening is Tuesday.
     assert TEKNISK.next_opening(good_friday) == oslo(2026, 4, 7, 8, 0)
-    assert TEKNISK.closed_message(good_friday) == (
+    assert TEKNISK.closed_message(voice=NB, now=good_friday) == (
         "Teknisk avdeling er stengt i dag (langfredag). Avdelingen åpner tirsdag 7. april kl. 08.00."
+    )
+    assert TEKNISK.closed_message(voice=voice("nn"), now=good_friday) == (
+        "Teknisk avdeling er stengd i dag (langfredag). Avdelinga opnar tysdag 7. april kl. 08.00."
+    )
+    assert TEKNISK.closed_message(voice=voice("en"), now=good_friday) == (
+        "The technical department is closed today (Good Friday). It opens Tuesday 7 April at 08.00."
     )
 
 
@@ -114,7 +124,7 @@ def test_an_exception_closes_a_normally_open_day() -> None:
     hours = standard_hours(Department.MOBILITET, exceptions=[meeting_day])
     assert not hours.is_open(oslo(2025, 11, 26, 10, 0))
     assert hours.next_opening(oslo(2025, 11, 26, 10, 0)) == oslo(2025, 11, 27, 8, 0)
-    assert hours.closed_message(oslo(2025, 11, 26, 10, 0)) == (
+    assert hours.closed_message(voice=NB, now=oslo(2025, 11, 26, 10, 0)) == (
         "Mobilitetsavdelingen er stengt i dag (fagdag). Avdelingen åpner torsdag 27. november kl. 08.00."
     )
 
@@ -123,7 +133,7 @@ def test_a_special_day_has_its_own_hours() -> None:
     short = DayException(date(2025, 11, 27), (Period(time(10), time(12)),), "kortere åpningstid")
     hours = standard_hours(Department.TEKNISK, exceptions=[short])
     assert not hours.is_open(oslo(2025, 11, 27, 9, 0))
-    assert hours.closed_message(oslo(2025, 11, 27, 9, 0)) == "Teknisk avdeling åpner i dag kl. 10.00."
+    assert hours.closed_message(voice=NB, now=oslo(2025, 11, 27, 9, 0)) == "Teknisk avdeling åpner i dag kl. 10.00."
     assert hours.is_open(oslo(2025, 11, 27, 11, 0))
     assert not hours.is_open(oslo(2025, 11, 27, 12, 0))
 
@@ -146,7 +156,7 @@ def test_a_period_may_close_at_midnight_and_the_next_may_open_at_midnight() -> N
     assert late.is_open(oslo(2025, 11, 25, 0, 0))  # Tuesday's own period
     assert late.next_opening(oslo(2025, 11, 25, 0, 0)) == oslo(2025, 11, 25, 0, 0)
     assert not late.is_open(oslo(2025, 11, 25, 1, 0))
-    assert late.weekly_lines()[0] == "mandag: 20.00–24.00"
+    assert week_lines(late, "nb")[0] == ("Mandag", "20.00–24.00")
 
     only_monday_evening = OpeningHours(Department.BOLIG, weekly={0: (Period(time(20), time(0)),)})
     assert not only_monday_evening.is_open(oslo(2025, 11, 25, 0, 0))
@@ -156,7 +166,7 @@ def test_a_period_may_close_at_midnight_and_the_next_may_open_at_midnight() -> N
 def test_christmas_eve_and_new_years_eve_are_closed_and_the_year_is_named_across_new_year() -> None:
     assert TEKNISK.closure_reason(date(2025, 12, 24)) == "julaften"
     assert not TEKNISK.is_open(oslo(2025, 12, 24, 10, 0))
-    message = TEKNISK.closed_message(oslo(2025, 12, 31, 10, 0))
+    message = TEKNISK.closed_message(voice=NB, now=oslo(2025, 12, 31, 10, 0))
     assert message == (
         "Teknisk avdeling er stengt i dag (nyttårsaften). Avdelingen åpner fredag 2. januar 2026 kl. 08.00."
     )
@@ -167,8 +177,8 @@ def test_christmas_eve_and_new_years_eve_are_closed_and_the_year_is_named_across
 def test_no_opening_within_the_horizon() -> None:
     never = OpeningHours(Department.BOLIG, weekly={})
     assert never.next_opening(oslo(2025, 11, 24, 10, 0)) is None
-    assert "ingen planlagte åpningstider" in never.closed_message(oslo(2025, 11, 24, 10, 0))
-    assert never.weekly_lines()[6] == "søndag: stengt"
+    assert "ingen planlagte åpningstider" in never.closed_message(voice=NB, now=oslo(2025, 11, 24, 10, 0))
+    assert week_lines(never, "nb")[6] == ("Søndag", "stengt")
 
 
 def test_easter_and_the_moving_holidays() -> None:

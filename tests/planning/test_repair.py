@@ -6,6 +6,7 @@ import pytest
 
 from session.planning_errors import RepairInvalid
 from session.repair import PartOrder, RepairDecision, RepairDiagnosis, make_diagnosis, parse_repair_form
+from tests.said import nb
 
 
 def form(**changes: str | list[str]) -> dict[str, str | list[str]]:
@@ -60,7 +61,7 @@ def test_bad_input_is_refused_naming_the_field(changes: dict[str, str | list[str
     with pytest.raises(RepairInvalid) as caught:
         parse_repair_form(form(**changes))
     assert caught.value.field == field, caught.value.problems
-    assert words.lower() in caught.value.problems[field].lower()
+    assert words.lower() in nb(caught.value.problems[field]).lower()
 
 
 def test_too_many_parts_are_refused() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import func, select
 
 from session.invitation_ics import parse_ics, parse_ics_datetime
@@ -205,3 +207,30 @@ async def test_plan_pages_need_a_login_and_stay_within_the_organisation(clocked:
     finally:
         await client.close()
         await other.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected", "not_expected"),
+    [
+        ("en", ["in the past", "after the start time", "«Topic» seems to contain a national identity number"], []),
+        ("nn", ["i fortida", "etter starttida", "«Tema» ser ut til å innehalde eit fødselsnummer"], ["ikke"]),
+    ],
+)
+async def test_refusals_on_the_plan_form_are_said_in_the_readers_language(
+    clocked: LiveServer, lang: str, expected: list[str], not_expected: list[str]
+) -> None:
+    client = await staff_client(clocked)
+    try:
+        async with client.get(f"{clocked.url}/staff?lang={lang}") as resp:
+            assert resp.status == 200
+        fields = plan_fields(starts_at="2025-11-20T10:00", ends_at="2025-11-20T09:00", topic=f"Bad til {FODSELSNUMMER}")
+        status, page = await post_plan(client, clocked, fields)
+        assert status == 400
+        errors = " ".join(re.findall(r'<p class="field-error"[^>]*>(.*?)</p>', page, re.DOTALL))
+        for words in expected:
+            assert words in html.unescape(errors), (words, errors)
+        for words in not_expected:
+            assert not re.search(rf"\b{words}\b", errors), errors
+        assert "err." not in errors and "field." not in errors  # no catalogue key printed as it is
+    finally:
+        await client.close()

@@ -9,6 +9,7 @@ from privacy.record_errors import (
     InvalidSerialNumber,
     InvalidText,
 )
+from privacy.user_text import Text
 from privacy.validators import (
     IdentityKind,
     control_digits_ok,
@@ -24,6 +25,7 @@ from privacy.validators import (
     validate_serial_number,
 )
 from tests.privacy_records.fakes import first_identity_number, make_identity_number
+from tests.said import nb
 
 # --- organisation numbers ---------------------------------------------------------------------------------
 
@@ -182,33 +184,33 @@ def test_match_repr_hides_the_number() -> None:
 def test_refusal_names_the_field_and_never_echoes_the_number() -> None:
     number = first_identity_number("150387")
     with pytest.raises(IdentityNumberRefused) as caught:
-        refuse_identity_numbers("Tema", f"Rullestol for {number[:6]} {number[6:]}")
-    message = str(caught.value)
+        refuse_identity_numbers(Text("field.topic"), f"Rullestol for {number[:6]} {number[6:]}")
+    message = nb(caught.value)
     assert "«Tema»" in message and "fødselsnummer" in message
     assert number not in message and number[:6] not in message and number[6:] not in message
-    assert caught.value.field_name == "Tema"
+    assert caught.value.field == Text("field.topic")
 
 
 def test_refusal_lets_ordinary_text_through() -> None:
-    refuse_identity_numbers("Tema", "Tilpasning av nakkestøtte, serienr. SN-2231-77, ring 12345678")
+    refuse_identity_numbers(Text("field.topic"), "Tilpasning av nakkestøtte, serienr. SN-2231-77, ring 12345678")
 
 
 # --- free text, serial numbers, references ----------------------------------------------------------------
 
 
 def test_free_text_rules() -> None:
-    assert validate_free_text("Formål", "  posisjonering\r\nog sittestilling ", max_length=100) == (
+    assert validate_free_text(Text("field.purpose"), "  posisjonering\r\nog sittestilling ", max_length=100) == (
         "posisjonering\nog sittestilling"
     )
     with pytest.raises(InvalidText):
-        validate_free_text("Formål", "   ", max_length=100)
-    assert validate_free_text("Merknad", "", max_length=100, required=False) == ""
+        validate_free_text(Text("field.purpose"), "   ", max_length=100)
+    assert validate_free_text(Text("field.note"), "", max_length=100, required=False) == ""
     with pytest.raises(InvalidText):
-        validate_free_text("Formål", "x" * 101, max_length=100)
+        validate_free_text(Text("field.purpose"), "x" * 101, max_length=100)
     with pytest.raises(InvalidText):
-        validate_free_text("Formål", "bell\x07", max_length=100)
+        validate_free_text(Text("field.purpose"), "bell\x07", max_length=100)
     with pytest.raises(IdentityNumberRefused):
-        validate_free_text("Formål", f"for {first_identity_number('150387')}", max_length=100)
+        validate_free_text(Text("field.purpose"), f"for {first_identity_number('150387')}", max_length=100)
 
 
 def test_serial_numbers() -> None:
@@ -221,11 +223,11 @@ def test_serial_numbers() -> None:
 
 
 def test_references() -> None:
-    assert validate_reference("Møte-id", "m-7f3a:2") == "m-7f3a:2"
+    assert validate_reference(Text("field.meeting_id"), "m-7f3a:2") == "m-7f3a:2"
     for bad in ["", "Kari Nordmann", "x" * 65, "-leading", "æøå"]:
         with pytest.raises(InvalidReference):
-            validate_reference("Deltaker", bad)
+            validate_reference(Text("field.participant"), bad)
     with pytest.raises(IdentityNumberRefused):
-        validate_reference("Deltaker", first_identity_number("150387"))
+        validate_reference(Text("field.participant"), first_identity_number("150387"))
     # Digits inside a longer generated id are not a person.
-    assert validate_reference("Møte-id", "a" + first_identity_number("150387") + "b")
+    assert validate_reference(Text("field.meeting_id"), "a" + first_identity_number("150387") + "b")

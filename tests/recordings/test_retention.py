@@ -16,6 +16,7 @@ from recordings.retention import (
     is_due,
     overdue,
 )
+from tests.said import nb
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 POLICY = RetentionPolicy(default=timedelta(days=30), maximum=timedelta(days=90))
@@ -33,7 +34,7 @@ def test_a_chosen_deadline_up_to_the_maximum_is_kept() -> None:
 def test_a_deadline_past_the_maximum_is_refused_in_norwegian() -> None:
     with pytest.raises(DeadlineTooLate) as caught:
         choose_deadline(POLICY, T0, T0 + timedelta(days=90, seconds=1))
-    assert str(caught.value) == (
+    assert nb(caught.value) == (
         "Slettefristen kan være høyst 90 dager etter at opptaket starter. Velg en tidligere dato."
     )
 
@@ -41,8 +42,9 @@ def test_a_deadline_past_the_maximum_is_refused_in_norwegian() -> None:
 def test_a_deadline_in_the_past_or_without_zone_is_refused() -> None:
     with pytest.raises(DeadlineInPast):
         choose_deadline(POLICY, T0, T0)
-    with pytest.raises(InvalidRecordingRequest, match="tidssone"):
+    with pytest.raises(InvalidRecordingRequest) as refused:
         choose_deadline(POLICY, T0, datetime(2026, 4, 1, 9, 0))
+    assert "tidssone" in nb(refused.value)
 
 
 def test_policy_refuses_a_default_longer_than_the_maximum() -> None:
