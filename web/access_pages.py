@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from privacy.user_text import Message, said_by
+from privacy.user_text import Message, Text, said_by
 from session.access_errors import AccessError, AccessRefused, NotFound
 from session.permissions import StaffAction
 from session.staff_roles import OrgKind, StaffRole
@@ -54,7 +54,7 @@ async def revoke(request: web.Request) -> web.Response:
             actor_staff_id=user.id, staff_id=int(form.get("staff_id", "")), organisation_id=int(form.get("org", ""))
         )
     except ValueError:
-        return await _page(request, user, status=400, error="Ugyldig skjema.")
+        return await _page(request, user, status=400, error=Text("err.web.invalid_form"))
     except AccessError as exc:
         return await _page(request, user, status=_status(exc), error=said_by(exc))
     raise web.HTTPFound("/staff/access")
@@ -68,7 +68,7 @@ async def answer(request: web.Request) -> web.Response:
             actor_staff_id=user.id, request_id=int(request.match_info["id"]), approve=form.get("approve") == "1"
         )
     except ValueError:
-        return await _page(request, user, status=400, error="Ugyldig skjema.")
+        return await _page(request, user, status=400, error=Text("err.web.invalid_form"))
     except AccessError as exc:
         return await _page(request, user, status=_status(exc), error=said_by(exc))
     raise web.HTTPFound("/staff/access")
@@ -119,7 +119,7 @@ async def create_organisation(request: web.Request) -> web.Response:
             enabled=form.get("enabled") == "1",
         )
     except ValueError:
-        return await _orgs_page(request, user, status=400, error="Ugyldig skjema.")
+        return await _orgs_page(request, user, status=400, error=Text("err.web.invalid_form"))
     except AccessError as exc:
         return await _orgs_page(request, user, status=_status(exc), error=said_by(exc))
     raise web.HTTPFound("/staff/organisations")

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from privacy.user_text import Text
+from session.access_errors import AccessRefused
 from session.brukerpass import BrukerpassError, check_reference, new_code
 from session.permissions import StaffAction
 from session.planning import OSLO
@@ -19,7 +21,7 @@ from web.dropin_pages import MEETING_KIND
 from web.i18n import translate
 from web.keys import BRUKERPASS, CLOCK, SIGNER
 from web.record_details import local_minutes
-from web.rendering import lang_of, render
+from web.rendering import lang_of, refused, render
 from web.staff_auth import StaffUser, form_of, staff_of, staff_route
 
 BASE = "/staff/brukerpass"
@@ -33,7 +35,7 @@ def centre_of(user: StaffUser) -> int:
         return user.organisation_id
     if user.organisation_kind == "centre_department" and user.organisation_parent is not None:
         return user.organisation_parent
-    raise web.HTTPForbidden(text="Brukerpass hører til hjelpemiddelsentralen.")
+    raise AccessRefused(Text("err.web.brukerpass_centre_only"), reason="not_centre")  # 403, said by the middleware
 
 
 async def page(
@@ -112,7 +114,7 @@ async def confirm_revoke(request: web.Request) -> web.Response:
     holder_id = _id(request)
     holder = next((h for h in await request.app[BRUKERPASS].holders(centre_of(user)) if h.id == holder_id), None)
     if holder is None:
-        raise web.HTTPNotFound(text="Fant ikke brukerpasset.")
+        raise refused(request, web.HTTPNotFound, "err.web.brukerpass_not_found")
     return render(
         request,
         "confirm.html",
@@ -133,7 +135,7 @@ async def revoke(request: web.Request) -> web.Response:
     user = staff_of(request)
     done = await request.app[BRUKERPASS].revoke(staff_id=user.id, centre_id=centre_of(user), holder_id=_id(request))
     if not done:
-        raise web.HTTPNotFound(text="Fant ikke brukerpasset.")
+        raise refused(request, web.HTTPNotFound, "err.web.brukerpass_not_found")
     raise web.HTTPSeeOther(BASE)
 
 
@@ -158,7 +160,7 @@ async def agree_time(request: web.Request) -> web.Response:
         meeting_of=lambda department: (translate("nb", f"dropin.topic.{department.value}"), MEETING_KIND[department]),
     )
     if not agreed:
-        raise web.HTTPNotFound(text="Fant ikke forespørselen.")
+        raise refused(request, web.HTTPNotFound, "err.access.request_not_found")
     raise web.HTTPSeeOther(BASE)
 
 
@@ -167,7 +169,7 @@ async def close(request: web.Request) -> web.Response:
     user = staff_of(request)
     done = await request.app[BRUKERPASS].close(staff_id=user.id, centre_id=centre_of(user), request_id=_id(request))
     if not done:
-        raise web.HTTPNotFound(text="Fant ikke forespørselen.")
+        raise refused(request, web.HTTPNotFound, "err.access.request_not_found")
     raise web.HTTPSeeOther(BASE)
 
 

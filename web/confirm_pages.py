@@ -11,7 +11,7 @@ from session.permissions import StaffAction
 from web.keys import ACCESS, ACCESS_READS, RECORDINGS, SIGNER
 from web.record_details import local_minutes
 from web.recording_pages import _actor, _service
-from web.rendering import lang_of, render
+from web.rendering import lang_of, refused, render
 from web.staff_auth import staff_of, staff_route
 
 
@@ -23,7 +23,7 @@ async def confirm_delete_recording(request: web.Request) -> web.Response:
     entries = await request.app[RECORDINGS].compliance_view(actor.org_ids)
     entry = next((e for e in entries if e.recording.id == request.match_info["id"]), None)
     if entry is None:
-        raise web.HTTPNotFound(text="Fant ikke opptaket.")
+        raise refused(request, web.HTTPNotFound, "err.rec.not_found")
     recording = entry.recording
     topics, orgs = await request.app[ACCESS_READS].topics_and_orgs([recording.meeting_id], recording.org_ids)
     lang = lang_of(request)
@@ -59,11 +59,11 @@ async def confirm_revoke(request: web.Request) -> web.Response:
     try:
         staff_id, org_id = int(request.query.get("staff_id", "")), int(request.query.get("org", ""))
     except ValueError:
-        raise web.HTTPBadRequest(text="Ugyldig lenke.") from None
+        raise refused(request, web.HTTPBadRequest, "err.web.invalid_link") from None
     managed = await request.app[ACCESS].managed_formidlere(actor_staff_id=user.id)
     found = next(((sid, name, org) for sid, name, org in managed if sid == staff_id and org == org_id), None)
     if found is None:
-        raise web.HTTPNotFound(text="Fant ikke personen.")
+        raise refused(request, web.HTTPNotFound, "err.web.person_not_found")
     _, orgs = await request.app[ACCESS_READS].topics_and_orgs([], [org_id])
     return render(
         request,

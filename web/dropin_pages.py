@@ -28,7 +28,7 @@ from session.planning_errors import QueueError, TicketUnknown
 from session.roles import LABELS, Role
 from web.i18n import translate, voice
 from web.keys import CLOCK, DROPIN
-from web.rendering import lang_of, render
+from web.rendering import lang_of, refused, render
 
 DEPARTMENTS = "|".join(d.value for d in Department)
 PUBLIC = f"/{{department:{DEPARTMENTS}}}/{{centre_id:[0-9]{{1,9}}}}"
@@ -49,7 +49,7 @@ MEETING_KIND = {
 async def centre_name(request: web.Request, centre_id: int) -> str:
     name = await request.app[DROPIN].centre_name(centre_id)
     if name is None:
-        raise web.HTTPNotFound(text="Fant ikke hjelpemiddelsentralen.")
+        raise refused(request, web.HTTPNotFound, "err.web.centre_not_found")
     return name
 
 

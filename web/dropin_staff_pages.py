@@ -27,7 +27,7 @@ from session.staff_roles import StaffRole
 from web.dropin_pages import MEETING_KIND, address_of, centre_name, closed_text, day_text, opening_hours
 from web.i18n import translate
 from web.keys import CLOCK, DROPIN, LINKS, SETTINGS
-from web.rendering import lang_of, render
+from web.rendering import lang_of, refused, render
 from web.staff_auth import StaffUser, form_of, staff_of, staff_route
 from web.staff_meeting import csrf_of
 
@@ -38,7 +38,7 @@ async def _technician(request: web.Request, user: StaffUser) -> tuple[Department
     await centre_name(request, centre_id)
     needed = StaffRole.TECHNICIAN if department is Department.TEKNISK else StaffRole.ADVISER
     if not await request.app[DROPIN].may_take(user.id, centre_id, needed):
-        raise web.HTTPForbidden(text="Du har ikke tilgang til denne køen.")
+        raise refused(request, web.HTTPForbidden, "err.web.queue_forbidden")
     return department, centre_id, Role.TEKNIKER if department is Department.TEKNISK else Role.RADGIVER
 
 
@@ -160,14 +160,14 @@ async def save_exception(request: web.Request) -> web.Response:
     try:
         day = date.fromisoformat(form.get("day", "").strip())
     except ValueError:
-        problems["day"] = "Velg en dato."
+        problems["day"] = Text("err.hours.choose_date")
     try:
         opens, closes = _parse_clock(form.get("opens", "")), _parse_clock(form.get("closes", ""))
     except ValueError:
-        problems["hours"] = "Skriv klokkeslett som tt:mm."
+        problems["hours"] = Text("err.hours.time_format")
         opens = closes = None
     if (opens is None) != (closes is None):
-        problems["hours"] = "Fyll ut både åpner og stenger, eller ingen av dem (stengt hele dagen)."
+        problems["hours"] = Text("err.hours.both_or_none")
     try:
         reason = validate_free_text(Text("field.reason"), form.get("reason", ""), max_length=REASON_MAX, required=False)
     except PrivacyRecordError as exc:

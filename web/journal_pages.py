@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from privacy.audit_record import AuditRecord
-from privacy.user_text import Message
+from privacy.user_text import Message, Text
 from session.meetings import Meeting
 from session.nb_format import format_clock
 from session.permissions import StaffAction
@@ -38,7 +38,7 @@ from session.summary import (
 )
 from web.i18n import voice
 from web.keys import CLOCK, JOURNAL, PLANNING, RECORDS
-from web.rendering import lang_of, render
+from web.rendering import lang_of, refused, render
 from web.staff_auth import StaffUser, staff_of, staff_route
 from web.staff_meeting import csrf_of, form_lists, staff_meeting
 
@@ -253,19 +253,19 @@ async def summary_confirm(request: web.Request) -> web.Response:
         try:
             next_on = date.fromisoformat(values["next_contact_on"])
         except ValueError:
-            problems["next_contact_on"] = "Datoen for neste kontakt er ikke en gyldig dato."
+            problems["next_contact_on"] = Text("err.summary.next_contact_date")
     if any(c < 0 or c > MAX_COUNT for c in [*on.values(), *off.values()]):
-        problems["present"] = f"Antall til stede må være et helt tall fra 0 til {MAX_COUNT}."
+        problems["present"] = Text("err.summary.present_count_range", max=MAX_COUNT)
     elif not present:
-        problems["present"] = "Oppgi minst én rolle som var til stede."
+        problems["present"] = Text("err.summary.present_none")
     journal = request.app[JOURNAL]
     times = await journal.meeting_times(meeting)
     if times.end is None:
-        problems["meeting"] = "Sammendraget kan bekreftes når møtet har begynt."
+        problems["meeting"] = Text("err.summary.not_started")
     role = await request.app[PLANNING].call_role(user.id)
     repairs = await journal.repairs(meeting.id)
     if role is None:
-        problems["meeting"] = "Bare den som leder møtet kan bekrefte sammendraget."
+        problems["meeting"] = Text("err.summary.host_only")
     consents = await journal.consents(meeting.id)
     try:
         summary = build_summary(
@@ -300,7 +300,7 @@ async def _confirmed(request: web.Request) -> tuple[Meeting, Any]:
     meeting = await staff_meeting(request, user)
     summary = await request.app[JOURNAL].summary(meeting.id)
     if summary is None:
-        raise web.HTTPNotFound(text="Sammendraget er ikke bekreftet ennå.")
+        raise refused(request, web.HTTPNotFound, "err.summary.not_confirmed")
     return meeting, summary
 
 

@@ -23,7 +23,7 @@ from recordings.errors import (
 from session.access_errors import AccessError, AccessRefused, NotFound
 from session.errors import SessionError
 from web.i18n import message_of
-from web.rendering import lang_of, render
+from web.rendering import lang_of, refused, render
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -98,9 +98,9 @@ async def bad_input(request: web.Request, handler: Handler) -> web.StreamRespons
     try:
         return await handler(request)
     except UnicodeDecodeError:
-        raise web.HTTPBadRequest(text="Skjemaet inneholder tegn som ikke kan leses (ikke UTF-8).") from None
+        raise refused(request, web.HTTPBadRequest, "err.web.form_not_utf8") from None
     except OverflowError:
-        raise web.HTTPBadRequest(text="Et tall i forespørselen er for stort.") from None
+        raise refused(request, web.HTTPBadRequest, "err.web.number_too_large") from None
 
 
 @web.middleware

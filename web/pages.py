@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from privacy.user_text import Text
+from session.access_errors import InvalidRequest
 from session.errors import SessionError
 from session.invitation_links import DEVICE_COOKIE
 from session.invitation_sms import invitation_sms_text
@@ -28,7 +30,7 @@ from web.i18n import catalogue, message_of, translate, voice
 from web.keys import LINKS, LIVE, PLANNING, SETTINGS, SIGNER
 from web.live import end_socket
 from web.middlewares import link_error_status
-from web.rendering import lang_of, render
+from web.rendering import lang_of, refused, render
 from web.staff_auth import StaffUser, current_staff, form_of, staff_of, staff_route
 
 
@@ -160,9 +162,9 @@ async def join_own(request: web.Request) -> web.Response:
     role = call_role_for(user.roles)
     meeting = await request.app[PLANNING].meeting_for(user.id, request.match_info["meeting_id"])
     if meeting is None or role is None:
-        raise web.HTTPNotFound(text="Fant ikke møtet.")
+        raise refused(request, web.HTTPNotFound, "err.link.meeting_not_found")
     if meeting.status == "cancelled":
-        raise web.HTTPConflict(text="Møtet er avlyst.")
+        raise refused(request, web.HTTPConflict, "err.web.meeting_cancelled")
     issued = await request.app[LINKS].issue(
         actor_staff_id=user.id, meeting_id=meeting.id, role=role, ttl=PERSONAL_LINK_TTL, host=True
     )
@@ -177,7 +179,7 @@ def _link_roles(values: Sequence[object]) -> list[Role]:
     for value in values[:20]:
         role = Role(value) if isinstance(value, str) and value in set(Role) else None
         if role is None:
-            raise web.HTTPBadRequest(text="Ukjent rolle. Velg bruker, pårørende, leverandør eller Husbanken.")
+            raise InvalidRequest(Text("err.web.unknown_role"))  # 400, said by the domain_errors middleware
         if role not in roles:
             roles.append(role)
     return roles
@@ -199,7 +201,7 @@ async def new_link(request: web.Request) -> web.Response:
     user, form = staff_of(request), form_of(request)
     meeting = await request.app[PLANNING].meeting_for(user.id, request.match_info["meeting_id"])
     if meeting is None:  # another organisation's meeting is as unknown as a missing one
-        raise web.HTTPNotFound(text="Fant ikke møtet.")
+        raise refused(request, web.HTTPNotFound, "err.link.meeting_not_found")
     links = await _links(request, meeting.id, _link_roles([form.get("role", "")]), user)
     return render(
         request,

@@ -37,7 +37,7 @@ from session.room_code import RoomCredentials, normalize_pin, normalize_room_cod
 from web import journal_pages, precheck_pages, room_code_pages
 from web.i18n import message_of, voice
 from web.keys import CLOCK, PLANNING, SETTINGS
-from web.rendering import lang_of, render
+from web.rendering import lang_of, refused, render
 from web.room_code_pages import ROOM_PATH
 from web.staff_auth import StaffUser, form_of, staff_of, staff_route
 from web.staff_meeting import csrf_of, form_lists, staff_meeting, when_text
@@ -214,7 +214,7 @@ async def plan_edit_form(request: web.Request) -> web.Response:
     if stored is None:  # a meeting made without a plan gets one now
         values = _default_values(request.app[CLOCK](), host_role) | {"topic": meeting.topic, "kind": meeting.kind}
     elif stored.cancelled_at is not None:
-        raise web.HTTPGone(text="Møtet er avlyst og kan ikke endres. Planlegg et nytt møte.")
+        raise refused(request, web.HTTPGone, "err.plan.cancelled")
     else:
         values = _values(stored.plan.to_form())
     return await _plan_page(request, user, values, meeting=meeting)
@@ -251,13 +251,13 @@ async def invitation_download(request: web.Request) -> web.Response:
     meeting = await staff_meeting(request, user)
     code, pin = normalize_room_code(form.get("code", "")), normalize_pin(form.get("pin", ""))
     if code is None or pin is None:
-        raise web.HTTPBadRequest(text="Romkoden eller PIN-koden mangler. Last ned fra siden med invitasjonene.")
+        raise refused(request, web.HTTPBadRequest, "err.web.room_code_missing")
     now, token = request.app[CLOCK](), form.get("token", "")
     stored = await request.app[PLANNING].invitation_plan(meeting.id, token, code)
     if stored is None:
-        raise web.HTTPBadRequest(text="Invitasjonen hører ikke til dette møtet. Last ned fra siden med invitasjonene.")
+        raise refused(request, web.HTTPBadRequest, "err.web.invitation_other_meeting")
     if stored.cancelled_at is not None:
-        raise web.HTTPGone(text="Møtet er avlyst.")
+        raise refused(request, web.HTTPGone, "err.web.meeting_cancelled")
     details = details_for(request, meeting.id, stored, token, RoomCredentials(code, pin))
     body = invitation_ics(details, dtstamp=now, voice=voice(lang_of(request))).encode()
     return web.Response(body=body, headers=ICS_HEADERS)
@@ -323,7 +323,7 @@ async def cancellation_download(request: web.Request) -> web.Response:
     meeting = await staff_meeting(request, user)
     stored = await request.app[PLANNING].plan(meeting.id)
     if stored is None or stored.cancelled_at is None:
-        raise web.HTTPNotFound(text="Møtet er ikke avlyst.")
+        raise refused(request, web.HTTPNotFound, "err.web.meeting_not_cancelled")
     details = details_for(request, meeting.id, stored, None, None)
     body = cancellation_ics(details, dtstamp=request.app[CLOCK](), voice=voice(lang_of(request))).encode()
     headers = {

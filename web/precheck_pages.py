@@ -19,7 +19,7 @@ from session.link_tokens import new_device_id, valid_device_id
 from session.meetings import Invitation
 from web.i18n import catalogue, translate
 from web.keys import LINKS, PLANNING, SETTINGS
-from web.rendering import lang_of, render
+from web.rendering import lang_of, refused, render
 
 DOWNLOAD_DEFAULT = 512 * 1024
 DOWNLOAD_MAX = 2 * 1024 * 1024
@@ -65,9 +65,9 @@ async def download(request: web.Request) -> web.Response:
     try:
         size = int(request.query.get("size", DOWNLOAD_DEFAULT))
     except ValueError:
-        raise web.HTTPBadRequest(text="Ugyldig størrelse.") from None
+        raise refused(request, web.HTTPBadRequest, "err.web.invalid_size") from None
     if not 1 <= size <= DOWNLOAD_MAX:
-        raise web.HTTPBadRequest(text="Ugyldig størrelse.")
+        raise refused(request, web.HTTPBadRequest, "err.web.invalid_size")
     return web.Response(body=os.urandom(size), content_type="application/octet-stream")
 
 

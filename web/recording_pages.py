@@ -19,7 +19,7 @@ from session.permissions import StaffAction
 from session.subject_refs import staff_ref
 from web.keys import ACCESS_READS, RECORDINGS, SIGNER
 from web.record_details import local_minutes
-from web.rendering import lang_of, render
+from web.rendering import lang_of, refused, render
 from web.staff_auth import StaffUser, form_of, staff_of, staff_route
 
 CHUNK_LIMIT = 4 * 1024 * 1024  # one Range response at most; the browser asks for the rest
@@ -27,7 +27,7 @@ CHUNK_LIMIT = 4 * 1024 * 1024  # one Range response at most; the browser asks fo
 
 def _service(request: web.Request) -> object:
     if RECORDINGS not in request.app:
-        raise web.HTTPNotFound(text="Opptak er ikke satt opp på denne tjenesten.")
+        raise refused(request, web.HTTPNotFound, "err.rec.not_configured")
     return request.app[RECORDINGS]
 
 
@@ -129,7 +129,7 @@ async def recording_page(request: web.Request) -> web.Response:
     entries = await service.compliance_view(actor.org_ids)
     entry = next((e for e in entries if e.recording.id == request.match_info["id"]), None)
     if entry is None:
-        raise web.HTTPNotFound(text="Fant ikke opptaket.")
+        raise refused(request, web.HTTPNotFound, "err.rec.not_found")
     custody = await service.open_custody(entry.recording.id)
     return render(request, "recording.html", user=user, entry=entry, my_org=user.organisation_id, custody=custody,
                   export_allowed=service.options.export_allowed, **await _readable(request, [entry]),
@@ -186,7 +186,7 @@ async def certificate(request: web.Request) -> web.Response:
     actor = await _actor(request, user)
     text = await request.app[RECORDINGS].certificate(request.match_info["id"], actor.org_ids)
     if text is None:
-        raise web.HTTPNotFound(text="Fant ikke slettebeviset.")
+        raise refused(request, web.HTTPNotFound, "err.web.certificate_not_found")
     return web.Response(text=text, content_type="application/json",
                         headers={"Content-Disposition": "attachment; filename=slettebevis.json"})  # fmt: skip
 

@@ -6,9 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
+from privacy.user_text import Param, Text
 from session.nb_format import format_clock, format_day
 from web.client_address import client_address
-from web.i18n import LANGUAGES, NAMES, pick_language, shown
+from web.i18n import LANGUAGES, NAMES, pick_language, say, shown
 from web.keys import SETTINGS, SIGNER, TEMPLATES
 
 
@@ -22,6 +23,11 @@ def client_key(request: web.Request, purpose: str) -> str:
 
 def lang_of(request: web.Request) -> str:
     return pick_language(request.query.get("lang"), request.cookies.get("lang"), request.headers.get("Accept-Language"))
+
+
+def refused(request: web.Request, status: type[web.HTTPException], key: str, **params: Param) -> web.HTTPException:
+    """An HTTP refusal whose reason is said in the reader's language (plain text: for a script or a download)."""
+    return status(text=say(lang_of(request), Text(key, **params)))
 
 
 def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:

@@ -20,7 +20,7 @@ from session.staff_roles import StaffRole
 from web.auth import COOKIE, StaffSession
 from web.i18n import translate
 from web.keys import ENGINE, SIGNER
-from web.rendering import lang_of
+from web.rendering import lang_of, refused
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
@@ -108,7 +108,7 @@ async def check_csrf(request: web.Request, user: StaffUser) -> dict[str, str]:
     form = await request.post()
     token = form.get("csrf")
     if not request.app[SIGNER].check_csrf(user.session, token if isinstance(token, str) else None):
-        raise web.HTTPForbidden(text="Skjemaet er utløpt eller ugyldig. Last siden på nytt og prøv igjen.")
+        raise refused(request, web.HTTPForbidden, "err.web.form_expired")
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 

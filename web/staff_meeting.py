@@ -9,6 +9,7 @@ from session.meetings import Meeting
 from session.nb_format import format_span
 from session.planning import OSLO, MeetingPlan
 from web.keys import PLANNING, SIGNER
+from web.rendering import refused
 from web.staff_auth import StaffUser
 
 
@@ -22,7 +23,7 @@ async def staff_meeting(request: web.Request, user: StaffUser) -> Meeting:
     """The meeting in the path if the caller may see it; 404 for unknown and other organisations' alike."""
     meeting = await request.app[PLANNING].meeting_for(user.id, request.match_info["meeting_id"])
     if meeting is None:
-        raise web.HTTPNotFound(text="Fant ikke møtet.")
+        raise refused(request, web.HTTPNotFound, "err.link.meeting_not_found")
     return meeting
 
 

@@ -34,6 +34,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from web.client_address import Network, client_address
+from web.i18n import pick_language, translate
 from web.room_routing import RoomPlacements, room_of_path
 from web.settings import Settings
 
@@ -170,11 +171,17 @@ FRONT = web.AppKey("front", Front)
 HTTP = web.AppKey("front_http", aiohttp.ClientSession)
 
 
+def _unavailable(request: web.Request, key: str) -> web.Response:
+    """503 with the reason in the reader's language (the front has no templates: plain text)."""
+    lang = pick_language(request.query.get("lang"), request.cookies.get("lang"), request.headers.get("Accept-Language"))
+    return web.Response(status=503, text=translate(lang, key), headers={"Retry-After": "2"})
+
+
 async def route(request: web.Request) -> web.StreamResponse:
     front = request.app[FRONT]
     worker = front.choose(request.path)
     if worker is None:
-        return web.Response(status=503, text="Tjenesten starter. Prøv igjen om litt.")
+        return _unavailable(request, "err.web.starting")
     url = worker.url + request.path_qs
     http = request.app[HTTP]
     try:
@@ -183,10 +190,10 @@ async def route(request: web.Request) -> web.StreamResponse:
         return await _proxy_http(request, http, url)
     except aiohttp.ClientConnectionError:
         worker.ready = worker.up = False
-        return web.Response(status=503, text="Tjenesten er midlertidig utilgjengelig. Prøv igjen.")
+        return _unavailable(request, "err.web.unavailable")
     except TimeoutError:
         worker.ready = False
-        return web.Response(status=503, text="Tjenesten er midlertidig utilgjengelig. Prøv igjen.")
+        return _unavailable(request, "err.web.unavailable")
 
 
 async def front_ready(request: web.Request) -> web.Response:
