@@ -24,12 +24,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 
-from privacy.user_text import Voice
+from privacy.user_text import Text, Voice
 from session.meetings import MEETING_KINDS
 from session.nb_format import format_span
 from session.planning import OSLO, MeetingPlan
 from session.planning_errors import IcsInvalid
-from session.roles import LABELS
 from session.room_code import RoomCredentials
 
 PRODID = "-//NAV hjelpemiddelsentral//Samhandling//NB"
@@ -141,7 +140,7 @@ def description_text(details: InvitationDetails, *, voice: Voice, cancelled: boo
         lines += [
             "",
             voice("inv.filming", filming=plan.filming),
-            voice("inv.camera", role=LABELS[voice.lang][plan.camera_operator]),
+            voice("inv.camera", role=Text(f"role.{plan.camera_operator.value}")),
             voice("inv.participants", participants=participants),
         ]
         if plan.drawings:

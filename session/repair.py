@@ -32,13 +32,6 @@ class RepairDecision(StrEnum):
     REPLACE = "bytt_ut"
 
 
-DECISION_LABELS: dict[RepairDecision, str] = {
-    RepairDecision.REPAIR_LOCALLY: "Repareres lokalt",
-    RepairDecision.SEND_IN: "Sendes inn til hjelpemiddelsentralen",
-    RepairDecision.REPLACE: "Byttes ut",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class PartOrder:
     part_number: str

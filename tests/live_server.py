@@ -226,9 +226,10 @@ async def create_meeting(
     assert host
     links["host"] = host.group(1)
     found = re.findall(r'<dt>([^<]+)</dt><dd><a href="([^"]+)" class="join-link">', html)
-    from session.roles import LABELS, Role
+    from session.roles import Role
+    from web.i18n import role_label
 
-    by_label = {label: role.value for role, label in LABELS["nb"].items() if isinstance(role, Role)}
+    by_label = {role_label("nb", role): role.value for role in Role}
     for label, link in found:
         links[by_label[label]] = link
     return links

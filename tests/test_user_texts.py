@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("session", "privacy", "recordings", "web")
 
 NORWEGIAN = re.compile(
-    r"[æøåÆØÅ]|\b(ikke|ikkje|må|skal|kan|fant|fann|velg|vel|feltet|mangler|ugyldig|til|som|på|av|om|oppgi|minst)\b", re.I
+    r"[æøåÆØÅ]|\b(ikke|ikkje|må|skal|kan|fant|fann|velg|vel|feltet|mangler|ugyldig|til|som|på|av|om|oppgi|minst)\b",
+    re.I,
 )
 """A sentence in bokmål or nynorsk (the product's own English messages are for operators and developers)."""
 

@@ -25,8 +25,8 @@ from session.nb_format import format_clock, format_day, weekday_names
 from session.opening_hours import MIDNIGHT, OpeningHours
 from session.planning import OSLO
 from session.planning_errors import QueueError, TicketUnknown
-from session.roles import LABELS, Role
-from web.i18n import translate, voice
+from session.roles import Role
+from web.i18n import role_label, translate, voice
 from web.keys import CLOCK, DROPIN
 from web.rendering import lang_of, refused, render
 
@@ -135,7 +135,7 @@ async def caller_page(request: web.Request, *, status: int = 200, error: str | N
         closed_text="" if closes else closed_text(hours, now, lang),
         week=week_lines(hours, lang),
         contact=contact,
-        roles=[(r.value, LABELS[lang][r]) for r in CALLER_ROLES],
+        roles=[(r.value, role_label(lang, r)) for r in CALLER_ROLES],
         base=f"/{department.value}/{centre_id}",
         error=error,
     )

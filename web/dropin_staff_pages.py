@@ -22,10 +22,10 @@ from session.opening_hours import REASON_MAX, DayException, Period
 from session.permissions import StaffAction
 from session.planning import OSLO
 from session.planning_errors import OpeningHoursInvalid
-from session.roles import LABELS, Role
+from session.roles import Role
 from session.staff_roles import StaffRole
 from web.dropin_pages import MEETING_KIND, address_of, centre_name, closed_text, day_text, opening_hours
-from web.i18n import translate
+from web.i18n import role_label, translate
 from web.keys import CLOCK, DROPIN, LINKS, SETTINGS
 from web.rendering import lang_of, refused, render
 from web.staff_auth import StaffUser, form_of, staff_of, staff_route
@@ -52,7 +52,7 @@ async def _waiting_rows(request: web.Request, centre_id: int, department: Depart
         rows.append(
             {
                 "position": caller.position,
-                "role": LABELS[lang][role],
+                "role": role_label(lang, role),
                 "waited": translate(lang, "technician.waited").replace("{n}", str(minutes)),
             }
         )

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from privacy.user_text import Param, Text, text_of
+from session.roles import Role
 
 LANGUAGES = ("nb", "nn", "en")
 DEFAULT = "nb"
@@ -104,6 +105,11 @@ class CatalogueVoice:
 
     def __call__(self, key: str, /, **params: Param) -> str:
         return say(self.lang, Text(key, **params))
+
+
+def role_label(lang: str, role: Role) -> str:
+    """A participant role as people read it ("Kommunal formidler / ergoterapeut", "Relative")."""
+    return translate(lang, f"role.{role.value}")
 
 
 def voice(lang: str) -> CatalogueVoice:

@@ -25,7 +25,7 @@ from session.nb_format import format_clock
 from session.permissions import StaffAction
 from session.planning import OSLO
 from session.planning_errors import PlanningError
-from session.repair import DECISION_LABELS, RepairDecision, parse_repair_form
+from session.repair import RepairDecision, parse_repair_form
 from session.roles import Role
 from session.roster import OFF_CAMERA_ROLES
 from session.summary import (
@@ -71,7 +71,6 @@ async def _repair_page(
         values=values,
         problems=dict(problems or {}),
         decisions=[d.value for d in RepairDecision],
-        decision_labels={d.value: label for d, label in DECISION_LABELS.items()},
         diagnoses=diagnoses,
         planned_serials=planned,
         saved=request.query.get("lagret") == "1",
@@ -213,7 +212,6 @@ async def _summary_page(
         consents=_consent_rows(await journal.consents(meeting.id)),
         equipment=list(dict.fromkeys([*times.serials, *(r.serial_number for r in repairs)])),
         repair=repairs[-1] if repairs else None,
-        decision_labels={d.value: label for d, label in DECISION_LABELS.items()},
         max_count=MAX_COUNT,
         started=times.start,
         ended=times.end,

@@ -23,10 +23,10 @@ from session.link_tokens import new_device_id, valid_device_id
 from session.meetings import MEETING_KINDS
 from session.opening_hours import OSLO
 from session.permissions import ENTRANCE_ROLES, StaffAction, call_role_for
-from session.roles import LABELS, Role
+from session.roles import Role
 from session.signalling import EndReason
 from session.staff_roles import StaffRole
-from web.i18n import catalogue, message_of, translate, voice
+from web.i18n import catalogue, message_of, role_label, translate, voice
 from web.keys import LINKS, LIVE, PLANNING, SETTINGS, SIGNER
 from web.live import end_socket
 from web.middlewares import link_error_status
@@ -58,7 +58,7 @@ def _staff_context(request: web.Request, user: StaffUser) -> dict[str, Any]:
         "dropin_url": f"/staff/dropin/teknisk/{centre}" if StaffRole.TECHNICIAN in user.roles else None,
         "csrf": request.app[SIGNER].csrf_token(user.session),
         "kinds": MEETING_KINDS,
-        "roles": [(r.value, LABELS[lang][r]) for r in ENTRANCE_ROLES],
+        "roles": [(r.value, role_label(lang, r)) for r in ENTRANCE_ROLES],
     }
 
 
@@ -92,7 +92,7 @@ async def _links(request: web.Request, meeting_id: str, roles: list[Role], user:
             code_url=f"{settings.base_url}/kode" if issued.code else None,
             voice=voice(lang),  # the sender's language: the product does not know the invitee's
         )
-        out.append(ShownLink(LABELS[lang][role], url, issued.invitation_id, issued.code, sms))
+        out.append(ShownLink(role_label(lang, role), url, issued.invitation_id, issued.code, sms))
     return out
 
 
@@ -245,12 +245,12 @@ async def join_page(request: web.Request) -> web.Response:
         )
     }
     strings |= {k: translate(lang, k) for k in strings}
-    strings |= {f"role.{r.value}": LABELS[lang][r] for r in Role}
+    strings |= {f"role.{r.value}": role_label(lang, r) for r in Role}  # the roster names every role
     response = render(
         request,
         "join.html",
         meeting=meeting,
-        role_label=LABELS[lang][invitation.role],
+        role_label=role_label(lang, invitation.role),
         role=invitation.role.value,
         host=invitation.host,
         ws_path=f"/j/{token}/ws",

@@ -32,10 +32,10 @@ from session.planning import OSLO, ParticipantKind, parse_plan
 from session.planning_errors import PlanningError
 from session.planning_service import Issued
 from session.planning_store import StoredPlan
-from session.roles import LABELS, Role
+from session.roles import Role
 from session.room_code import RoomCredentials, normalize_pin, normalize_room_code
 from web import journal_pages, precheck_pages, room_code_pages
-from web.i18n import message_of, voice
+from web.i18n import message_of, role_label, voice
 from web.keys import CLOCK, PLANNING, SETTINGS
 from web.rendering import lang_of, refused, render
 from web.room_code_pages import ROOM_PATH
@@ -82,7 +82,7 @@ def _invitations_page(
         entries.append(
             {
                 "participant": way.participant,
-                "role_label": LABELS[lang_of(request)][way.role],
+                "role_label": role_label(lang_of(request), way.role),
                 "link": details.join_url,
                 "precheck": details.precheck_url,
                 "token": way.token,
@@ -161,7 +161,7 @@ async def _plan_page(
         values=values,
         problems=dict(problems or {}),
         kinds=MEETING_KINDS,
-        roles=[(r.value, LABELS[lang][r]) for r in Role],
+        roles=[(r.value, role_label(lang, r)) for r in Role],
         participant_kinds=[p.value for p in ParticipantKind],
         meeting=meeting,
         meetings=forms.meetings if forms else [],

@@ -16,7 +16,8 @@ from aiohttp import web
 from session.errors import SessionError
 from session.permissions import ENTRANCE_ROLES
 from session.planning_store import RoomCodeOutcome
-from session.roles import LABELS, Role
+from session.roles import Role
+from web.i18n import role_label
 from web.keys import ATTEMPTS, CLOCK, LINKS, PLANNING, SIGNER
 from web.rendering import client_key, lang_of, render
 
@@ -42,7 +43,7 @@ def _room_page(
     request: web.Request, *, status: int = 200, error: str | None = None, role: str = Role.BRUKER.value
 ) -> web.Response:
     lang = lang_of(request)
-    roles = [(r.value, LABELS[lang][r]) for r in ENTRANCE_ROLES]
+    roles = [(r.value, role_label(lang, r)) for r in ENTRANCE_ROLES]
     return render(request, "plan_room.html", status=status, error=error, roles=roles, chosen=role)
 
 
