@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from privacy.audit_record import Actor, ActorKind, AuditRecord, DetailValue
-from privacy.ledgers import AuditLog, Clock
-from privacy.record_errors import InvalidInput
-from privacy.validators import validate_free_text
+from privacy.records.audit_record import Actor, ActorKind, AuditRecord, DetailValue
+from privacy.records.errors import InvalidInput
+from privacy.records.ledgers import AuditLog, Clock
+from privacy.records.validators import validate_free_text
 from session.access_errors import AccessRefused, InvalidRequest, NotFound
 from session.access_tables import access_requests
 from session.audited import Refusal, run_audited, staff_actor, with_parents

@@ -14,8 +14,8 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from privacy.audit_record import Actor, ActorKind, AuditRecord
-from privacy.ledgers import AuditLog
+from privacy.records.audit_record import Actor, ActorKind, AuditRecord
+from privacy.records.ledgers import AuditLog
 from session.errors import SessionError
 from session.subject_refs import staff_ref
 from session.tables import organisations

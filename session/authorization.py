@@ -17,8 +17,8 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.audit_record import AuditRecord, DetailValue
-from privacy.ledgers import AuditLog
+from privacy.records.audit_record import AuditRecord, DetailValue
+from privacy.records.ledgers import AuditLog
 from session.audited import system_actor, with_parents
 from session.staff_roles import StaffRole
 from session.tables import staff_roles

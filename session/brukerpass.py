@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from privacy.record_errors import IdentityNumberRefused, InvalidInput
-from privacy.validators import validate_free_text, validate_serial_number
+from privacy.records.errors import IdentityNumberRefused, InvalidInput
+from privacy.records.validators import validate_free_text, validate_serial_number
 from session.departments import Department
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"

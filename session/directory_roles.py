@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from privacy.audit_record import AuditRecord, DetailValue
-from privacy.ledgers import AuditLog, Clock
+from privacy.records.audit_record import AuditRecord, DetailValue
+from privacy.records.ledgers import AuditLog, Clock
 from session.audited import run_audited, system_actor, with_parents
 from session.revocation import RevocationBus, bump_session_generation, session_generation
 from session.staff_roles import CENTRE_ROLES, StaffRole

@@ -1,8 +1,8 @@
 """The drop-in lines in the database, so that every node serves the same line.
 
 A line is one row per (centre, department) holding the queue's snapshot as JSON. ``locked_line`` opens a
-transaction, takes the row's write lock first (an UPDATE, as ``privacy.ledger_store`` does for chain heads: a row
-lock on PostgreSQL, the database's write lock on SQLite), loads the line, lets the caller change it with the pure
+transaction, takes the row's write lock first (an UPDATE, as ``privacy.records.ledger_store`` does for chain heads: a
+row lock on PostgreSQL, the database's write lock on SQLite), loads the line, lets the caller change it with the pure
 ``DropInQueue`` operations and writes it back on leaving the block; an exception rolls everything back. Callers on
 two nodes therefore queue for the lock and never lose each other's tickets. Keep the block short and do no other
 database work inside it.

@@ -22,8 +22,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from privacy.audit_record import Actor, ActorKind, AuditRecord, DetailValue
-from privacy.ledgers import AuditLog, Clock
+from privacy.records.audit_record import Actor, ActorKind, AuditRecord, DetailValue
+from privacy.records.ledgers import AuditLog, Clock
 from session.access_errors import CodeInvalid, LinkInUseElsewhere, NotFound
 from session.access_tables import invitation_codes, invitation_devices
 from session.attempt_limits import AttemptLimiter, MemoryAttemptLimiter

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from privacy.ledgers import AuditLog, AuditView
+from privacy.records.ledgers import AuditLog, AuditView
 from session.meetings import Invitation, Meeting
 from session.organisations import audit_scope, org_scope
 from session.revocation import session_is_current

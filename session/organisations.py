@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from privacy.audit_record import Actor, AuditRecord, DetailValue
-from privacy.ledgers import AuditLog
-from privacy.record_errors import InvalidOrgNumber
-from privacy.validators import parse_org_number
+from privacy.records.audit_record import Actor, AuditRecord, DetailValue
+from privacy.records.errors import InvalidOrgNumber
+from privacy.records.ledgers import AuditLog
+from privacy.records.validators import parse_org_number
 from session.access_errors import AccessRefused, InvalidOrganisation, NotFound
 from session.access_tables import organisation_departments
 from session.audited import Refusal, run_audited, staff_actor, system_actor, with_parents

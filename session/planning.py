@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from privacy.record_errors import PrivacyRecordError
-from privacy.validators import validate_free_text, validate_serial_number
+from privacy.records.errors import PrivacyRecordError
+from privacy.records.validators import validate_free_text, validate_serial_number
 from session.departments import DEPARTMENT_LABELS, Department
 from session.form_values import FormData, FormShapeError, many, one
 from session.meetings import MEETING_KINDS

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from privacy.record_errors import PrivacyRecordError
-from privacy.validators import refuse_identity_numbers, validate_free_text, validate_serial_number
+from privacy.records.errors import PrivacyRecordError
+from privacy.records.validators import refuse_identity_numbers, validate_free_text, validate_serial_number
 from session.form_values import FormData, FormShapeError, one
 from session.planning_errors import RepairInvalid
 

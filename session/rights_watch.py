@@ -20,8 +20,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.audit_record import AuditRecord, DetailValue
-from privacy.ledgers import AuditLog
+from privacy.records.audit_record import AuditRecord, DetailValue
+from privacy.records.ledgers import AuditLog
 from session.audited import system_actor, with_parents
 from session.authorization import AuthorizationProvider, RightQuery
 from session.revocation import RevocationBus, bump_session_generation

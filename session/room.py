@@ -15,8 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Concatenate, ParamSpec
 
+from privacy.records.validators import refuse_identity_numbers
 from privacy.user_text import Text
-from privacy.validators import refuse_identity_numbers
 from session.errors import MeetingFull, SessionError
 from session.permissions import CallAction, CallActor, CallStage, call_actor, call_may
 from session.roles import Role

@@ -132,7 +132,7 @@ class GiveConsent:
     form: str
     scopes: tuple[str, ...]
     purpose: str
-    """One of ``privacy.consent.PURPOSES``."""
+    """One of ``privacy.records.consent.PURPOSES``."""
     face_visible_minutes: int | None
     note: str = ""
     """A short note beside the purpose (checked for identity numbers like every free text)."""

@@ -16,10 +16,10 @@ from typing import Any
 
 import jinja2
 
-from privacy.consent import ConsentForm, ConsentStatus, Giver, Scope
-from privacy.record_errors import PrivacyRecordError
+from privacy.records.consent import ConsentForm, ConsentStatus, Giver, Scope
+from privacy.records.errors import PrivacyRecordError
+from privacy.records.validators import validate_free_text, validate_reference, validate_serial_number
 from privacy.user_text import Voice
-from privacy.validators import validate_free_text, validate_reference, validate_serial_number
 from session.meetings import MEETING_KINDS
 from session.nb_format import format_clock, format_day
 from session.planning import KIND_LABELS, OSLO, PARTICIPANT_LABELS, ParticipantKind

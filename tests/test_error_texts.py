@@ -13,8 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from privacy.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope, parse_scopes
-from privacy.record_errors import ConsentMissing, InvalidConsent, UnknownScope
+from privacy.records.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope, parse_scopes
+from privacy.records.errors import ConsentMissing, InvalidConsent, UnknownScope
 from privacy.user_text import Text
 from session import access_tables, tables
 from session.errors import LinkExpired, LinkInvalid, MeetingInvalid

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from privacy import tables as privacy_tables
+from privacy.records import tables as privacy_tables
 from recordings import tables as recording_tables
 from session import access_tables, brukerpass_tables, cluster_tables, planning_tables
 from session import tables as session_tables

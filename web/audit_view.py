@@ -21,8 +21,8 @@ from babel.dates import format_datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from privacy.audit_record import ActorKind, AuditRecord
-from privacy.ledgers import AuditView
+from privacy.records.audit_record import ActorKind, AuditRecord
+from privacy.records.ledgers import AuditView
 from session.subject_refs import staff_ref
 from session.tables import organisations, staff, staff_roles
 from web.i18n import catalogue, translate

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from privacy.audit_record import AuditRecord, DetailValue
+from privacy.records.audit_record import AuditRecord, DetailValue
 from session.audited import staff_actor
 from session.brukerpass import BrukerpassError, check_reference, code_hash, new_code
 from session.brukerpass_store import (

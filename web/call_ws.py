@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
-from privacy.record_errors import PrivacyRecordError
+from privacy.records.errors import PrivacyRecordError
 from privacy.user_text import Text
 from recordings.errors import RecordingError
 from session.errors import MeetingFull, SessionError

@@ -15,8 +15,8 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from privacy.audit_record import Actor, ActorKind
-from privacy.consent import (
+from privacy.records.audit_record import Actor, ActorKind
+from privacy.records.consent import (
     ConsentForm,
     ConsentGiven,
     ConsentWithdrawn,
@@ -26,7 +26,7 @@ from privacy.consent import (
     compose_purpose,
     parse_scopes,
 )
-from privacy.record_errors import ConsentError, InvalidInput, InvalidText, PrivacyRecordError, PurposeMissing
+from privacy.records.errors import ConsentError, InvalidInput, InvalidText, PrivacyRecordError, PurposeMissing
 from privacy.user_text import Text
 from recordings.retention import DeletionTrigger
 from session.errors import SessionError

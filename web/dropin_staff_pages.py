@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from privacy.record_errors import PrivacyRecordError
-from privacy.validators import validate_free_text
+from privacy.records.errors import PrivacyRecordError
+from privacy.records.validators import validate_free_text
 from session.departments import Department
 from session.isolation import meetings_visible_to
 from session.meetings import create_meeting

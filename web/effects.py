@@ -9,7 +9,7 @@ from typing import Any, assert_never
 
 from aiohttp import web
 
-from privacy.audit_record import Actor, ActorKind, AuditRecord
+from privacy.records.audit_record import Actor, ActorKind, AuditRecord
 from recordings.access import StaffActor
 from recordings.errors import RecordingError
 from session.roles import Role

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from privacy.audit_record import AuditRecord
+from privacy.records.audit_record import AuditRecord
 from session.meetings import Meeting
 from session.nb_format import format_clock
 from session.permissions import StaffAction

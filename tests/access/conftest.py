@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from privacy import tables as privacy_tables
-from privacy.ledgers import AuditLog
+from privacy.records import tables as privacy_tables
+from privacy.records.ledgers import AuditLog
 from session import access_tables
 from session import tables as session_tables
 from session.access import Access

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from privacy.validators import org_number_control_digit
+from privacy.records.validators import org_number_control_digit
 from session.access_tables import organisation_departments
 from session.staff_roles import DepartmentKind, OrgKind, StaffRole
 from session.tables import organisations, staff, staff_roles

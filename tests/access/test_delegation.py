@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.ledgers import AuditLog
+from privacy.records.ledgers import AuditLog
 from session.access import Access
 from session.access_errors import AccessRefused, NotFound
 from session.organisations import org_scope, staff_roles_of

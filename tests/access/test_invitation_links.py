@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.ledgers import AuditLog
+from privacy.records.ledgers import AuditLog
 from session.access_errors import CodeInvalid, InvalidRequest, LinkInUseElsewhere, NotFound
 from session.attempt_limits import BackoffPolicy, MemoryAttemptLimiter
 from session.errors import LinkExpired, LinkInvalid, LinkRevoked

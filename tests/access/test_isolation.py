@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.audit_record import Actor, ActorKind, AuditRecord
-from privacy.ledgers import AuditLog
+from privacy.records.audit_record import Actor, ActorKind, AuditRecord
+from privacy.records.ledgers import AuditLog
 from session.isolation import (
     audit_entries_for,
     get_audit_entry_for,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.ledgers import AuditLog
-from privacy.record_errors import InvalidOrgNumber
+from privacy.records.errors import InvalidOrgNumber
+from privacy.records.ledgers import AuditLog
 from session.access_errors import AccessRefused, InvalidOrganisation, NotFound
 from session.organisations import (
     Organisations,
@@ -80,7 +80,7 @@ async def test_invalid_org_numbers_are_refused_audited_and_nothing_is_saved(
 
 
 async def test_remainder_one_bases_are_never_valid(engine: AsyncEngine) -> None:
-    from privacy.validators import is_valid_org_number, org_number_control_digit
+    from privacy.records.validators import is_valid_org_number, org_number_control_digit
 
     base = next(f"{n:08d}" for n in range(10000000, 10001000) if org_number_control_digit(f"{n:08d}") is None)
     assert not any(is_valid_org_number(base + str(d)) for d in range(10))

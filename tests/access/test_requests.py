@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.ledgers import AuditLog
+from privacy.records.ledgers import AuditLog
 from session.access import Access
 from session.access_errors import InvalidRequest, NotFound
 from session.organisations import Organisations, staff_roles_of

@@ -7,7 +7,7 @@ import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.ledgers import AuditLog
+from privacy.records.ledgers import AuditLog
 from session.access import Access
 from session.organisations import org_scope
 from session.revocation import RevocationBus, session_generation, session_is_current

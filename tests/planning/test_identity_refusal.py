@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from privacy.validators import find_identity_numbers
+from privacy.records.validators import find_identity_numbers
 from session.planning import parse_plan
 from session.planning_errors import PlanningError
 from session.repair import parse_repair_form

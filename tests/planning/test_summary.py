@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from privacy.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope, fold
+from privacy.records.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope, fold
 from session.planning_errors import SummaryInvalid
 from session.repair import parse_repair_form
 from session.roles import Role

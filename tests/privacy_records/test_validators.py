@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from privacy.record_errors import (
+from privacy.records.errors import (
     IdentityNumberRefused,
     InvalidOrgNumber,
     InvalidReference,
     InvalidSerialNumber,
     InvalidText,
 )
-from privacy.validators import (
+from privacy.records.validators import (
     IdentityKind,
     control_digits_ok,
     find_identity_numbers,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from privacy.consent import ConsentForm
+from privacy.records.consent import ConsentForm
 from session.errors import SessionError
 from session.permissions import CallAction, CallActor, CallStage, call_may
 from session.roles import Role

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from privacy.record_errors import PrivacyRecordError
+from privacy.records.errors import PrivacyRecordError
 from session.errors import SessionError
 from session.permissions import CallAction, CallStage, call_actor, call_may
 from session.roles import Role

@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from privacy.consent import ConsentEvent, ConsentGiven
-from privacy.record_errors import InvalidAuditRecord
-from privacy.signed_chain import format_time
-from privacy.validators import find_identity_numbers, validate_reference
+from privacy.records.consent import ConsentEvent, ConsentGiven
+from privacy.records.errors import InvalidAuditRecord
+from privacy.records.signed_chain import format_time
+from privacy.records.validators import find_identity_numbers, validate_reference
 
 
 class AuditAction(StrEnum):

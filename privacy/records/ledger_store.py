@@ -26,10 +26,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from privacy import consent
-from privacy.audit_record import AuditRecord
-from privacy.record_errors import ChainTampered, PrivacyRecordError
-from privacy.signed_chain import (
+from privacy.records import consent
+from privacy.records.audit_record import AuditRecord
+from privacy.records.errors import ChainTampered, PrivacyRecordError
+from privacy.records.signed_chain import (
     GENESIS,
     ChainEntry,
     ChainHead,
@@ -40,7 +40,7 @@ from privacy.signed_chain import (
     seal,
     verify_chain,
 )
-from privacy.tables import audit_log, audit_log_orgs, chain_heads, consent_ledger
+from privacy.records.tables import audit_log, audit_log_orgs, chain_heads, consent_ledger
 
 TAIL_WINDOW = 16
 BATCH = 1000

@@ -19,13 +19,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from privacy import consent
-from privacy.audit_record import Actor, AuditRecord, audit_for_consent
-from privacy.consent import ConsentEvent, ConsentGiven, ConsentState, Scope
-from privacy.ledger_store import ChainName, append_entry, verify_stored
-from privacy.record_errors import DuplicateConsent, UnknownMeeting
-from privacy.signed_chain import ChainEntry, VerifyResult, parse_payload
-from privacy.tables import audit_log, audit_log_orgs, consent_ledger
+from privacy.records import consent
+from privacy.records.audit_record import Actor, AuditRecord, audit_for_consent
+from privacy.records.consent import ConsentEvent, ConsentGiven, ConsentState, Scope
+from privacy.records.errors import DuplicateConsent, UnknownMeeting
+from privacy.records.ledger_store import ChainName, append_entry, verify_stored
+from privacy.records.signed_chain import ChainEntry, VerifyResult, parse_payload
+from privacy.records.tables import audit_log, audit_log_orgs, consent_ledger
 
 MeetingKnown = Callable[[AsyncConnection, str], Awaitable[bool]]
 """Does this meeting exist (for the caller's organisations)? Supplied by the session layer."""

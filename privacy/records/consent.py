@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from privacy.record_errors import (
+from privacy.records.errors import (
     ConsentAlreadyWithdrawn,
     ConsentMissing,
     ConsentNotFound,
@@ -26,9 +26,9 @@ from privacy.record_errors import (
     PurposeMissing,
     UnknownScope,
 )
-from privacy.signed_chain import format_time
+from privacy.records.signed_chain import format_time
+from privacy.records.validators import validate_free_text, validate_reference
 from privacy.user_text import Text
-from privacy.validators import validate_free_text, validate_reference
 
 PURPOSE_MAX_LENGTH = 200
 PURPOSES = ("posisjonering", "styresystem", "hodestotte", "bolig", "annet")

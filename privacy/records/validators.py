@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from privacy.record_errors import (
+from privacy.records.errors import (
     IdentityNumberRefused,
     InvalidOrgNumber,
     InvalidReference,

@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from privacy.record_errors import SigningKeyError
+from privacy.records.errors import SigningKeyError
 
 PRIVATE_KEY_FILE = "ledger-ed25519.pem"
 PUBLIC_KEY_FILE = "ledger-ed25519.pub.pem"

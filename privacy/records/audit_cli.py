@@ -24,10 +24,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from privacy.keys import load_public_key_pem
-from privacy.ledger_store import TABLES, ChainName, iter_entries, verify_stored
-from privacy.record_errors import SigningKeyError
-from privacy.signed_chain import (
+from privacy.records.errors import SigningKeyError
+from privacy.records.keys import load_public_key_pem
+from privacy.records.ledger_store import TABLES, ChainName, iter_entries, verify_stored
+from privacy.records.signed_chain import (
     GENESIS,
     ChainEntry,
     FailureReason,
