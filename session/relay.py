@@ -23,8 +23,8 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from privacy.privacy_track import CLOSED, FrameProcessor, PrivacyTrack, utc_now
 from privacy.user_text import Text
+from privacy.vision.privacy_track import CLOSED, FrameProcessor, PrivacyTrack, utc_now
 from session.fanout import Fanout
 from session.ice import rtc_configuration
 from session.ice_consent import install as install_consent_check

@@ -19,10 +19,10 @@ from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.pause_card import pause_card
-from privacy.privacy_track import FrameProcessor
 from privacy.records.keys import load_or_create_signing_key
 from privacy.records.ledgers import PrivacyRecords
+from privacy.vision.pause_card import pause_card
+from privacy.vision.privacy_track import FrameProcessor
 from recordings.key_provider import FileKeyProvider
 from recordings.options import RecordingOptions
 from recordings.retention import RetentionPolicy

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from privacy import anonymize_cli
 from privacy.records.audit_cli import add_audit_parser
+from privacy.vision import anonymize_cli
 from recordings.verify_cli import add_recordings_parser
 from web.access_log import RouteAccessLogger
 from web.auth import SessionKeyError

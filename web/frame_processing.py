@@ -7,7 +7,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from privacy.anonymizer import Anonymizer, AnonymizerOptions
+from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions
 
 
 class WholeFrameObscurer:

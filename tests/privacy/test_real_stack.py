@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from privacy.anonymizer import Anonymizer, AnonymizerOptions
-from privacy.centerface import CenterFaceConfig, CenterFaceDetector
+from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions
+from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ used as carriers of files; importing them would pull dependencies that are not i
 with :func:`importlib.util.find_spec`, which does not run the package. ``SAMHANDLING_MODEL_DIR`` overrides the
 search (a directory that holds the same file names, e.g. for an offline image of the server).
 
-The person-segmentation model (the head cue, :mod:`privacy.head_cues`) comes from the ``mediapipe==0.10.14``
+The person-segmentation model (the head cue, :mod:`privacy.vision.head_cues`) comes from the ``mediapipe==0.10.14``
 wheel, whose Python package must not be installed beside the newer mediapipe; ``scripts/setup`` downloads that
 wheel without installing it and extracts only the ``.tflite`` files into :data:`EXTRACTED_DIR` of the venv.
 """
@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from privacy.errors import ModelMissing
+from privacy.vision.errors import ModelMissing
 
 MODEL_DIR_ENV = "SAMHANDLING_MODEL_DIR"
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from privacy.boxes import Box
+from privacy.vision.boxes import Box
 
 MIN_POINTS = 12
 """Fewer tracked flow points than this means the motion is unknown (a flat, black or blurred picture)."""
@@ -88,7 +88,7 @@ class FrameSignals:
     """Tracks or heads that only one detection has matched so far (new, or possibly false)."""
     scene_cut: bool
     light_changed: bool
-    """The detectors' input switched between the frame and its brightened copy (see :mod:`privacy.lighting`)."""
+    """The detectors' input switched between the frame and its brightened copy (see :mod:`privacy.vision.lighting`)."""
 
 
 def is_calm(signals: FrameSignals) -> bool:

@@ -12,7 +12,7 @@ optical flow from the frame it saw to the current one; detections refresh or sta
 an enlarged mask; the masks are pixelated. A track's first frame runs every detector inline.
 
 Heads that no face detector finds (the back of a head, a profile, a covered face, a head cut by the edge) come
-from a person mask (:mod:`privacy.head_cues`) every ``head_every`` frames; they are held and carried by optical
+from a person mask (:mod:`privacy.vision.head_cues`) every ``head_every`` frames; they are held and carried by optical
 flow like faces, and masked whole wherever no face track already explains them.
 """
 
@@ -27,18 +27,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import cv2
 import numpy as np
 
-from privacy.boxes import Box, FaceDetector
-from privacy.counters import CounterSnapshot, FrameCounters
-from privacy.detector_stack import FastDetectors, SingleDetector, StrongDetector
-from privacy.head_cues import HeadDetector
-from privacy.lighting import detection_input
-from privacy.motion import Motion, estimate_motion, flow_image, unseen_bands
-from privacy.obscure import obscure_boxes
-from privacy.obscure import obscure_whole_frame as obscure_whole_frame
-from privacy.options import AnonymizerOptions as AnonymizerOptions
-from privacy.options import StrongMode
-from privacy.pause_card import pause_card as pause_card
-from privacy.strong_schedule import (
+from privacy.vision.boxes import Box, FaceDetector
+from privacy.vision.counters import CounterSnapshot, FrameCounters
+from privacy.vision.detector_stack import FastDetectors, SingleDetector, StrongDetector
+from privacy.vision.head_cues import HeadDetector
+from privacy.vision.lighting import detection_input
+from privacy.vision.motion import Motion, estimate_motion, flow_image, unseen_bands
+from privacy.vision.obscure import obscure_boxes
+from privacy.vision.obscure import obscure_whole_frame as obscure_whole_frame
+from privacy.vision.options import AnonymizerOptions as AnonymizerOptions
+from privacy.vision.options import StrongMode
+from privacy.vision.pause_card import pause_card as pause_card
+from privacy.vision.strong_schedule import (
     FrameSignals,
     camera_still,
     faces_still,
@@ -47,7 +47,7 @@ from privacy.strong_schedule import (
     strong_due,
     thumbnail,
 )
-from privacy.tracking import Track, advance, associate, masks
+from privacy.vision.tracking import Track, advance, associate, masks
 
 __all__ = ["Anonymizer", "AnonymizerOptions", "TrackState", "obscure_whole_frame", "pause_card"]
 
@@ -62,7 +62,7 @@ class TrackState:
     def __init__(self) -> None:
         self.tracks: list[Track] = []
         self.heads: list[Track] = []
-        """Heads from the person mask (see :mod:`privacy.head_cues`), held and carried like face tracks."""
+        """Heads from the person mask (see :mod:`privacy.vision.head_cues`), held and carried like face tracks."""
         self.frame_index = 0
         self.frame_shape: tuple[int, ...] | None = None
         self.prev_grey: np.ndarray | None = None
@@ -82,10 +82,10 @@ class TrackState:
         self.cut_index = -1
         """The index of the last frame that showed a new scene (camera switched, lens uncovered, a cut)."""
         self.calm_run = 0
-        """How many frames in a row, up to the current one, were calm (see :mod:`privacy.strong_schedule`)."""
+        """How many frames in a row, up to the current one, were calm (see :mod:`privacy.vision.strong_schedule`)."""
         self.brightened = False
         self.prev_thumb: np.ndarray | None = None
-        """The previous frame's thumbnail (see :func:`privacy.strong_schedule.largest_change`)."""
+        """The previous frame's thumbnail (see :func:`privacy.vision.strong_schedule.largest_change`)."""
         """Whether the detectors looked at a brightened copy of the previous frame."""
         self.paused = False
         """While True, frames are replaced by the pause card (set by the pause control)."""

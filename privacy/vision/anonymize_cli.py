@@ -1,4 +1,4 @@
-"""``samhandling anonymize INPUT OUTPUT [--realtime FPS]``: the command-line face of :mod:`privacy.media_files`.
+"""``samhandling anonymize INPUT OUTPUT [--realtime FPS]``: the command-line face of :mod:`privacy.vision.media_files`.
 
 Exit status 0 on success, 2 on bad input or output (with a one-line reason on stderr and nothing left
 behind). The summary names counts only, never file contents.
@@ -11,13 +11,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from privacy.errors import PrivacyError
+from privacy.vision.errors import PrivacyError
 
 DESCRIPTION = "Anonymize every face in an image, a folder of images or a video (.y4m, .mp4)."
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The stand-alone argument parser (``python -m privacy.anonymize_cli``)."""
+    """The stand-alone argument parser (``python -m privacy.vision.anonymize_cli``)."""
     parser = argparse.ArgumentParser(prog="samhandling anonymize", description=DESCRIPTION)
     add_arguments(parser)
     return parser
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if args.realtime is not None and args.realtime <= 0:
         print("samhandling anonymize: --realtime must be positive", file=sys.stderr)
         return 2
-    from privacy.media_files import anonymize_path
+    from privacy.vision.media_files import anonymize_path
 
     try:
         report = anonymize_path(args.input, args.output, realtime_fps=args.realtime)

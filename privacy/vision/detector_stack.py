@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from privacy.blazeface import BlazeFaceConfig, BlazeFaceDetector, BlazeFaceModel
-from privacy.boxes import Box, FaceDetector
-from privacy.centerface import CenterFaceConfig, CenterFaceDetector
-from privacy.options import AnonymizerOptions
-from privacy.tiling import detect_in_tiles, tile_grid
+from privacy.vision.blazeface import BlazeFaceConfig, BlazeFaceDetector, BlazeFaceModel
+from privacy.vision.boxes import Box, FaceDetector
+from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector
+from privacy.vision.options import AnonymizerOptions
+from privacy.vision.tiling import detect_in_tiles, tile_grid
 
 
 def tiles_for_frame(total: int, per_frame: int, frame_index: int) -> list[int]:

@@ -5,7 +5,7 @@ by the frame edge is missed by all of them at once, and tracking only helps when
 A person-segmentation network (mediapipe's selfie segmentation, landscape variant, 256x144 input) does not
 need a face: it outlines the person, seen from any side. In a call the person's silhouette is a head on
 shoulders, so the head is the top part of each silhouette: as wide as the widest row above the shoulders and
-about 1.3 times as tall as wide. Those boxes are masked like faces (see :mod:`privacy.anonymizer`).
+about 1.3 times as tall as wide. Those boxes are masked like faces (see :mod:`privacy.vision.anonymizer`).
 
 The segmentation network is trained for people near the camera (a video call); it does not see faces in a
 crowd, which the face detectors handle. :func:`heads_from_mask` is pure and tested on drawn silhouettes.
@@ -22,10 +22,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from privacy.boxes import Box
-from privacy.errors import ModelUnusable
-from privacy.models import SELFIE_SEGMENTATION, read_model
-from privacy.tflite_metadata import with_image_metadata
+from privacy.vision.boxes import Box
+from privacy.vision.errors import ModelUnusable
+from privacy.vision.models import SELFIE_SEGMENTATION, read_model
+from privacy.vision.tflite_metadata import with_image_metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +178,7 @@ _open_segmenters: weakref.WeakSet[PersonSegmenter] = weakref.WeakSet()
 
 
 def _close_all_at_exit() -> None:
-    # As for BlazeFace (privacy/blazeface.py): graphs still open when Python shuts mediapipe's thread pool
+    # As for BlazeFace (privacy/vision/blazeface.py): graphs still open when Python shuts mediapipe's thread pool
     # down make its __del__ print errors; a threading-atexit hook closes them first.
     for segmenter in list(_open_segmenters):
         segmenter.close()
@@ -227,7 +227,7 @@ class PersonSegmenter:
 
 
 class HeadDetector:
-    """A :class:`~privacy.boxes.FaceDetector` that returns heads from the person mask (see module doc)."""
+    """A :class:`~privacy.vision.boxes.FaceDetector` that returns heads from the person mask (see module doc)."""
 
     def __init__(self, segmenter: PersonSegmenter | None = None, config: HeadCueConfig | None = None) -> None:
         self.segmenter = segmenter or PersonSegmenter()

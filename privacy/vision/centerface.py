@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from privacy.box_merge import nms
-from privacy.boxes import Box
-from privacy.errors import ModelUnusable
-from privacy.models import CENTERFACE, read_model
-from privacy.onnx_graph import dynamic_shapes
+from privacy.vision.box_merge import nms
+from privacy.vision.boxes import Box
+from privacy.vision.errors import ModelUnusable
+from privacy.vision.models import CENTERFACE, read_model
+from privacy.vision.onnx_graph import dynamic_shapes
 
 _INPUT = "input.1"
 _OUTPUTS = ["537", "538", "539", "540"]
@@ -65,7 +65,7 @@ class CenterFaceConfig:
 
 
 class CenterFaceDetector:
-    """A :class:`~privacy.boxes.FaceDetector` backed by CenterFace.
+    """A :class:`~privacy.vision.boxes.FaceDetector` backed by CenterFace.
 
     One onnxruntime session is shared; ``run`` is serialised with a lock because the anonymizer may call it
     from a background thread while an offline job calls it from another.

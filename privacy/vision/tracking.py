@@ -2,7 +2,7 @@
 
 No single-frame detector finds a face in every frame: a turned head, motion blur or a dark frame makes it miss
 for a few frames, and the expensive detector only runs on some frames. A face found once is therefore kept as a
-*track*: it follows the image motion (:mod:`privacy.motion`), is refreshed by every detection that matches it,
+*track*: it follows the image motion (:mod:`privacy.vision.motion`), is refreshed by every detection that matches it,
 and is held for ``hold_s`` seconds after its last detection. While it is held its mask grows, because the
 longer a box goes unconfirmed the less sure its position is. All functions here are pure.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from privacy.box_merge import areas, as_array, intersections, iou_matrix, merge
-from privacy.boxes import Box
-from privacy.motion import Motion
+from privacy.vision.box_merge import areas, as_array, intersections, iou_matrix, merge
+from privacy.vision.boxes import Box
+from privacy.vision.motion import Motion
 
 
 @dataclass(frozen=True, slots=True)

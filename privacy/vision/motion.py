@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from privacy.boxes import Box
+from privacy.vision.boxes import Box
 
 FLOW_SCALE = 0.5
 """Flow runs at half resolution: faces move tens of pixels per frame, not single ones."""

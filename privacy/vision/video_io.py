@@ -18,7 +18,7 @@ from typing import Any, cast
 import av
 import numpy as np
 
-from privacy.errors import MediaInputError, MediaOutputError
+from privacy.vision.errors import MediaInputError, MediaOutputError
 
 VIDEO_SUFFIXES = {".y4m": "yuv4mpegpipe", ".mp4": "mp4"}
 """Supported video file suffixes and the container format each is written in."""

@@ -2,7 +2,7 @@
 
 Short-range BlazeFace (128x128 input, ~1.5 ms) finds faces that fill at least about a sixth of the image it
 sees; full-range (192x192, ~4 ms) goes down to about a twentieth. Neither sees small faces in a whole 640x480
-frame, which is why :mod:`privacy.tiling` runs them on overlapping crops too. The Tasks API honours
+frame, which is why :mod:`privacy.vision.tiling` runs them on overlapping crops too. The Tasks API honours
 ``min_detection_confidence`` (the legacy API did not), so the threshold can be set low for recall.
 """
 
@@ -18,10 +18,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from privacy.boxes import Box
-from privacy.errors import ModelUnusable
-from privacy.models import BLAZEFACE_FULL, BLAZEFACE_FULL_SPARSE, BLAZEFACE_SHORT, read_model
-from privacy.tflite_metadata import with_image_metadata
+from privacy.vision.boxes import Box
+from privacy.vision.errors import ModelUnusable
+from privacy.vision.models import BLAZEFACE_FULL, BLAZEFACE_FULL_SPARSE, BLAZEFACE_SHORT, read_model
+from privacy.vision.tflite_metadata import with_image_metadata
 
 
 class BlazeFaceModel(Enum):
@@ -91,7 +91,7 @@ if _register is not None:
 
 
 class BlazeFaceDetector:
-    """A :class:`~privacy.boxes.FaceDetector` backed by one mediapipe Tasks ``FaceDetector``.
+    """A :class:`~privacy.vision.boxes.FaceDetector` backed by one mediapipe Tasks ``FaceDetector``.
 
     The mediapipe graph is not safe for concurrent calls, so calls are serialised with a lock; build one
     detector per worker thread when calls should run in parallel.

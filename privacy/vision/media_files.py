@@ -1,7 +1,7 @@
 """Offline anonymization of an image, a directory of images or a video (``samhandling anonymize IN OUT``).
 
 Staff use this before they share pictures in a case, and it is how the live pipeline is checked on recorded
-material: a video goes through the same :class:`~privacy.anonymizer.Anonymizer` and per-track state as a live
+material: a video goes through the same :class:`~privacy.vision.anonymizer.Anonymizer` and per-track state as a live
 call, frame by frame and in order. Without a deadline every detector runs on every frame
 (:meth:`AnonymizerOptions.for_files`); with ``realtime_fps`` the live options and the live deadline apply:
 frames arrive at that rate, a frame that arrives while the previous one is still being processed is sent
@@ -24,10 +24,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from privacy.anonymizer import Anonymizer, AnonymizerOptions, TrackState, obscure_whole_frame
-from privacy.counters import CounterSnapshot
-from privacy.errors import MediaInputError, MediaOutputError
-from privacy.video_io import VIDEO_SUFFIXES, VideoWriter, probe, read_frames
+from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions, TrackState, obscure_whole_frame
+from privacy.vision.counters import CounterSnapshot
+from privacy.vision.errors import MediaInputError, MediaOutputError
+from privacy.vision.video_io import VIDEO_SUFFIXES, VideoWriter, probe, read_frames
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 """Image file suffixes read and written (through OpenCV)."""
