@@ -30,12 +30,12 @@ from recordings.service import RecordingService
 from session.access import Access
 from session.attempt_limits import AttemptLimiter
 from session.attempt_store import DatabaseAttemptLimiter
-from session.ice import enable_loopback_candidates
 from session.invitation_links import InvitationLinks
 from session.link_tokens import LinkKeys
+from session.media.ice import enable_loopback_candidates
+from session.media.relay import MediaRelay, RelayConfig
 from session.meetings import meeting_exists
 from session.organisations import Organisations
-from session.relay import MediaRelay, RelayConfig
 from session.revocation import RevocationBus, watch_revocations
 from session.tables import staff
 from web.auth import SessionSigner, load_or_create_secret

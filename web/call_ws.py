@@ -17,10 +17,10 @@ from recordings.errors import RecordingError
 from session.errors import MeetingFull, SessionError
 from session.invitation_links import DEVICE_COOKIE
 from session.isolation import staff_link_usable
+from session.media.relay import MediaEvents, OfferRejected
 from session.meeting_parties import meeting_parties
 from session.meetings import Invitation, meeting_org_ids
 from session.message_rate import TokenBucket, audited_bucket, message_bucket
-from session.relay import MediaEvents, OfferRejected
 from session.roles import Role
 from session.room import Effect, Room, Send, StopRecording
 from session.room_events import room_event

@@ -1,4 +1,4 @@
-"""One receiver's link, as its RTCP feedback shows it, and the layer it is sent (see :mod:`session.link_policy`).
+"""One receiver's link, as its RTCP feedback shows it, and the layer it is sent (see :mod:`session.media.link_policy`).
 
 aiortc's sender reads REMB only to retarget its own encoder, which the shared encoder does not use, and keeps
 receiver reports to itself. :func:`watch_sender_feedback` taps one sender's RTCP handling (after aiortc has
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from aiortc import RTCRtpSender
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, unpack_remb_fci
 
-from session.link_policy import Layer, LinkPolicy
+from session.media.link_policy import Layer, LinkPolicy
 
 Report = Callable[..., None]
 

@@ -25,14 +25,14 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from privacy.user_text import Text
 from privacy.vision.privacy_track import CLOSED, FrameProcessor, PrivacyTrack, utc_now
-from session.fanout import Fanout
-from session.ice import rtc_configuration
-from session.ice_consent import install as install_consent_check
-from session.link_feedback import ReceiverLink, watch_sender_feedback
-from session.rtcp_guard import guard_video_sender
-from session.rtp_receive import install as install_receive_layer
-from session.shared_encoder import EncodedTrack, SenderTimeline, SharedEncoder
-from session.slot_track import SlotTrack
+from session.media.fanout import Fanout
+from session.media.ice import rtc_configuration
+from session.media.ice_consent import install as install_consent_check
+from session.media.link_feedback import ReceiverLink, watch_sender_feedback
+from session.media.rtcp_guard import guard_video_sender
+from session.media.rtp_receive import install as install_receive_layer
+from session.media.shared_encoder import EncodedTrack, SenderTimeline, SharedEncoder
+from session.media.slot_track import SlotTrack
 
 log = logging.getLogger(__name__)
 

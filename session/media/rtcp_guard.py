@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from aiortc import RTCRtpSender
 
-from session.keyframes import MIN_KEYFRAME_INTERVAL_S
+from session.media.keyframes import MIN_KEYFRAME_INTERVAL_S
 
 RETRANSMIT_RATE = 300.0
 """Packets per second one sender may resend: about twice a 900 kbit/s stream's own packet rate at 20 % loss."""

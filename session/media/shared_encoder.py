@@ -6,10 +6,10 @@ produces packets, and each sender packetizes the same bytes (aiortc's sender tak
 only wraps them in RTP). Packets cannot be skipped like raw frames (later frames refer to earlier ones), so each
 subscriber has a bounded queue; a subscriber that falls behind is cut back to the next keyframe instead of
 growing a backlog. Keyframes are produced when a receiver joins or asks for one (PLI/FIR), coalesced and
-rate-limited (:mod:`session.keyframes`) so that one receiver's loss does not force keyframes on everyone.
+rate-limited (:mod:`session.media.keyframes`) so that one receiver's loss does not force keyframes on everyone.
 A stream is encoded in at most two qualities, and only in those some receiver wants now: the high layer for
-links that carry it, a low one (a quarter of the pixels, :data:`~session.link_policy.LOW_BPS`) for links that
-do not (:mod:`session.link_policy` decides per receiver). A receiver moved to another layer gets that layer's
+links that carry it, a low one (a quarter of the pixels, :data:`~session.media.link_policy.LOW_BPS`) for links that
+do not (:mod:`session.media.link_policy` decides per receiver). A receiver moved to another layer gets that layer's
 packets from its next keyframe on; both layers encode the same frames, so timestamps do not move.
 NACKs need nothing here: aiortc's sender keeps the RTP packets it sent, pre-encoded or not, and retransmits them.
 
@@ -34,9 +34,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 from av.packet import Packet
 
-from session.fanout import Broadcast
-from session.keyframes import KeyframeGate
-from session.link_policy import HIGH_BPS, LOW_BPS, Layer
+from session.media.fanout import Broadcast
+from session.media.keyframes import KeyframeGate
+from session.media.link_policy import HIGH_BPS, LOW_BPS, Layer
 
 VIDEO_TIME_BASE = Fraction(1, 90000)
 QUEUE_PACKETS = 15  # one second at 15 fps; more means the receiver's sender loop is stuck
