@@ -20,13 +20,13 @@ from privacy.records.consent import ConsentForm, ConsentStatus, Giver, Scope
 from privacy.records.errors import PrivacyRecordError
 from privacy.records.validators import validate_free_text, validate_reference, validate_serial_number
 from privacy.user_text import Voice
+from session.call.roster import OFF_CAMERA_ROLES
 from session.meetings import MEETING_KINDS
 from session.nb_format import format_clock, format_day
 from session.planning import KIND_LABELS, OSLO, PARTICIPANT_LABELS, ParticipantKind
 from session.planning_errors import SummaryInvalid
 from session.repair import RepairDiagnosis
 from session.roles import Role
-from session.roster import OFF_CAMERA_ROLES
 
 SCHEMA = "samhandling.summary/1"
 OUTCOME_MAX = 4000

@@ -12,8 +12,7 @@ from aiohttp import web
 from privacy.records.audit_record import Actor, ActorKind, AuditRecord
 from recordings.access import StaffActor
 from recordings.errors import RecordingError
-from session.roles import Role
-from session.room import (
+from session.call.room import (
     Attach,
     Audit,
     Close,
@@ -27,6 +26,7 @@ from session.room import (
     StartRecording,
     StopRecording,
 )
+from session.roles import Role
 from session.subject_refs import link_ref, staff_ref
 from web.app import CLOCK, LINKS, RECORDINGS, RECORDS, RELAY
 from web.live import LiveMeeting, end_socket

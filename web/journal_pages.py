@@ -20,6 +20,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from privacy.records.audit_record import AuditRecord
+from session.call.roster import OFF_CAMERA_ROLES
 from session.meetings import Meeting
 from session.nb_format import format_clock
 from session.permissions import StaffAction
@@ -28,7 +29,6 @@ from session.planning_errors import PlanningError
 from session.planning_store import list_repairs, load_plan, load_summary, save_repair, save_summary
 from session.repair import DECISION_LABELS, RepairDecision, parse_repair_form
 from session.roles import Role
-from session.roster import OFF_CAMERA_ROLES
 from session.stored_time import stored_utc
 from session.subject_refs import link_ref
 from session.summary import (

@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from privacy.user_text import Text
+from session.call.signalling import EndReason
 from session.errors import MeetingInvalid, SessionError
 from session.invitation_links import DEVICE_COOKIE
 from session.invitation_sms import invitation_sms_text
@@ -24,7 +25,6 @@ from session.organisations import can_create_meetings, staff_roles_of
 from session.permissions import ENTRANCE_ROLES, StaffAction, call_role_for, staff_may
 from session.revocation import session_is_current
 from session.roles import LABELS, Role
-from session.signalling import EndReason
 from session.staff_roles import StaffRole
 from session.tables import organisations, staff
 from web.app import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER, TEMPLATES

@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from privacy.records.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope, fold
+from session.call.roster import OffCameraList
 from session.planning_errors import SummaryInvalid
 from session.repair import parse_repair_form
 from session.roles import Role
-from session.roster import OffCameraList
 from session.summary import (
     SCHEMA,
     ConsentEntry,

@@ -13,10 +13,10 @@ from collections.abc import Callable
 import pytest
 
 from privacy.records.consent import ConsentForm
+from session.call.room import Room, Stage
 from session.errors import SessionError
 from session.permissions import CallAction, CallActor, CallStage, call_may
 from session.roles import Role
-from session.room import Room, Stage
 from web.consent_flow import _check_who, _check_withdraw
 
 # (name, role, host, staff_id): who can hold a link.

@@ -171,7 +171,7 @@ RoomMessage = (
     | RecordStart
     | RecordStop
 )
-"""The client messages that are the room's to decide (``session.room_events``); the rest are the WebSocket
+"""The client messages that are the room's to decide (``session.call.room_events``); the rest are the WebSocket
 handler's (media negotiation, pings, leaving, the consent ledger)."""
 
 ClientMessage = Offer | Leave | Ping | IceRefresh | GiveConsent | WithdrawConsent | RoomMessage

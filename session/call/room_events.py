@@ -1,7 +1,7 @@
 """Which room event a parsed signalling message is: the one dispatch every in-call message goes through.
 
 Pure, like the room: the WebSocket handler calls :func:`room_event` for everything that is the room's to
-decide (:data:`session.signalling.RoomMessage`), and handles only media negotiation, pings, leaving and the
+decide (:data:`session.call.signalling.RoomMessage`), and handles only media negotiation, pings, leaving and the
 consent ledger itself. Both dispatches are exhaustive (``match`` + ``assert_never``), so mypy refuses a new message type
 that neither handles. A check of who may send what belongs in front of this dispatch, so there is one place
 to put it.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from session.room import Effect, Room
-from session.signalling import (
+from session.call.room import Effect, Room
+from session.call.signalling import (
     Admit,
     AudioOnly,
     Chat,

@@ -6,7 +6,7 @@ raised whenever the meeting's state changes; ``seq`` counts the views sent to th
 that sees a number skipped knows it missed one and asks for a fresh copy (``sync``). A late joiner and a
 participant who reloads start from the same full view as everyone else.
 
-Pure: these functions read a :class:`~session.room.Room` and return dictionaries; nothing here sends.
+Pure: these functions read a :class:`~session.call.room.Room` and return dictionaries; nothing here sends.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from session.roles import Role
 
 if TYPE_CHECKING:
-    from session.room import Participant, Room
+    from session.call.room import Participant, Room
 
 
 def _consent(room: Room, p: Participant) -> list[str] | None:
