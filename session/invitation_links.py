@@ -29,10 +29,10 @@ from session.access_tables import invitation_codes, invitation_devices
 from session.attempt_limits import AttemptLimiter, MemoryAttemptLimiter
 from session.audited import Refusal, run_audited, staff_actor, system_actor
 from session.errors import LinkExpired, LinkInvalid, LinkRevoked, SessionError
-from session.invitation_sms import SmsSender, normalise_mobile_number
 from session.isolation import get_invitation_for, get_meeting_for
 from session.link_tokens import BadLink, LinkClaims, LinkKeys, parse_link, sign_link, token_hash, valid_device_id
 from session.meetings import Invitation, meeting_exists, meeting_org_ids
+from session.planning.invitation_sms import SmsSender, normalise_mobile_number
 from session.roles import Role
 from session.stored_time import stored_utc
 from session.tables import invitations

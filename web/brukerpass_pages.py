@@ -24,8 +24,8 @@ from session.brukerpass_store import (
 )
 from session.departments import Department
 from session.errors import SessionError
-from session.nb_format import format_clock, format_day
-from session.planning import OSLO
+from session.planning.nb_format import format_clock, format_day
+from session.planning.plan import OSLO
 from session.roles import Role
 from web.app import ATTEMPTS, CLOCK, ENGINE, LINKS, SETTINGS, SIGNER
 from web.dropin_pages import centre_name, enqueue, opening_hours

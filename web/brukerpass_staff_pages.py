@@ -26,7 +26,7 @@ from session.brukerpass_store import (
 )
 from session.meetings import create_meeting
 from session.permissions import StaffAction
-from session.planning import OSLO
+from session.planning.plan import OSLO
 from web.app import CLOCK, ENGINE, RECORDS, SIGNER
 from web.brukerpass_pages import hash_key
 from web.dropin_pages import MEETING_KIND

@@ -3,7 +3,7 @@
 ``/teknisk/<centre>`` (and ``/bolig``, ``/mobilitet``, ``/kommunikasjon``) is the department's video phone
 hour. Callers pick their role and wait; the page polls its ticket (the poll is the heartbeat) and shows the
 place in line and a rough wait. There is no account and no identity: a ticket is a random id, the role is all
-that is kept beside it, one line per (centre, department) in the database (``session.dropin_store``), so
+that is kept beside it, one line per (centre, department) in the database (``session.planning.dropin_store``), so
 any node serves any caller and technician and a restart costs nobody their place.
 A technician's "Ta neste" creates a meeting, hands the caller their join link through the
 next poll and sends the technician to the host link. Outside the opening hours the page says when the
@@ -21,15 +21,15 @@ from typing import Any
 from aiohttp import web
 
 from session.departments import Department
-from session.dropin_queue import QueueStatus, TicketState
-from session.dropin_store import DropInLine, LineLimits, QueueKey, locked_line
-from session.nb_format import format_clock, format_day, weekday_names
-from session.opening_hours import HORIZON_DAYS, MIDNIGHT, OpeningHours
-from session.opening_hours import standard_hours as standard_opening_hours
 from session.organisations import get_organisation
-from session.planning import OSLO
-from session.planning_errors import QueueError, TicketUnknown
-from session.planning_store import load_opening_exceptions, with_exceptions
+from session.planning.dropin_queue import QueueStatus, TicketState
+from session.planning.dropin_store import DropInLine, LineLimits, QueueKey, locked_line
+from session.planning.errors import QueueError, TicketUnknown
+from session.planning.nb_format import format_clock, format_day, weekday_names
+from session.planning.opening_hours import HORIZON_DAYS, MIDNIGHT, OpeningHours
+from session.planning.opening_hours import standard_hours as standard_opening_hours
+from session.planning.plan import OSLO
+from session.planning.store import load_opening_exceptions, with_exceptions
 from session.roles import LABELS, Role
 from session.staff_roles import OrgKind
 from web.app import CLOCK, ENGINE
@@ -74,7 +74,7 @@ class DropIn:
         return LineLimits(max_size=self.options.max_queue, heartbeat_timeout=self.options.heartbeat_timeout)
 
     def line(self, request: web.Request, key: QueueKey) -> AbstractAsyncContextManager[DropInLine]:
-        """The department's line under its lock (see ``session.dropin_store.locked_line``)."""
+        """The department's line under its lock (see ``session.planning.dropin_store.locked_line``)."""
         return locked_line(request.app[ENGINE], key, self.limits)
 
 

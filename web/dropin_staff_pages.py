@@ -18,12 +18,12 @@ from privacy.records.validators import validate_free_text
 from session.departments import Department
 from session.isolation import meetings_visible_to
 from session.meetings import create_meeting
-from session.opening_hours import REASON_MAX, DayException, Period
 from session.organisations import org_scope, staff_roles_of
 from session.permissions import StaffAction
-from session.planning import OSLO
-from session.planning_errors import OpeningHoursInvalid
-from session.planning_store import load_opening_exceptions, save_opening_exception
+from session.planning.errors import OpeningHoursInvalid
+from session.planning.opening_hours import REASON_MAX, DayException, Period
+from session.planning.plan import OSLO
+from session.planning.store import load_opening_exceptions, save_opening_exception
 from session.roles import LABELS, Role
 from session.staff_roles import StaffRole
 from web.app import CLOCK, ENGINE, LINKS, SETTINGS

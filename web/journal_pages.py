@@ -22,16 +22,13 @@ from sqlalchemy import select
 from privacy.records.audit_record import AuditRecord
 from session.call.roster import OFF_CAMERA_ROLES
 from session.meetings import Meeting
-from session.nb_format import format_clock
 from session.permissions import StaffAction
-from session.planning import OSLO
-from session.planning_errors import PlanningError
-from session.planning_store import list_repairs, load_plan, load_summary, save_repair, save_summary
-from session.repair import DECISION_LABELS, RepairDecision, parse_repair_form
-from session.roles import Role
-from session.stored_time import stored_utc
-from session.subject_refs import link_ref
-from session.summary import (
+from session.planning.errors import PlanningError
+from session.planning.nb_format import format_clock
+from session.planning.plan import OSLO
+from session.planning.repair import DECISION_LABELS, RepairDecision, parse_repair_form
+from session.planning.store import list_repairs, load_plan, load_summary, save_repair, save_summary
+from session.planning.summary import (
     MAX_COUNT,
     ConsentEntry,
     Presence,
@@ -40,6 +37,9 @@ from session.summary import (
     summary_html,
     summary_to_json,
 )
+from session.roles import Role
+from session.stored_time import stored_utc
+from session.subject_refs import link_ref
 from session.tables import invitations, meetings
 from web.app import CLOCK, ENGINE, RECORDS
 from web.i18n import voice

@@ -15,14 +15,14 @@ from privacy.user_text import Text
 from session.call.signalling import EndReason
 from session.errors import MeetingInvalid, SessionError
 from session.invitation_links import DEVICE_COOKIE
-from session.invitation_sms import invitation_sms_text
 from session.isolation import get_meeting_for, meetings_visible_to
 from session.link_tokens import new_device_id, valid_device_id
 from session.meeting_parties import municipalities_served, parties_for
 from session.meetings import MEETING_KINDS, Meeting, create_meeting, get_meeting
-from session.opening_hours import OSLO
 from session.organisations import can_create_meetings, staff_roles_of
 from session.permissions import ENTRANCE_ROLES, StaffAction, call_role_for, staff_may
+from session.planning.invitation_sms import invitation_sms_text
+from session.planning.opening_hours import OSLO
 from session.revocation import session_is_current
 from session.roles import LABELS, Role
 from session.staff_roles import StaffRole

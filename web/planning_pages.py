@@ -21,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from privacy.user_text import Text
 from session.errors import MeetingInvalid, SessionError
-from session.invitation_ics import (
+from session.isolation import meetings_visible_to
+from session.link_tokens import token_hash
+from session.meeting_parties import municipalities_served, parties_for
+from session.meetings import MEETING_KINDS, Meeting, create_meeting
+from session.organisations import can_create_meetings
+from session.permissions import StaffAction
+from session.planning.errors import PlanningError
+from session.planning.invitation_ics import (
     InvitationDetails,
     cancellation_ics,
     cancellation_text,
@@ -29,24 +36,17 @@ from session.invitation_ics import (
     invitation_text,
     meeting_uid,
 )
-from session.isolation import meetings_visible_to
-from session.link_tokens import token_hash
-from session.meeting_parties import municipalities_served, parties_for
-from session.meetings import MEETING_KINDS, Meeting, create_meeting
-from session.organisations import can_create_meetings
-from session.permissions import StaffAction
-from session.planning import OSLO, MeetingPlan, ParticipantKind, parse_plan
-from session.planning_errors import PlanningError
-from session.planning_store import (
+from session.planning.plan import OSLO, MeetingPlan, ParticipantKind, parse_plan
+from session.planning.room_code import RoomCredentials, normalize_pin, normalize_room_code
+from session.planning.store import (
     StoredPlan,
     cancel_plan,
     issue_room_code,
     load_plan,
     save_plan,
 )
-from session.planning_tables import room_codes
+from session.planning.tables import room_codes
 from session.roles import LABELS, Role
-from session.room_code import RoomCredentials, normalize_pin, normalize_room_code
 from session.tables import invitations
 from web import journal_pages, precheck_pages, room_code_pages
 from web.app import CLOCK, ENGINE, LINKS, SETTINGS

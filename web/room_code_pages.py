@@ -18,7 +18,7 @@ from aiohttp import web
 from session.errors import SessionError
 from session.meetings import get_meeting
 from session.permissions import ENTRANCE_ROLES
-from session.planning_store import RoomCodeOutcome, check_room_code, load_plan
+from session.planning.store import RoomCodeOutcome, check_room_code, load_plan
 from session.roles import LABELS, Role
 from web.app import ATTEMPTS, CLOCK, ENGINE, LINKS, SIGNER
 from web.pages import client_key, lang_of, render
@@ -33,7 +33,7 @@ MIN_LINK_TTL = timedelta(minutes=30)
 
 def room_pepper(app: web.Application) -> bytes:
     """Mixed into every PIN hash; derived from the server's session secret, so it is kept outside the database
-    (as session/room_code.py advises)."""
+    (as session/planning/room_code.py advises)."""
     return app[SIGNER].sign_value("room-code-pepper").encode()
 
 

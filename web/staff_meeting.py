@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from session.isolation import get_meeting_for
 from session.meetings import Meeting
-from session.nb_format import format_span
 from session.organisations import staff_roles_of
 from session.permissions import call_role_for
-from session.planning import OSLO, MeetingPlan, ParticipantKind
+from session.planning.nb_format import format_span
+from session.planning.plan import OSLO, MeetingPlan, ParticipantKind
 from session.roles import Role
 from web.app import ENGINE, SIGNER
 from web.pages import StaffUser

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from session.errors import SessionError
-from session.form_values import FormData
-from session.planning import OSLO, MeetingPlan, ParticipantKind, parse_local_time, parse_plan
-from session.planning_errors import PlanInvalid
+from session.planning.errors import PlanInvalid
+from session.planning.form_values import FormData
+from session.planning.plan import OSLO, MeetingPlan, ParticipantKind, parse_local_time, parse_plan
 from session.roles import Role
 
 NOW = datetime(2025, 11, 20, 9, 0, tzinfo=UTC)

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from session.departments import DEPARTMENT_LABELS, Department
-from session.nb_format import WEEKDAYS, format_clock, format_day
-from session.planning_errors import OpeningHoursInvalid
+from session.planning.errors import OpeningHoursInvalid
+from session.planning.nb_format import WEEKDAYS, format_clock, format_day
 
 OSLO = ZoneInfo("Europe/Oslo")
 MIDNIGHT = time(0)

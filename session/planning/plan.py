@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from privacy.records.errors import PrivacyRecordError
 from privacy.records.validators import validate_free_text, validate_serial_number
 from session.departments import DEPARTMENT_LABELS, Department
-from session.form_values import FormData, FormShapeError, many, one
 from session.meetings import MEETING_KINDS
-from session.planning_errors import PlanInvalid
+from session.planning.errors import PlanInvalid
+from session.planning.form_values import FormData, FormShapeError, many, one
 from session.roles import LABELS, Role
 
 _T = TypeVar("_T")

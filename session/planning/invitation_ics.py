@@ -25,11 +25,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 
 from privacy.user_text import Voice
-from session.nb_format import format_span
-from session.planning import KIND_LABELS, OSLO, MeetingPlan
-from session.planning_errors import IcsInvalid
+from session.planning.errors import IcsInvalid
+from session.planning.nb_format import format_span
+from session.planning.plan import KIND_LABELS, OSLO, MeetingPlan
+from session.planning.room_code import RoomCredentials
 from session.roles import LABELS
-from session.room_code import RoomCredentials
 
 PRODID = "-//NAV hjelpemiddelsentral//Samhandling//NB"
 _UID_PART = re.compile(r"[A-Za-z0-9._\-]{1,100}")

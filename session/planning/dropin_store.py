@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from session.cluster_tables import dropin_queues
 from session.departments import Department
-from session.dropin_queue import DropInQueue, WaitingCaller
+from session.planning.dropin_queue import DropInQueue, WaitingCaller
 from session.roles import Role
 
 QueueKey = tuple[int, Department]

@@ -1,7 +1,7 @@
 """A department's drop-in queue: callers wait in order, a technician takes the next one into a meeting.
 
 Pure and synchronous: the web layer keeps one queue per (centre, department) in the database
-(``session.dropin_store``, so every node serves the same line), passes ``now`` in seconds, and does the I/O
+(``session.planning.dropin_store``, so every node serves the same line), passes ``now`` in seconds, and does the I/O
 (creating the meeting, answering the caller's poll). A caller is an anonymous ticket (a random id and times,
 nothing else), so the queue holds no personal data. A caller proves they are still there by polling
 (``heartbeat``); one not seen for ``heartbeat_timeout`` seconds is dropped, so a closed tab does not hold up
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from session.planning_errors import QueueFull, TicketUnknown
+from session.planning.errors import QueueFull, TicketUnknown
 
 DEFAULT_HANDLING_SECONDS = 600.0
 """Used until real handling times are known: a diagnosis call of about ten minutes."""

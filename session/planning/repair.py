@@ -14,8 +14,8 @@ from typing import Any
 
 from privacy.records.errors import PrivacyRecordError
 from privacy.records.validators import refuse_identity_numbers, validate_free_text, validate_serial_number
-from session.form_values import FormData, FormShapeError, one
-from session.planning_errors import RepairInvalid
+from session.planning.errors import RepairInvalid
+from session.planning.form_values import FormData, FormShapeError, one
 
 FAULT_MAX = 2000
 NEXT_STEP_MAX = 1000

@@ -20,10 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from session.attempt_limits import BackoffPolicy
 from session.departments import Department
-from session.opening_hours import DayException, OpeningHours, Period
-from session.planning import MeetingPlan, ParticipantKind
-from session.planning_errors import PlanInvalid, SummaryInvalid
-from session.planning_tables import (
+from session.planning.errors import PlanInvalid, SummaryInvalid
+from session.planning.opening_hours import DayException, OpeningHours, Period
+from session.planning.plan import MeetingPlan, ParticipantKind
+from session.planning.repair import PartOrder, RepairDecision, RepairDiagnosis
+from session.planning.room_code import RoomCredentials, new_room_credentials, normalize_pin, normalize_room_code
+from session.planning.room_code import hash_pin as _hash_pin
+from session.planning.room_code import pin_matches as _pin_matches
+from session.planning.summary import MeetingSummary, summary_from_json, summary_to_json
+from session.planning.tables import (
     meeting_plan_items,
     meeting_plans,
     meeting_summaries,
@@ -32,13 +37,8 @@ from session.planning_tables import (
     repair_parts,
     room_codes,
 )
-from session.repair import PartOrder, RepairDecision, RepairDiagnosis
 from session.roles import Role
-from session.room_code import RoomCredentials, new_room_credentials, normalize_pin, normalize_room_code
-from session.room_code import hash_pin as _hash_pin
-from session.room_code import pin_matches as _pin_matches
 from session.stored_time import stored_utc, stored_utc_or_none
-from session.summary import MeetingSummary, summary_from_json, summary_to_json
 from session.tables import meetings
 
 ROOM_CODE_BACKOFF = BackoffPolicy(free=5, first_delay=2.0, max_delay=3600.0, forget_after=24 * 3600.0)

@@ -22,10 +22,10 @@ from privacy.records.validators import validate_free_text, validate_reference, v
 from privacy.user_text import Voice
 from session.call.roster import OFF_CAMERA_ROLES
 from session.meetings import MEETING_KINDS
-from session.nb_format import format_clock, format_day
-from session.planning import KIND_LABELS, OSLO, PARTICIPANT_LABELS, ParticipantKind
-from session.planning_errors import SummaryInvalid
-from session.repair import RepairDiagnosis
+from session.planning.errors import SummaryInvalid
+from session.planning.nb_format import format_clock, format_day
+from session.planning.plan import KIND_LABELS, OSLO, PARTICIPANT_LABELS, ParticipantKind
+from session.planning.repair import RepairDiagnosis
 from session.roles import Role
 
 SCHEMA = "samhandling.summary/1"

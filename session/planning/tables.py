@@ -5,7 +5,7 @@ Kept on their own ``metadata``; foreign keys point at ``session.tables`` (meetin
 Plain types only: lists are child rows, the confirmed summary is the exported JSON as text with its SHA-256.
 No table holds a citizen's identity, and a room's PIN is stored only as a salted hash.
 
-Opening hours: the weekly pattern is configuration (``session.opening_hours.standard_hours`` or settings),
+Opening hours: the weekly pattern is configuration (``session.planning.opening_hours.standard_hours`` or settings),
 public holidays are computed; only the exceptions a centre enters (special days, extra closed days) are stored.
 """
 
