@@ -9,10 +9,10 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from session.access_errors import AccessError, AccessRefused, NotFound
-from session.organisations import holds_role
-from session.permissions import StaffAction
-from session.staff_roles import OrgKind, StaffRole
+from session.access.errors import AccessError, AccessRefused, NotFound
+from session.access.organisations import holds_role
+from session.access.permissions import StaffAction
+from session.access.staff_roles import OrgKind, StaffRole
 from session.tables import organisations
 from web.app import ACCESS, ENGINE, ORGS, SIGNER
 from web.audit_pages import audit_response

@@ -27,16 +27,16 @@ from recordings.key_provider import FileKeyProvider
 from recordings.options import RecordingOptions
 from recordings.retention import RetentionPolicy
 from recordings.service import RecordingService
-from session.access import Access
-from session.attempt_limits import AttemptLimiter
-from session.attempt_store import DatabaseAttemptLimiter
-from session.invitation_links import InvitationLinks
-from session.link_tokens import LinkKeys
+from session.access.attempt_limits import AttemptLimiter
+from session.access.attempt_store import DatabaseAttemptLimiter
+from session.access.delegation import Access
+from session.access.invitation_links import InvitationLinks
+from session.access.link_tokens import LinkKeys
+from session.access.organisations import Organisations
+from session.access.revocation import RevocationBus, watch_revocations
 from session.media.ice import enable_loopback_candidates
 from session.media.relay import MediaRelay, RelayConfig
 from session.meetings import meeting_exists
-from session.organisations import Organisations
-from session.revocation import RevocationBus, watch_revocations
 from session.tables import staff
 from web.auth import SessionSigner, load_or_create_secret
 from web.cluster import run_heartbeat

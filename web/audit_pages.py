@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from session.isolation import audit_entries_for
+from session.access.isolation import audit_entries_for
 from web.app import RECORDS
 from web.audit_view import (
     AuditFilter,

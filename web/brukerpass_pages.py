@@ -12,8 +12,16 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from session.brukerpass import BrukerpassError, Holder, code_hash, may_join, normalise_code, parse_wish, subject_hash
-from session.brukerpass_store import (
+from session.access.brukerpass import (
+    BrukerpassError,
+    Holder,
+    code_hash,
+    may_join,
+    normalise_code,
+    parse_wish,
+    subject_hash,
+)
+from session.access.brukerpass_store import (
     add_request,
     holder_by_code,
     holder_by_id,

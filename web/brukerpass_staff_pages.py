@@ -14,9 +14,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from privacy.records.audit_record import AuditRecord, DetailValue
-from session.audited import staff_actor
-from session.brukerpass import BrukerpassError, check_reference, code_hash, new_code
-from session.brukerpass_store import (
+from session.access.audited import staff_actor
+from session.access.brukerpass import BrukerpassError, check_reference, code_hash, new_code
+from session.access.brukerpass_store import (
     close_request,
     holders_of,
     issue_holder,
@@ -24,8 +24,8 @@ from session.brukerpass_store import (
     revoke_holder,
     schedule_request,
 )
+from session.access.permissions import StaffAction
 from session.meetings import create_meeting
-from session.permissions import StaffAction
 from session.planning.plan import OSLO
 from web.app import CLOCK, ENGINE, RECORDS, SIGNER
 from web.brukerpass_pages import hash_key

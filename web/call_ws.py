@@ -14,6 +14,9 @@ from aiohttp import WSMsgType, web
 from privacy.records.errors import PrivacyRecordError
 from privacy.user_text import Text
 from recordings.errors import RecordingError
+from session.access.invitation_links import DEVICE_COOKIE
+from session.access.isolation import staff_link_usable
+from session.access.meeting_parties import meeting_parties
 from session.call.message_rate import TokenBucket, audited_bucket, message_bucket
 from session.call.room import Effect, Room, Send, StopRecording
 from session.call.room_events import room_event
@@ -40,10 +43,7 @@ from session.call.signalling import (
     parse_client_message,
 )
 from session.errors import MeetingFull, SessionError
-from session.invitation_links import DEVICE_COOKIE
-from session.isolation import staff_link_usable
 from session.media.relay import MediaEvents, OfferRejected
-from session.meeting_parties import meeting_parties
 from session.meetings import Invitation, meeting_org_ids
 from session.roles import Role
 from web import consent_flow

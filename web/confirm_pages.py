@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from session.permissions import StaffAction
+from session.access.permissions import StaffAction
 from web.app import ACCESS, ENGINE, RECORDINGS, SIGNER
 from web.pages import lang_of, render, require
 from web.record_details import local_minutes, topics_and_orgs

@@ -29,10 +29,10 @@ from privacy.records.consent import (
 from privacy.records.errors import ConsentError, InvalidInput, InvalidText, PrivacyRecordError, PurposeMissing
 from privacy.user_text import Text
 from recordings.retention import DeletionTrigger
+from session.access.permissions import CallAction
 from session.call.room import Effect, NotAllowed, Participant, Send
 from session.call.signalling import GiveConsent, WithdrawConsent
 from session.errors import SessionError
-from session.permissions import CallAction
 from session.roles import Role
 from session.subject_refs import link_ref, staff_ref
 from web.app import CLOCK, RECORDINGS, RECORDS

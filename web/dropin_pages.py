@@ -20,8 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
+from session.access.organisations import get_organisation
+from session.access.staff_roles import OrgKind
 from session.departments import Department
-from session.organisations import get_organisation
 from session.planning.dropin_queue import QueueStatus, TicketState
 from session.planning.dropin_store import DropInLine, LineLimits, QueueKey, locked_line
 from session.planning.errors import QueueError, TicketUnknown
@@ -31,7 +32,6 @@ from session.planning.opening_hours import standard_hours as standard_opening_ho
 from session.planning.plan import OSLO
 from session.planning.store import load_opening_exceptions, with_exceptions
 from session.roles import LABELS, Role
-from session.staff_roles import OrgKind
 from web.app import CLOCK, ENGINE
 from web.i18n import DEFAULT, translate
 from web.pages import lang_of, render

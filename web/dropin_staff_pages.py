@@ -15,17 +15,17 @@ from aiohttp import web
 
 from privacy.records.errors import PrivacyRecordError
 from privacy.records.validators import validate_free_text
+from session.access.isolation import meetings_visible_to
+from session.access.organisations import org_scope, staff_roles_of
+from session.access.permissions import StaffAction
+from session.access.staff_roles import StaffRole
 from session.departments import Department
-from session.isolation import meetings_visible_to
 from session.meetings import create_meeting
-from session.organisations import org_scope, staff_roles_of
-from session.permissions import StaffAction
 from session.planning.errors import OpeningHoursInvalid
 from session.planning.opening_hours import REASON_MAX, DayException, Period
 from session.planning.plan import OSLO
 from session.planning.store import load_opening_exceptions, save_opening_exception
 from session.roles import LABELS, Role
-from session.staff_roles import StaffRole
 from web.app import CLOCK, ENGINE, LINKS, SETTINGS
 from web.dropin_pages import DROPIN, MEETING_KIND, address_of, centre_name, closed_text, day_text, opening_hours
 from web.i18n import translate

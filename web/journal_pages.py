@@ -20,9 +20,9 @@ from aiohttp import web
 from sqlalchemy import select
 
 from privacy.records.audit_record import AuditRecord
+from session.access.permissions import StaffAction
 from session.call.roster import OFF_CAMERA_ROLES
 from session.meetings import Meeting
-from session.permissions import StaffAction
 from session.planning.errors import PlanningError
 from session.planning.nb_format import format_clock
 from session.planning.plan import OSLO

@@ -13,8 +13,8 @@ import time
 from aiohttp import web
 from sqlalchemy import select
 
-from session.access_errors import AccessError
-from session.revocation import session_generation
+from session.access.errors import AccessError
+from session.access.revocation import session_generation
 from session.tables import organisations, staff, staff_roles
 from web.app import ACCESS, ENGINE, OIDC, PENDING, SETTINGS, SIGNER
 from web.auth import COOKIE, SESSION_SECONDS

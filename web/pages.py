@@ -12,20 +12,20 @@ from aiohttp import web
 from sqlalchemy import select
 
 from privacy.user_text import Text
+from session.access.invitation_links import DEVICE_COOKIE
+from session.access.isolation import get_meeting_for, meetings_visible_to
+from session.access.link_tokens import new_device_id, valid_device_id
+from session.access.meeting_parties import municipalities_served, parties_for
+from session.access.organisations import can_create_meetings, staff_roles_of
+from session.access.permissions import ENTRANCE_ROLES, StaffAction, call_role_for, staff_may
+from session.access.revocation import session_is_current
+from session.access.staff_roles import StaffRole
 from session.call.signalling import EndReason
 from session.errors import MeetingInvalid, SessionError
-from session.invitation_links import DEVICE_COOKIE
-from session.isolation import get_meeting_for, meetings_visible_to
-from session.link_tokens import new_device_id, valid_device_id
-from session.meeting_parties import municipalities_served, parties_for
 from session.meetings import MEETING_KINDS, Meeting, create_meeting, get_meeting
-from session.organisations import can_create_meetings, staff_roles_of
-from session.permissions import ENTRANCE_ROLES, StaffAction, call_role_for, staff_may
 from session.planning.invitation_sms import invitation_sms_text
 from session.planning.opening_hours import OSLO
-from session.revocation import session_is_current
 from session.roles import LABELS, Role
-from session.staff_roles import StaffRole
 from session.tables import organisations, staff
 from web.app import CLOCK, ENGINE, LINKS, LIVE, SETTINGS, SIGNER, TEMPLATES
 from web.auth import COOKIE, StaffSession
@@ -324,7 +324,7 @@ async def join_own(request: web.Request) -> web.Response:
 def _link_roles(values: Sequence[object]) -> list[Role]:
     """The roles to make links for. The page offers citizens, relatives and guests; a staff role may still be
     asked for (a label in the call, e.g. for a bench or an outside adviser), but such a link carries no staff
-    powers: those come only from a logged-in employee's own link (``session/permissions.py``)."""
+    powers: those come only from a logged-in employee's own link (``session/access/permissions.py``)."""
     roles: list[Role] = []
     for value in values[:20]:
         role = Role(value) if isinstance(value, str) and value in set(Role) else None

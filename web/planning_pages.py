@@ -20,13 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from privacy.user_text import Text
+from session.access.isolation import meetings_visible_to
+from session.access.link_tokens import token_hash
+from session.access.meeting_parties import municipalities_served, parties_for
+from session.access.organisations import can_create_meetings
+from session.access.permissions import StaffAction
 from session.errors import MeetingInvalid, SessionError
-from session.isolation import meetings_visible_to
-from session.link_tokens import token_hash
-from session.meeting_parties import municipalities_served, parties_for
 from session.meetings import MEETING_KINDS, Meeting, create_meeting
-from session.organisations import can_create_meetings
-from session.permissions import StaffAction
 from session.planning.errors import PlanningError
 from session.planning.invitation_ics import (
     InvitationDetails,

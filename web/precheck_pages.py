@@ -14,9 +14,9 @@ import os
 
 from aiohttp import web
 
+from session.access.invitation_links import DEVICE_COOKIE
+from session.access.link_tokens import new_device_id, valid_device_id
 from session.errors import SessionError
-from session.invitation_links import DEVICE_COOKIE
-from session.link_tokens import new_device_id, valid_device_id
 from session.meetings import Invitation, get_meeting
 from web.app import ENGINE, LINKS, SETTINGS
 from web.i18n import catalogue, message_of, translate

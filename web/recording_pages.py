@@ -23,8 +23,8 @@ from recordings.errors import (
 )
 from recordings.retention import DeletionTrigger
 from recordings.store import ComplianceEntry
-from session.organisations import audit_scope, org_scope
-from session.permissions import StaffAction
+from session.access.organisations import audit_scope, org_scope
+from session.access.permissions import StaffAction
 from session.subject_refs import staff_ref
 from web.app import ENGINE, RECORDINGS, SIGNER
 from web.pages import StaffUser, check_csrf, lang_of, render, require

@@ -15,9 +15,9 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from session.access.permissions import ENTRANCE_ROLES
 from session.errors import SessionError
 from session.meetings import get_meeting
-from session.permissions import ENTRANCE_ROLES
 from session.planning.store import RoomCodeOutcome, check_room_code, load_plan
 from session.roles import LABELS, Role
 from web.app import ATTEMPTS, CLOCK, ENGINE, LINKS, SIGNER

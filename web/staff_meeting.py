@@ -6,10 +6,10 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from session.isolation import get_meeting_for
+from session.access.isolation import get_meeting_for
+from session.access.organisations import staff_roles_of
+from session.access.permissions import call_role_for
 from session.meetings import Meeting
-from session.organisations import staff_roles_of
-from session.permissions import call_role_for
 from session.planning.nb_format import format_span
 from session.planning.plan import OSLO, MeetingPlan, ParticipantKind
 from session.roles import Role

@@ -17,11 +17,11 @@ from typing import Any, Concatenate, ParamSpec
 
 from privacy.records.validators import refuse_identity_numbers
 from privacy.user_text import Text
+from session.access.permissions import CallAction, CallActor, CallStage, call_actor, call_may
 from session.call.room_view import meeting_state, state_message, view_for
 from session.call.roster import OffCameraList
 from session.call.signalling import EndReason
 from session.errors import MeetingFull, SessionError
-from session.permissions import CallAction, CallActor, CallStage, call_actor, call_may
 from session.roles import Role
 from session.subject_refs import link_ref
 

@@ -12,7 +12,7 @@ from datetime import datetime, tzinfo
 from typing import Protocol
 
 from privacy.user_text import Voice
-from session.access_errors import InvalidRequest
+from session.access.errors import InvalidRequest
 from session.planning.nb_format import format_numeric_date
 
 _MOBILE = re.compile(r"(?:\+47|0047)?([49][0-9]{7})")

@@ -18,7 +18,7 @@ from enum import StrEnum
 from sqlalchemy import case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from session.attempt_limits import BackoffPolicy
+from session.access.attempt_limits import BackoffPolicy
 from session.departments import Department
 from session.planning.errors import PlanInvalid, SummaryInvalid
 from session.planning.opening_hours import DayException, OpeningHours, Period

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.records.audit_record import Actor, ActorKind, AuditRecord
 from privacy.records.ledgers import AuditLog
-from session.isolation import (
+from session.access.isolation import (
     audit_entries_for,
     get_audit_entry_for,
     get_invitation_for,

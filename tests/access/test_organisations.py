@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.records.errors import InvalidOrgNumber
 from privacy.records.ledgers import AuditLog
-from session.access_errors import AccessRefused, InvalidOrganisation, NotFound
-from session.organisations import (
+from session.access.errors import AccessRefused, InvalidOrganisation, NotFound
+from session.access.organisations import (
     Organisations,
     audit_scope,
     can_create_meetings,
@@ -18,7 +18,7 @@ from session.organisations import (
     org_path,
     org_scope,
 )
-from session.staff_roles import DepartmentKind, OrgKind
+from session.access.staff_roles import DepartmentKind, OrgKind
 from tests.access.fakes import World, invalid_org_number, org_number, snapshot
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from session import tables
-from session.attempt_limits import BackoffPolicy
+from session.access.attempt_limits import BackoffPolicy
 from session.departments import Department
 from session.meetings import create_meeting, get_meeting
 from session.planning import tables as planning_tables

@@ -22,14 +22,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from session.attempt_limits import BackoffPolicy
+from session.access.attempt_limits import BackoffPolicy
 from session.cluster_tables import attempt_failures
 
 _T = attempt_failures
 
 
 class DatabaseAttemptLimiter:
-    """An :class:`~session.attempt_limits.AttemptLimiter` whose counts live in ``attempt_failures``."""
+    """An :class:`~session.access.attempt_limits.AttemptLimiter` whose counts live in ``attempt_failures``."""
 
     def __init__(self, engine: AsyncEngine, secret: bytes, policy: BackoffPolicy | None = None) -> None:
         self._engine = engine

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from privacy.records.audit_record import AuditRecord, DetailValue
 from privacy.records.ledgers import AuditLog, Clock
-from session.audited import run_audited, system_actor, with_parents
-from session.revocation import RevocationBus, bump_session_generation, session_generation
-from session.staff_roles import CENTRE_ROLES, StaffRole
+from session.access.audited import run_audited, system_actor, with_parents
+from session.access.revocation import RevocationBus, bump_session_generation, session_generation
+from session.access.staff_roles import CENTRE_ROLES, StaffRole
 from session.tables import staff, staff_roles
 
 

@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.records.audit_record import AuditRecord, DetailValue
 from privacy.records.ledgers import AuditLog
-from session.audited import system_actor, with_parents
-from session.authorization import AuthorizationProvider, RightQuery
-from session.revocation import RevocationBus, bump_session_generation
-from session.staff_roles import StaffRole
+from session.access.audited import system_actor, with_parents
+from session.access.authorization import AuthorizationProvider, RightQuery
+from session.access.revocation import RevocationBus, bump_session_generation
+from session.access.staff_roles import StaffRole
 from session.tables import organisations, staff_roles
 
 log = logging.getLogger(__name__)

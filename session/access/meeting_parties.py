@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from privacy.user_text import Text
+from session.access.organisations import org_path
+from session.access.staff_roles import OrgKind
 from session.errors import MeetingInvalid
-from session.organisations import org_path
-from session.staff_roles import OrgKind
 from session.tables import meetings, organisations
 
 MUNICIPAL = frozenset({OrgKind.MUNICIPALITY, OrgKind.MUNICIPALITY_UNIT})

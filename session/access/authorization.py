@@ -1,7 +1,7 @@
 """Who may act as formidler for a municipal unit: an ``AuthorizationProvider`` asked per person, unit and resource.
 
 In production the answer comes from Altinn (the right «Hjelpemiddelformidling mellom kommuner og Nav –
-behovsmelding» delegated on the unit's organisation number, see ``session.altinn_pdp``); in the embedded mode it
+behovsmelding» delegated on the unit's organisation number, see ``session.access.altinn_pdp``); in the embedded mode it
 comes from this service's own grants (``DatabaseAuthorization``). Around either sit a short cache
 (``CachedAuthorization``: the PDP is not asked on every page) and the audit (``AuditedAuthorization``: every
 decision is written to the audit log with ids only — never the person's identity number).
@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from privacy.records.audit_record import AuditRecord, DetailValue
 from privacy.records.ledgers import AuditLog
-from session.audited import system_actor, with_parents
-from session.staff_roles import StaffRole
+from session.access.audited import system_actor, with_parents
+from session.access.staff_roles import StaffRole
 from session.tables import staff_roles
 
 FORMIDLING_RESOURCE = "nav_hjelpemidler_formidling-behovsmelding"

@@ -22,13 +22,13 @@ from privacy.records.audit_record import Actor, ActorKind, AuditRecord, DetailVa
 from privacy.records.errors import InvalidInput
 from privacy.records.ledgers import AuditLog, Clock
 from privacy.records.validators import validate_free_text
-from session.access_errors import AccessRefused, InvalidRequest, NotFound
-from session.access_tables import access_requests
-from session.audited import Refusal, run_audited, staff_actor, with_parents
+from session.access.audited import Refusal, run_audited, staff_actor, with_parents
+from session.access.errors import AccessRefused, InvalidRequest, NotFound
+from session.access.organisations import can_create_meetings, get_organisation, org_path, staff_roles_of, subtree_ids
+from session.access.revocation import Revocation, RevocationBus, bump_session_generation
+from session.access.staff_roles import HELD_AT, OrgKind, StaffRole
+from session.access.tables import access_requests
 from session.errors import SessionError
-from session.organisations import can_create_meetings, get_organisation, org_path, staff_roles_of, subtree_ids
-from session.revocation import Revocation, RevocationBus, bump_session_generation
-from session.staff_roles import HELD_AT, OrgKind, StaffRole
 from session.tables import staff, staff_roles
 
 SUBJECT_MAX = 200

@@ -2,7 +2,7 @@
 
 Every staff handler and every in-call message asks this module, so a right is granted in exactly one place and
 a test can walk the whole table. *Whose* meeting is the other half of each answer and is decided by isolation
-(``session/isolation.py``): a meeting outside the caller's organisations is unknown (404), so the table only
+(``session/access/isolation.py``): a meeting outside the caller's organisations is unknown (404), so the table only
 says what a role may do in the meetings it can see at all.
 
 In a call, powers over other people (recording oral consent, resuming someone else, admitting, recording) need
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from session.access.staff_roles import StaffRole
 from session.roles import Role
-from session.staff_roles import StaffRole
 
 
 class StaffAction(StrEnum):

@@ -18,12 +18,12 @@ from privacy.records.audit_record import Actor, AuditRecord, DetailValue
 from privacy.records.errors import InvalidOrgNumber
 from privacy.records.ledgers import AuditLog
 from privacy.records.validators import parse_org_number
-from session.access_errors import AccessRefused, InvalidOrganisation, NotFound
-from session.access_tables import organisation_departments
-from session.audited import Refusal, run_audited, staff_actor, system_actor, with_parents
+from session.access.audited import Refusal, run_audited, staff_actor, system_actor, with_parents
+from session.access.errors import AccessRefused, InvalidOrganisation, NotFound
+from session.access.staff_roles import CENTRE_ROLES, DepartmentKind, OrgKind, StaffRole, parse_staff_role
+from session.access.tables import organisation_departments
 from session.errors import MeetingInvalid, SessionError
 from session.meetings import clean_text
-from session.staff_roles import CENTRE_ROLES, DepartmentKind, OrgKind, StaffRole, parse_staff_role
 from session.tables import organisations, staff, staff_roles
 
 PARENT_KIND: dict[OrgKind, OrgKind | None] = {

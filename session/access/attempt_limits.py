@@ -10,7 +10,7 @@ out every citizen at once. A key that stays quiet for ``forget_after`` starts af
 The policy and ``BackoffLimiter`` are pure and clock-injected: callers pass ``now`` in seconds. ``BackoffLimiter``
 keeps its counts in one process's memory, which a second worker or node would not see (each would grant its own
 free failures); the app therefore counts through an :class:`AttemptLimiter` backed by the shared database
-(``session.attempt_store``), and ``MemoryAttemptLimiter`` puts the in-memory one behind the same interface.
+(``session.access.attempt_store``), and ``MemoryAttemptLimiter`` puts the in-memory one behind the same interface.
 """
 
 from __future__ import annotations

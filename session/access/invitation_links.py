@@ -24,13 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from privacy.records.audit_record import Actor, ActorKind, AuditRecord, DetailValue
 from privacy.records.ledgers import AuditLog, Clock
-from session.access_errors import CodeInvalid, LinkInUseElsewhere, NotFound
-from session.access_tables import invitation_codes, invitation_devices
-from session.attempt_limits import AttemptLimiter, MemoryAttemptLimiter
-from session.audited import Refusal, run_audited, staff_actor, system_actor
+from session.access.attempt_limits import AttemptLimiter, MemoryAttemptLimiter
+from session.access.audited import Refusal, run_audited, staff_actor, system_actor
+from session.access.errors import CodeInvalid, LinkInUseElsewhere, NotFound
+from session.access.isolation import get_invitation_for, get_meeting_for
+from session.access.link_tokens import BadLink, LinkClaims, LinkKeys, parse_link, sign_link, token_hash, valid_device_id
+from session.access.tables import invitation_codes, invitation_devices
 from session.errors import LinkExpired, LinkInvalid, LinkRevoked, SessionError
-from session.isolation import get_invitation_for, get_meeting_for
-from session.link_tokens import BadLink, LinkClaims, LinkKeys, parse_link, sign_link, token_hash, valid_device_id
 from session.meetings import Invitation, meeting_exists, meeting_org_ids
 from session.planning.invitation_sms import SmsSender, normalise_mobile_number
 from session.roles import Role

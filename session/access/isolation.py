@@ -13,9 +13,9 @@ from sqlalchemy import ColumnElement, Row, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from privacy.records.ledgers import AuditLog, AuditView
+from session.access.organisations import audit_scope, org_scope
+from session.access.revocation import session_is_current
 from session.meetings import Invitation, Meeting
-from session.organisations import audit_scope, org_scope
-from session.revocation import session_is_current
 from session.roles import Role
 from session.tables import invitations, meetings
 

@@ -9,9 +9,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from session.brukerpass import HOLDER_VALIDITY, BrukerpassError, Holder, MeetingWish, RequestState
-from session.brukerpass_tables import brukerpass_holders as H
-from session.brukerpass_tables import brukerpass_requests as R
+from session.access.brukerpass import HOLDER_VALIDITY, BrukerpassError, Holder, MeetingWish, RequestState
+from session.access.brukerpass_tables import brukerpass_holders as H
+from session.access.brukerpass_tables import brukerpass_requests as R
 from session.departments import Department
 from session.stored_time import stored_utc, stored_utc_or_none
 

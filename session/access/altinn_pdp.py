@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from session.authorization import Decision, Outcome, RightQuery
+from session.access.authorization import Decision, Outcome, RightQuery
 
 PERSON_ID = "urn:altinn:person:identifier-no"
 ORGANISATION_ID = "urn:altinn:organization:identifier-no"

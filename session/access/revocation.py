@@ -18,8 +18,8 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from session.access_tables import staff_session_generations
-from session.staff_roles import StaffRole
+from session.access.staff_roles import StaffRole
+from session.access.tables import staff_session_generations
 from session.tables import staff
 
 log = logging.getLogger(__name__)
