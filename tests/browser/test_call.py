@@ -25,8 +25,8 @@ from tests.browser.flows import (
     wait_until,
 )
 from tests.browser_support import axe_violations, decode_png, grab_frame, launch
+from tests.fakes import WholeFrameObscurer
 from tests.live_server import LiveServer, links_for, server_settings, start_server
-from web.frame_processing import WholeFrameObscurer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -22,9 +22,9 @@ from tests.browser.flows import (
     wait_until,
 )
 from tests.browser_support import launch
+from tests.fakes import WholeFrameObscurer
 from tests.live_server import LiveServer, links_for, server_settings, start_server_thread
 from web.app import RELAY
-from web.frame_processing import WholeFrameObscurer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
