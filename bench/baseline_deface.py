@@ -10,8 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from privacy.boxes import Box
-from privacy.centerface import CenterFaceConfig, CenterFaceDetector
+from privacy.vision.boxes import Box
+from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector
 
 THRESHOLD = 0.2
 MASK_SCALE = 1.3

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from privacy.boxes import Box
+from privacy.vision.boxes import Box
 
 COVERED_SHARE = 0.8
 

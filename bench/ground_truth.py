@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from privacy.boxes import Box
+from privacy.vision.boxes import Box
 
 DATA_ENV = "SAMHANDLING_TEST_DATA"
 

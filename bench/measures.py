@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from privacy.boxes import Box
+from privacy.vision.boxes import Box
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from bench.ground_truth import Still
-from privacy.boxes import Box
+from privacy.vision.boxes import Box
 
 WIDTH, HEIGHT = 640, 480
 HARD_STYLES = ("fast", "roll", "edge", "backlit")

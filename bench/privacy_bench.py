@@ -51,10 +51,10 @@ from bench.coverage import is_covered, mask_raster  # noqa: E402
 from bench.ground_truth import Still, load_stills, scored  # noqa: E402
 from bench.measures import Tally, mean, median, percentile, still_found  # noqa: E402
 from bench.motion_clips import HARD_STYLES, ClipFrame, make_clip, pick_stills  # noqa: E402
-from privacy.anonymizer import Anonymizer, AnonymizerOptions, obscure_whole_frame  # noqa: E402
-from privacy.boxes import Box  # noqa: E402
-from privacy.centerface import CenterFaceConfig, CenterFaceDetector  # noqa: E402
-from privacy.options import StrongMode  # noqa: E402
+from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions, obscure_whole_frame  # noqa: E402
+from privacy.vision.boxes import Box  # noqa: E402
+from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector  # noqa: E402
+from privacy.vision.options import StrongMode  # noqa: E402
 
 FPS = 15.0
 CHECK_EVERY = 5

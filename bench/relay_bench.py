@@ -49,8 +49,8 @@ from bench.relay_paths import (
     running_server,
 )
 from bench.relay_stats import PathResult, Reading, summarize
-from session.ice import enable_loopback_candidates
-from session.rtp_receive import install as install_receive_layer
+from session.media.ice import enable_loopback_candidates
+from session.media.rtp_receive import install as install_receive_layer
 
 WIDTH, HEIGHT = 640, 480
 SETTLE_S = 1.0
@@ -77,7 +77,7 @@ class Options:
     processor: str = "live"
     """``live``: the server's default frame processor; ``obscure-all``: the whole-frame obscurer."""
     receive_layer: bool = True
-    """The clients' receivers use :mod:`session.rtp_receive` (False: plain aiortc, to compare)."""
+    """The clients' receivers use :mod:`session.media.rtp_receive` (False: plain aiortc, to compare)."""
     capped_receivers: int = 0
     """The first receivers connect from 127.0.0.2, which the network bench puts behind a rate cap."""
 
@@ -271,7 +271,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--plain-clients",
         action="store_true",
-        help="the bench's own receivers use plain aiortc (without session.rtp_receive)",
+        help="the bench's own receivers use plain aiortc (without session.media.rtp_receive)",
     )
     parser.add_argument(
         "--capped-receivers",

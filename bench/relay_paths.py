@@ -31,8 +31,8 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
 from bench.frame_stamp import Stamp
 from bench.relay_media import SilentVideoTrack, StampedSource, TrackLog, drain, watch
 from bench.relay_server import proc_cpu_seconds
-from session.fanout import Fanout
-from session.ice import rtc_configuration
+from session.media.fanout import Fanout
+from session.media.ice import rtc_configuration
 from tests.aiortc_client import CallClient, host_client
 
 REPO = Path(__file__).resolve().parent.parent

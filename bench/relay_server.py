@@ -100,7 +100,7 @@ async def serve(data_dir: Path, max_participants: int, processor_name: str) -> N
     settings = server_settings(data_dir, max_participants=max_participants, encode_once=encode_once)
     processor = None  # the server's own default
     if processor_name == "obscure-all":
-        from web.frame_processing import WholeFrameObscurer
+        from tests.fakes import WholeFrameObscurer
 
         processor = WholeFrameObscurer()
     server = await start_server(settings, processor)

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from privacy.audit_record import Actor, ActorKind, AuditAction, AuditRecord, DetailValue
-from privacy.ledgers import AuditLog, Clock
-from privacy.record_errors import InvalidInput
+from privacy.records.audit_record import Actor, ActorKind, AuditAction, AuditRecord, DetailValue
+from privacy.records.errors import InvalidInput
+from privacy.records.ledgers import AuditLog, Clock
+from privacy.records.validators import validate_free_text
 from privacy.user_text import Text, said_by
-from privacy.validators import validate_free_text
 from recordings import store
 from recordings.deletion import recording_path
 from recordings.encrypted_file import EncryptedReader, TailState

@@ -1,6 +1,6 @@
 """Deletion certificates: a signed statement that a recording's key was destroyed and its file removed.
 
-The document is canonical JSON (``privacy.signed_chain.canonical_json``: sorted keys, no whitespace, UTF-8)::
+The document is canonical JSON (``privacy.records.signed_chain.canonical_json``: sorted keys, no whitespace, UTF-8)::
 
     {"certificate": {...facts...},
      "signature": {"alg": "Ed25519", "key_sha256": "<SHA-256 of the raw public key>", "value": "<hex>"}}
@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from privacy.signed_chain import NotCanonical, canonical_json, format_time
+from privacy.records.signed_chain import NotCanonical, canonical_json, format_time
 from recordings.errors import CertificateInvalid
 from recordings.retention import DeletionTrigger
 

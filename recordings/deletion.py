@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.audit_record import Actor, ActorKind, AuditAction, AuditRecord
-from privacy.ledgers import AuditLog, Clock
+from privacy.records.audit_record import Actor, ActorKind, AuditAction, AuditRecord
+from privacy.records.ledgers import AuditLog, Clock
 from recordings import store
 from recordings.certificates import DeletionFacts, issue
 from recordings.encrypted_file import destroy_key, file_sha256, fsync_directory, key_destroyed

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from privacy.keys import KeyFileError, read_owner_only
+from privacy.records.keys import KeyFileError, read_owner_only
 from recordings.errors import KeyProviderError, UnknownKek
 
 KEK_BYTES = 32

@@ -23,10 +23,10 @@ from aiortc.mediastreams import MediaStreamTrack
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.audit_record import Actor, ActorKind, AuditAction, AuditRecord, DetailValue
-from privacy.consent import Scope
-from privacy.ledgers import AuditLog, Clock, ConsentLedger
-from privacy.signed_chain import format_time
+from privacy.records.audit_record import Actor, ActorKind, AuditAction, AuditRecord, DetailValue
+from privacy.records.consent import Scope
+from privacy.records.ledgers import AuditLog, Clock, ConsentLedger
+from privacy.records.signed_chain import format_time
 from privacy.user_text import Text
 from recordings import store
 from recordings.access import Playback, RecordingAccess, StaffActor, checked_reason

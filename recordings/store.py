@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from privacy.signed_chain import format_time
-from privacy.validators import find_identity_numbers
+from privacy.records.signed_chain import format_time
+from privacy.records.validators import find_identity_numbers
 from recordings.retention import DeletionStep, DeletionTrigger, Overdue, RetentionPolicy, State, overdue
 from recordings.tables import (
     recording_certificates,

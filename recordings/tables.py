@@ -1,7 +1,7 @@
 """Tables of the recordings: the recordings, the organisations that took part, export custody, deletion
 confirmations and deletion certificates (SQLAlchemy Core, portable SQLite/PostgreSQL).
 
-Plain types only: times are fixed-format UTC text (``privacy.signed_chain.format_time``: sortable as text and
+Plain types only: times are fixed-format UTC text (``privacy.records.signed_chain.format_time``: sortable as text and
 returned exactly as written), ids are text, organisation ids integers. No foreign keys to other packages' tables
 (they live in other metadata); ``meeting_id`` and organisation ids refer to the session tables by value. Nothing
 here holds media, keys or a citizen's identity: ``reason`` is short case text checked for identity numbers.

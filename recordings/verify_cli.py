@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from privacy.keys import load_public_key_pem
-from privacy.record_errors import SigningKeyError
+from privacy.records.errors import SigningKeyError
+from privacy.records.keys import load_public_key_pem
 from recordings.certificates import verify
 from recordings.errors import CertificateInvalid, KeyProviderError
 from recordings.key_provider import create_kek_file

@@ -5,7 +5,7 @@ times, the role a caller picked; nothing else), so a caller polling node A and a
 same line. ``cluster_nodes`` is each node's heartbeat: a node that stops beating is dead, and the others finish
 what it left (its recordings become ``broken``), as the node itself does at start-up. ``attempt_failures``
 counts failed guesses (join codes, room codes) per keyed hash of a client, so that every worker and node slows
-the same guesser down (``session.attempt_store``); it holds no address, and quiet rows are swept after a day.
+the same guesser down (``session.access.attempt_store``); it holds no address, and quiet rows are swept after a day.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from privacy.records.validators import find_identity_numbers
 from privacy.user_text import Text
-from privacy.validators import find_identity_numbers
 from session.errors import MeetingInvalid
 from session.roles import Role
 from session.tables import meetings, organisations

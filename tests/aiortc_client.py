@@ -15,7 +15,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
 from av import VideoFrame
 
-from session.ice import rtc_configuration
+from session.media.ice import rtc_configuration
 
 VIDEO_CLOCK = 90_000
 

@@ -1,7 +1,8 @@
 """Hand-written fakes for the seams of the privacy core (fakes over mocks: they behave, they do not record).
 
 The face detectors stand in for the real model stack where a test is about what the anonymizer does with
-detections, errors and time, not about what the models find.
+detections, errors and time, not about what the models find; :class:`WholeFrameObscurer` stands in for the whole
+anonymizer (the ``FrameProcessor`` seam of ``privacy.vision.privacy_track``) where a test or bench is about the relay.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
+import cv2
 import numpy as np
 
-from privacy.boxes import Box
+from privacy.vision.boxes import Box
 
 
 class RaisingDetector:
@@ -82,3 +85,21 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class WholeFrameObscurer:
+    """A ``FrameProcessor`` that obscures every frame entirely in a 16x12 grid of flat cells.
+
+    Never part of the server (production always runs the anonymizer): the browser tests use it to tell processed
+    frames from the camera's by their grid, and the relay bench (``--processor obscure-all``) to measure the relay
+    without face detection. It lives here, beside the other fakes, because ``bench/`` already imports its servers
+    and clients from ``tests/``.
+    """
+
+    def new_track(self) -> Any:
+        return None
+
+    def process(self, frame_bgr: np.ndarray, state: Any, now: float) -> np.ndarray:
+        h, w = frame_bgr.shape[:2]
+        small = cv2.resize(frame_bgr, (16, 12), interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST))

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 from aiohttp import web
 
-from privacy.privacy_track import FrameProcessor
+from privacy.vision.privacy_track import FrameProcessor
 from recordings.key_provider import create_kek_file
 from web.access_log import RouteAccessLogger
 from web.app import create_app

@@ -13,16 +13,17 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from privacy.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope, parse_scopes
-from privacy.record_errors import ConsentMissing, InvalidConsent, UnknownScope
+from privacy.records.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope, parse_scopes
+from privacy.records.errors import ConsentMissing, InvalidConsent, UnknownScope
 from privacy.user_text import Text
-from session import access_tables, tables
+from session import tables
+from session.access import tables as access_tables
+from session.access.meeting_parties import parties_for
+from session.call.room import NotAllowed, Room
+from session.call.roster import RosterInvalid, clean_first_name
+from session.call.signalling import ProtocolError, parse_client_message
 from session.errors import LinkExpired, LinkInvalid, MeetingInvalid
-from session.meeting_parties import parties_for
 from session.roles import Role
-from session.room import NotAllowed, Room
-from session.roster import RosterInvalid, clean_first_name
-from session.signalling import ProtocolError, parse_client_message
 from tests.live_server import LiveServer, links_for
 from web.database import create_engine
 from web.i18n import LANGUAGES, catalogue, message_of, say, translate

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from privacy import tables as privacy_tables
+from privacy.records import tables as privacy_tables
 from recordings import tables as recording_tables
-from session import access_tables, brukerpass_tables, cluster_tables, planning_tables
+from session import cluster_tables
 from session import tables as session_tables
+from session.access import brukerpass_tables
+from session.access import tables as access_tables
+from session.planning import tables as planning_tables
 from web.database import migrate
 
 

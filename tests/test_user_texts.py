@@ -25,14 +25,14 @@ NORWEGIAN = re.compile(
 """A sentence in bokmål or nynorsk (the product's own English messages are for operators and developers)."""
 
 OPERATOR_FACING: dict[str, str] = {
-    "privacy/keys.py": "the signing key file: read by the operator at start-up",
-    "privacy/audit_cli.py": "a command-line tool for the operator and compliance officers' exports",
-    "privacy/audit_record.py": "refuses malformed audit entries built by code (a bug), never user input",
+    "privacy/records/keys.py": "the signing key file: read by the operator at start-up",
+    "privacy/records/audit_cli.py": "a command-line tool for the operator and compliance officers' exports",
+    "privacy/records/audit_record.py": "refuses malformed audit entries built by code (a bug), never user input",
     "recordings/key_provider.py": "the key-encryption key file: read by the operator at start-up",
     "recordings/verify_cli.py": "a command-line verifier for compliance officers, in bokmål",
     "recordings/certificates.py": "why a certificate does not verify, for the command-line verifier",
     "recordings/errors.py": "the encrypted file format's errors, for the operator (refusals are coded)",
-    "session/invitation_ics.py": "reading back the service's own calendar files (tests and support)",
+    "session/planning/invitation_ics.py": "reading back the service's own calendar files (tests and support)",
     "web/settings.py": "configuration errors at start-up, for the operator",
     "web/cli.py": "the command line, for the operator",
     "web/auth.py": "the session key file, for the operator",

@@ -9,9 +9,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from privacy.user_text import Message, Text, said_by
-from session.access_errors import AccessError, AccessRefused, NotFound
-from session.permissions import StaffAction
-from session.staff_roles import OrgKind, StaffRole
+from session.access.errors import AccessError, AccessRefused, NotFound
+from session.access.permissions import StaffAction
+from session.access.staff_roles import OrgKind, StaffRole
 from web.audit_pages import audit_response
 from web.keys import ACCESS, ACCESS_READS, ORGS, SIGNER
 from web.rendering import render

@@ -18,30 +18,30 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.keys import load_or_create_signing_key
-from privacy.ledgers import PrivacyRecords
-from privacy.pause_card import pause_card
-from privacy.privacy_track import FrameProcessor
+from privacy.records.keys import load_or_create_signing_key
+from privacy.records.ledgers import PrivacyRecords
 from privacy.user_text import only_said
+from privacy.vision.pause_card import pause_card
+from privacy.vision.privacy_track import FrameProcessor
 from recordings.key_provider import FileKeyProvider
 from recordings.options import RecordingOptions
 from recordings.retention import RetentionPolicy
 from recordings.service import RecordingService
-from session.access import Access
-from session.access_service import AccessService
-from session.attempt_store import DatabaseAttemptLimiter
-from session.brukerpass_service import BrukerpassService
-from session.dropin_service import DropInService
-from session.ice import enable_loopback_candidates
-from session.invitation_links import InvitationLinks
-from session.journal_service import JournalService
-from session.link_tokens import LinkKeys
+from session.access.attempt_store import DatabaseAttemptLimiter
+from session.access.brukerpass_service import BrukerpassService
+from session.access.delegation import Access
+from session.access.invitation_links import InvitationLinks
+from session.access.link_tokens import LinkKeys
+from session.access.organisations import Organisations
+from session.access.revocation import RevocationBus, watch_revocations
+from session.access.service import AccessService
+from session.access.staff_members import active_subjects
+from session.media.ice import enable_loopback_candidates
+from session.media.relay import MediaRelay, RelayConfig
 from session.meetings import meeting_exists
-from session.organisations import Organisations
-from session.planning_service import PlanningService
-from session.relay import MediaRelay, RelayConfig
-from session.revocation import RevocationBus, watch_revocations
-from session.staff_members import active_subjects
+from session.planning.dropin_service import DropInService
+from session.planning.journal_service import JournalService
+from session.planning.service import PlanningService
 from web import (
     a11y_pages,
     access_pages,

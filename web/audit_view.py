@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from privacy.audit_record import ActorKind, AuditRecord
-from privacy.ledgers import AuditView
-from session.access_service import STAFF_REF, Person
+from privacy.records.audit_record import ActorKind, AuditRecord
+from privacy.records.ledgers import AuditView
+from session.access.service import STAFF_REF, Person
 from session.subject_refs import staff_ref
 from web.i18n import catalogue, translate
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from privacy.keys import KeyFileError, read_owner_only
+from privacy.records.keys import KeyFileError, read_owner_only
 
 COOKIE = "samhandling_staff"
 SESSION_SECONDS = 8 * 3600

@@ -17,14 +17,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from session.altinn_pdp import AltinnPdp
-from session.authorization import (
+from session.access.altinn_pdp import AltinnPdp
+from session.access.authorization import (
     AuditedAuthorization,
     AuthorizationProvider,
     CachedAuthorization,
     DatabaseAuthorization,
 )
-from session.rights_watch import PersonIdentifiers, watch_rights
+from session.access.rights_watch import PersonIdentifiers, watch_rights
 from web.keys import BUS, CLOCK, ENGINE, RECORDS, SETTINGS
 
 AUTHORIZATION = web.AppKey("authorization", AuthorizationProvider)

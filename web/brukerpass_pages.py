@@ -12,11 +12,11 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from session.brukerpass import BrukerpassError, Holder, may_join, normalise_code, parse_wish
+from session.access.brukerpass import BrukerpassError, Holder, may_join, normalise_code, parse_wish
 from session.departments import Department
 from session.errors import SessionError
-from session.nb_format import format_clock, format_day
-from session.planning import OSLO
+from session.planning.nb_format import format_clock, format_day
+from session.planning.plan import OSLO
 from session.roles import Role
 from web.dropin_pages import centre_name, enqueue, opening_hours
 from web.i18n import translate

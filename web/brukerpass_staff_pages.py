@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from privacy.user_text import Text
-from session.access_errors import AccessRefused
-from session.brukerpass import BrukerpassError, check_reference, new_code
-from session.permissions import StaffAction
-from session.planning import OSLO
+from session.access.brukerpass import BrukerpassError, check_reference, new_code
+from session.access.errors import AccessRefused
+from session.access.permissions import StaffAction
+from session.planning.plan import OSLO
 from web.dropin_pages import MEETING_KIND
 from web.i18n import translate
 from web.keys import BRUKERPASS, CLOCK, SIGNER

@@ -11,20 +11,16 @@ from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
-from privacy.record_errors import PrivacyRecordError
+from privacy.records.errors import PrivacyRecordError
 from privacy.user_text import Text
 from recordings.errors import RecordingError
-from session.errors import MeetingFull, SessionError
-from session.invitation_links import DEVICE_COOKIE
-from session.isolation import staff_link_usable
-from session.meeting_parties import meeting_parties
-from session.meetings import Invitation, meeting_org_ids
-from session.message_rate import TokenBucket, audited_bucket, message_bucket
-from session.relay import MediaEvents, OfferRejected
-from session.roles import Role
-from session.room import Effect, Room, Send, StopRecording
-from session.room_events import room_event
-from session.signalling import (
+from session.access.invitation_links import DEVICE_COOKIE
+from session.access.isolation import staff_link_usable
+from session.access.meeting_parties import meeting_parties
+from session.call.message_rate import TokenBucket, audited_bucket, message_bucket
+from session.call.room import Effect, Room, Send, StopRecording
+from session.call.room_events import room_event
+from session.call.signalling import (
     Admit,
     ClientMessage,
     Deny,
@@ -46,6 +42,10 @@ from session.signalling import (
     message_type,
     parse_client_message,
 )
+from session.errors import MeetingFull, SessionError
+from session.media.relay import MediaEvents, OfferRejected
+from session.meetings import Invitation, meeting_org_ids
+from session.roles import Role
 from web import consent_flow
 from web.auth import COOKIE, StaffSession
 from web.effects import carry_out

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from privacy import anonymize_cli
-from privacy.audit_cli import add_audit_parser
+from privacy.records.audit_cli import add_audit_parser
+from privacy.vision import anonymize_cli
 from recordings.verify_cli import add_recordings_parser
 from web.access_log import RouteAccessLogger
 from web.auth import SessionKeyError
@@ -57,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         asyncio.run(_seed(settings))
     if workers > 1:
-        from privacy.keys import load_or_create_signing_key
+        from privacy.records.keys import load_or_create_signing_key
         from web.auth import load_or_create_secret
         from web.workers import run_workers
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from session.access_errors import CodeInvalid
-from session.invitation_links import DEVICE_COOKIE
-from session.link_tokens import new_device_id, valid_device_id
+from session.access.errors import CodeInvalid
+from session.access.invitation_links import DEVICE_COOKIE
+from session.access.link_tokens import new_device_id, valid_device_id
 from web.i18n import message_of
 from web.keys import LINKS, SETTINGS
 from web.rendering import client_key, lang_of, render

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from session.permissions import StaffAction
+from session.access.permissions import StaffAction
 from web.keys import ACCESS, ACCESS_READS, RECORDINGS, SIGNER
 from web.record_details import local_minutes
 from web.recording_pages import _actor, _service

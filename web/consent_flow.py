@@ -15,8 +15,8 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from privacy.audit_record import Actor, ActorKind
-from privacy.consent import (
+from privacy.records.audit_record import Actor, ActorKind
+from privacy.records.consent import (
     ConsentForm,
     ConsentGiven,
     ConsentWithdrawn,
@@ -26,14 +26,14 @@ from privacy.consent import (
     compose_purpose,
     parse_scopes,
 )
-from privacy.record_errors import ConsentError, InvalidInput, InvalidText, PrivacyRecordError, PurposeMissing
+from privacy.records.errors import ConsentError, InvalidInput, InvalidText, PrivacyRecordError, PurposeMissing
 from privacy.user_text import Text
 from recordings.retention import DeletionTrigger
+from session.access.permissions import CallAction
+from session.call.room import Effect, NotAllowed, Participant, Send
+from session.call.signalling import GiveConsent, WithdrawConsent
 from session.errors import SessionError
-from session.permissions import CallAction
 from session.roles import Role
-from session.room import Effect, NotAllowed, Participant, Send
-from session.signalling import GiveConsent, WithdrawConsent
 from session.subject_refs import link_ref, staff_ref
 from web.effects import carry_out
 from web.keys import CLOCK, RECORDINGS, RECORDS

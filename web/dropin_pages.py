@@ -3,7 +3,7 @@
 ``/teknisk/<centre>`` (and ``/bolig``, ``/mobilitet``, ``/kommunikasjon``) is the department's video phone
 hour. Callers pick their role and wait; the page polls its ticket (the poll is the heartbeat) and shows the
 place in line and a rough wait. There is no account and no identity: a ticket is a random id, the role is all
-that is kept beside it, one line per (centre, department) in the database (``session.dropin_store``), so
+that is kept beside it, one line per (centre, department) in the database (``session.planning.dropin_store``), so
 any node serves any caller and technician and a restart costs nobody their place.
 A technician's "Ta neste" creates a meeting, hands the caller their join link through the
 next poll and sends the technician to the host link. Outside the opening hours the page says when the
@@ -19,12 +19,12 @@ from typing import Any
 from aiohttp import web
 
 from session.departments import Department
-from session.dropin_queue import QueueStatus, TicketState
-from session.dropin_store import QueueKey
-from session.nb_format import format_clock, format_day, weekday_names
-from session.opening_hours import MIDNIGHT, OpeningHours
-from session.planning import OSLO
-from session.planning_errors import QueueError, TicketUnknown
+from session.planning.dropin_queue import QueueStatus, TicketState
+from session.planning.dropin_store import QueueKey
+from session.planning.errors import QueueError, TicketUnknown
+from session.planning.nb_format import format_clock, format_day, weekday_names
+from session.planning.opening_hours import MIDNIGHT, OpeningHours
+from session.planning.plan import OSLO
 from session.roles import Role
 from web.i18n import role_label, translate, voice
 from web.keys import CLOCK, DROPIN

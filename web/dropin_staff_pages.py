@@ -14,16 +14,16 @@ from typing import Any
 
 from aiohttp import web
 
-from privacy.record_errors import PrivacyRecordError
+from privacy.records.errors import PrivacyRecordError
+from privacy.records.validators import validate_free_text
 from privacy.user_text import Message, Text, said_by
-from privacy.validators import validate_free_text
+from session.access.permissions import StaffAction
+from session.access.staff_roles import StaffRole
 from session.departments import Department
-from session.opening_hours import REASON_MAX, DayException, Period
-from session.permissions import StaffAction
-from session.planning import OSLO
-from session.planning_errors import OpeningHoursInvalid
+from session.planning.errors import OpeningHoursInvalid
+from session.planning.opening_hours import REASON_MAX, DayException, Period
+from session.planning.plan import OSLO
 from session.roles import Role
-from session.staff_roles import StaffRole
 from web.dropin_pages import MEETING_KIND, address_of, centre_name, closed_text, day_text, opening_hours
 from web.i18n import role_label, translate
 from web.keys import CLOCK, DROPIN, LINKS, SETTINGS

@@ -9,12 +9,11 @@ from typing import Any, assert_never
 
 from aiohttp import web
 
-from privacy.audit_record import Actor, ActorKind, AuditRecord
+from privacy.records.audit_record import Actor, ActorKind, AuditRecord
 from privacy.user_text import Text, said_by
 from recordings.access import StaffActor
 from recordings.errors import RecordingError
-from session.roles import Role
-from session.room import (
+from session.call.room import (
     Attach,
     Audit,
     Close,
@@ -28,6 +27,7 @@ from session.room import (
     StartRecording,
     StopRecording,
 )
+from session.roles import Role
 from session.subject_refs import link_ref, staff_ref
 from web.i18n import DEFAULT, say
 from web.keys import CLOCK, LINKS, RECORDINGS, RECORDS, RELAY

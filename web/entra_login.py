@@ -3,7 +3,7 @@
 The flow is the same code flow with PKCE as ``web.login`` (its own pending-login cookie, path ``/auth/entra``,
 so the two logins never mix). On the callback the person's groups are mapped to centre roles by the settings
 (``SAMHANDLING_ENTRA_GROUP_ROLES``) and the roles at the configured centre are set to exactly those
-(``session.directory_roles``); a person whose groups give no role gets a page that says so, not a session.
+(``session.access.directory_roles``); a person whose groups give no role gets a page that says so, not a session.
 The person is known here by ``entra:<tenant>:<object id>`` (stable across apps), never by e-mail address.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from session.directory_roles import sync_directory_roles
-from session.staff_roles import StaffRole
+from session.access.directory_roles import sync_directory_roles
+from session.access.staff_roles import StaffRole
 from web.auth import COOKIE, SESSION_SECONDS
 from web.i18n import translate
 from web.identity_providers import parse_group_roles, roles_from_groups

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from session.staff_roles import CENTRE_ROLES, StaffRole
+from session.access.staff_roles import CENTRE_ROLES, StaffRole
 
 IDPORTEN_LEVELS = ("idporten-loa-substantial", "idporten-loa-high")
 """ID-porten's levels of assurance, lowest first."""

@@ -18,17 +18,16 @@ from typing import Any
 
 from aiohttp import web
 
-from privacy.audit_record import AuditRecord
+from privacy.records.audit_record import AuditRecord
 from privacy.user_text import Message, Text
+from session.access.permissions import StaffAction
+from session.call.roster import OFF_CAMERA_ROLES
 from session.meetings import Meeting
-from session.nb_format import format_clock
-from session.permissions import StaffAction
-from session.planning import OSLO
-from session.planning_errors import PlanningError
-from session.repair import RepairDecision, parse_repair_form
-from session.roles import Role
-from session.roster import OFF_CAMERA_ROLES
-from session.summary import (
+from session.planning.errors import PlanningError
+from session.planning.nb_format import format_clock
+from session.planning.plan import OSLO
+from session.planning.repair import RepairDecision, parse_repair_form
+from session.planning.summary import (
     MAX_COUNT,
     ConsentEntry,
     Presence,
@@ -36,6 +35,7 @@ from session.summary import (
     summary_html,
     summary_to_json,
 )
+from session.roles import Role
 from web.i18n import voice
 from web.keys import CLOCK, JOURNAL, PLANNING, RECORDS
 from web.rendering import lang_of, refused, render

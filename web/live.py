@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from session.room import Room
-from session.signalling import EndReason, ended
+from session.call.room import Room
+from session.call.signalling import EndReason, ended
 
 log = logging.getLogger(__name__)
 

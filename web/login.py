@@ -13,8 +13,8 @@ import time
 from aiohttp import web
 
 from privacy.user_text import Text, said_by
-from session.access_errors import AccessError
-from session.staff_members import login_of
+from session.access.errors import AccessError
+from session.access.staff_members import login_of
 from web.auth import COOKIE, SESSION_SECONDS
 from web.authorization_setup import remember_person
 from web.keys import ACCESS, ACCESS_READS, ENGINE, OIDC, PENDING, SETTINGS, SIGNER

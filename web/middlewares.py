@@ -20,7 +20,7 @@ from recordings.errors import (
     RecordingNotAllowed,
     RecordingNotFound,
 )
-from session.access_errors import AccessError, AccessRefused, NotFound
+from session.access.errors import AccessError, AccessRefused, NotFound
 from session.errors import SessionError
 from web.i18n import message_of
 from web.rendering import lang_of, refused, render

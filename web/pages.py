@@ -1,7 +1,7 @@
 """Server-rendered pages: the landing page, the staff landing page and its meetings and links, the join page.
 
 Rendering is in ``web.rendering``, the staff gate in ``web.staff_auth``, error pages and the mapping of domain
-refusals in ``web.middlewares``; meetings are read and made by ``session.planning_service``.
+refusals in ``web.middlewares``; meetings are read and made by ``session.planning.service``.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from typing import Any
 from aiohttp import web
 
 from privacy.user_text import Text
-from session.access_errors import InvalidRequest
+from session.access.errors import InvalidRequest
+from session.access.invitation_links import DEVICE_COOKIE
+from session.access.link_tokens import new_device_id, valid_device_id
+from session.access.permissions import ENTRANCE_ROLES, StaffAction, call_role_for
+from session.access.staff_roles import StaffRole
+from session.call.signalling import EndReason
 from session.errors import SessionError
-from session.invitation_links import DEVICE_COOKIE
-from session.invitation_sms import invitation_sms_text
-from session.link_tokens import new_device_id, valid_device_id
 from session.meetings import MEETING_KINDS
-from session.opening_hours import OSLO
-from session.permissions import ENTRANCE_ROLES, StaffAction, call_role_for
+from session.planning.invitation_sms import invitation_sms_text
+from session.planning.opening_hours import OSLO
 from session.roles import Role
-from session.signalling import EndReason
-from session.staff_roles import StaffRole
 from web.i18n import catalogue, message_of, role_label, translate, voice
 from web.keys import LINKS, LIVE, PLANNING, SETTINGS, SIGNER
 from web.live import end_socket
@@ -174,7 +174,7 @@ async def join_own(request: web.Request) -> web.Response:
 def _link_roles(values: Sequence[object]) -> list[Role]:
     """The roles to make links for. The page offers citizens, relatives and guests; a staff role may still be
     asked for (a label in the call, e.g. for a bench or an outside adviser), but such a link carries no staff
-    powers: those come only from a logged-in employee's own link (``session/permissions.py``)."""
+    powers: those come only from a logged-in employee's own link (``session/access/permissions.py``)."""
     roles: list[Role] = []
     for value in values[:20]:
         role = Role(value) if isinstance(value, str) and value in set(Role) else None

@@ -17,8 +17,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from privacy.user_text import Message
+from session.access.permissions import StaffAction
 from session.errors import SessionError
-from session.invitation_ics import (
+from session.meetings import MEETING_KINDS, Meeting
+from session.planning.errors import PlanningError
+from session.planning.invitation_ics import (
     InvitationDetails,
     cancellation_ics,
     cancellation_text,
@@ -26,14 +29,11 @@ from session.invitation_ics import (
     invitation_text,
     meeting_uid,
 )
-from session.meetings import MEETING_KINDS, Meeting
-from session.permissions import StaffAction
-from session.planning import OSLO, ParticipantKind, parse_plan
-from session.planning_errors import PlanningError
-from session.planning_service import Issued
-from session.planning_store import StoredPlan
+from session.planning.plan import OSLO, ParticipantKind, parse_plan
+from session.planning.room_code import RoomCredentials, normalize_pin, normalize_room_code
+from session.planning.service import Issued
+from session.planning.store import StoredPlan
 from session.roles import Role
-from session.room_code import RoomCredentials, normalize_pin, normalize_room_code
 from web import journal_pages, precheck_pages, room_code_pages
 from web.i18n import message_of, role_label, voice
 from web.keys import CLOCK, PLANNING, SETTINGS

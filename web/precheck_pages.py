@@ -14,8 +14,8 @@ import os
 
 from aiohttp import web
 
-from session.invitation_links import DEVICE_COOKIE
-from session.link_tokens import new_device_id, valid_device_id
+from session.access.invitation_links import DEVICE_COOKIE
+from session.access.link_tokens import new_device_id, valid_device_id
 from session.meetings import Invitation
 from web.i18n import catalogue, translate
 from web.keys import LINKS, PLANNING, SETTINGS

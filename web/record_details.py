@@ -1,5 +1,5 @@
 """Times on the recordings' pages, in Europe/Oslo to the minute (topics and organisation names come from
-``session.access_service.AccessService.topics_and_orgs``, looked up per page from ids)."""
+``session.access.service.AccessService.topics_and_orgs``, looked up per page from ids)."""
 
 from __future__ import annotations
 

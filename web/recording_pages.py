@@ -15,7 +15,7 @@ from aiohttp import web
 from recordings.access import Playback, StaffActor
 from recordings.retention import DeletionTrigger
 from recordings.store import ComplianceEntry
-from session.permissions import StaffAction
+from session.access.permissions import StaffAction
 from session.subject_refs import staff_ref
 from web.keys import ACCESS_READS, RECORDINGS, SIGNER
 from web.record_details import local_minutes

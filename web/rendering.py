@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from privacy.user_text import Param, Text
-from session.nb_format import format_clock, format_day
+from session.planning.nb_format import format_clock, format_day
 from web.client_address import client_address
 from web.i18n import LANGUAGES, NAMES, pick_language, say, shown
 from web.keys import SETTINGS, SIGNER, TEMPLATES

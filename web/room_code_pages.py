@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from session.access.permissions import ENTRANCE_ROLES
 from session.errors import SessionError
-from session.permissions import ENTRANCE_ROLES
-from session.planning_store import RoomCodeOutcome
+from session.planning.store import RoomCodeOutcome
 from session.roles import Role
 from web.i18n import role_label
 from web.keys import ATTEMPTS, CLOCK, LINKS, PLANNING, SIGNER
@@ -27,7 +27,7 @@ ROOM_PATH = "/rom"
 
 def room_pepper(app: web.Application) -> bytes:
     """Mixed into every PIN hash; derived from the server's session secret, so it is kept outside the database
-    (as session/room_code.py advises)."""
+    (as session/planning/room_code.py advises)."""
     return app[SIGNER].sign_value("room-code-pepper").encode()
 
 

@@ -1,6 +1,6 @@
 """Which worker (or node) serves a request: a room's requests all go to the same one. Pure functions.
 
-Every join link reads ``/j/<meeting>.<role>.<expires>.<nonce>.<mac>`` (``session.link_tokens``), so the meeting
+Every join link reads ``/j/<meeting>.<role>.<expires>.<nonce>.<mac>`` (``session.access.link_tokens``), so the meeting
 id is the first dot-separated field after ``/j/``: the page, its pre-call check and the signalling WebSocket of
 every participant of one meeting carry the same key. The key is mapped to a worker by rendezvous (highest random
 weight) hashing, so taking a worker out moves only that worker's rooms and adding one moves only about 1/N of

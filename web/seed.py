@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from session.access_tables import organisation_departments
+from session.access.tables import organisation_departments
 from session.tables import organisations, staff, staff_roles
 
 # Valid (mod-11) but fictitious organisation numbers in a range not used by real Norwegian entities' examples.

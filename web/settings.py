@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from session.turn_credentials import ice_servers as turn_ice_servers
+from session.media.turn_credentials import ice_servers as turn_ice_servers
 from web.client_address import Network, parse_trusted_proxies
 
 NODE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")

@@ -14,9 +14,9 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from session.permissions import StaffAction, staff_may
-from session.staff_members import current_member
-from session.staff_roles import StaffRole
+from session.access.permissions import StaffAction, staff_may
+from session.access.staff_members import current_member
+from session.access.staff_roles import StaffRole
 from web.auth import COOKIE, StaffSession
 from web.i18n import translate
 from web.keys import ENGINE, SIGNER

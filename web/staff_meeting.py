@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from session.meetings import Meeting
-from session.nb_format import format_span
-from session.planning import OSLO, MeetingPlan
+from session.planning.nb_format import format_span
+from session.planning.plan import OSLO, MeetingPlan
 from web.keys import PLANNING, SIGNER
 from web.rendering import refused
 from web.staff_auth import StaffUser

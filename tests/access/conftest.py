@@ -9,13 +9,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from privacy import tables as privacy_tables
-from privacy.ledgers import AuditLog
-from session import access_tables
+from privacy.records import tables as privacy_tables
+from privacy.records.ledgers import AuditLog
 from session import tables as session_tables
-from session.access import Access
-from session.organisations import Organisations
-from session.revocation import RevocationBus
+from session.access import tables as access_tables
+from session.access.delegation import Access
+from session.access.organisations import Organisations
+from session.access.revocation import RevocationBus
 from tests.access.fakes import FixedClock, World, build_world
 
 

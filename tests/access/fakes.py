@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from privacy.validators import org_number_control_digit
-from session.access_tables import organisation_departments
-from session.staff_roles import DepartmentKind, OrgKind, StaffRole
+from privacy.records.validators import org_number_control_digit
+from session.access.staff_roles import DepartmentKind, OrgKind, StaffRole
+from session.access.tables import organisation_departments
 from session.tables import organisations, staff, staff_roles
 
 
@@ -129,7 +129,7 @@ async def snapshot(conn: AsyncConnection) -> dict[str, list[tuple[object, ...]]]
     """Every row of the tables access control changes, to prove a refusal changed nothing."""
     from sqlalchemy import select
 
-    from session.access_tables import access_requests, invitation_devices, staff_session_generations
+    from session.access.tables import access_requests, invitation_devices, staff_session_generations
 
     tables = (organisations, organisation_departments, staff, staff_roles, access_requests, staff_session_generations)
     out: dict[str, list[tuple[object, ...]]] = {}

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from session.access.link_tokens import token_hash
 from session.errors import LinkExpired, LinkInvalid, LinkRevoked
-from session.link_tokens import token_hash
 from session.meetings import Invitation
 from session.roles import Role
 from session.tables import invitations

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.ledgers import AuditLog
-from session.access import Access
-from session.access_errors import AccessRefused, NotFound
-from session.organisations import org_scope, staff_roles_of
-from session.staff_roles import StaffRole
+from privacy.records.ledgers import AuditLog
+from session.access.delegation import Access
+from session.access.errors import AccessRefused, NotFound
+from session.access.organisations import org_scope, staff_roles_of
+from session.access.staff_roles import StaffRole
 from tests.access.fakes import World, snapshot
 
 

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.ledgers import AuditLog
-from session.access_errors import CodeInvalid, InvalidRequest, LinkInUseElsewhere, NotFound
-from session.attempt_limits import BackoffPolicy, MemoryAttemptLimiter
+from privacy.records.ledgers import AuditLog
+from session.access.attempt_limits import BackoffPolicy, MemoryAttemptLimiter
+from session.access.errors import CodeInvalid, InvalidRequest, LinkInUseElsewhere, NotFound
+from session.access.invitation_links import InvitationLinks
+from session.access.link_tokens import LinkKeys, new_device_id, parse_link, sign_link, valid_device_id
 from session.errors import LinkExpired, LinkInvalid, LinkRevoked
-from session.invitation_links import InvitationLinks
-from session.invitation_sms import invitation_sms_text, normalise_mobile_number
-from session.link_tokens import LinkKeys, new_device_id, parse_link, sign_link, valid_device_id
 from session.meetings import create_meeting
+from session.planning.invitation_sms import invitation_sms_text, normalise_mobile_number
 from session.roles import Role
 from tests.access.fakes import FakeSmsSender, FixedClock, World
 from web.i18n import message_of, voice

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.audit_record import Actor, ActorKind, AuditRecord
-from privacy.ledgers import AuditLog
-from session.isolation import (
+from privacy.records.audit_record import Actor, ActorKind, AuditRecord
+from privacy.records.ledgers import AuditLog
+from session.access.isolation import (
     audit_entries_for,
     get_audit_entry_for,
     get_invitation_for,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.ledgers import AuditLog
-from privacy.record_errors import InvalidOrgNumber
-from session.access_errors import AccessRefused, InvalidOrganisation, NotFound
-from session.organisations import (
+from privacy.records.errors import InvalidOrgNumber
+from privacy.records.ledgers import AuditLog
+from session.access.errors import AccessRefused, InvalidOrganisation, NotFound
+from session.access.organisations import (
     Organisations,
     audit_scope,
     can_create_meetings,
@@ -18,7 +18,7 @@ from session.organisations import (
     org_path,
     org_scope,
 )
-from session.staff_roles import DepartmentKind, OrgKind
+from session.access.staff_roles import DepartmentKind, OrgKind
 from tests.access.fakes import World, invalid_org_number, org_number, snapshot
 from tests.said import nb
 
@@ -81,7 +81,7 @@ async def test_invalid_org_numbers_are_refused_audited_and_nothing_is_saved(
 
 
 async def test_remainder_one_bases_are_never_valid(engine: AsyncEngine) -> None:
-    from privacy.validators import is_valid_org_number, org_number_control_digit
+    from privacy.records.validators import is_valid_org_number, org_number_control_digit
 
     base = next(f"{n:08d}" for n in range(10000000, 10001000) if org_number_control_digit(f"{n:08d}") is None)
     assert not any(is_valid_org_number(base + str(d)) for d in range(10))

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 import pytest
 
-from session.staff_roles import StaffRole
+from session.access.staff_roles import StaffRole
 from tests.access.fake_providers import CLIENT_SECRET, FakeProvider
 from web.identity_providers import (
     ProviderConfigError,

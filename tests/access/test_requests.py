@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.ledgers import AuditLog
-from session.access import Access
-from session.access_errors import InvalidRequest, NotFound
-from session.organisations import Organisations, staff_roles_of
-from session.staff_roles import OrgKind, StaffRole
+from privacy.records.ledgers import AuditLog
+from session.access.delegation import Access
+from session.access.errors import InvalidRequest, NotFound
+from session.access.organisations import Organisations, staff_roles_of
+from session.access.staff_roles import OrgKind, StaffRole
 from session.tables import staff
 from tests.access.fakes import World, org_number, snapshot
 from tests.said import nb

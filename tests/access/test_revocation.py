@@ -7,10 +7,10 @@ import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.ledgers import AuditLog
-from session.access import Access
-from session.organisations import org_scope
-from session.revocation import RevocationBus, session_generation, session_is_current
+from privacy.records.ledgers import AuditLog
+from session.access.delegation import Access
+from session.access.organisations import org_scope
+from session.access.revocation import RevocationBus, session_generation, session_is_current
 from tests.access.fakes import FixedClock, World
 
 
@@ -94,7 +94,7 @@ def test_the_bus_forgets_unsubscribed_sessions() -> None:
 async def test_a_removal_made_by_another_server_process_is_found_within_a_second(
     engine: AsyncEngine, clock: FixedClock, bus: RevocationBus, world: World
 ) -> None:
-    from session.revocation import bump_session_generation, sweep_revocations, watch_revocations
+    from session.access.revocation import bump_session_generation, sweep_revocations, watch_revocations
 
     current = bus.subscribe(world.formidler_a, generation=0)
     stale_elsewhere = bus.subscribe(world.formidler_b, generation=0)
@@ -119,7 +119,7 @@ async def test_a_host_link_stops_working_when_the_hosts_right_is_removed(
 ) -> None:
     from datetime import timedelta
 
-    from session.isolation import staff_link_usable
+    from session.access.isolation import staff_link_usable
     from session.meetings import create_meeting
     from session.roles import Role
     from tests.access.invitation_rows import issue_invitation, resolve_invitation

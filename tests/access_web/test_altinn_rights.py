@@ -10,8 +10,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from session.altinn_pdp import AltinnPdp
-from session.authorization import CachedAuthorization, Outcome, RightQuery
+from session.access.altinn_pdp import AltinnPdp
+from session.access.authorization import CachedAuthorization, Outcome, RightQuery
 from tests.access.fake_pdp import SUBSCRIPTION_KEY, TOKEN, FakePdp
 from tests.aiortc_client import host_client
 from tests.live_server import LiveServer, create_meeting, server_settings, staff_client, start_server

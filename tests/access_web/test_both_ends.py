@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from session.meeting_parties import meeting_parties
+from session.access.meeting_parties import meeting_parties
 from tests.live_server import LiveServer, create_meeting, csrf_of, staff_client
 from web.keys import ENGINE
 

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from recordings.errors import AccessDenied, ConfirmationRefused, ReasonMissing
-from session.access_errors import AccessRefused, InvalidRequest, LinkInUseElsewhere, NotFound
+from session.access.errors import AccessRefused, InvalidRequest, LinkInUseElsewhere, NotFound
 from session.errors import LinkExpired, LinkInvalid, LinkRevoked, MeetingInvalid
 from tests.live_server import LiveServer, csrf_of, staff_client
 from web.i18n import translate

@@ -12,8 +12,8 @@ import re
 import aiohttp
 import pytest
 
-from session.permissions import StaffAction, staff_may
-from session.staff_roles import StaffRole
+from session.access.permissions import StaffAction, staff_may
+from session.access.staff_roles import StaffRole
 from tests.live_server import LiveServer, create_meeting, csrf_of, staff_client
 from web.i18n import translate
 

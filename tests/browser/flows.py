@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from playwright.async_api import Browser, Page
 
-from privacy.pause_card import BACKGROUND_BGR
+from privacy.vision.pause_card import BACKGROUND_BGR
 from tests.browser_support import decode_png, grab_frame
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page
 
-from session.planning import OSLO
+from session.planning.plan import OSLO
 from tests.browser.flows import login_page
 from tests.browser.test_dropin import chromium, monday, page_of  # noqa: F401 - shared fixtures
 from tests.browser_support import axe_violations

@@ -25,8 +25,8 @@ from tests.browser.flows import (
     wait_until,
 )
 from tests.browser_support import axe_violations, decode_png, grab_frame, launch
+from tests.fakes import WholeFrameObscurer
 from tests.live_server import LiveServer, links_for, server_settings, start_server
-from web.frame_processing import WholeFrameObscurer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -194,7 +194,7 @@ async def test_received_frames_hold_no_face_the_strongest_detector_finds(
     frame was made from; none may be found again in the received frame with that confidence. Weak residual hits
     (0.2-0.5) on pixelated masks are measured per face, against ground truth, by bench.privacy_bench.
     """
-    from privacy.centerface import CenterFaceConfig, CenterFaceDetector
+    from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector
     from tests.media import clip_frames
 
     low = CenterFaceDetector(CenterFaceConfig(threshold=0.2, max_side=640))

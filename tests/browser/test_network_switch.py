@@ -17,8 +17,8 @@ from tests.browser.flows import start_meeting, wait_until
 from tests.browser.test_rejoin import pid_of, recovery_limit, seconds_until_frames
 from tests.browser_network import BrowserNetwork, browser_network
 from tests.browser_support import launch
+from tests.fakes import WholeFrameObscurer
 from tests.live_server import LiveServer, links_for, server_settings, start_server_thread
-from web.frame_processing import WholeFrameObscurer
 from web.keys import LIVE, RELAY
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]

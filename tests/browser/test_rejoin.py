@@ -22,8 +22,8 @@ from tests.browser.flows import (
     wait_until,
 )
 from tests.browser_support import launch
+from tests.fakes import WholeFrameObscurer
 from tests.live_server import LiveServer, links_for, server_settings, start_server_thread
-from web.frame_processing import WholeFrameObscurer
 from web.keys import RELAY
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]

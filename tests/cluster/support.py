@@ -210,7 +210,7 @@ def start_cluster(root: Path) -> Cluster:
     subprocess.run([sys.executable, "-m", "web.cli", "seed-demo"], env=base, check=True, capture_output=True,
                    cwd=REPO, timeout=180)  # fmt: skip
     # The signing key is created by the first process that needs it; create it before two nodes race for it.
-    from privacy.keys import load_or_create_signing_key
+    from privacy.records.keys import load_or_create_signing_key
 
     load_or_create_signing_key(data_dir / "keys")
     nodes: dict[str, Node] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from session.planning import MeetingPlan, parse_plan
+from session.planning.plan import MeetingPlan, parse_plan
 
 NOW = datetime(2025, 11, 20, 9, 0, tzinfo=UTC)
 

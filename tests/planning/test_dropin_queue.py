@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from session.dropin_queue import DEFAULT_HANDLING_SECONDS, DropInQueue, Ticket, TicketState, format_wait
-from session.planning_errors import QueueFull, TicketUnknown
+from session.planning.dropin_queue import DEFAULT_HANDLING_SECONDS, DropInQueue, Ticket, TicketState, format_wait
+from session.planning.errors import QueueFull, TicketUnknown
 from tests.said import nb
 
 

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from session import cluster_tables
 from session.departments import Department
-from session.dropin_queue import TicketState
-from session.dropin_store import LineLimits, locked_line
-from session.planning_errors import QueueFull
+from session.planning.dropin_queue import TicketState
+from session.planning.dropin_store import LineLimits, locked_line
+from session.planning.errors import QueueFull
 from session.roles import Role
 from web.database import create_engine
 

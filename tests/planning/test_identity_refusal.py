@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from privacy.validators import find_identity_numbers
-from session.planning import parse_plan
-from session.planning_errors import PlanningError
-from session.repair import parse_repair_form
+from privacy.records.validators import find_identity_numbers
+from session.planning.errors import PlanningError
+from session.planning.plan import parse_plan
+from session.planning.repair import parse_repair_form
+from session.planning.summary import build_summary
 from session.roles import Role
-from session.summary import build_summary
 from tests.planning.identity_numbers import INVALID, VALID
 from tests.said import nb
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from session.invitation_ics import (
+from session.planning.errors import IcsInvalid
+from session.planning.invitation_ics import (
     CalendarAddress,
     IcsComponent,
     InvitationDetails,
@@ -21,8 +22,7 @@ from session.invitation_ics import (
     parse_ics,
     parse_ics_datetime,
 )
-from session.planning_errors import IcsInvalid
-from session.room_code import RoomCredentials
+from session.planning.room_code import RoomCredentials
 from tests.planning.samples import NOW, sample_plan
 from web.i18n import voice
 

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from session.departments import Department
-from session.opening_hours import (
+from session.planning.errors import OpeningHoursInvalid
+from session.planning.opening_hours import (
     OSLO,
     DayException,
     OpeningHours,
@@ -17,7 +18,6 @@ from session.opening_hours import (
     norwegian_public_holidays,
     standard_hours,
 )
-from session.planning_errors import OpeningHoursInvalid
 from web.dropin_pages import week_lines
 from web.i18n import voice
 

@@ -8,9 +8,9 @@ import pytest
 
 from privacy.user_text import Text
 from session.errors import SessionError
-from session.form_values import FormData
-from session.planning import OSLO, LocalTimeRefused, MeetingPlan, ParticipantKind, parse_local_time, parse_plan
-from session.planning_errors import PlanInvalid
+from session.planning.errors import PlanInvalid
+from session.planning.form_values import FormData
+from session.planning.plan import OSLO, LocalTimeRefused, MeetingPlan, ParticipantKind, parse_local_time, parse_plan
 from session.roles import Role
 from tests.said import nb
 

@@ -11,13 +11,16 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from session import planning_tables, tables
-from session.attempt_limits import BackoffPolicy
+from session import tables
+from session.access.attempt_limits import BackoffPolicy
 from session.departments import Department
 from session.meetings import create_meeting, get_meeting
-from session.opening_hours import DayException, Period, standard_hours
-from session.planning_errors import PlanInvalid, SummaryInvalid
-from session.planning_store import (
+from session.planning import tables as planning_tables
+from session.planning.errors import PlanInvalid, SummaryInvalid
+from session.planning.opening_hours import DayException, Period, standard_hours
+from session.planning.repair import parse_repair_form
+from session.planning.room_code import hash_pin, pin_matches
+from session.planning.store import (
     RoomCodeOutcome,
     cancel_plan,
     check_room_code,
@@ -32,10 +35,8 @@ from session.planning_store import (
     save_summary,
     with_exceptions,
 )
-from session.repair import parse_repair_form
+from session.planning.summary import Presence, build_summary
 from session.roles import Role
-from session.room_code import hash_pin, pin_matches
-from session.summary import Presence, build_summary
 from tests.planning.samples import NOW, sample_plan
 from web.database import create_engine
 

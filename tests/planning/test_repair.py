@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from session.planning_errors import RepairInvalid
-from session.repair import PartOrder, RepairDecision, RepairDiagnosis, make_diagnosis, parse_repair_form
+from session.planning.errors import RepairInvalid
+from session.planning.repair import PartOrder, RepairDecision, RepairDiagnosis, make_diagnosis, parse_repair_form
 from tests.said import nb
 
 

@@ -8,12 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from privacy.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope, fold
-from session.planning_errors import SummaryInvalid
-from session.repair import parse_repair_form
-from session.roles import Role
-from session.roster import OffCameraList
-from session.summary import (
+from privacy.records.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope, fold
+from session.call.roster import OffCameraList
+from session.planning.errors import SummaryInvalid
+from session.planning.repair import parse_repair_form
+from session.planning.summary import (
     SCHEMA,
     ConsentEntry,
     MeetingSummary,
@@ -25,6 +24,7 @@ from session.summary import (
     summary_to_dict,
     summary_to_json,
 )
+from session.roles import Role
 from web.i18n import voice
 
 NB = voice("nb")

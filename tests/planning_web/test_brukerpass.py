@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import aiohttp
 
-from session.brukerpass import normalise_code
-from session.planning import OSLO
+from session.access.brukerpass import normalise_code
+from session.planning.plan import OSLO
 from tests.fake_clock import FakeClock
 from tests.live_server import LiveServer, csrf_of, oidc_login, staff_client
 from tests.planning.identity_numbers import FODSELSNUMMER

@@ -27,8 +27,8 @@ def test_every_key_named_in_code_exists_in_both_languages() -> None:
 
 def test_dynamic_keys_exist_for_every_value() -> None:
     from session.departments import Department
-    from session.planning import ParticipantKind
-    from session.repair import RepairDecision
+    from session.planning.plan import ParticipantKind
+    from session.planning.repair import RepairDecision
 
     keys = [f"participant.{p.value}" for p in ParticipantKind]
     keys += [f"decision.{d.value}" for d in RepairDecision]

@@ -11,9 +11,9 @@ from datetime import timedelta
 import aiohttp
 from sqlalchemy import func, select
 
-from privacy.audit_record import Actor, ActorKind, AuditRecord, DetailValue
-from privacy.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope
-from session.planning_tables import meeting_summaries, repair_diagnoses
+from privacy.records.audit_record import Actor, ActorKind, AuditRecord, DetailValue
+from privacy.records.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope
+from session.planning.tables import meeting_summaries, repair_diagnoses
 from session.tables import invitations as links_table
 from tests.fake_clock import FakeClock
 from tests.live_server import LiveServer, staff_client

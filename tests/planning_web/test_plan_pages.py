@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from session.invitation_ics import parse_ics, parse_ics_datetime
-from session.planning_tables import meeting_plans, room_codes
+from session.planning.invitation_ics import parse_ics, parse_ics_datetime
+from session.planning.tables import meeting_plans, room_codes
 from session.tables import meetings
 from tests.fake_clock import FakeClock
 from tests.live_server import LiveServer, staff_client

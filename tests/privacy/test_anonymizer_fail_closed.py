@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from privacy.anonymizer import Anonymizer, AnonymizerOptions, obscure_whole_frame, pause_card
-from privacy.boxes import Box
-from privacy.options import StrongMode
+from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions, obscure_whole_frame, pause_card
+from privacy.vision.boxes import Box
+from privacy.vision.options import StrongMode
 from tests.fakes import FakeClock, FixedBoxesDetector, RaisingDetector, ScriptedDetector, SleepingDetector
 
 FACE = Box(250.0, 150.0, 120.0, 140.0)

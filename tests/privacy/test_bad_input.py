@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from privacy.anonymizer import Anonymizer, AnonymizerOptions
-from privacy.errors import ModelMissing, ModelUnusable
-from privacy.models import BLAZEFACE_SHORT, CENTERFACE, MODEL_DIR_ENV, SELFIE_SEGMENTATION, model_path
+from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions
+from privacy.vision.errors import ModelMissing, ModelUnusable
+from privacy.vision.models import BLAZEFACE_SHORT, CENTERFACE, MODEL_DIR_ENV, SELFIE_SEGMENTATION, model_path
 
 STARTUP_MODELS = (BLAZEFACE_SHORT, CENTERFACE, SELFIE_SEGMENTATION)
 

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from privacy.blazeface import BlazeFaceConfig, BlazeFaceDetector, BlazeFaceModel
-from privacy.boxes import Box
-from privacy.centerface import CenterFaceDetector
-from privacy.tiling import TiledDetector
+from privacy.vision.blazeface import BlazeFaceConfig, BlazeFaceDetector, BlazeFaceModel
+from privacy.vision.boxes import Box
+from privacy.vision.centerface import CenterFaceDetector
+from privacy.vision.tiling import TiledDetector
 
 
 @pytest.fixture(scope="module")

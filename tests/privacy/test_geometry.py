@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from privacy.box_merge import merge, nms
-from privacy.boxes import Box
-from privacy.detector_stack import tiles_for_frame
-from privacy.motion import Motion
-from privacy.tiling import tile_grid
-from privacy.tracking import Track, TrackingConfig, advance, associate, masks
+from privacy.vision.box_merge import merge, nms
+from privacy.vision.boxes import Box
+from privacy.vision.detector_stack import tiles_for_frame
+from privacy.vision.motion import Motion
+from privacy.vision.tiling import tile_grid
+from privacy.vision.tracking import Track, TrackingConfig, advance, associate, masks
 
 
 def test_tiles_cover_the_frame_and_overlap() -> None:
@@ -96,7 +96,7 @@ def test_tracks_follow_the_motion() -> None:
 
 
 def test_a_pan_masks_the_strip_of_new_content_until_checked() -> None:
-    from privacy.motion import unseen_bands
+    from privacy.vision.motion import unseen_bands
 
     pan_left = np.array([[1.0, 0.0, -20.0], [0.0, 1.0, 0.0]])  # content moves left: new content on the right
     (band,) = unseen_bands(pan_left, 640, 480, frames=1)

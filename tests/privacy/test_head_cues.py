@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 import pytest
 
-from privacy.anonymizer import Anonymizer, AnonymizerOptions
-from privacy.boxes import Box
-from privacy.detector_stack import FastDetectors, StrongDetector
-from privacy.errors import ModelUnusable
-from privacy.head_cues import HeadCueConfig, HeadDetector, PersonSegmenter, heads_from_mask
-from privacy.options import StrongMode
+from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions
+from privacy.vision.boxes import Box
+from privacy.vision.detector_stack import FastDetectors, StrongDetector
+from privacy.vision.errors import ModelUnusable
+from privacy.vision.head_cues import HeadCueConfig, HeadDetector, PersonSegmenter, heads_from_mask
+from privacy.vision.options import StrongMode
 from tests.fakes import FixedBoxesDetector, ScriptedDetector
 
 

@@ -12,14 +12,14 @@ import cv2
 import numpy as np
 import pytest
 
-from privacy.anonymize_cli import main
-from privacy.anonymizer import Anonymizer, AnonymizerOptions
-from privacy.boxes import Box
-from privacy.centerface import CenterFaceConfig, CenterFaceDetector
-from privacy.errors import MediaInputError, MediaOutputError
-from privacy.media_files import MediaAnonymizer
-from privacy.options import StrongMode
-from privacy.video_io import VideoInfo, VideoWriter, probe, read_frames
+from privacy.vision.anonymize_cli import main
+from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions
+from privacy.vision.boxes import Box
+from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector
+from privacy.vision.errors import MediaInputError, MediaOutputError
+from privacy.vision.media_files import MediaAnonymizer
+from privacy.vision.options import StrongMode
+from privacy.vision.video_io import VideoInfo, VideoWriter, probe, read_frames
 from tests.fakes import FakeClock, FixedBoxesDetector
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from privacy.centerface import decode, load_session
-from privacy.errors import ModelMissing
-from privacy.models import BLAZEFACE_SHORT, CENTERFACE, MODEL_DIR_ENV, model_path, read_model
-from privacy.tflite_metadata import has_metadata, with_image_metadata
+from privacy.vision.centerface import decode, load_session
+from privacy.vision.errors import ModelMissing
+from privacy.vision.models import BLAZEFACE_SHORT, CENTERFACE, MODEL_DIR_ENV, model_path, read_model
+from privacy.vision.tflite_metadata import has_metadata, with_image_metadata
 
 
 def test_models_are_found_in_the_installed_packages() -> None:
@@ -58,7 +58,7 @@ def test_centerface_decoding_maps_a_peak_to_a_box() -> None:
 
 
 def test_centerface_detector_rounds_odd_sizes_up() -> None:
-    from privacy.centerface import CenterFaceDetector
+    from privacy.vision.centerface import CenterFaceDetector
 
     detector = CenterFaceDetector()
     assert detector.detect(np.zeros((237, 301, 3), dtype=np.uint8)) == []

@@ -7,11 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from privacy.anonymizer import obscure_whole_frame, pause_card
-from privacy.boxes import Box
-from privacy.centerface import CenterFaceConfig, CenterFaceDetector
-from privacy.lighting import brighten, choose_gamma, detection_input
-from privacy.obscure import ObscureMethod, obscure_boxes
+from privacy.vision.anonymizer import obscure_whole_frame, pause_card
+from privacy.vision.boxes import Box
+from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector
+from privacy.vision.lighting import brighten, choose_gamma, detection_input
+from privacy.vision.obscure import ObscureMethod, obscure_boxes
 
 
 @pytest.fixture(scope="module")

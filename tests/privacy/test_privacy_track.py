@@ -16,7 +16,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
-from privacy.privacy_track import CLOSED, FACE_VISIBLE, OPEN, PAUSE, PrivacyTrack, utc_now, yuv420p_frame
+from privacy.vision.privacy_track import CLOSED, FACE_VISIBLE, OPEN, PAUSE, PrivacyTrack, utc_now, yuv420p_frame
 from tests.fake_clock import FakeClock
 from tests.media import clip_frames
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from privacy.anonymizer import Anonymizer, AnonymizerOptions
-from privacy.centerface import CenterFaceConfig, CenterFaceDetector
+from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions
+from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,7 +55,7 @@ def test_a_moving_face_stays_masked(live: Anonymizer, checker: CenterFaceDetecto
 
 def test_privacy_imports_none_of_the_other_packages() -> None:
     forbidden = {"session", "recordings", "web"}
-    for path in (REPO / "privacy").glob("*.py"):
+    for path in (REPO / "privacy").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             names: list[str] = []

@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from privacy.anonymizer import Anonymizer, AnonymizerOptions
-from privacy.boxes import Box
-from privacy.options import StrongMode
-from privacy.strong_schedule import (
+from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions
+from privacy.vision.boxes import Box
+from privacy.vision.options import StrongMode
+from privacy.vision.strong_schedule import (
     MIN_POINTS,
     CalmLimits,
     FrameSignals,

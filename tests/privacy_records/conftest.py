@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from privacy.tables import metadata
+from privacy.records.tables import metadata
 
 
 def _pragmas(dbapi_connection: Any, _record: Any) -> None:

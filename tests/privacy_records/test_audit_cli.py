@@ -14,12 +14,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.audit_cli import add_audit_parser, run, verify_jsonl
-from privacy.audit_record import Actor, ActorKind, AuditRecord
-from privacy.keys import public_key_pem
-from privacy.ledgers import AuditLog
-from privacy.signed_chain import FailureReason
-from privacy.tables import audit_log
+from privacy.records.audit_cli import add_audit_parser, run, verify_jsonl
+from privacy.records.audit_record import Actor, ActorKind, AuditRecord
+from privacy.records.keys import public_key_pem
+from privacy.records.ledgers import AuditLog
+from privacy.records.signed_chain import FailureReason
+from privacy.records.tables import audit_log
 from tests.privacy_records.fakes import FixedClock
 
 

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from privacy.audit_record import Actor, ActorKind, AuditAction, AuditRecord, audit_for_consent
-from privacy.consent import ConsentForm, ConsentGiven, ConsentWithdrawn, Giver, Recorder, RecorderKind, Scope
-from privacy.record_errors import InvalidAuditRecord, PrivacyRecordError
+from privacy.records.audit_record import Actor, ActorKind, AuditAction, AuditRecord, audit_for_consent
+from privacy.records.consent import ConsentForm, ConsentGiven, ConsentWithdrawn, Giver, Recorder, RecorderKind, Scope
+from privacy.records.errors import InvalidAuditRecord, PrivacyRecordError
 from tests.privacy_records.fakes import first_identity_number
 
 STAFF = Actor(ActorKind.STAFF, "staff-17")

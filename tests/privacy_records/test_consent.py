@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from privacy.consent import (
+from privacy.records.consent import (
     ConsentEvent,
     ConsentForm,
     ConsentGiven,
@@ -20,7 +20,7 @@ from privacy.consent import (
     parse_scopes,
     to_payload,
 )
-from privacy.record_errors import (
+from privacy.records.errors import (
     ConsentAlreadyWithdrawn,
     ConsentMissing,
     ConsentNotFound,

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from privacy.keys import (
+from privacy.records.errors import SigningKeyError
+from privacy.records.keys import (
     PRIVATE_KEY_FILE,
     PUBLIC_KEY_FILE,
     load_or_create_signing_key,
@@ -15,7 +16,6 @@ from privacy.keys import (
     load_signing_key,
     public_key_pem,
 )
-from privacy.record_errors import SigningKeyError
 
 
 def mode(path: Path) -> int:

@@ -8,19 +8,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.audit_record import Actor, ActorKind, AuditAction, AuditRecord
-from privacy.consent import ConsentForm, ConsentGiven, ConsentWithdrawn, Giver, Recorder, RecorderKind, Scope
-from privacy.ledger_store import ChainName, append_entry, read_head, verify_stored
-from privacy.ledgers import PrivacyRecords
-from privacy.record_errors import (
+from privacy.records.audit_record import Actor, ActorKind, AuditAction, AuditRecord
+from privacy.records.consent import ConsentForm, ConsentGiven, ConsentWithdrawn, Giver, Recorder, RecorderKind, Scope
+from privacy.records.errors import (
     ChainTampered,
     ConsentNotFound,
     DuplicateConsent,
     InvalidAuditRecord,
     UnknownMeeting,
 )
-from privacy.signed_chain import ChainHead, FailureReason, seal
-from privacy.tables import audit_log, audit_log_orgs, chain_heads, consent_ledger
+from privacy.records.ledger_store import ChainName, append_entry, read_head, verify_stored
+from privacy.records.ledgers import PrivacyRecords
+from privacy.records.signed_chain import ChainHead, FailureReason, seal
+from privacy.records.tables import audit_log, audit_log_orgs, chain_heads, consent_ledger
 from tests.privacy_records.fakes import FakeMeetings, FixedClock, TickingClock
 
 STAFF = Recorder(RecorderKind.STAFF, "staff-17")

@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from privacy.audit_record import Actor, ActorKind, AuditRecord
-from privacy.ledger_store import ChainName, verify_stored
-from privacy.ledgers import AuditLog
-from privacy.record_errors import ChainTampered
-from privacy.tables import audit_log, metadata
+from privacy.records.audit_record import Actor, ActorKind, AuditRecord
+from privacy.records.errors import ChainTampered
+from privacy.records.ledger_store import ChainName, verify_stored
+from privacy.records.ledgers import AuditLog
+from privacy.records.tables import audit_log, metadata
 from tests.privacy_records.fakes import TickingClock
 
 URL = os.environ.get("SAMHANDLING_TEST_POSTGRES_URL", "")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from privacy.signed_chain import (
+from privacy.records.signed_chain import (
     GENESIS,
     GENESIS_HASH,
     ChainEntry,

@@ -2,15 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from privacy.record_errors import (
+from privacy.records.errors import (
     IdentityNumberRefused,
     InvalidOrgNumber,
     InvalidReference,
     InvalidSerialNumber,
     InvalidText,
 )
-from privacy.user_text import Text
-from privacy.validators import (
+from privacy.records.validators import (
     IdentityKind,
     control_digits_ok,
     find_identity_numbers,
@@ -24,6 +23,7 @@ from privacy.validators import (
     validate_reference,
     validate_serial_number,
 )
+from privacy.user_text import Text
 from tests.privacy_records.fakes import first_identity_number, make_identity_number
 from tests.said import nb
 

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from privacy.tables import metadata as privacy_metadata
+from privacy.records.tables import metadata as privacy_metadata
 from recordings.tables import metadata as recordings_metadata
 from tests.recordings.fakes import FakeKeyProvider, FixedClock
 

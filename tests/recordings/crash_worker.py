@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from privacy.ledgers import AuditLog
+from privacy.records.ledgers import AuditLog
 from recordings.deletion import RETENTION_ACTOR, DeletionEngine
 from recordings.encrypted_file import EncryptedWriter
 from recordings.key_provider import FileKeyProvider

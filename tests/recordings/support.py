@@ -10,8 +10,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope
-from privacy.ledgers import AuditLog, AuditView, ConsentLedger
+from privacy.records.consent import ConsentForm, ConsentGiven, Giver, Recorder, RecorderKind, Scope
+from privacy.records.ledgers import AuditLog, AuditView, ConsentLedger
 from recordings import store
 from recordings.encrypted_file import EncryptedWriter
 from recordings.retention import RetentionPolicy, State

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from privacy.keys import public_key_pem
-from privacy.signed_chain import canonical_json
+from privacy.records.keys import public_key_pem
+from privacy.records.signed_chain import canonical_json
 from recordings.certificates import DeletionFacts, issue, verify
 from recordings.errors import CertificateInvalid
 from recordings.key_provider import FileKeyProvider

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.ledgers import AuditLog
+from privacy.records.ledgers import AuditLog
 from recordings import store
 from recordings.certificates import verify
 from recordings.deletion import RETENTION_ACTOR, DeletionEngine, recording_path

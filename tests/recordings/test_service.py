@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from privacy.ledgers import AuditLog, ConsentLedger
+from privacy.records.ledgers import AuditLog, ConsentLedger
 from recordings import store
 from recordings.encrypted_file import EncryptedWriter
 from recordings.errors import (

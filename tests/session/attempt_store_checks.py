@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from session.attempt_limits import BackoffPolicy
-from session.attempt_store import DatabaseAttemptLimiter
+from session.access.attempt_limits import BackoffPolicy
+from session.access.attempt_store import DatabaseAttemptLimiter
 from session.cluster_tables import attempt_failures
 
 SECRET = b"test-secret-for-attempts-0123456789"

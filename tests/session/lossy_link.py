@@ -21,9 +21,9 @@ from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtp import RtpPacket, is_rtcp
 
-from session.ice import enable_loopback_candidates, rtc_configuration
-from session.rtcp_guard import guard_video_sender
-from session.shared_encoder import SharedEncoder
+from session.media.ice import enable_loopback_candidates, rtc_configuration
+from session.media.rtcp_guard import guard_video_sender
+from session.media.shared_encoder import SharedEncoder
 
 FPS = 15
 

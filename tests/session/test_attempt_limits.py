@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from session.attempt_limits import BackoffLimiter, BackoffPolicy, guesses_per_day
+from session.access.attempt_limits import BackoffLimiter, BackoffPolicy, guesses_per_day
 
 
 def test_free_failures_then_waits_that_double_up_to_the_cap() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from session.room_view import meeting_state
+from session.call.room_view import meeting_state
 from tests.aiortc_client import CallClient, host_client
 from tests.live_server import LiveServer, create_meeting, staff_client
 from web.keys import LIVE, METRICS

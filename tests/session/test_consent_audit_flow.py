@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from privacy.keys import PUBLIC_KEY_FILE
+from privacy.records.keys import PUBLIC_KEY_FILE
 from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from, host_client
 from tests.fake_clock import FakeClock
 from tests.live_server import LiveServer, create_meeting, server_settings, staff_client, start_server

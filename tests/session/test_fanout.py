@@ -6,7 +6,7 @@ import asyncio
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from session.fanout import AUDIO_BUFFER_FRAMES, Fanout
+from session.media.fanout import AUDIO_BUFFER_FRAMES, Fanout
 
 
 class Counter(MediaStreamTrack):

@@ -9,8 +9,8 @@ from typing import Any
 import aioice.ice as ice
 import pytest
 
-from session import ice_consent
-from session.ice_consent import ConsentClock
+from session.media import ice_consent
+from session.media.ice_consent import ConsentClock
 
 INTERVAL_S = 0.2
 LIFETIME_S = 2.4  # three times the 0.8 s late answers: margin for a busy 2-core machine

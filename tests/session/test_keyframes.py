@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from session.keyframes import KeyframeGate
+from session.media.keyframes import KeyframeGate
 
 
 def test_the_first_frame_is_a_keyframe() -> None:

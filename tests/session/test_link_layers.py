@@ -22,8 +22,8 @@ import pytest
 from aiortc import RTCRtpReceiver
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 
-from session.link_policy import Layer
-from session.shared_encoder import SharedEncoder
+from session.media.link_policy import Layer
+from session.media.shared_encoder import SharedEncoder
 from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from, host_client
 from tests.live_server import LiveServer, create_meeting, staff_client
 from tests.media import clip_frames

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from session.link_policy import (
+from session.media.link_policy import (
     DOWN_AFTER_S,
     FIRST_PROBE_S,
     HIGH_BPS,

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from session.room import Room
+from session.call.room import Room
 from web.live import TIMER_ATTEMPTS, LiveMeeting
 
 

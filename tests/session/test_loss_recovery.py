@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from session.rtp_receive import install
+from session.media.rtp_receive import install
 from tests.session.lossy_link import FPS, Link, Loss, lossy_link, receive
 
 

@@ -2,7 +2,7 @@
 
 Each case builds a real room, puts the actor where the case says (preview, lobby, in the call, a pre-call
 check), sends the message through the room (or the consent rules), and compares what happened with
-``session.permissions.call_may``. Staff powers must come from a logged-in person's own link: a staff-role link
+``session.access.permissions.call_may``. Staff powers must come from a logged-in person's own link: a staff-role link
 without an owner (a room code, a forwarded mail) is a guest.
 """
 
@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import pytest
 
-from privacy.consent import ConsentForm
+from privacy.records.consent import ConsentForm
+from session.access.permissions import CallAction, CallActor, CallStage, call_may
+from session.call.room import Room, Stage
 from session.errors import SessionError
-from session.permissions import CallAction, CallActor, CallStage, call_may
 from session.roles import Role
-from session.room import Room, Stage
 from web.consent_flow import _check_who, _check_withdraw
 
 # (name, role, host, staff_id): who can hold a link.

@@ -18,15 +18,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from privacy.record_errors import PrivacyRecordError
+from privacy.records.errors import PrivacyRecordError
+from session.access.permissions import CallAction, CallStage, call_actor, call_may
+from session.call.room import Effect, Room, Send, StartRecording, StopRecording
+from session.call.room_events import room_event
+from session.call.room_view import meeting_state, view_for
+from session.call.roster import OFF_CAMERA_MAX
+from session.call.signalling import RoomMessage, Sync, parse_client_message
 from session.errors import SessionError
-from session.permissions import CallAction, CallStage, call_actor, call_may
 from session.roles import Role
-from session.room import Effect, Room, Send, StartRecording, StopRecording
-from session.room_events import room_event
-from session.room_view import meeting_state, view_for
-from session.roster import OFF_CAMERA_MAX
-from session.signalling import RoomMessage, Sync, parse_client_message
 
 PEOPLE = {  # name -> (role, invitation id, host)
     "host": (Role.FORMIDLER, 1, True),

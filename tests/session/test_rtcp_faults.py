@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiortc.rtp import RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
 
-from session.rtcp_guard import RESEND_SPACING_S, RETRANSMIT_BURST, RETRANSMIT_RATE, RetransmitBudget
-from session.rtp_receive import install
+from session.media.rtcp_guard import RESEND_SPACING_S, RETRANSMIT_BURST, RETRANSMIT_RATE, RetransmitBudget
+from session.media.rtp_receive import install
 from tests.session.lossy_link import FPS, Link, Loss, lossy_link, receive
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
 
-from session.rtp_receive import HOLE_DEADLINE_S, NACK_TRIES, FrameJitterBuffer, RetryingNackGenerator
+from session.media.rtp_receive import HOLE_DEADLINE_S, NACK_TRIES, FrameJitterBuffer, RetryingNackGenerator
 
 
 class Clock:

@@ -11,8 +11,8 @@ import pytest
 from aiortc.mediastreams import MediaStreamError, VideoStreamTrack
 from av import VideoFrame
 
-from session.shared_encoder import FRAME_TICKS, SenderTimeline, SharedEncoder
-from session.slot_track import SlotTrack
+from session.media.shared_encoder import FRAME_TICKS, SenderTimeline, SharedEncoder
+from session.media.slot_track import SlotTrack
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -9,11 +9,9 @@ from typing import Any
 
 import pytest
 
-from session.errors import MeetingFull
-from session.roles import Role
-from session.room import Attach, Audit, Close, Detach, NotAllowed, Revoke, Room, Send, SetGates, VideoGate
-from session.roster import RosterInvalid
-from session.signalling import (
+from session.call.room import Attach, Audit, Close, Detach, NotAllowed, Revoke, Room, Send, SetGates, VideoGate
+from session.call.roster import RosterInvalid
+from session.call.signalling import (
     MAX_MESSAGE_BYTES,
     EndReason,
     Enter,
@@ -23,6 +21,8 @@ from session.signalling import (
     SetMedia,
     parse_client_message,
 )
+from session.errors import MeetingFull
+from session.roles import Role
 from web.i18n import LANGUAGES, say
 
 

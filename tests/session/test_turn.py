@@ -18,7 +18,7 @@ import pytest
 from aioice import stun
 from aioice.turn import create_turn_endpoint
 
-from session.turn_credentials import turn_credential
+from session.media.turn_credentials import turn_credential
 from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from, host_client
 from tests.coturn import Coturn, needs_coturn
 from tests.live_server import create_meeting, server_settings, staff_client, start_server

@@ -1,5 +1,5 @@
 // The media connection to the server, shared by the call page and the pre-call check.
-// Layout agreed with session/relay.py: audio (send), video (send + own processed view back), then `slots`
+// Layout agreed with session/media/relay.py: audio (send), video (send + own processed view back), then `slots`
 // pairs of receive-only audio+video. aiortc has no trickle ICE, so the offer waits for ICE gathering.
 
 export async function openCamera(facing) {

@@ -1,4 +1,4 @@
-"""The signed, hash-chained consent ledger and audit log (privacy/tables.py).
+"""The signed, hash-chained consent ledger and audit log (privacy/records/tables.py).
 
 Revision ID: 0002
 Revises: 0001

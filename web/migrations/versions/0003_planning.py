@@ -1,4 +1,4 @@
-"""Meeting plans, room codes, opening exceptions, repair diagnoses and confirmed summaries (session/planning_tables.py).
+"""Meeting plans, room codes, opening exceptions, repair diagnoses and confirmed summaries (session/planning/tables.py).
 
 Revision ID: 0003
 Revises: 0002

@@ -1,0 +1,126 @@
+"""One receiver's link, as its RTCP feedback shows it, and the layer it is sent (see :mod:`session.media.link_policy`).
+
+aiortc's sender reads REMB only to retarget its own encoder, which the shared encoder does not use, and keeps
+receiver reports to itself. :func:`watch_sender_feedback` taps one sender's RTCP handling (after aiortc has
+measured the round trip the way aiortc does, but unsmoothed: a queue must show within a report or two)
+and passes the numbers on; :class:`ReceiverLink` gathers
+them for every video stream sent to one participant and moves those streams between layers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from aiortc import RTCRtpSender
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, unpack_remb_fci
+
+from session.media.link_policy import Layer, LinkPolicy
+
+Report = Callable[..., None]
+
+
+def watch_sender_feedback(sender: RTCRtpSender, on_report: Report) -> None:
+    """Send ``sender``'s REMB, round trip and loss to ``on_report`` (keyword arguments of
+    :meth:`LinkPolicy.report`). Idempotent per sender; a later call re-targets it (senders outlive slots)."""
+    sender._samhandling_report = on_report  # type: ignore[attr-defined]
+    if getattr(sender, "_samhandling_watched", False):
+        return
+    handle = sender._handle_rtcp_packet
+
+    async def handle_and_report(packet: Any) -> None:
+        sent_at = (getattr(sender, "_RTCRtpSender__lsr", None), getattr(sender, "_RTCRtpSender__lsr_time", None))
+        received_at = time.time()
+        await handle(packet)
+        report: Report = sender._samhandling_report  # type: ignore[attr-defined]
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                return
+            if sender._ssrc in ssrcs:
+                report(estimate_bps=float(bitrate), ssrcs=frozenset(ssrcs))
+        elif isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+            for block in packet.reports:
+                if block.ssrc == sender._ssrc:
+                    # The report answers the sender report sent at lsr_time, held dlsr/65536 s at the receiver.
+                    lsr, lsr_time = sent_at
+                    rtt = None
+                    if lsr is not None and lsr == block.lsr and block.dlsr and lsr_time is not None:
+                        rtt = max(0.0, received_at - lsr_time - block.dlsr / 65536)
+                    report(loss=block.fraction_lost / 256, rtt_s=rtt)
+
+    sender._handle_rtcp_packet = handle_and_report  # type: ignore[method-assign]
+    sender._samhandling_watched = True  # type: ignore[attr-defined]
+
+
+class LayeredTrack(Protocol):
+    layer: Layer
+    bytes_sent: int
+
+    def set_layer(self, layer: Layer) -> None: ...
+
+
+class ReceiverLink:
+    """The layer policy of one participant's connection, applied to the video streams it receives."""
+
+    def __init__(
+        self,
+        streams: Callable[[], Iterable[tuple[int, LayeredTrack]]],
+        on_audio_only: Callable[[bool], object] = lambda _on: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.policy = LinkPolicy()
+        self._streams = streams
+        self._sending: frozenset[int] = frozenset()
+        """SSRCs of the streams that carried video in the last measurement."""
+        self._on_audio_only = on_audio_only
+        self._clock = clock
+        self._last_bytes = 0
+        self._last_at = clock()
+        self.policy.changed_at = self._last_at
+        self.audio_only = False
+        """Told to the participant: their link carries no video now (not their own choice)."""
+
+    @property
+    def layer(self) -> Layer:
+        return self.policy.effective
+
+    def _tracks(self) -> list[LayeredTrack]:
+        return [track for _, track in self._streams()]
+
+    def report(self, ssrcs: frozenset[int] | None = None, **signals: float | None) -> None:
+        """Feedback from one sender. An estimate counts only when it covers every stream that carries video:
+        browsers estimate the whole connection, but some receivers (aiortc) estimate each stream on its own,
+        and one stream's estimate said nothing about the link."""
+        estimate = signals.pop("estimate_bps", None)
+        if estimate is not None and ssrcs is not None and self._sending and self._sending <= ssrcs:
+            signals["estimate_bps"] = estimate
+        self.policy.report(**signals)
+
+    def choose_audio_only(self, on: bool) -> None:
+        self._apply(self.policy.choose_audio_only(on), chosen=True)
+
+    def tick(self) -> None:
+        """About twice a second: measure what is sent, let the policy decide, apply a change."""
+        streams = list(self._streams())
+        tracks = [t for _, t in streams]
+        now = self._clock()
+        sent = sum(t.bytes_sent for t in tracks)
+        if now > self._last_at:
+            self.policy.report(sending_bps=max(0, sent - self._last_bytes) * 8 / (now - self._last_at))
+        self._last_bytes, self._last_at = sent, now
+        self._sending = frozenset(ssrc for ssrc, t in streams if t.layer is not Layer.NONE and t.bytes_sent)
+        count = sum(1 for t in tracks if t.layer is not Layer.NONE) or len(tracks)
+        if not self.policy.chosen_audio_only:
+            self._apply(self.policy.decide(count, now), chosen=False)
+
+    def _apply(self, layer: Layer | None, chosen: bool) -> None:
+        if layer is None:
+            return
+        for track in self._tracks():
+            track.set_layer(layer)
+        if not chosen and (layer is Layer.NONE) != self.audio_only:
+            self.audio_only = layer is Layer.NONE
+            self._on_audio_only(self.audio_only)
