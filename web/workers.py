@@ -102,7 +102,9 @@ class Front:
         if not ready:
             return None
         if path.startswith("/dev-idp/"):
-            return ready[0]
+            # The development login keeps its codes in one worker's memory: always the first one that is up, so a
+            # worker too busy to answer one readiness check does not send the token request where no code is.
+            return next((w for w in self.workers if w.up), ready[0])
         return ready[next(self._turn) % len(ready)]
 
 
