@@ -31,6 +31,7 @@ from session.access import Access
 from session.access_service import AccessService
 from session.attempt_store import DatabaseAttemptLimiter
 from session.brukerpass_service import BrukerpassService
+from session.call.runtime import MeetingRuntime
 from session.dropin_service import DropInService
 from session.ice import enable_loopback_candidates
 from session.invitation_links import InvitationLinks
@@ -92,7 +93,7 @@ from web.keys import (
     Clock,
     ClockAdapter,
 )
-from web.live import LiveMeetings
+from web.live import AppServices
 from web.logging_setup import install_client_error_filter
 from web.metrics import create_metrics
 from web.middlewares import bad_input, domain_errors, error_pages, security_headers
@@ -140,7 +141,7 @@ def create_app(
         undefined=jinja2.StrictUndefined,
         finalize=only_said,
     )
-    app[LIVE] = LiveMeetings()
+    app[LIVE] = MeetingRuntime(AppServices(app), slots=settings.max_participants - 1)
     enable_loopback_candidates(settings.ice_loopback)
 
     async def storage(app: web.Application) -> AsyncIterator[None]:

@@ -19,6 +19,7 @@ from session.access import Access
 from session.access_service import AccessService
 from session.attempt_limits import AttemptLimiter
 from session.brukerpass_service import BrukerpassService
+from session.call.runtime import MeetingRuntime
 from session.dropin_service import DropInService
 from session.invitation_links import InvitationLinks
 from session.journal_service import JournalService
@@ -27,7 +28,6 @@ from session.planning_service import PlanningService
 from session.relay import MediaRelay
 from session.revocation import RevocationBus
 from web.auth import SessionSigner
-from web.live import LiveMeetings
 from web.metrics import Metrics
 from web.oidc import OidcClient, PendingLoginCookie
 from web.settings import Settings
@@ -41,7 +41,8 @@ METRICS = web.AppKey("metrics", Metrics)
 SIGNER = web.AppKey("signer", SessionSigner)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
-LIVE = web.AppKey("live", LiveMeetings)
+LIVE = web.AppKey("live", MeetingRuntime)
+"""The live meetings of this process: the socket handler translates messages into calls on it."""
 RECORDS = web.AppKey("records", PrivacyRecords)
 BUS = web.AppKey("revocation_bus", RevocationBus)
 ACCESS = web.AppKey("access", Access)

@@ -13,11 +13,11 @@ from collections.abc import Callable
 import pytest
 
 from privacy.consent import ConsentForm
+from session.call.consent_flow import _check_who, _check_withdraw
 from session.errors import SessionError
 from session.permissions import CallAction, CallActor, CallStage, call_may
 from session.roles import Role
 from session.room import Room, Stage
-from web.consent_flow import _check_who, _check_withdraw
 
 # (name, role, host, staff_id): who can hold a link.
 PEOPLE = {
