@@ -41,8 +41,10 @@ class LiveMeeting:
     """Jobs running now (a timer's, a media event's): referenced until they end, so none is collected half-way."""
     ended: bool = False
     """Dropped from this process: its timed jobs are not tried again."""
+    timer_retry: float = TIMER_RETRY_SECONDS
+    """How soon a failed timed job is tried again, unless the job says otherwise."""
 
-    def later(self, key: str, delay: float, job: Job, *, kind: str, retry_after: float = TIMER_RETRY_SECONDS) -> None:
+    def later(self, key: str, delay: float, job: Job, *, kind: str, retry_after: float | None = None) -> None:
         """Run ``job`` in ``delay`` seconds, replacing a pending job under ``key``.
 
         The job's task is kept until it ends; a failure is logged with ``kind`` only (no ids, nothing personal)
@@ -50,7 +52,7 @@ class LiveMeeting:
         Nothing that protects a face rests on this: the gates enforce their own ends, the timer only brings the
         room, the roster and the audit log up to date."""
         self.cancel_timer(key)
-        self._schedule(key, delay, job, kind, TIMER_ATTEMPTS, retry_after)
+        self._schedule(key, delay, job, kind, TIMER_ATTEMPTS, self.timer_retry if retry_after is None else retry_after)
 
     def cancel_timer(self, key: str) -> None:
         timer = self.timers.pop(key, None)

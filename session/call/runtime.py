@@ -15,7 +15,7 @@ from collections.abc import Callable
 from privacy.user_text import Text
 from session.call import consent_flow
 from session.call.effects import carry_out
-from session.call.meeting import LiveMeeting
+from session.call.meeting import TIMER_RETRY_SECONDS, LiveMeeting
 from session.call.ports import Outbox, Services
 from session.errors import SessionError
 from session.meetings import Invitation
@@ -43,10 +43,19 @@ class TooManyChecks(SessionError):
 class MeetingRuntime:
     """All meetings with someone connected to this process (a room lives on one node)."""
 
-    def __init__(self, services: Services, *, slots: int) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        slots: int,
+        reconnect_grace: float = RECONNECT_GRACE_SECONDS,
+        timer_retry: float = TIMER_RETRY_SECONDS,
+    ) -> None:
         self.services = services
         self.slots = slots
         """Video slots per participant (the largest meeting less one)."""
+        self.reconnect_grace = reconnect_grace
+        self.timer_retry = timer_retry
         self.meetings: dict[str, LiveMeeting] = {}
         self.draining = False
 
@@ -70,7 +79,9 @@ class MeetingRuntime:
 
     def open(self, meeting_id: str, org_ids: tuple[int, ...], parties: tuple[int, ...]) -> LiveMeeting:
         """The meeting's live room, created on the first arrival (a concurrent creation keeps the first)."""
-        return self.meetings.setdefault(meeting_id, LiveMeeting(Room(meeting_id, self.slots), org_ids, parties))
+        return self.meetings.setdefault(
+            meeting_id, LiveMeeting(Room(meeting_id, self.slots), org_ids, parties, timer_retry=self.timer_retry)
+        )
 
     async def carry_out(self, meeting: LiveMeeting, effects: list[Effect]) -> None:
         await carry_out(self.services, meeting, effects)
@@ -202,4 +213,4 @@ class MeetingRuntime:
         async def forget() -> None:
             await self.carry_out(meeting, meeting.room.forget_reconnecting(invitation_id))
 
-        meeting.later(f"reconnect-{invitation_id}", RECONNECT_GRACE_SECONDS, forget, kind="reconnect_grace")
+        meeting.later(f"reconnect-{invitation_id}", self.reconnect_grace, forget, kind="reconnect_grace")

@@ -167,7 +167,7 @@ class MeetingMachine(RuleBasedStateMachine):
         del self.model.paused[name]
 
     def end_if_empty(self) -> None:
-        if not self.clients and self.room.recording:  # the last one left: web.call_ws ends the recording
+        if not self.clients and self.room.recording:  # the last one left: session.call.runtime ends the recording
             self.deliver(self.room.recording_stopped())
             self.model.recording = False
 
