@@ -45,7 +45,7 @@ from session.signalling import (
 from web.auth import COOKIE, StaffSession
 from web.i18n import DEFAULT, coded, message_of, translate
 from web.keys import BUS, ENGINE, LINKS, LIVE, METRICS, SETTINGS, SIGNER
-from web.live import PAGE_LANG, SocketOutbox, end_socket
+from web.live import PAGE_LANG, SocketOutbox
 from web.middlewares import link_error_status
 from web.rendering import lang_of
 from web.settings import Settings
@@ -117,7 +117,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     revoked: asyncio.Task[None] | None = None
     if invitation.staff_id is not None and session is not None:
         # A removed right ends this person's live meeting at once (the bus also hears other processes).
-        revoked = asyncio.create_task(_end_on_revocation(request.app, ws, invitation.staff_id, session.generation))
+        revoked = asyncio.create_task(_end_on_revocation(request.app, outbox, invitation.staff_id, session.generation))
     said_goodbye = False
     log.info("participant connected", extra={"meeting": invitation.meeting_id, "role": invitation.role.value})
     try:
@@ -303,10 +303,10 @@ def _ice(settings: Settings) -> dict[str, object]:
     return {"iceServers": settings.ice_servers_now(time.time()), "iceTransportPolicy": settings.ice_transport_policy}
 
 
-async def _end_on_revocation(app: web.Application, ws: web.WebSocketResponse, staff_id: int, generation: int) -> None:
+async def _end_on_revocation(app: web.Application, outbox: SocketOutbox, staff_id: int, generation: int) -> None:
     with app[BUS].watch(staff_id, generation) as event:
         await event.wait()
-    await end_socket(ws, EndReason.ACCESS_REVOKED)
+    await outbox.end(EndReason.ACCESS_REVOKED)
 
 
 def setup_routes(app: web.Application) -> None:
