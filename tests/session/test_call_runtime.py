@@ -7,12 +7,14 @@ relay, the ledgers, the recording service, the links, the clock) are fakes, reco
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -329,3 +331,24 @@ async def test_a_failing_face_visible_end_is_tried_again(caplog: pytest.LogCaptu
     assert services.records.reads == reads + 2  # the failed read, then the one that worked
     assert services.relay.gates[user_pid][0] == "open"  # anonymized again: the video consent still holds
     assert [r.getMessage() for r in caplog.records] == ["meeting task failed, trying again"]
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            found.add(node.module)
+    return found
+
+
+def test_the_runtime_knows_neither_aiohttp_nor_the_web_layer() -> None:
+    """The runtime reaches the world only through its ports: no module of ``session/call`` imports aiohttp or
+    ``web`` (anywhere in the file), so the web layer stays an adapter."""
+    modules = sorted(Path(consent_flow.__file__).parent.glob("*.py"))
+    assert {p.stem for p in modules} >= {"ports", "runtime", "meeting", "effects", "consent_flow"}
+    for path in modules:
+        bad = {m for m in _imports(path) if m.split(".")[0] in ("aiohttp", "web")}
+        assert not bad, (path.name, bad)
+    assert "aiohttp" in _imports(Path(consent_flow.__file__).parents[2] / "web" / "live.py")  # the check sees imports
