@@ -38,6 +38,7 @@ from session.access.service import AccessService
 from session.access.staff_members import active_subjects
 from session.media.ice import enable_loopback_candidates
 from session.media.relay import MediaRelay, RelayConfig
+from session.meeting.runtime import MeetingRuntime
 from session.meetings import meeting_exists
 from session.planning.dropin_service import DropInService
 from session.planning.journal_service import JournalService
@@ -92,7 +93,7 @@ from web.keys import (
     Clock,
     ClockAdapter,
 )
-from web.live import LiveMeetings
+from web.live import AppServices
 from web.logging_setup import install_client_error_filter
 from web.metrics import create_metrics
 from web.middlewares import bad_input, domain_errors, error_pages, security_headers
@@ -140,7 +141,7 @@ def create_app(
         undefined=jinja2.StrictUndefined,
         finalize=only_said,
     )
-    app[LIVE] = LiveMeetings()
+    app[LIVE] = MeetingRuntime(AppServices(app), slots=settings.max_participants - 1)
     enable_loopback_candidates(settings.ice_loopback)
 
     async def storage(app: web.Application) -> AsyncIterator[None]:

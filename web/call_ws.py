@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
-from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
@@ -18,8 +16,6 @@ from session.access.invitation_links import DEVICE_COOKIE
 from session.access.isolation import staff_link_usable
 from session.access.meeting_parties import meeting_parties
 from session.call.message_rate import TokenBucket, audited_bucket, message_bucket
-from session.call.room import Effect, Room, Send, StopRecording
-from session.call.room_events import room_event
 from session.call.signalling import (
     Admit,
     ClientMessage,
@@ -42,24 +38,20 @@ from session.call.signalling import (
     message_type,
     parse_client_message,
 )
-from session.errors import MeetingFull, SessionError
-from session.media.relay import MediaEvents, OfferRejected
+from session.errors import SessionError
+from session.media.relay import OfferRejected
+from session.meeting.meeting import LiveMeeting
 from session.meetings import Invitation, meeting_org_ids
-from session.roles import Role
-from web import consent_flow
 from web.auth import COOKIE, StaffSession
-from web.effects import carry_out
 from web.i18n import DEFAULT, coded, message_of, translate
-from web.keys import BUS, ENGINE, LINKS, LIVE, METRICS, RELAY, SETTINGS, SIGNER
-from web.live import PAGE_LANG, LiveMeeting, LiveMeetings, end_socket
+from web.keys import BUS, ENGINE, LINKS, LIVE, METRICS, SETTINGS, SIGNER
+from web.live import PAGE_LANG, SocketOutbox
 from web.middlewares import link_error_status
 from web.rendering import lang_of
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_CHECKS_PER_MEETING = 3
-"""Pre-call checks at once in one meeting (one per link)."""
 AUDITED = (Admit, Deny, Pause, RosterAdd, RosterRemove, RosterConfirm, GiveConsent, WithdrawConsent, RecordStart,
            RecordStop)  # fmt: skip
 """Messages that write signed audit records: rate-limited more tightly than the rest."""
@@ -108,37 +100,28 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=TRANSPORT_MAX_BYTES, heartbeat=20)
     ws[PAGE_LANG] = lang_of(request)
     await ws.prepare(request)
-    settings, relay, metrics = request.app[SETTINGS], request.app[RELAY], request.app[METRICS]
+    settings, metrics = request.app[SETTINGS], request.app[METRICS]
     meeting = live.meetings.get(invitation.meeting_id)
     if meeting is None:
         async with request.app[ENGINE].connect() as conn:
             org_ids = await meeting_org_ids(conn, invitation.meeting_id)
             parties = await meeting_parties(conn, invitation.meeting_id)
-        room = Room(invitation.meeting_id, settings.max_participants - 1)
-        meeting = live.meetings.setdefault(invitation.meeting_id, LiveMeeting(room, org_ids, parties))
-    # Counted until this participant is in the room: an old connection of the same link that closes meanwhile
-    # (a reload) must not take the meeting away from under the one replacing it.
-    meeting.arriving += 1
+        meeting = live.open(invitation.meeting_id, org_ids, parties)
+    outbox = SocketOutbox(ws)
     try:
-        arrived = await _arrive(ws, meeting, invitation, check_only, resume)
-    finally:
-        meeting.arriving -= 1
-    if arrived is None:
-        _forget_if_empty(live, meeting)
+        pid, effects = await live.arrive(meeting, outbox, invitation, check_only=check_only, resume=resume)
+    except SessionError as exc:  # a full meeting, too many checks: said, then the socket closes
+        await ws.send_json(_refusal(ws, exc.code, exc))
+        await ws.close()
         return ws
-    pid, effects = arrived
     revoked: asyncio.Task[None] | None = None
     if invitation.staff_id is not None and session is not None:
         # A removed right ends this person's live meeting at once (the bus also hears other processes).
-        revoked = asyncio.create_task(_end_on_revocation(request.app, ws, invitation.staff_id, session.generation))
+        revoked = asyncio.create_task(_end_on_revocation(request.app, outbox, invitation.staff_id, session.generation))
     said_goodbye = False
     log.info("participant connected", extra={"meeting": invitation.meeting_id, "role": invitation.role.value})
     try:
-        await carry_out(request.app, meeting, effects)
-        if invitation.role is Role.BRUKER and not check_only:  # consent given earlier through this link holds
-            await carry_out(
-                request.app, meeting, await consent_flow.refresh(request.app, meeting, meeting.room.participants[pid])
-            )
+        await live.enter(meeting, pid, effects, invitation)
         await ws.send_json({"type": "config", **_ice(settings)})
         messages, audited, loop = message_bucket(), audited_bucket(), asyncio.get_running_loop()
         # Pings are answered as they arrive; everything else in order by one task, so a slow answer (an offer
@@ -171,82 +154,10 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     finally:
         if revoked is not None:
             revoked.cancel()
-        current = meeting.sockets.get(pid)
-        if current is ws:
-            del meeting.sockets[pid]
-        if current is not None and current is not ws:  # resumed on a new socket: the participant stays
-            log.info("old signalling connection closed", extra={"meeting": invitation.meeting_id})
-        else:
-            await carry_out(request.app, meeting, meeting.room.leave(pid, reconnecting=not said_goodbye))
-            if invitation.id in meeting.room.reconnecting:
-                _forget_later(request.app, meeting, invitation.id)
-            await relay.close(pid)
-            recording = meeting.room.recording
-            if _forget_if_empty(live, meeting) and recording:  # the last one left: the recording ends with it
-                await carry_out(request.app, meeting, [StopRecording(None)])
-            log.info("participant disconnected", extra={"meeting": invitation.meeting_id})
+        await live.leave(meeting, pid, invitation.id, outbox, said_goodbye=said_goodbye)
         if not ws.closed:
             await ws.close()
     return ws
-
-
-async def _arrive(
-    ws: web.WebSocketResponse, meeting: LiveMeeting, invitation: Invitation, check_only: bool, resume: str | None
-) -> tuple[str, list[Effect]] | None:
-    """Put the newcomer in the room (replacing an older connection of the same link); None when refused.
-
-    ``resume`` names the participant the same page had: when the link's participant is still in the room under
-    that id, the new socket takes it over (a network switch: the old socket is dead, but the server may not know
-    for another heartbeat) and the participant keeps its place, admission and slots. The old socket is left to
-    close by itself (heartbeat or the browser's goodbye); nothing is sent to it any more."""
-    if check_only:
-        checks = [p for p in meeting.room.participants.values() if p.check_only]
-        # One check per link (the newest wins, like a reload) and a few per meeting: each one costs face processing.
-        previous = next((p for p in checks if p.invitation_id == invitation.id), None)
-        if previous is None and len(checks) >= MAX_CHECKS_PER_MEETING:
-            await ws.send_json(_said(ws, "too_many_checks", "err.ws.too_many_checks"))
-            await ws.close()
-            return None
-    else:
-        previous = meeting.room.find_by_invitation(invitation.id)
-        if previous is not None and previous.id == resume:
-            meeting.sockets[previous.id] = ws
-            return previous.id, meeting.room.resume(previous.id)
-    if previous is not None:  # one device at a time per link: the newest wins
-        old = meeting.sockets.get(previous.id)
-        if old is not None:
-            await end_socket(old, EndReason.REPLACED)
-    pid = secrets.token_hex(4)
-    try:
-        effects = meeting.room.connect(
-            pid, invitation.role, invitation.id, invitation.host, invitation.staff_id, check_only=check_only
-        )
-    except MeetingFull as exc:
-        await ws.send_json(_refusal(ws, exc.code, exc))
-        await ws.close()
-        return None
-    meeting.sockets[pid] = ws
-    return pid, effects
-
-
-def _forget_if_empty(live: LiveMeetings, meeting: LiveMeeting) -> bool:
-    """Drop a meeting nobody is in or arriving at; True when it was dropped."""
-    if meeting.room.participants or meeting.arriving or live.meetings.get(meeting.room.meeting_id) is not meeting:
-        return False
-    meeting.cancel_timers()
-    del live.meetings[meeting.room.meeting_id]
-    return True
-
-
-RECONNECT_GRACE_SECONDS = 30.0
-"""How long the others see someone whose connection dropped as reconnecting before they count as gone."""
-
-
-def _forget_later(app: web.Application, meeting: LiveMeeting, invitation_id: int) -> None:
-    async def forget() -> None:
-        await carry_out(app, meeting, meeting.room.forget_reconnecting(invitation_id))
-
-    meeting.later(f"reconnect-{invitation_id}", RECONNECT_GRACE_SECONDS, forget, kind="reconnect_grace")
 
 
 def _ping_of(raw: str) -> Ping | None:
@@ -354,8 +265,9 @@ async def _handle(
 ) -> None:
     """One validated message; refusals (SessionError, PrivacyRecordError …) are answered by ``_answer``.
 
-    Exhaustive: what is not the handler's own must be a :data:`RoomMessage`, and ``room_event`` handles each of
-    those, so mypy refuses a new message type that nobody handles."""
+    Exhaustive: what is not the socket's own (negotiation, pings, leaving) goes to the runtime, whose ``handle``
+    takes every consent and room message, so mypy refuses a new message type that nobody handles."""
+    live = app[LIVE]
     match msg:
         case Offer():
             await _negotiate(app, msg, pid, meeting, ws)
@@ -365,34 +277,17 @@ async def _handle(
             await ws.send_json({"type": "ice", **_ice(app[SETTINGS])})
         case Leave():
             pass  # ``_answer`` ends the call before it gets here
-        case GiveConsent() | WithdrawConsent():
-            await carry_out(app, meeting, await consent_flow.handle(app, meeting, pid, msg))
         case _:
-            await carry_out(app, meeting, room_event(meeting.room, pid, msg))
+            await live.handle(meeting, pid, msg)
 
 
 async def _negotiate(
     app: web.Application, msg: Offer, pid: str, meeting: LiveMeeting, ws: web.WebSocketResponse
 ) -> None:
-    """Answer the browser's offer; the media connection's events reach the room as they happen."""
-    room = meeting.room
-
-    def later(effects: Callable[[], list[Effect]]) -> asyncio.Task[None]:
-        return meeting.spawn(carry_out(app, meeting, effects()), kind="media_event")
-
-    def lost() -> asyncio.Task[None]:
-        # The browser is told to reconnect without waiting for its own timeouts; the others why the tile froze.
-        return later(lambda: [Send(pid, {"type": "media-lost"}), *room.media_reconnecting(pid, True)])
-
-    events = MediaEvents(
-        lost=lost,
-        connected=lambda: later(lambda: room.media_reconnecting(pid, False)),
-        link=lambda weak: later(lambda: room.link_changed(pid, weak)),
-    )
-    if app[RELAY].peer_connection(pid) is not None:  # a reconnection the server did not notice (a new network)
-        await carry_out(app, meeting, room.media_reconnecting(pid, True))
+    """Answer the browser's offer (the runtime wires the media connection's events to the room)."""
+    live = app[LIVE]
     try:
-        answer = await asyncio.wait_for(app[RELAY].negotiate(pid, msg.sdp, events), timeout=15)
+        answer = await live.negotiate(meeting, pid, msg.sdp)
     except (OfferRejected, TimeoutError) as exc:
         app[METRICS].ws_errors.labels(code="offer_rejected").inc()
         await ws.send_json(
@@ -400,7 +295,7 @@ async def _negotiate(
         )
         return
     await ws.send_json({"type": "answer", "sdp": answer})
-    await carry_out(app, meeting, meeting.room.relink(pid))  # a reconnection keeps its slots (first: none)
+    await live.negotiated(meeting, pid)
 
 
 def _ice(settings: Settings) -> dict[str, object]:
@@ -408,10 +303,10 @@ def _ice(settings: Settings) -> dict[str, object]:
     return {"iceServers": settings.ice_servers_now(time.time()), "iceTransportPolicy": settings.ice_transport_policy}
 
 
-async def _end_on_revocation(app: web.Application, ws: web.WebSocketResponse, staff_id: int, generation: int) -> None:
+async def _end_on_revocation(app: web.Application, outbox: SocketOutbox, staff_id: int, generation: int) -> None:
     with app[BUS].watch(staff_id, generation) as event:
         await event.wait()
-    await end_socket(ws, EndReason.ACCESS_REVOKED)
+    await outbox.end(EndReason.ACCESS_REVOKED)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -23,11 +23,11 @@ from session.access.organisations import Organisations
 from session.access.revocation import RevocationBus
 from session.access.service import AccessService
 from session.media.relay import MediaRelay
+from session.meeting.runtime import MeetingRuntime
 from session.planning.dropin_service import DropInService
 from session.planning.journal_service import JournalService
 from session.planning.service import PlanningService
 from web.auth import SessionSigner
-from web.live import LiveMeetings
 from web.metrics import Metrics
 from web.oidc import OidcClient, PendingLoginCookie
 from web.settings import Settings
@@ -41,7 +41,8 @@ METRICS = web.AppKey("metrics", Metrics)
 SIGNER = web.AppKey("signer", SessionSigner)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
-LIVE = web.AppKey("live", LiveMeetings)
+LIVE = web.AppKey("live", MeetingRuntime)
+"""The live meetings of this process: the socket handler translates messages into calls on it."""
 RECORDS = web.AppKey("records", PrivacyRecords)
 BUS = web.AppKey("revocation_bus", RevocationBus)
 ACCESS = web.AppKey("access", Access)

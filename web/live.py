@@ -1,106 +1,29 @@
-"""Meetings with someone connected to this process (a room lives on one node, as in any SFU)."""
+"""The web layer's side of the meeting runtime (``session.meeting.runtime``): a participant's WebSocket as the
+runtime's :class:`~session.meeting.ports.Outbox`, and the app's services as its
+:class:`~session.meeting.ports.Services`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from session.call.room import Room
+from privacy.records.ledgers import PrivacyRecords
+from privacy.user_text import Text
+from recordings.service import RecordingService
+from session.access.invitation_links import InvitationLinks
 from session.call.signalling import EndReason, ended
-
-log = logging.getLogger(__name__)
-
-Job = Callable[[], Coroutine[Any, Any, None]]
+from session.media.relay import MediaRelay
+from web.i18n import DEFAULT, say
+from web.keys import CLOCK, LINKS, RECORDINGS, RECORDS, RELAY
 
 PAGE_LANG = web.ResponseKey("page_lang", str)
 """The language of the page that opened a call socket (its ``lang`` query, else the cookie or Accept-Language):
 what refusals sent to that participant are said in."""
-
-TIMER_RETRY_SECONDS = 5.0
-"""How soon a timed job that failed (a database hiccup, say) is tried again."""
-TIMER_ATTEMPTS = 5
-"""How often a timed job is tried before it is given up (and logged as given up)."""
-
-
-@dataclass
-class LiveMeeting:
-    room: Room
-    org_ids: tuple[int, ...]
-    """The organisations the meeting belongs to: its audit entries are theirs to read."""
-    parties: tuple[int, ...] = ()
-    """The two ends (municipal side, centre) that each confirm a recording's deletion."""
-    sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
-    recent_audits: dict[str, tuple[float, int]] = field(default_factory=dict)
-    """Identical audit records written lately (key → time written, how many were merged since)."""
-    arriving: int = 0
-    """Connections between admission and entering the room (the meeting is not dropped while one is pending)."""
-    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
-    """Pending timed jobs by key (``link-<invitation>`` for a face-visible end, ``reconnect-<invitation>``)."""
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    """Jobs running now (a timer's, a media event's): referenced until they end, so none is collected half-way."""
-    ended: bool = False
-    """Dropped from this process: its timed jobs are not tried again."""
-
-    def later(self, key: str, delay: float, job: Job, *, kind: str, retry_after: float = TIMER_RETRY_SECONDS) -> None:
-        """Run ``job`` in ``delay`` seconds, replacing a pending job under ``key``.
-
-        The job's task is kept until it ends; a failure is logged with ``kind`` only (no ids, nothing personal)
-        and the job is tried again a few times, unless a newer job took the key or the meeting ended meanwhile.
-        Nothing that protects a face rests on this: the gates enforce their own ends, the timer only brings the
-        room, the roster and the audit log up to date."""
-        self.cancel_timer(key)
-        self._schedule(key, delay, job, kind, TIMER_ATTEMPTS, retry_after)
-
-    def cancel_timer(self, key: str) -> None:
-        timer = self.timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
-
-    def _schedule(self, key: str, delay: float, job: Job, kind: str, attempts: int, retry_after: float) -> None:
-        def start() -> None:
-            self.timers.pop(key, None)
-            self.spawn(job(), kind=kind, retry=retry)
-
-        def retry() -> bool:
-            if self.ended or key in self.timers or attempts <= 1:
-                return False
-            self._schedule(key, retry_after, job, kind, attempts - 1, retry_after)
-            return True
-
-        self.timers[key] = asyncio.get_running_loop().call_later(delay, start)
-
-    def spawn(
-        self, job: Coroutine[Any, Any, None], *, kind: str, retry: Callable[[], bool] | None = None
-    ) -> asyncio.Task[None]:
-        """Run ``job`` as a task the meeting keeps until it ends. A failure is logged with ``kind`` and the
-        exception's type only; ``retry`` may schedule it again (it says whether it did)."""
-        task = asyncio.create_task(job)
-        self.tasks.add(task)
-
-        def done(task: asyncio.Task[None]) -> None:
-            self.tasks.discard(task)
-            if task.cancelled() or (exc := task.exception()) is None:
-                return
-            extra = {"task": kind, "exception": type(exc).__name__}
-            if retry is not None and retry():
-                log.warning("meeting task failed, trying again", extra=extra)
-            else:
-                log.error("meeting task failed", extra=extra)
-
-        task.add_done_callback(done)
-        return task
-
-    def cancel_timers(self) -> None:
-        """The meeting is dropped: pending jobs never run, running ones finish without being tried again."""
-        self.ended = True
-        for key in list(self.timers):
-            self.cancel_timer(key)
 
 
 async def end_socket(ws: web.WebSocketResponse, reason: EndReason) -> None:
@@ -114,18 +37,60 @@ async def end_socket(ws: web.WebSocketResponse, reason: EndReason) -> None:
         await ws.close()
 
 
-class LiveMeetings:
-    """All meetings with someone connected to this process (a room lives on one node)."""
+class SocketOutbox:
+    """A participant's call socket, as the runtime reaches it: coded texts are said in the page's language."""
 
-    def __init__(self) -> None:
-        self.meetings: dict[str, LiveMeeting] = {}
-        self.draining = False
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
 
-    def participant_count(self) -> int:
-        return sum(len(m.sockets) for m in self.meetings.values())
+    @property
+    def closed(self) -> bool:
+        return self.ws.closed
 
-    async def close_all(self) -> None:
-        self.draining = True
-        for meeting in list(self.meetings.values()):
-            for ws in list(meeting.sockets.values()):
-                await end_socket(ws, EndReason.SERVER_SHUTDOWN)
+    @property
+    def lang(self) -> str:
+        lang: str = self.ws.get(PAGE_LANG, DEFAULT)
+        return lang
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        if self.ws.closed:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.send_json(said(message, self.lang))
+
+    async def end(self, reason: EndReason) -> None:
+        await end_socket(self.ws, reason)
+
+
+def said(message: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """A message with its coded ``message`` said in the participant's language (and that language named)."""
+    text = message.get("message")
+    if not isinstance(text, Text):
+        return dict(message)
+    return {**message, "message": say(lang, text), "lang": lang}
+
+
+class AppServices:
+    """The app's services as the runtime's ports, read when used (they start after the runtime is created)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+
+    @property
+    def relay(self) -> MediaRelay:
+        return self._app[RELAY]
+
+    @property
+    def records(self) -> PrivacyRecords:
+        return self._app[RECORDS]
+
+    @property
+    def recordings(self) -> RecordingService | None:
+        return self._app.get(RECORDINGS)
+
+    @property
+    def links(self) -> InvitationLinks:
+        return self._app[LINKS]
+
+    def now(self) -> datetime:
+        return self._app[CLOCK]()

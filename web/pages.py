@@ -28,7 +28,6 @@ from session.planning.opening_hours import OSLO
 from session.roles import Role
 from web.i18n import catalogue, message_of, role_label, translate, voice
 from web.keys import LINKS, LIVE, PLANNING, SETTINGS, SIGNER
-from web.live import end_socket
 from web.middlewares import link_error_status
 from web.rendering import lang_of, refused, render
 from web.staff_auth import StaffUser, current_staff, form_of, staff_of, staff_route
@@ -106,11 +105,7 @@ async def link_action(request: web.Request) -> web.Response:
         await links.revoke(actor_staff_id=user.id, invitation_id=invitation_id)
     else:
         await links.reset_device(actor_staff_id=user.id, invitation_id=invitation_id)
-    for meeting in list(request.app[LIVE].meetings.values()):
-        participant = meeting.room.find_by_invitation(invitation_id)
-        socket = meeting.sockets.get(participant.id) if participant is not None else None
-        if socket is not None:
-            await end_socket(socket, EndReason.LINK_REVOKED)
+    await request.app[LIVE].end_link(invitation_id, EndReason.LINK_REVOKED)
     raise web.HTTPFound("/staff")
 
 

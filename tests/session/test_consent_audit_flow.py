@@ -11,13 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from privacy.records.keys import PUBLIC_KEY_FILE
+from session.meeting import consent_flow
 from tests.aiortc_client import ArrayVideoTrack, CallClient, frames_from, host_client
 from tests.fake_clock import FakeClock
 from tests.live_server import LiveServer, create_meeting, server_settings, staff_client, start_server
 from tests.media import clip_frames
-from web import consent_flow
 from web.cli import main
-from web.effects import carry_out
 from web.keys import ENGINE, LIVE, RECORDINGS, RECORDS, RELAY
 
 pytestmark = pytest.mark.timeout(90)
@@ -120,7 +119,8 @@ async def test_face_visible_reverts_to_anonymized_when_its_time_is_up(tmp_path: 
         clock.advance(minutes=5, seconds=1)
         assert privacy.gate_now() == "open"  # the gate holds its end itself: anonymized before any timer fires
         subject = meeting.room.participants[user.pid]
-        await carry_out(server.app, meeting, await consent_flow.refresh(server.app, meeting, subject))
+        live = server.app[LIVE]
+        await live.carry_out(meeting, await consent_flow.refresh(live.services, meeting, subject))
         assert privacy.gate == "open"  # anonymized again, video consent still holds
         actions = [v.record.action for v in await server.app[RECORDS].audit.entries(org_ids=None)]
         assert actions.index("face_visible.start") < actions.index("face_visible.end")

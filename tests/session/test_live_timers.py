@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from session.call.room import Room
-from web.live import TIMER_ATTEMPTS, LiveMeeting
+from session.meeting.meeting import TIMER_ATTEMPTS, LiveMeeting
 
 
 def meeting() -> LiveMeeting:
@@ -29,7 +29,7 @@ async def test_a_failing_job_is_tried_again_and_logged_without_details(caplog: p
         if len(runs) < 3:
             raise RuntimeError("link-7 kari nordmann")  # what a failure might carry must not reach the log
 
-    with caplog.at_level(logging.WARNING, logger="web.live"):
+    with caplog.at_level(logging.WARNING, logger="session.meeting.meeting"):
         live.later("link-7", 0.01, job, kind="face_visible_end", retry_after=0.01)
         assert "link-7" in live.timers
         await settle(live)

@@ -16,8 +16,8 @@ from privacy.records.consent import ConsentForm
 from session.access.permissions import CallAction, CallActor, CallStage, call_may
 from session.call.room import Room, Stage
 from session.errors import SessionError
+from session.meeting.consent_flow import _check_who, _check_withdraw
 from session.roles import Role
-from web.consent_flow import _check_who, _check_withdraw
 
 # (name, role, host, staff_id): who can hold a link.
 PEOPLE = {

@@ -84,7 +84,7 @@ class MeetingMachine(RuleBasedStateMachine):
                 client = next((c for c in self.clients.values() if c.pid == effect.to), None)
                 if client is not None:
                     client.receive(effect.message)
-            elif isinstance(effect, StartRecording):  # the recorder started: what web.effects does next
+            elif isinstance(effect, StartRecording):  # the recorder started: what session.meeting.effects does next
                 self.deliver(self.room.recording_started())
             elif isinstance(effect, StopRecording):
                 self.deliver(self.room.recording_stopped())
@@ -167,7 +167,7 @@ class MeetingMachine(RuleBasedStateMachine):
         del self.model.paused[name]
 
     def end_if_empty(self) -> None:
-        if not self.clients and self.room.recording:  # the last one left: web.call_ws ends the recording
+        if not self.clients and self.room.recording:  # the last one left: session.meeting.runtime ends the recording
             self.deliver(self.room.recording_stopped())
             self.model.recording = False
 
@@ -223,7 +223,7 @@ class MeetingMachine(RuleBasedStateMachine):
 
     @rule(scopes=SCOPES)
     def consent(self, scopes: frozenset[str]) -> None:
-        """What web.consent_flow does once the ledger holds a consent or its withdrawal (kept per link)."""
+        """What session.meeting.consent_flow does once the ledger holds a consent or its withdrawal (kept per link)."""
         had_recording = "recording" in self.model.consent
         self.deliver(self.room.set_consent_scopes(PEOPLE["user"][1], scopes))
         self.model.consent = scopes

@@ -13,8 +13,6 @@ import logging
 import secrets
 from datetime import timedelta
 
-from aiohttp import web
-
 from privacy.records.audit_record import Actor, ActorKind
 from privacy.records.consent import (
     ConsentForm,
@@ -33,11 +31,11 @@ from session.access.permissions import CallAction
 from session.call.room import Effect, NotAllowed, Participant, Send
 from session.call.signalling import GiveConsent, WithdrawConsent
 from session.errors import SessionError
+from session.meeting.effects import carry_out
+from session.meeting.meeting import LiveMeeting
+from session.meeting.ports import Services
 from session.roles import Role
 from session.subject_refs import link_ref, staff_ref
-from web.effects import carry_out
-from web.keys import CLOCK, RECORDINGS, RECORDS
-from web.live import LiveMeeting
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +99,9 @@ def _field(exc: PrivacyRecordError) -> str | None:
     return None
 
 
-async def refresh(app: web.Application, meeting: LiveMeeting, subject: Participant) -> list[Effect]:
+async def refresh(services: Services, meeting: LiveMeeting, subject: Participant) -> list[Effect]:
     """Read the ledger for this user's link and set the room's gates; schedule the end of face_visible."""
-    records, now = app[RECORDS], app[CLOCK]()
+    records, now = services.records, services.now()
     ref = subject_ref(subject)
     state = await records.consent.state(meeting.room.meeting_id)
     scopes = frozenset(s.value for s in state.active_scopes(meeting.room.meeting_id, ref, now))
@@ -116,21 +114,23 @@ async def refresh(app: web.Application, meeting: LiveMeeting, subject: Participa
         async def expire() -> None:
             current = meeting.room.find_by_invitation(invitation_id)
             if current is not None:
-                await carry_out(app, meeting, await refresh(app, meeting, current))
+                await carry_out(services, meeting, await refresh(services, meeting, current))
 
         meeting.later(ref, max(0.0, (ends - now).total_seconds()), expire, kind="face_visible_end")
     return meeting.room.set_consent_scopes(subject.invitation_id, scopes, ends)
 
 
 async def handle(
-    app: web.Application, meeting: LiveMeeting, pid: str, msg: GiveConsent | WithdrawConsent
+    services: Services, meeting: LiveMeeting, pid: str, msg: GiveConsent | WithdrawConsent
 ) -> list[Effect]:
+    """A consent given or withdrawn: checked, signed into the ledger, then the gates follow; withdrawing consent
+    to recording stops and deletes the meeting's recordings."""
     room = meeting.room
     actor = room.participants.get(pid)
     subject = room.participants.get(msg.participant)
     if actor is None or subject is None:
         raise NotAllowed(Text("err.room.no_participant"))
-    now = app[CLOCK]()
+    now = services.now()
     try:
         if isinstance(msg, GiveConsent):
             form = ConsentForm(msg.form)
@@ -160,25 +160,25 @@ async def handle(
                 recorded_by=_recorder(actor),
             )
         before = meeting.room.consents.get(subject.invitation_id, frozenset())
-        await app[RECORDS].record_consent(event, org_ids=meeting.org_ids, actor=actor_of(actor))
+        await services.records.record_consent(event, org_ids=meeting.org_ids, actor=actor_of(actor))
     except ValueError:
         raise ConsentRefused(Text("err.consent_flow.form_or_giver")) from None
     except (ConsentError, InvalidInput) as exc:  # e.g. an identity number in the note: refused, the call goes on
         raise ConsentRefused(exc.text or str(exc), exc.code, _field(exc)) from None
-    effects = await refresh(app, meeting, subject)
+    effects = await refresh(services, meeting, subject)
     if "recording" in before and "recording" not in meeting.room.consents.get(subject.invitation_id, frozenset()):
-        effects += await _delete_recordings(app, meeting)
+        effects += await _delete_recordings(services, meeting)
     if isinstance(event, ConsentGiven):
         confirm = {"type": "consent-recorded", "consent_id": event.consent_id, "participant": subject.id}
         effects.append(Send(pid, confirm))  # after the gates: when the client hears it, it holds
     return effects
 
 
-async def _delete_recordings(app: web.Application, meeting: LiveMeeting) -> list[Effect]:
+async def _delete_recordings(services: Services, meeting: LiveMeeting) -> list[Effect]:
     """Consent to recording withdrawn: the meeting's recordings are stopped and deleted (with certificates)."""
-    if RECORDINGS not in app:
+    service = services.recordings
+    if service is None:
         return []
-    service = app[RECORDINGS]
     entries = await service.compliance_view(meeting.org_ids)
     for entry in entries:
         recording = entry.recording

@@ -1,13 +1,11 @@
-"""Carrying out what the room state machine decided: messages, relay wiring, gates, audit, revocations."""
+"""Carrying out what the room state machine decided: messages, relay wiring, gates, audit, revocations,
+recording. Through the ports only (``session.meeting.ports``)."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from datetime import timedelta
 from typing import Any, assert_never
-
-from aiohttp import web
 
 from privacy.records.audit_record import Actor, ActorKind, AuditRecord
 from privacy.user_text import Text, said_by
@@ -27,32 +25,29 @@ from session.call.room import (
     StartRecording,
     StopRecording,
 )
+from session.meeting.meeting import LiveMeeting
+from session.meeting.ports import Services
 from session.roles import Role
 from session.subject_refs import link_ref, staff_ref
-from web.i18n import DEFAULT, say
-from web.keys import CLOCK, LINKS, RECORDINGS, RECORDS, RELAY
-from web.live import PAGE_LANG, LiveMeeting, end_socket
 
 
-async def carry_out(app: web.Application, meeting: LiveMeeting, effects: list[Effect]) -> None:
+async def carry_out(services: Services, meeting: LiveMeeting, effects: list[Effect]) -> None:
     """Each effect in order. Exhaustive (``match`` + ``assert_never``): mypy refuses a new effect type that is
     not carried out here."""
-    relay = app[RELAY]
     for effect in effects:
         match effect:
             case Send():
-                ws = meeting.sockets.get(effect.to)
-                if ws is not None and not ws.closed:
-                    with contextlib.suppress(ConnectionError, RuntimeError):
-                        await ws.send_json(_said(effect.message, ws.get(PAGE_LANG, DEFAULT)))
+                outbox = meeting.connections.get(effect.to)
+                if outbox is not None and not outbox.closed:
+                    await outbox.send(effect.message)
             case Attach():
-                relay.attach(effect.viewer, effect.slot, effect.source)
+                services.relay.attach(effect.viewer, effect.slot, effect.source)
             case Detach():
-                relay.detach(effect.viewer, effect.slot)
+                services.relay.detach(effect.viewer, effect.slot)
             case SetGates():
-                relay.set_gates(effect.participant, effect.video.value, effect.audio, effect.until)
+                services.relay.set_gates(effect.participant, effect.video.value, effect.audio, effect.until)
             case SetAudioOnly():
-                relay.set_audio_only(effect.participant, effect.on)
+                services.relay.set_audio_only(effect.participant, effect.on)
             case Audit():
                 details = _merged(meeting, effect)
                 if details is not None:
@@ -63,15 +58,15 @@ async def carry_out(app: web.Application, meeting: LiveMeeting, effects: list[Ef
                         meeting_id=meeting.room.meeting_id,
                         details=details,
                     )
-                    await app[RECORDS].audit.append(record)
+                    await services.records.audit.append(record)
             case Revoke():
-                await app[LINKS].revoke(actor_staff_id=effect.by_staff_id, invitation_id=effect.invitation_id)
+                await services.links.revoke(actor_staff_id=effect.by_staff_id, invitation_id=effect.invitation_id)
             case StartRecording() | StopRecording() | Record():
-                await carry_out(app, meeting, await _recording(app, meeting, effect))
+                await carry_out(services, meeting, await _recording(services, meeting, effect))
             case Close():
-                ws = meeting.sockets.pop(effect.participant, None)
-                if ws is not None:
-                    await end_socket(ws, effect.reason)
+                outbox = meeting.connections.pop(effect.participant, None)
+                if outbox is not None:
+                    await outbox.end(effect.reason)
             case _:
                 assert_never(effect)
 
@@ -84,10 +79,10 @@ def _host_actor(meeting: LiveMeeting, pid: str | None) -> StaffActor | None:
 
 
 async def _recording(
-    app: web.Application, meeting: LiveMeeting, effect: StartRecording | StopRecording | Record
+    services: Services, meeting: LiveMeeting, effect: StartRecording | StopRecording | Record
 ) -> list[Effect]:
     """Recording only through the service, and only of processed tracks; refusals go back to the host."""
-    service = app.get(RECORDINGS)
+    service = services.recordings
     meeting_id = meeting.room.meeting_id
     if isinstance(effect, Record):
         p = meeting.room.participants.get(effect.participant)
@@ -97,7 +92,7 @@ async def _recording(
         if not effect.on:
             service.stop_participant(meeting_id, ref)
             return []
-        tracks = app[RELAY].recording_tracks(p.id)
+        tracks = services.relay.recording_tracks(p.id)
         if tracks is None:
             return []
         video, audio = tracks
@@ -116,7 +111,7 @@ async def _recording(
         if isinstance(effect, StartRecording):
             deadline = None
             if effect.deadline_days is not None:
-                deadline = app[CLOCK]() + timedelta(days=effect.deadline_days)
+                deadline = services.now() + timedelta(days=effect.deadline_days)
             assert actor is not None
             await service.start(
                 meeting_id=meeting_id,
@@ -137,14 +132,6 @@ async def _recording(
         if isinstance(effect, StopRecording):
             refusal["for"] = "record-stop"
         return [Send(host, refusal)] if host else []
-
-
-def _said(message: dict[str, Any], lang: str) -> dict[str, Any]:
-    """A message with its coded ``message`` said in the participant's language (and that language named)."""
-    text = message.get("message")
-    if not isinstance(text, Text):
-        return message
-    return {**message, "message": say(lang, text), "lang": lang}
 
 
 AUDIT_MERGE_SECONDS = 10.0
