@@ -13,8 +13,6 @@ from privacy.records.errors import PrivacyRecordError
 from privacy.user_text import Text
 from recordings.errors import RecordingError
 from session.access.invitation_links import DEVICE_COOKIE
-from session.access.isolation import staff_link_usable
-from session.access.meeting_parties import meeting_parties
 from session.call.message_rate import TokenBucket, audited_bucket, message_bucket
 from session.call.signalling import (
     Admit,
@@ -41,10 +39,10 @@ from session.call.signalling import (
 from session.errors import SessionError
 from session.media.relay import OfferRejected
 from session.meeting.meeting import LiveMeeting
-from session.meetings import Invitation, meeting_org_ids
+from session.meetings import Invitation
 from web.auth import COOKIE, StaffSession
 from web.i18n import DEFAULT, coded, message_of, translate
-from web.keys import BUS, ENGINE, LINKS, LIVE, METRICS, SETTINGS, SIGNER
+from web.keys import ACCESS_READS, BUS, LINKS, LIVE, METRICS, SETTINGS, SIGNER
 from web.live import PAGE_LANG, SocketOutbox
 from web.middlewares import link_error_status
 from web.rendering import lang_of
@@ -68,10 +66,9 @@ async def _admit(request: web.Request, check_only: bool) -> tuple[Invitation, St
     token = request.match_info["token"]
     invitation = await (links.check(token, device) if check_only else links.claim(token, device))
     session = request.app[SIGNER].read(request.cookies.get(COOKIE))
-    async with request.app[ENGINE].connect() as conn:
-        usable = await staff_link_usable(
-            conn, invitation, session.staff_id if session else None, session.generation if session else None
-        )
+    usable = await request.app[ACCESS_READS].link_usable(
+        invitation, session.staff_id if session else None, session.generation if session else None
+    )
     if not usable:
         raise StaffLinkRefused()
     return invitation, session
@@ -103,9 +100,7 @@ async def call_socket(request: web.Request) -> web.StreamResponse:
     settings, metrics = request.app[SETTINGS], request.app[METRICS]
     meeting = live.meetings.get(invitation.meeting_id)
     if meeting is None:
-        async with request.app[ENGINE].connect() as conn:
-            org_ids = await meeting_org_ids(conn, invitation.meeting_id)
-            parties = await meeting_parties(conn, invitation.meeting_id)
+        org_ids, parties = await request.app[ACCESS_READS].meeting_owners(invitation.meeting_id)
         meeting = live.open(invitation.meeting_id, org_ids, parties)
     outbox = SocketOutbox(ws)
     try:

@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from privacy.records.audit_record import ActorKind, AuditRecord
 from privacy.records.ledgers import AuditLog, AuditView
-from session.access.isolation import audit_entries_for
+from session.access.isolation import audit_entries_for, staff_link_usable
+from session.access.meeting_parties import meeting_parties
 from session.access.organisations import Organisation, audit_scope, find_by_org_number, holds_role, org_scope
 from session.access.staff_roles import StaffRole
+from session.meetings import Invitation, meeting_org_ids
 from session.tables import meetings, organisations, staff, staff_roles
 
 STAFF_REF = re.compile(r"staff-(\d{1,12})")
@@ -46,6 +48,17 @@ class AccessService:
     def __init__(self, engine: AsyncEngine, audit: AuditLog) -> None:
         self._engine = engine
         self._audit = audit
+
+    async def link_usable(self, invitation: Invitation, staff_id: int | None, generation: int | None) -> bool:
+        """Whether a join link may be used by this caller (see :func:`session.access.isolation.staff_link_usable`):
+        a staff member's own link only with their current session and while their rights cover the meeting."""
+        async with self._engine.connect() as conn:
+            return await staff_link_usable(conn, invitation, staff_id, generation)
+
+    async def meeting_owners(self, meeting_id: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The organisations a live meeting's records belong to, and the parties it is held between."""
+        async with self._engine.connect() as conn:
+            return await meeting_org_ids(conn, meeting_id), await meeting_parties(conn, meeting_id)
 
     async def holds_role(self, staff_id: int, role: StaffRole) -> bool:
         async with self._engine.connect() as conn:
