@@ -11,11 +11,3 @@ class Department(StrEnum):
     BOLIG = "bolig"
     MOBILITET = "mobilitet"
     KOMMUNIKASJON = "kommunikasjon"
-
-
-def parse_department(value: str) -> Department | None:
-    """The department named by ``value`` (as in the address ``/teknisk/<centre>``), or None."""
-    try:
-        return Department(value)
-    except ValueError:
-        return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -33,13 +33,6 @@ MeetingKnown = Callable[[AsyncConnection, str], Awaitable[bool]]
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
-
-
-class SystemClock:
-    """The real clock, in UTC; only the composition root creates one."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @asynccontextmanager

@@ -9,7 +9,6 @@ the CenterFace session is shared (onnxruntime sessions may run concurrently).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -102,8 +101,3 @@ class SingleDetector:
     def detect(self, image: np.ndarray, frame_index: int, thorough: bool = False) -> list[Box]:
         del frame_index, thorough
         return list(self.detector.detect(image))
-
-
-def all_boxes(groups: Sequence[Sequence[Box]]) -> list[Box]:
-    """The concatenation of several detectors' boxes."""
-    return [b for group in groups for b in group]

@@ -46,11 +46,6 @@ def _dark_share(counts: np.ndarray) -> float:
     return float(counts[:DARK_LEVEL].sum()) / max(1, int(counts.sum()))
 
 
-def dark_share(grey: np.ndarray) -> float:
-    """The share of lit pixels (not black, see :data:`BLACK`) darker than :data:`DARK_LEVEL`."""
-    return _dark_share(_lit_histogram(grey))
-
-
 def _median(counts: np.ndarray) -> float:
     """The median of the levels counted in ``counts`` (as :func:`numpy.median` of those pixels gives it)."""
     total = int(counts.sum())

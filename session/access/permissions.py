@@ -85,11 +85,6 @@ def staff_may(roles: frozenset[StaffRole], action: StaffAction) -> bool:
     return bool(roles & STAFF_TABLE[action])
 
 
-def staff_actions(roles: frozenset[StaffRole]) -> frozenset[StaffAction]:
-    """Everything these roles may do: the staff pages show only these menu entries."""
-    return frozenset(a for a in StaffAction if staff_may(roles, a))
-
-
 # -- the live call -------------------------------------------------------------------------------------------
 
 
