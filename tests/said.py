@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from privacy.user_text import Text
-from web.i18n import message_of, say
+from web.i18n import message_of, shown
 
 
 def nb(value: BaseException | Text | str) -> str:
     """A refusal, a coded text or an already-said message, said in bokmål."""
-    if isinstance(value, BaseException):
-        return message_of(value, "nb")
-    return say("nb", value) if isinstance(value, Text) else value
+    return message_of(value, "nb") if isinstance(value, BaseException) else shown("nb", value)

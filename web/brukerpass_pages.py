@@ -22,7 +22,7 @@ from web.dropin_pages import centre_name, enqueue, opening_hours
 from web.i18n import translate
 from web.keys import ATTEMPTS, BRUKERPASS, CLOCK, LINKS, SETTINGS, SIGNER
 from web.login import SUBJECT_COOKIE, read_subject, seal, unseal
-from web.rendering import client_key, lang_of, render
+from web.rendering import client_key, lang_of, refused, render
 
 COOKIE = "samhandling_brukerpass"
 SESSION_SECONDS = 8 * 3600
@@ -57,7 +57,7 @@ async def _holder_or_entry(request: web.Request) -> Holder:
 async def _checked_form(request: web.Request) -> dict[str, str]:
     form = {k: v[:2000] for k, v in (await request.post()).items() if isinstance(v, str)}
     if not hmac.compare_digest(form.get("csrf", ""), _csrf(request)):
-        raise web.HTTPForbidden(text=translate(lang_of(request), "bp.error.form"))
+        raise refused(request, web.HTTPForbidden, "bp.error.form")
     return form
 
 
@@ -203,7 +203,7 @@ async def join_meeting(request: web.Request) -> web.Response:
         raise web.HTTPNotFound() from None
     found = await request.app[BRUKERPASS].agreed_meeting(request_id, holder.id)
     if found is None:
-        raise web.HTTPNotFound(text=translate(lang_of(request), "bp.error.nomeeting"))
+        raise refused(request, web.HTTPNotFound, "bp.error.nomeeting")
     meeting_id, starts_at, agreed_by = found
     if not may_join(starts_at, request.app[CLOCK]()):
         return await _home(request, holder, status=409, error=BrukerpassError("bp.error.notyet", "meetings"))

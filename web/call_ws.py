@@ -10,7 +10,7 @@ import time
 from aiohttp import WSMsgType, web
 
 from privacy.records.errors import PrivacyRecordError
-from privacy.user_text import Text
+from privacy.user_text import Text, text_of
 from recordings.errors import RecordingError
 from session.access.invitation_links import DEVICE_COOKIE
 from session.call.message_rate import TokenBucket, audited_bucket, message_bucket
@@ -41,7 +41,7 @@ from session.media.relay import OfferRejected
 from session.meeting.meeting import LiveMeeting
 from session.meetings import Invitation
 from web.auth import COOKIE, StaffSession
-from web.i18n import DEFAULT, coded, message_of, translate
+from web.i18n import DEFAULT, message_of, translate
 from web.keys import ACCESS_READS, BUS, LINKS, LIVE, METRICS, SETTINGS, SIGNER
 from web.live import PAGE_LANG, SocketOutbox
 from web.middlewares import link_error_status
@@ -234,7 +234,7 @@ def _refusal(
     """A refusal said in the language of the participant's page; ``lang`` tells the page which language the
     message is in (a refusal not yet in the catalogue is bokmål, and the page then shows its own general text)."""
     lang = ws.get(PAGE_LANG, DEFAULT)
-    said_in = lang if coded(exc) else DEFAULT
+    said_in = lang if text_of(exc) else DEFAULT
     return error(code, message_of(exc, lang), kind=kind, field=field, lang=said_in)
 
 

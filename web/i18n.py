@@ -81,9 +81,6 @@ def say(lang: str, text: Text) -> str:
         return template
 
 
-coded = text_of  # the name the call socket uses
-
-
 def shown(lang: str, value: Text | str) -> str:
     """A text from a page's context in ``lang``: a coded :class:`Text` is said, a catalogue key translated, and an
     uncoded message (an older error's own sentence) shown as it is."""
@@ -92,7 +89,7 @@ def shown(lang: str, value: Text | str) -> str:
 
 def message_of(error: BaseException, lang: str) -> str:
     """What to tell a person about a refusal: its coded text in ``lang``, else its own (bokmål) message."""
-    text = coded(error)
+    text = text_of(error)
     return say(lang, text) if text is not None else str(error)
 
 

@@ -62,11 +62,12 @@ class SocketOutbox:
         await end_socket(self.ws, reason)
 
 
-def said(message: Mapping[str, Any], lang: str) -> dict[str, Any]:
-    """A message with its coded ``message`` said in the participant's language (and that language named)."""
+def said(message: Mapping[str, Any], lang: str) -> Mapping[str, Any]:
+    """A message with its coded ``message`` said in the participant's language (and that language named); any
+    other message as it is (no copy: views go out on every change)."""
     text = message.get("message")
     if not isinstance(text, Text):
-        return dict(message)
+        return message
     return {**message, "message": say(lang, text), "lang": lang}
 
 

@@ -18,9 +18,8 @@ from session.access.permissions import StaffAction, staff_may
 from session.access.staff_members import current_member
 from session.access.staff_roles import StaffRole
 from web.auth import COOKIE, StaffSession
-from web.i18n import translate
 from web.keys import ENGINE, SIGNER
-from web.rendering import lang_of, refused
+from web.rendering import refused
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
@@ -100,7 +99,7 @@ async def require(request: web.Request, action: StaffAction) -> StaffUser:
     """The logged-in staff member, if the permission table lets their roles take ``action`` (403 otherwise)."""
     user = await require_staff(request)
     if not user.may(action):
-        raise web.HTTPForbidden(text=translate(lang_of(request), "error.forbidden"))
+        raise refused(request, web.HTTPForbidden, "error.forbidden")
     return user
 
 

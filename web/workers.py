@@ -34,7 +34,8 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from web.client_address import Network, client_address
-from web.i18n import pick_language, translate
+from web.i18n import translate
+from web.rendering import lang_of
 from web.room_routing import RoomPlacements, room_of_path
 from web.settings import Settings
 
@@ -175,8 +176,7 @@ HTTP = web.AppKey("front_http", aiohttp.ClientSession)
 
 def _unavailable(request: web.Request, key: str) -> web.Response:
     """503 with the reason in the reader's language (the front has no templates: plain text)."""
-    lang = pick_language(request.query.get("lang"), request.cookies.get("lang"), request.headers.get("Accept-Language"))
-    return web.Response(status=503, text=translate(lang, key), headers={"Retry-After": "2"})
+    return web.Response(status=503, text=translate(lang_of(request), key), headers={"Retry-After": "2"})
 
 
 async def route(request: web.Request) -> web.StreamResponse:
