@@ -9,7 +9,9 @@ readiness through ``/internal/isready``. PostgreSQL refuses to run as root, so a
 from __future__ import annotations
 
 import contextlib
+import csv
 import glob
+import io
 import os
 import re
 import shutil
@@ -158,6 +160,7 @@ class Cluster:
     lb_port: int
     data_dir: Path
     haproxy: subprocess.Popen[bytes] | None = None
+    stats_port: int = 0
     logs: list[Path] = field(default_factory=list)
 
     @property
@@ -176,6 +179,18 @@ class Cluster:
         """The node with connected participants (for a test that has one meeting live at a time)."""
         busy = [n for n in self.nodes.values() if n.participants() > 0]
         return busy[0] if len(busy) == 1 else None
+
+    def server_states(self) -> dict[str, str]:
+        """HAProxy's view of each node in the rooms backend ("UP", "DOWN", "UP 1/2"...), from its statistics CSV."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.stats_port}/stats;csv", timeout=5) as response:
+            rows = list(csv.DictReader(io.StringIO(response.read().decode().lstrip("# "))))
+        rooms = [row for row in rows if row["pxname"] == "rooms" and row["svname"] in self.nodes]
+        return {row["svname"]: row["status"] for row in rooms}
+
+    def wait_for_servers(self, wanted: dict[str, str], timeout: float = 30) -> None:
+        """Wait until HAProxy's health checks have settled each named node in the wanted state (``{"a": "UP"}``)."""
+        wait_until(lambda: all(self.server_states().get(n) == s for n, s in wanted.items()), timeout,
+                   f"HAProxy seeing {wanted}")  # fmt: skip
 
     def stop(self) -> None:
         if self.haproxy is not None and self.haproxy.poll() is None:
@@ -229,12 +244,17 @@ def start_cluster(root: Path) -> Cluster:
             "SAMHANDLING_NODE_A": f"127.0.0.1:{nodes['a'].port}",
             "SAMHANDLING_NODE_B": f"127.0.0.1:{nodes['b'].port}",
         }
+        # The deployment's file as it is, plus a statistics listener only the tests read (servers' states).
+        cluster.stats_port = free_port()
+        stats_cfg = root / "haproxy-stats.cfg"
+        stats_cfg.write_text(f"listen stats\n    bind 127.0.0.1:{cluster.stats_port}\n    stats enable\n"
+                             "    stats uri /stats\n")  # fmt: skip
         cluster.haproxy = subprocess.Popen(
-            [str(find_binary("haproxy")), "-db", "-f", str(HAPROXY_CFG)],
+            [str(find_binary("haproxy")), "-db", "-f", str(HAPROXY_CFG), "-f", str(stats_cfg)],
             env=lb_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         wait_until(lambda: http_status(cluster.url + "/internal/isready") == 200, 30, "HAProxy serving")
-        time.sleep(2.5)  # both servers marked up by their health checks (rise 2, inter 1 s)
+        cluster.wait_for_servers({"a": "UP", "b": "UP"})
     except BaseException:
         cluster.stop()
         raise
