@@ -14,7 +14,7 @@ import numpy as np
 
 from privacy.vision.blazeface import BlazeFaceConfig, BlazeFaceDetector, BlazeFaceModel
 from privacy.vision.boxes import Box, FaceDetector
-from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector
+from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector, detect_in_grey, detect_upside_down
 from privacy.vision.options import AnonymizerOptions
 from privacy.vision.tiling import detect_in_tiles, tile_grid
 
@@ -79,17 +79,23 @@ class StrongDetector:
         self._cf = centerface or CenterFaceDetector(CenterFaceConfig(threshold=options.strong_threshold))
 
     def detect(self, image: np.ndarray) -> list[Box]:
-        boxes = self._cf.detect_scaled(image, self.options.strong_max_side)
-        if self.options.extra_full_res_strong and max(image.shape[:2]) > self.options.strong_max_side:
+        opts = self.options
+        boxes = self._cf.detect_scaled(image, opts.strong_max_side)
+        if opts.extra_full_res_strong and max(image.shape[:2]) > opts.strong_max_side:
             boxes += self._cf.detect_scaled(image, 640)
+        if opts.upside_down_every_pass:
+            boxes += detect_upside_down(self._cf, image, 640, opts.upside_down_threshold)
         return boxes
 
     def detect_thorough(self, image: np.ndarray) -> list[Box]:
-        """CenterFace at the configured size and at the frame's own resolution (up to 640 px)."""
-        boxes = self._cf.detect_scaled(image, self.options.strong_max_side)
-        if max(image.shape[:2]) > self.options.strong_max_side:
+        """CenterFace at the configured size, at the frame's own resolution (up to 640 px), upside down and in
+        grey: a track's first frame has no history to lean on."""
+        opts = self.options
+        boxes = self._cf.detect_scaled(image, opts.strong_max_side)
+        if max(image.shape[:2]) > opts.strong_max_side:
             boxes += self._cf.detect_scaled(image, 640)
-        return boxes
+        boxes += detect_in_grey(self._cf, image, opts.strong_max_side, opts.grey_threshold)
+        return boxes + detect_upside_down(self._cf, image, 640, opts.upside_down_threshold)
 
 
 class SingleDetector:

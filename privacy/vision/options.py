@@ -77,8 +77,19 @@ class AnonymizerOptions:
     """Fail closed when a track's last finished CenterFace pass is older than this (a stuck worker)."""
     extra_full_res_strong: bool = False
     """Also run CenterFace at the frame's own resolution (up to 640) on strong frames; for offline work."""
+    upside_down_threshold: float = 0.5
+    """CenterFace threshold on the frame turned 180 degrees (faces upside down: a person lying with the head
+    towards the camera, bending backwards). On the project's 109 stills, at 0.5 this pass found the one
+    upside-down face that every other pass missed and made one false box; at 0.12 it made 362."""
+    grey_threshold: float = 0.2
+    """CenterFace threshold on the frame's brightness alone, on a track's first frame (faces under a strong
+    colour cast; see :func:`privacy.vision.centerface.detect_in_grey`)."""
+    upside_down_every_pass: bool = False
+    """Turn every CenterFace pass upside down too, not only a track's first frame (offline files: no deadline).
+    Live, it would double the expensive detector's cost."""
     thorough_first_frame: bool = True
-    """A track's first frame runs every detector (all tiles, CenterFace at two sizes): it has no history."""
+    """A track's first frame runs every detector (all tiles, CenterFace at two sizes, upside down and in grey):
+    it has no history."""
     mask_unseen_edges: bool = True
     """While the camera pans or zooms out, mask the strips of new content at the frame edges until the
     expensive detector (which lags a frame in the background) has seen them."""
@@ -106,7 +117,8 @@ class AnonymizerOptions:
 
     @classmethod
     def for_files(cls) -> AnonymizerOptions:
-        """Offline defaults: every detector, every tile, CenterFace at two scales and the head cue on every frame."""
+        """Offline defaults: every detector, every tile, CenterFace at two scales and upside down, and the head cue on
+        every frame."""
         return replace(
             cls(),
             tiles_per_frame=64,
@@ -114,6 +126,7 @@ class AnonymizerOptions:
             strong_every=1,
             strong_every_calm=1,
             extra_full_res_strong=True,
+            upside_down_every_pass=True,
             head_every=1,
             deadline_s=None,
         )

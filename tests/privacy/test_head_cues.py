@@ -68,6 +68,35 @@ def test_two_people_give_two_heads_and_scale_to_the_frame() -> None:
     assert abs(heads[0].cx - 60 * sx) < 10 and abs(heads[1].cx - 190 * sx) < 10
 
 
+def test_a_bun_or_a_tuft_on_top_of_a_head_does_not_hide_the_head() -> None:
+    """The highest point of a head can be a fringe too small to be a head (a bun, a tuft, raised fingertips
+    above it). Such a candidate is passed over; it must not count as a head that the real one overlaps."""
+    mask = np.zeros((144, 256), dtype=np.float32)
+    mask[40:80, 110:147] = 1.0  # a head seen from behind, 37 cells wide
+    mask[30:40, 121:135] = 1.0  # a bun on the crown, 14 cells wide
+    mask[80:90, 120:137] = 1.0  # the neck
+    mask[90:144, 60:197] = 1.0  # the shoulders
+    heads = heads_from_mask(mask, 640, 360)
+    assert len(heads) == 1, heads
+    s = 640 / 256
+    head = heads[0]
+    assert abs(head.cx - 128 * s) < 10 and 30 * s <= head.w <= 45 * s, "as wide as the head"
+    assert head.y <= 40 * s and head.y + head.h <= 92 * s, "the head, not the shoulders under it"
+
+
+def test_a_crowd_with_many_raised_hands_still_gives_every_head() -> None:
+    """People close together make one silhouette; raised hands above them start candidates first (they are
+    highest). Every head is still found: the hands do not use up the search."""
+    heads_at = [(40, 80, 14), (100, 85, 14), (160, 78, 14), (220, 82, 14)]
+    mask = _silhouette(heads_at)
+    for x in (8, 20, 64, 76, 124, 136, 184, 196, 244):  # raised arms between and beside the heads
+        mask[5:110, x : x + 5] = 1.0
+    heads = sorted(heads_from_mask(mask, 640, 360), key=lambda b: b.x)
+    sx = 640 / 256
+    found = [x for x, _, _ in heads_at if any(abs(h.cx - x * sx) < 12 and h.w < 40 * sx for h in heads)]
+    assert found == [x for x, _, _ in heads_at], heads
+
+
 def test_a_head_cut_by_the_top_edge_is_still_a_head() -> None:
     mask = _silhouette([(128, 5, 22)])
     heads = heads_from_mask(mask, 256, 144)
