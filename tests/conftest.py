@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +35,33 @@ Chromiums and the anonymizer; a busy moment can push one measurement over its bo
 tries; a real regression fails all three."""
 
 
+ASYNC_TIMEOUT_SHARE = 0.9
+"""An async test is cancelled at this share of its pytest-timeout limit (see :func:`_bounded`)."""
+
+
+def _bounded(test: Callable[..., Coroutine[Any, Any, Any]], seconds: float) -> Callable[..., Any]:
+    """``test`` cancelled after ``seconds``, failing with a TimeoutError that shows where it waited.
+
+    pytest-timeout's signal raises its exception inside whatever the event loop is running, and asyncio catches
+    and logs exceptions raised in callbacks: a hung async test then never ends, and a whole run hangs with it.
+    Cancelling the test's own coroutine runs its ``finally`` blocks (browsers and servers close) and ends it as
+    a failure, which the browser tests' reruns then treat like any other.
+    """
+
+    @functools.wraps(test)
+    async def bounded(*args: Any, **kwargs: Any) -> Any:
+        return await asyncio.wait_for(test(*args, **kwargs), seconds)
+
+    return bounded
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    default = float(config.getini("timeout") or 0)
     for item in items:
         if item.get_closest_marker("browser") is not None and item.get_closest_marker("flaky") is None:
             item.add_marker(pytest.mark.flaky(reruns=BROWSER_RERUNS, reruns_delay=2))
+        marker = item.get_closest_marker("timeout")
+        limit = float(marker.args[0]) if marker is not None and marker.args else default
+        test = getattr(item, "obj", None)
+        if limit > 0 and inspect.iscoroutinefunction(test):
+            item.obj = _bounded(test, limit * ASYNC_TIMEOUT_SHARE)  # type: ignore[attr-defined]

@@ -65,6 +65,9 @@ class RemoteServer:
     url: str
 
 
+SHUTDOWN_LIMIT_S = 60.0
+
+
 @dataclass
 class LiveServer:
     """A running server. ``loop`` is its own event loop on a thread of its own (:func:`start_server_thread`), or
@@ -91,7 +94,9 @@ class LiveServer:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
 
     async def stop(self) -> None:
-        await self.call(self.runner.cleanup())
+        """Shut the server down as SIGTERM would; a shutdown that hangs fails the test's teardown after a minute
+        instead of hanging the whole run (pytest-timeout cannot interrupt a busy event loop)."""
+        await asyncio.wait_for(self.call(self.runner.cleanup()), SHUTDOWN_LIMIT_S)
         if self.loop is not None and self.thread is not None:
             self.loop.call_soon_threadsafe(self.loop.stop)
             await asyncio.to_thread(self.thread.join)
