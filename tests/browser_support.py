@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,20 @@ async def launch(
     )
 
 
+AXE_LIMIT_S = 60.0
+
+
 async def axe_violations(page: Page) -> list[dict[str, Any]]:
-    """WCAG 2.0/2.1 A and AA violations that axe-core finds on the page as it is now."""
+    """WCAG 2.0/2.1 A and AA violations that axe-core finds on the page as it is now.
+
+    ``page.evaluate`` has no timeout of its own; an audit that never settles fails the test within a minute.
+    """
     await page.add_script_tag(path=str(AXE))
-    result: dict[str, Any] = await page.evaluate(
+    audit = page.evaluate(
         """async () => await axe.run(document, {runOnly: {type: 'tag',
              values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"""
     )
+    result: dict[str, Any] = await asyncio.wait_for(audit, AXE_LIMIT_S)
     return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]]
 
 
