@@ -35,13 +35,9 @@ Chromiums and the anonymizer; a busy moment can push one measurement over its bo
 tries; a real regression fails all three."""
 
 
-ASYNC_TIMEOUT_SHARE = 1.0
-"""An async test is cancelled at this share of its pytest-timeout limit (see :func:`_bounded`): at the limit
-itself, so a test that pytest-timeout could already stop ends as before, on a slow machine as on this one."""
-
-
 def _bounded(test: Callable[..., Coroutine[Any, Any, Any]], seconds: float) -> Callable[..., Any]:
-    """``test`` cancelled after ``seconds``, failing with a TimeoutError that shows where it waited.
+    """``test`` cancelled after ``seconds`` (its pytest-timeout limit), failing with a TimeoutError that shows where
+    it waited.
 
     pytest-timeout's signal raises its exception inside whatever the event loop is running, and asyncio catches
     and logs exceptions raised in callbacks: a hung async test then never ends, and a whole run hangs with it.
@@ -65,4 +61,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         limit = float(marker.args[0]) if marker is not None and marker.args else default
         test = getattr(item, "obj", None)
         if limit > 0 and inspect.iscoroutinefunction(test):
-            item.obj = _bounded(test, limit * ASYNC_TIMEOUT_SHARE)  # type: ignore[attr-defined]
+            item.obj = _bounded(test, limit)  # type: ignore[attr-defined]

@@ -80,22 +80,23 @@ class StrongDetector:
 
     def detect(self, image: np.ndarray) -> list[Box]:
         opts = self.options
-        boxes = self._cf.detect_scaled(image, opts.strong_max_side)
-        if opts.extra_full_res_strong and max(image.shape[:2]) > opts.strong_max_side:
-            boxes += self._cf.detect_scaled(image, 640)
-        if opts.upside_down_every_pass:
-            boxes += detect_upside_down(self._cf, image, 640, opts.upside_down_threshold)
-        return boxes
+        return self._passes(image, full_res=opts.extra_full_res_strong, upside_down=opts.upside_down_every_pass)
 
     def detect_thorough(self, image: np.ndarray) -> list[Box]:
         """CenterFace at the configured size, at the frame's own resolution (up to 640 px), upside down and in
         grey: a track's first frame has no history to lean on."""
+        return self._passes(image, full_res=True, upside_down=True, grey=True)
+
+    def _passes(self, image: np.ndarray, *, full_res: bool, upside_down: bool, grey: bool = False) -> list[Box]:
         opts = self.options
         boxes = self._cf.detect_scaled(image, opts.strong_max_side)
-        if max(image.shape[:2]) > opts.strong_max_side:
+        if full_res and max(image.shape[:2]) > opts.strong_max_side:
             boxes += self._cf.detect_scaled(image, 640)
-        boxes += detect_in_grey(self._cf, image, opts.strong_max_side, opts.grey_threshold)
-        return boxes + detect_upside_down(self._cf, image, 640, opts.upside_down_threshold)
+        if grey:
+            boxes += detect_in_grey(self._cf, image, opts.strong_max_side, opts.grey_threshold)
+        if upside_down:
+            boxes += detect_upside_down(self._cf, image, 640, opts.upside_down_threshold)
+        return boxes
 
 
 class SingleDetector:

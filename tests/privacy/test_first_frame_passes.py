@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.coverage import covered_share, mask_raster
 from bench.ground_truth import load_stills
 from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions
 from privacy.vision.boxes import Box
 from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector, detect_upside_down
 from privacy.vision.detector_stack import FastDetectors, StrongDetector
-from tests.privacy.test_head_cues import _covered
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def live() -> Iterator[Anonymizer]:
 def _turned(image: np.ndarray) -> tuple[np.ndarray, Box]:
     """``image`` upside down, and where its one face is then (found upright by CenterFace, then turned)."""
     h, w = image.shape[:2]
-    (face,) = [b for b in CenterFaceDetector(CenterFaceConfig(threshold=0.5)).detect_scaled(image, 640)]
+    (face,) = CenterFaceDetector(CenterFaceConfig(threshold=0.5)).detect_scaled(image, 640)
     return cv2.rotate(image, cv2.ROTATE_180), Box(w - face.x - face.w, h - face.y - face.h, face.w, face.h)
 
 
@@ -60,12 +60,12 @@ def test_a_face_the_usual_passes_miss_is_masked_from_the_first_frame(
     image, face = _labelled(test_data, name, near)
     options = AnonymizerOptions()
     usual = FastDetectors(options).detect(image, 0, thorough=True) + StrongDetector(options).detect(image)
-    assert not [b for b in usual if face.x <= b.cx <= face.x + face.w and face.y <= b.cy <= face.y + face.h], (
+    assert not [b for b in usual if face.contains(b.cx, b.cy)], (
         "the usual passes must miss it (else this tests nothing)"
     )
     state = live.new_track()
     live.process(image, state, 0.0)
-    assert _covered(face, state.last_masks, image.shape[1], image.shape[0]) > 0.95
+    assert covered_share(face, mask_raster(state.last_masks, image.shape[1], image.shape[0])) > 0.95
 
 
 def test_the_turned_pass_maps_boxes_back_and_keeps_a_high_threshold(portrait: np.ndarray) -> None:
