@@ -27,6 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from privacy.vision.box_merge import sure_boxes
 from privacy.vision.boxes import Box, FaceDetector
 from privacy.vision.counters import CounterSnapshot, FrameCounters
 from privacy.vision.detector_stack import FastDetectors, SingleDetector, StrongDetector
@@ -47,7 +48,7 @@ from privacy.vision.strong_schedule import (
     strong_due,
     thumbnail,
 )
-from privacy.vision.tracking import Track, advance, associate, masks
+from privacy.vision.tracking import Track, advance, associate, entering_face_width, masks
 
 __all__ = ["Anonymizer", "AnonymizerOptions", "TrackState", "obscure_whole_frame", "pause_card"]
 
@@ -235,12 +236,14 @@ class Anonymizer:
         # The first frame of a track has no history to lean on: it runs every detector (all tiles, CenterFace
         # at two sizes). It is slow, once; the caller sends fully obscured frames meanwhile.
         thorough = opts.thorough_first_frame and state.last_strong_frame is None
-        boxes = self._fast.detect(looked_at, state.frame_index, thorough=thorough)
+        fast_boxes = self._fast.detect(looked_at, state.frame_index, thorough=thorough)
+        strong_boxes: list[Box] = []
         strong_ok = True
         if self._strong is not None:
             strong_boxes, strong_ok = self._run_strong(looked_at, state, now)
-            boxes += strong_boxes
-        state.tracks = associate(tracks, boxes, now, opts.tracking)
+        sure = sure_boxes(fast_boxes, strong_boxes, opts.fast_sure_score, opts.strong_sure_score)
+        size = (frame.shape[1], frame.shape[0])
+        state.tracks = associate(tracks, fast_boxes + strong_boxes, now, opts.tracking, sure, size)
         if self._heads is not None and (thorough or state.frame_index % opts.head_every == 0):
             heads = associate(heads, self._heads.detect(looked_at), now, opts.head_tracking)
         state.heads = [t for t in heads if now - t.last_seen <= opts.head_tracking.hold_s]
@@ -256,9 +259,10 @@ class Anonymizer:
         height, width = frame.shape[:2]
         state.last_masks = masks(state.tracks, now, opts.tracking, width, height)
         state.last_masks += unexplained_heads(state.heads, state.last_masks, now, opts, width, height)
-        lag = state.frame_index - 1 - state.strong_seen_index
-        if opts.mask_unseen_edges and self._strong is not None and lag > 0:
-            state.last_masks += unseen_bands(motion.camera, width, height, lag)
+        if opts.mask_unseen_edges and self._strong is not None:
+            lag = state.frame_index - 1 - state.strong_seen_index
+            entry = entering_face_width([t.box for t in state.tracks], width, opts.tracking)
+            state.last_masks += unseen_bands(motion.camera, width, height, lag, entry)
         return obscure_boxes(frame, state.last_masks, opts.method, opts.blocks, opts.blur_share)
 
     def _run_strong(self, image: np.ndarray, state: TrackState, now: float) -> tuple[list[Box], bool]:
@@ -279,6 +283,7 @@ class Anonymizer:
                 strong.detect_thorough(image) if first and isinstance(strong, StrongDetector) else strong.detect(image)
             )
             state.last_strong_frame = now
+            state.strong_seen_index = state.frame_index
             return inline, True
         found: list[Box] = []
         pending = state.pending

@@ -104,3 +104,30 @@ def merge(boxes: Sequence[Box], iou: float = 0.5, inside: float = 0.85) -> list[
             box = union_box(box, boxes[order[j]])
         fused.append(box)
     return fused
+
+
+def sure_boxes(
+    fast: Sequence[Box], strong: Sequence[Box], fast_sure: float, strong_sure: float, iou: float = 0.3
+) -> list[Box]:
+    """The boxes that confirm a face: sure by their own detector's score, or reported by both detector families.
+
+    ``fast`` come from BlazeFace, ``strong`` from CenterFace (carried to the same frame). Two different
+    networks rarely invent the same false face, so a box that overlaps one of the other family (IoU above
+    ``iou``, or its centre inside the other at a size within a factor of two) counts whatever its score.
+    """
+    sure = [b for b in fast if b.score >= fast_sure] + [b for b in strong if b.score >= strong_sure]
+    if not fast or not strong:
+        return sure
+    a, b = as_array(fast), as_array(strong)
+    overlaps = iou_matrix(a, b)
+    acx, acy = (a[:, 0] + a[:, 2]) / 2, (a[:, 1] + a[:, 3]) / 2
+    bcx, bcy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    b_in_a = (bcx[None, :] >= a[:, None, 0]) & (bcx[None, :] <= a[:, None, 2])
+    b_in_a &= (bcy[None, :] >= a[:, None, 1]) & (bcy[None, :] <= a[:, None, 3])
+    a_in_b = (acx[:, None] >= b[None, :, 0]) & (acx[:, None] <= b[None, :, 2])
+    a_in_b &= (acy[:, None] >= b[None, :, 1]) & (acy[:, None] <= b[None, :, 3])
+    ratio = (b[:, 2] - b[:, 0])[None, :] / np.maximum(a[:, 2] - a[:, 0], 1e-9)[:, None]
+    agree = (overlaps > iou) | ((b_in_a | a_in_b) & (ratio >= 0.5) & (ratio <= 2.0))
+    sure += [box for box, hit in zip(fast, agree.any(axis=1), strict=True) if hit and box.score < fast_sure]
+    sure += [box for box, hit in zip(strong, agree.any(axis=0), strict=True) if hit and box.score < strong_sure]
+    return sure

@@ -157,14 +157,16 @@ def _plausible(matrix: np.ndarray, width: float) -> bool:
 
 
 def unseen_bands(camera: np.ndarray, width: int, height: int, frames: int, margin: float = 8.0) -> list[Box]:
-    """Strips along the frame edges that show content the previous frame did not (a pan or a zoom-out).
+    """Strips along the frame edges that show content no detector has seen whole (a pan or a zoom-out).
 
-    ``camera`` maps the previous frame to this one; content entering through an edge has not been seen by a
-    detector whose results lag ``frames`` frames, so those strips are masked until it has (fail closed for
-    what nobody has checked). Each strip is the per-frame entry width times ``frames``, plus ``margin``;
-    entry narrower than two pixels (camera shake) is ignored.
+    ``camera`` maps the previous frame to this one. Content entering through an edge has not been seen at all
+    by a detector whose results lag ``frames`` frames, and a face that entered is missed while it is cut by the
+    edge, until most of it is in view. So each strip is the per-frame entry width times ``frames``, plus
+    ``margin``: how far in a face can reach and still be cut (the caller's typical face width,
+    :func:`privacy.vision.tracking.entering_face_width`). Entry narrower than two pixels (camera shake) is
+    ignored: there the edge shows what it showed before.
     """
-    if frames <= 0:
+    if frames < 0:
         return []
     s = float(np.hypot(camera[0, 0], camera[1, 0]))
     tx, ty = float(camera[0, 2]), float(camera[1, 2])
