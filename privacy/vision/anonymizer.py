@@ -19,6 +19,7 @@ flow like faces, and masked whole wherever no face track already explains them.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -312,8 +313,22 @@ class Anonymizer:
     def _submit(self, strong: FaceDetector, image: np.ndarray) -> Future[list[Box]]:
         with self._executor_lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="privacy-strong")
+                self._executor = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="privacy-strong", initializer=yield_to_calls
+                )
             return self._executor.submit(strong.detect, image)
+
+
+BACKGROUND_NICENESS = 10
+"""How much lower the background detector's thread runs than the call's threads (Linux nice steps)."""
+
+
+def yield_to_calls() -> None:
+    """Run the calling thread at a lower priority, so that on a busy machine the kernel serves the frames of calls
+    first: a frame waiting for a core is a frame late for everyone, while the background detector's result is
+    carried to the frame it is used on whatever its lag (and its staleness limit still fails closed)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
 
 
 def unexplained_heads(

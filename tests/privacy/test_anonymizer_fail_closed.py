@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions, obscure_whole_frame, pause_card
+from privacy.vision.anonymizer import (
+    BACKGROUND_NICENESS,
+    Anonymizer,
+    AnonymizerOptions,
+    obscure_whole_frame,
+    pause_card,
+)
 from privacy.vision.boxes import Box
 from privacy.vision.options import StrongMode
 from tests.fakes import FakeClock, FixedBoxesDetector, RaisingDetector, ScriptedDetector, SleepingDetector
@@ -217,3 +224,32 @@ def test_a_new_scene_is_fully_obscured_until_the_strong_detector_has_seen_it(por
         assert not np.array_equal(after, obscure_whole_frame(other_scene))
     finally:
         anonymizer.close()
+
+
+class _PriorityProbe:
+    """Records the scheduling priority (nice value) of the thread each detection runs on."""
+
+    def __init__(self) -> None:
+        self.nice: list[int] = []
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        self.nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return []
+
+
+def test_the_background_detector_yields_the_cores_to_the_calls_frames(portrait: np.ndarray) -> None:
+    """Its results are carried to whatever frame they reach; a call's frame waiting for a core is late for everyone."""
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every=1, strong_every_calm=1)
+    probe = _PriorityProbe()
+    anonymizer = Anonymizer(options, FixedBoxesDetector(), strong_detector=probe)
+    caller = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    try:
+        state = anonymizer.new_track()
+        for i in range(3):
+            anonymizer.process(portrait, state, i / 15)
+            anonymizer.wait_idle(state, timeout=5)
+    finally:
+        anonymizer.close()
+    inline, *background = probe.nice
+    assert inline == caller  # a track's first frame is checked in the call's own thread, at its priority
+    assert background and all(n == min(19, caller + BACKGROUND_NICENESS) for n in background)
