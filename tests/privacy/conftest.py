@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions
+from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector
 
 DATA_ENV = "SAMHANDLING_TEST_DATA"
 
@@ -45,3 +49,17 @@ def portrait(test_data: Path) -> np.ndarray:
 def two_people(test_data: Path) -> np.ndarray:
     """Two faces side by side, 640x480."""
     return cv2.resize(read_image(test_data / "faces" / "misc" / "two_people.jpg"), (640, 480))
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[Anonymizer]:
+    """The live anonymizer as a call runs it (one per test module: it loads every model)."""
+    anonymizer = Anonymizer(AnonymizerOptions())
+    yield anonymizer
+    anonymizer.close()
+
+
+@pytest.fixture(scope="module")
+def checker() -> CenterFaceDetector:
+    """An independent check of the output: CenterFace at full resolution and a low threshold."""
+    return CenterFaceDetector(CenterFaceConfig(threshold=0.2, max_side=0))

@@ -6,7 +6,6 @@ cannot handle is sent fully obscured (fail closed); nothing raises out of :meth:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -49,13 +48,6 @@ def test_a_corrupt_model_file_fails_at_start_up_naming_it(
     monkeypatch.setenv(MODEL_DIR_ENV, str(_model_dir(tmp_path, name, content)))
     with pytest.raises((ModelUnusable, ModelMissing), match=name):
         Anonymizer(AnonymizerOptions())
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[Anonymizer]:
-    anonymizer = Anonymizer(AnonymizerOptions())
-    yield anonymizer
-    anonymizer.close()
 
 
 @pytest.mark.parametrize(

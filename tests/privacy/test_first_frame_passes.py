@@ -9,7 +9,6 @@ test time; nothing is stored.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -22,13 +21,6 @@ from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions
 from privacy.vision.boxes import Box
 from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector, detect_upside_down
 from privacy.vision.detector_stack import FastDetectors, StrongDetector
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[Anonymizer]:
-    anonymizer = Anonymizer(AnonymizerOptions())
-    yield anonymizer
-    anonymizer.close()
 
 
 def _turned(image: np.ndarray) -> tuple[np.ndarray, Box]:

@@ -9,7 +9,7 @@ that the live anonymizer still masks it, and that it does not without the head c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -135,13 +135,6 @@ def person_frame(test_data: Path) -> np.ndarray:
 def face_stack() -> tuple[FastDetectors, StrongDetector]:
     options = AnonymizerOptions()
     return FastDetectors(options), StrongDetector(options)
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[Anonymizer]:
-    anonymizer = Anonymizer(AnonymizerOptions())
-    yield anonymizer
-    anonymizer.close()
 
 
 def _back_of_head(frame: np.ndarray, face: Box, colour: tuple[int, int, int]) -> tuple[np.ndarray, Box]:

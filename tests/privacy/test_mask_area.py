@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions, TrackState
+from privacy.vision.anonymizer import Anonymizer, TrackState
 from privacy.vision.boxes import Box
-from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector
+from privacy.vision.centerface import CenterFaceDetector
 from tests.privacy.conftest import read_image
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[Anonymizer]:
-    anonymizer = Anonymizer(AnonymizerOptions())
-    yield anonymizer
-    anonymizer.close()
-
-
-@pytest.fixture(scope="module")
-def checker() -> CenterFaceDetector:
-    return CenterFaceDetector(CenterFaceConfig(threshold=0.2, max_side=0))
 
 
 def _play(live: Anonymizer, image: np.ndarray, frames: int = 3) -> tuple[np.ndarray, TrackState]:

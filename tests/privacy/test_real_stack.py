@@ -5,28 +5,15 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions
-from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector
+from privacy.vision.anonymizer import Anonymizer
+from privacy.vision.centerface import CenterFaceDetector
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[Anonymizer]:
-    anonymizer = Anonymizer(AnonymizerOptions())
-    yield anonymizer
-    anonymizer.close()
-
-
-@pytest.fixture(scope="module")
-def checker() -> CenterFaceDetector:
-    return CenterFaceDetector(CenterFaceConfig(threshold=0.2, max_side=0))
 
 
 def test_live_defaults_leave_no_face_a_strong_detector_finds(
