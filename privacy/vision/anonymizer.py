@@ -34,7 +34,7 @@ from privacy.vision.counters import CounterSnapshot, FrameCounters
 from privacy.vision.detector_stack import FastDetectors, SingleDetector, StrongDetector
 from privacy.vision.head_cues import HeadDetector
 from privacy.vision.lighting import detection_input
-from privacy.vision.motion import Motion, estimate_motion, flow_image, unseen_bands
+from privacy.vision.motion import Motion, camera_rotation_deg, estimate_motion, flow_image, unseen_bands
 from privacy.vision.obscure import obscure_boxes
 from privacy.vision.obscure import obscure_whole_frame as obscure_whole_frame
 from privacy.vision.options import AnonymizerOptions as AnonymizerOptions
@@ -73,7 +73,7 @@ class TrackState:
         self.last_strong_frame: float | None = None
         """The ``now`` of the newest frame the expensive detector has finished."""
         self.last_strong_submit = -(10**9)
-        self.pending: Future[list[Box]] | None = None
+        self.pending: Future[tuple[list[Box], float | None]] | None = None
         self.carry: list[Motion] = []
         """The frame-to-frame motions since the frame the pending expensive-detector pass looks at: its boxes
         are carried along them to the frame they are used on (no extra optical flow over a longer gap)."""
@@ -89,6 +89,10 @@ class TrackState:
         self.prev_thumb: np.ndarray | None = None
         """The previous frame's thumbnail (see :func:`privacy.vision.strong_schedule.largest_change`)."""
         """Whether the detectors looked at a brightened copy of the previous frame."""
+        self.tilt: float | None = None
+        """How far the scene is tilted (degrees, from the eye lines of the faces CenterFace is sure of), carried by
+        the camera's rotation from frame to frame; every other CenterFace pass looks at the picture turned upright."""
+        self.strong_passes = 0
         self.paused = False
         """While True, frames are replaced by the pause card (set by the pause control)."""
         self.pause_text = "Pause"
@@ -117,6 +121,7 @@ class TrackState:
         self.carry = []
         self.calm_run = 0
         self.prev_thumb = None
+        self.tilt = None
 
 
 class Anonymizer:
@@ -214,6 +219,8 @@ class Anonymizer:
             motion = estimate_motion(state.prev_grey, grey, followed)
         if state.pending is not None:
             state.carry.append(motion)
+        if state.tilt is not None:
+            state.tilt = None if cut else state.tilt + camera_rotation_deg(motion.camera)
         tracks = advance(state.tracks, motion)
         heads = advance(state.heads, motion)
         looked_at = detection_input(frame, grey) if opts.dark_boost else frame
@@ -280,9 +287,11 @@ class Anonymizer:
                 return [], self._fresh(state, now)
             state.last_strong_submit = state.frame_index
             first = state.last_strong_frame is None and opts.thorough_first_frame
-            inline = (
-                strong.detect_thorough(image) if first and isinstance(strong, StrongDetector) else strong.detect(image)
-            )
+            if first and isinstance(strong, StrongDetector):
+                inline = strong.detect_thorough(image)
+            else:
+                inline, tilt = tilted_pass(strong, image, self._pass_tilt(state))
+                state.tilt = tilt if tilt is not None else state.tilt
             state.last_strong_frame = now
             state.strong_seen_index = state.frame_index
             return inline, True
@@ -291,16 +300,18 @@ class Anonymizer:
         if pending is not None and pending.done():
             state.pending = None
             carry, state.carry = state.carry, []
-            result = pending.result()  # re-raises the worker's error: fail closed on this frame
+            result, tilt = pending.result()  # re-raises the worker's error: fail closed on this frame
             # Carry the boxes from the frame the detector saw to this one, one frame step at a time.
             found = list(result)
             for step in carry:
                 found = step.move_all(found)
+            if tilt is not None:
+                state.tilt = tilt + sum(camera_rotation_deg(step.camera) for step in carry)
             state.last_strong_frame = state.pending_now
             state.strong_seen_index = state.pending_index
         if state.pending is None and due:
             state.last_strong_submit = state.frame_index
-            state.pending = self._submit(strong, image.copy())
+            state.pending = self._submit(strong, image.copy(), self._pass_tilt(state))
             state.carry = []
             state.pending_now = now
             state.pending_index = state.frame_index
@@ -310,13 +321,20 @@ class Anonymizer:
         last = state.last_strong_frame
         return last is not None and now - last <= self.options.strong_timeout_s
 
-    def _submit(self, strong: FaceDetector, image: np.ndarray) -> Future[list[Box]]:
+    @staticmethod
+    def _pass_tilt(state: TrackState) -> float:
+        """The tilt the next CenterFace pass corrects: every other pass, the scene's; the others look at the
+        picture as it is (a face that is upright in a tilted scene, the corners the turned picture loses)."""
+        state.strong_passes += 1
+        return state.tilt if state.tilt is not None and state.strong_passes % 2 == 0 else 0.0
+
+    def _submit(self, strong: FaceDetector, image: np.ndarray, tilt: float) -> Future[tuple[list[Box], float | None]]:
         with self._executor_lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix="privacy-strong", initializer=yield_to_calls
                 )
-            return self._executor.submit(strong.detect, image)
+            return self._executor.submit(tilted_pass, strong, image, tilt)
 
 
 BACKGROUND_NICENESS = 10
@@ -329,6 +347,13 @@ def yield_to_calls() -> None:
     carried to the frame it is used on whatever its lag (and its staleness limit still fails closed)."""
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
+
+
+def tilted_pass(strong: FaceDetector, image: np.ndarray, tilt: float) -> tuple[list[Box], float | None]:
+    """The expensive detector's boxes and the scene's tilt it measured (None from a detector that cannot tell)."""
+    if isinstance(strong, StrongDetector):
+        return strong.detect_tilted(image, tilt)
+    return strong.detect(image), None
 
 
 def unexplained_heads(

@@ -14,7 +14,13 @@ import numpy as np
 
 from privacy.vision.blazeface import BlazeFaceConfig, BlazeFaceDetector, BlazeFaceModel
 from privacy.vision.boxes import Box, FaceDetector
-from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector, detect_in_grey, detect_upside_down
+from privacy.vision.centerface import (
+    CenterFaceConfig,
+    CenterFaceDetector,
+    detect_in_grey,
+    detect_upright,
+    detect_upside_down,
+)
 from privacy.vision.options import AnonymizerOptions
 from privacy.vision.tiling import detect_in_tiles, tile_grid
 
@@ -79,17 +85,28 @@ class StrongDetector:
         self._cf = centerface or CenterFaceDetector(CenterFaceConfig(threshold=options.strong_threshold))
 
     def detect(self, image: np.ndarray) -> list[Box]:
+        return self.detect_tilted(image, 0.0)[0]
+
+    def detect_tilted(self, image: np.ndarray, tilt: float) -> tuple[list[Box], float | None]:
+        """The everyday pass and the scene's tilt it measured; with a ``tilt`` of at least
+        :data:`MIN_TILT_DEG`, the pass looks at the picture turned upright instead (see
+        :func:`~privacy.vision.centerface.detect_upright`)."""
         opts = self.options
-        return self._passes(image, full_res=opts.extra_full_res_strong, upside_down=opts.upside_down_every_pass)
+        if abs(tilt) >= MIN_TILT_DEG:
+            return detect_upright(self._cf, image, opts.strong_max_side, tilt)
+        boxes, measured = self._cf.detect_with_tilt(image, opts.strong_max_side)
+        extra = self._extra(image, full_res=opts.extra_full_res_strong, upside_down=opts.upside_down_every_pass)
+        return boxes + extra, measured
 
     def detect_thorough(self, image: np.ndarray) -> list[Box]:
         """CenterFace at the configured size, at the frame's own resolution (up to 640 px), upside down and in
         grey: a track's first frame has no history to lean on."""
-        return self._passes(image, full_res=True, upside_down=True, grey=True)
+        base = self._cf.detect_scaled(image, self.options.strong_max_side)
+        return base + self._extra(image, full_res=True, upside_down=True, grey=True)
 
-    def _passes(self, image: np.ndarray, *, full_res: bool, upside_down: bool, grey: bool = False) -> list[Box]:
+    def _extra(self, image: np.ndarray, *, full_res: bool, upside_down: bool, grey: bool = False) -> list[Box]:
         opts = self.options
-        boxes = self._cf.detect_scaled(image, opts.strong_max_side)
+        boxes: list[Box] = []
         if full_res and max(image.shape[:2]) > opts.strong_max_side:
             boxes += self._cf.detect_scaled(image, 640)
         if grey:
@@ -97,6 +114,10 @@ class StrongDetector:
         if upside_down:
             boxes += detect_upside_down(self._cf, image, 640, opts.upside_down_threshold)
         return boxes
+
+
+MIN_TILT_DEG = 15.0
+"""A scene tilted less than this is looked at as it is: CenterFace finds faces within about 15 degrees of upright."""
 
 
 class SingleDetector:

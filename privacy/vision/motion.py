@@ -156,6 +156,12 @@ def _plausible(matrix: np.ndarray, width: float) -> bool:
     return 1 / 1.2 < scale < 1.2 and angle < 0.15 and shift < 0.3 * width * scale + abs(scale - 1) * width
 
 
+def camera_rotation_deg(camera: np.ndarray) -> float:
+    """How far ``camera`` (previous frame to this one) turns the picture, in degrees, clockwise positive as the
+    picture shows it (image rows grow downwards)."""
+    return float(np.degrees(np.arctan2(camera[1, 0], camera[0, 0])))
+
+
 def unseen_bands(camera: np.ndarray, width: int, height: int, frames: int, margin: float = 8.0) -> list[Box]:
     """Strips along the frame edges that show content no detector has seen whole (a pan or a zoom-out).
 
