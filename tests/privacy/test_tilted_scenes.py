@@ -18,6 +18,7 @@ from privacy.vision.anonymizer import Anonymizer
 from privacy.vision.boxes import Box
 from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector, detect_upright
 from privacy.vision.motion import camera_rotation_deg
+from tests.privacy.conftest import read_image
 
 
 def _turn(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +55,7 @@ def test_a_camera_that_turns_turns_the_tilt_with_it() -> None:
 
 def _tilted_group(test_data: Path, name: str, degrees: float) -> tuple[np.ndarray, list[Box]]:
     (still,) = [s for s in load_stills(test_data) if s.path.name == name]
-    image = cv2.imread(str(still.path))
+    image = read_image(still.path)
     scale = 640 / image.shape[1]
     image = cv2.resize(image, (640, round(image.shape[0] * scale)))[:480]
     turned, matrix = _turn(image, degrees)
