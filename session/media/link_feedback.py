@@ -14,20 +14,33 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from aiortc import RTCRtpSender
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpRrPacket, RtcpSrPacket, unpack_remb_fci
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    unpack_remb_fci,
+)
 
 from session.media.link_policy import Layer, LinkPolicy
 
 Report = Callable[..., None]
 
 
+NACKED_MEMORY = 512
+"""Sequence numbers remembered per sender, so that a packet asked for again is not counted as lost again."""
+
+
 def watch_sender_feedback(sender: RTCRtpSender, on_report: Report) -> None:
-    """Send ``sender``'s REMB, round trip and loss to ``on_report`` (keyword arguments of
-    :meth:`LinkPolicy.report`). Idempotent per sender; a later call re-targets it (senders outlive slots)."""
+    """Send ``sender``'s REMB, round trip, loss and newly NACKed packets to ``on_report`` (keyword arguments
+    of :meth:`LinkPolicy.report`). Idempotent per sender; a later call re-targets it (senders outlive slots)."""
     sender._samhandling_report = on_report  # type: ignore[attr-defined]
     if getattr(sender, "_samhandling_watched", False):
         return
     handle = sender._handle_rtcp_packet
+    nacked: dict[int, None] = {}  # insertion-ordered: the oldest are forgotten first
 
     async def handle_and_report(packet: Any) -> None:
         sent_at = (getattr(sender, "_RTCRtpSender__lsr", None), getattr(sender, "_RTCRtpSender__lsr_time", None))
@@ -41,6 +54,14 @@ def watch_sender_feedback(sender: RTCRtpSender, on_report: Report) -> None:
                 return
             if sender._ssrc in ssrcs:
                 report(estimate_bps=float(bitrate), ssrcs=frozenset(ssrcs))
+        elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            if packet.media_ssrc == sender._ssrc:
+                new = [seq for seq in dict.fromkeys(packet.lost) if seq not in nacked]
+                nacked.update(dict.fromkeys(new))
+                for old in list(nacked)[: max(0, len(nacked) - NACKED_MEMORY)]:
+                    del nacked[old]
+                if new:
+                    report(nacked=len(new))
         elif isinstance(packet, RtcpRrPacket | RtcpSrPacket):
             for block in packet.reports:
                 if block.ssrc == sender._ssrc:
@@ -98,6 +119,9 @@ class ReceiverLink:
         if estimate is not None and ssrcs is not None and self._sending and self._sending <= ssrcs:
             signals["estimate_bps"] = estimate
         self.policy.report(**signals)
+        if self.policy.probing and not self.policy.chosen_audio_only:
+            # A probe congests the link while it lasts: undone on the report that says so, not at the next tick.
+            self._apply(self.policy.decide(self._video_streams(), self._clock()), chosen=False)
 
     def choose_audio_only(self, on: bool) -> None:
         self._apply(self.policy.choose_audio_only(on), chosen=True)
@@ -112,9 +136,12 @@ class ReceiverLink:
             self.policy.report(sending_bps=max(0, sent - self._last_bytes) * 8 / (now - self._last_at))
         self._last_bytes, self._last_at = sent, now
         self._sending = frozenset(ssrc for ssrc, t in streams if t.layer is not Layer.NONE and t.bytes_sent)
-        count = sum(1 for t in tracks if t.layer is not Layer.NONE) or len(tracks)
         if not self.policy.chosen_audio_only:
-            self._apply(self.policy.decide(count, now), chosen=False)
+            self._apply(self.policy.decide(self._video_streams(tracks), now), chosen=False)
+
+    def _video_streams(self, tracks: list[LayeredTrack] | None = None) -> int:
+        tracks = self._tracks() if tracks is None else tracks
+        return sum(1 for t in tracks if t.layer is not Layer.NONE) or len(tracks)
 
     def _apply(self, layer: Layer | None, chosen: bool) -> None:
         if layer is None:

@@ -8,6 +8,13 @@ these for a second means congestion, and the receiver is moved down a layer at o
 video. Going up is a probe: a receiver estimates at most about 1.5 times what it gets, so the room a layer
 needs cannot show before the layer is sent. After a quiet while the next layer up is tried; a probe that
 congests the link is undone and the wait before the next one doubles. Audio is never part of the decision.
+
+A probe must fail fast: while it lasts the link is sent more than it may carry (2 x 900 kbit/s and two
+keyframes into an 800 kbit/s link), and each of its seconds was seen to cost the capped receiver a second of
+late or lost frames. So during a probe every report is decided on at once (a receiver report with the loss
+waited up to half a second for the next tick), and the packets NACKed count too: NACKs come within a round
+trip of the loss, receiver reports about once a second. More than :data:`PROBE_NACKED` of the probed layer's
+packets NACKed over :data:`PROBE_NACK_WINDOW_S` undoes the probe.
 """
 
 from __future__ import annotations
@@ -41,6 +48,13 @@ DOWN_AFTER_S = 1.0
 """Congestion must last this long (one report can be noise); during a probe it is undone at once."""
 DRAIN_S = 2.0
 """After a step down the queue that built up still drains: reports in this time do not count against the new layer."""
+PACKET_BYTES = 1200
+"""About the size of a full video RTP packet: what a layer's rate is in packets, to weigh NACKs against."""
+PROBE_NACKED = 0.25
+"""Share of a probed layer's packets NACKed that undoes the probe: a probe into a link that carries less than
+half of it loses far more; random loss of 5 % exceeds it over a window by chance about once in 10^4."""
+PROBE_NACK_WINDOW_S = 0.25
+"""NACKs are weighed over at least this long (fewer packets would make random loss look like a queue)."""
 FIRST_PROBE_S = 8.0
 MAX_PROBE_WAIT_S = 64.0
 PROBE_SETTLE_S = 20.0
@@ -70,6 +84,9 @@ class LinkSignals:
     """The last three round trips: one late report (a busy receiver) is not a queue, three in a row are."""
     min_rtt_s: float | None = None
     loss: float = 0.0
+    nacked: int = 0
+    """Packets NACKed (each once) since ``nacked_from``."""
+    nacked_from: float | None = None
 
     def add_estimate(self, bps: float) -> None:
         if self.estimate_bps is not None and bps < 0.95 * self.estimate_bps:
@@ -82,7 +99,7 @@ class LinkSignals:
 
     def forget(self) -> None:
         """Loss, round trip and the estimate's fall were measured on the old rate; new reports will tell."""
-        self.loss, self.rtts, self.fell = 0.0, (), False
+        self.loss, self.rtts, self.fell, self.nacked, self.nacked_from = 0.0, (), False, 0, None
 
     def congested(self) -> bool:
         if len(self.rtts) == 3 and self.min_rtt_s is not None and min(self.rtts) - self.min_rtt_s >= QUEUE_DELAY_S:
@@ -132,6 +149,7 @@ class LinkPolicy:
         rtt_s: float | None = None,
         loss: float | None = None,
         sending_bps: float | None = None,
+        nacked: float | None = None,
     ) -> None:
         s = self.signals
         assert s is not None
@@ -143,11 +161,31 @@ class LinkPolicy:
             s.loss = loss
         if sending_bps is not None:
             s.sending_bps = sending_bps
+        if nacked is not None:
+            s.nacked += int(nacked)
 
     def decide(self, streams: int, now: float) -> Layer | None:
         before = self.effective
         self._decide(streams, now)
         return self.effective if self.effective != before else None
+
+    def _probe_lost(self, streams: int, now: float) -> bool:
+        """The receiver NACKed more than :data:`PROBE_NACKED` of the probed layer's packets (its rate in
+        :data:`PACKET_BYTES` packets) in the window that just ended; each full window starts the next."""
+        s = self.signals
+        assert s is not None
+        if not self.probing:
+            return False
+        if s.nacked_from is None:
+            s.nacked_from, s.nacked = now, 0
+        elapsed = now - s.nacked_from
+        if elapsed < PROBE_NACK_WINDOW_S:
+            return False
+        rate = {Layer.HIGH: HIGH_BPS, Layer.LOW: LOW_BPS, Layer.NONE: 0}[self.layer]
+        expected = max(1, streams) * rate / 8 / PACKET_BYTES * elapsed
+        lost = s.nacked >= PROBE_NACKED * expected
+        s.nacked_from, s.nacked = now, 0
+        return lost
 
     def _decide(self, streams: int, now: float) -> None:
         s = self.signals
@@ -155,7 +193,7 @@ class LinkPolicy:
         if self.chosen_audio_only:
             return  # nothing is sent, so nothing is learnt; the policy resumes where it was when video is wanted
         draining = not self.probing and now - self.changed_at < DRAIN_S and self.changes > 0
-        if self.layer is not Layer.NONE and not draining and s.congested():
+        if self.layer is not Layer.NONE and not draining and (s.congested() or self._probe_lost(streams, now)):
             self.congested_since = now if self.congested_since is None else self.congested_since
             if self.probing or now - self.congested_since >= DOWN_AFTER_S:
                 # Audio only needs two signals: the link's own estimate under the floor, and loss. A receiver
@@ -193,3 +231,4 @@ class LinkPolicy:
         self.changes += 1
         assert self.signals is not None
         self.signals.forget()
+        self.signals.nacked_from = now

@@ -6,6 +6,15 @@ retransmission history over and over (a NACK names up to 17 packets per 4 bytes)
 encoder produce nothing but keyframes. :func:`guard_video_sender` wraps those two entry points of one sender:
 retransmissions come out of a token bucket (and one sequence number is resent at most once per
 :data:`RESEND_SPACING_S`), keyframe requests are coalesced to one per ``MIN_KEYFRAME_INTERVAL_S``.
+
+The bucket is also what keeps loss on a congested link from turning into more congestion. A receiver behind a
+rate cap that was sent more than it carries (the start of a call, a probe of the higher layer) loses a hundred
+packets or more at once; resending each of them every time it is asked (aiortc's receivers asked up to eight
+times, every 75 ms) offered the link three times what it carries for seconds after the layer went down, so the
+new layer's packets were lost too. So one sequence number is resent at most once per round trip to this
+receiver (an answer cannot have arrived sooner: as libwebrtc does), and retransmissions must be earned by the
+stream itself: each packet sent earns :data:`RETRANSMIT_SHARE` of one, so repairs never take more than that
+share on top of what the receiver's layer sends.
 Malformed RTCP never gets this far: aiortc drops what does not parse (and SRTP what is not authentic).
 """
 
@@ -24,6 +33,11 @@ RETRANSMIT_RATE = 300.0
 """Packets per second one sender may resend: about twice a 900 kbit/s stream's own packet rate at 20 % loss."""
 RETRANSMIT_BURST = 150.0
 RESEND_SPACING_S = 0.02
+"""The least time between two resends of one packet (the round trip, when it is longer, is used instead)."""
+RETRANSMIT_SHARE = 0.5
+"""Retransmissions per packet the stream sends: random loss of 5 % needs a tenth of this."""
+EARNED_BURST = 40.0
+"""Earned retransmissions that can be saved up: a keyframe's lost packets at 900 kbit/s."""
 
 Clock = Callable[[], float]
 Event = Callable[[str], None]
@@ -38,14 +52,25 @@ class RetransmitBudget:
     tokens: float = RETRANSMIT_BURST
     updated: float | None = None
     last_sent: dict[int, float] = field(default_factory=dict)
+    earned: float = EARNED_BURST
+    """Retransmissions the stream's own packets have paid for (see :data:`RETRANSMIT_SHARE`)."""
+    packets_seen: int | None = None
 
-    def allow(self, seq: int, now: float) -> bool:
+    def sent(self, packets: int) -> None:
+        """The stream's count of packets sent so far (not retransmissions): each new one earns a share."""
+        if self.packets_seen is not None and packets > self.packets_seen:
+            self.earned = min(EARNED_BURST, self.earned + (packets - self.packets_seen) * RETRANSMIT_SHARE)
+        self.packets_seen = packets
+
+    def allow(self, seq: int, now: float, rtt_s: float | None = None) -> bool:
         if self.updated is not None:
             self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        if now - self.last_sent.get(seq, -1e9) < RESEND_SPACING_S or self.tokens < 1:
+        spacing = max(RESEND_SPACING_S, rtt_s or 0.0)
+        if now - self.last_sent.get(seq, -1e9) < spacing or self.tokens < 1 or self.earned < 1:
             return False
         self.tokens -= 1
+        self.earned -= 1
         if len(self.last_sent) > 4096:  # sequence numbers wrap; keep only recent ones
             self.last_sent = {s: t for s, t in self.last_sent.items() if now - t < 1.0}
         self.last_sent[seq] = now
@@ -71,7 +96,8 @@ def guard_video_sender(
     last: list[float] = []
 
     async def limited_retransmit(seq: int) -> None:
-        if budget.allow(seq, clock()):
+        budget.sent(getattr(sender, "_RTCRtpSender__packet_count", 0))
+        if budget.allow(seq, clock(), getattr(sender, "_RTCRtpSender__rtt", None)):
             count("retransmission")
             await retransmit(seq)
         else:

@@ -13,9 +13,14 @@ aiortc 1.16's receiver has three habits that turn a little loss into seconds of 
 
 :class:`FrameJitterBuffer` releases a frame as soon as all its packets are present (marker bit, no gap), and
 gives up on a gap that outlives :data:`HOLE_DEADLINE_S`: it drops the damaged frame, restarts at the next
-frame boundary and asks for a keyframe (PLI). :class:`RetryingNackGenerator` asks again for a missing packet
-every round trip (measured from its own NACKs) up to :data:`NACK_TRIES` times. :func:`install` puts both into
-aiortc at one place (the names ``RTCRtpReceiver`` looks up when it is created); audio keeps aiortc's buffer.
+frame boundary and asks for a keyframe (PLI). The deadline runs from when the gap showed (a later packet
+arrived), not from when the gap before it was given up: on a congested link several frames in a row are
+damaged, and a deadline restarted after each skip made them wait one after another (k gaps, k x 0.25 s).
+:class:`RetryingNackGenerator` asks again for a missing packet after a round trip (measured from its own
+NACKs), each time waiting twice as long as before (an answer may just be late: a queue on the way), up to
+:data:`NACK_TRIES` times and never after the jitter buffer's deadline has given the packet up: on a congested
+link every extra NACK becomes a retransmission that takes the room of new video. :func:`install` puts both
+into aiortc at one place (the names ``RTCRtpReceiver`` looks up when it is created); audio keeps aiortc's buffer.
 :class:`BundleRtpRouter` routes a packet of an unknown SSRC by its MID header extension (RFC 8843), which
 aiortc and browsers put on retransmissions too, and remembers the SSRC.
 """
@@ -39,7 +44,10 @@ Clock = Callable[[], float]
 HOLE_DEADLINE_S = 0.25
 """How long a frame may wait for a missing packet before it is dropped and a keyframe is asked for."""
 NACK_TRIES = 8
-"""How often one missing packet is asked for before the jitter buffer's deadline has to deal with it."""
+"""How often one missing packet is asked for at most (the deadline below usually ends it first)."""
+NACK_FOR_S = HOLE_DEADLINE_S
+"""A packet is asked for only this long after its first NACK: later the jitter buffer has skipped its frame, and
+an answer would only take room from the frames that replace it."""
 NACK_RTT_S = (0.02, 0.5)
 """Bounds of the measured NACK round trip used as the retry interval (first guess: 50 ms)."""
 
@@ -83,7 +91,8 @@ class FrameJitterBuffer(JitterBuffer):
         super().__init__(capacity, prefetch=prefetch, is_video=is_video)
         self._clock = clock
         self._ready: deque[JitterFrame] = deque()
-        self._hole_since: float | None = None
+        self._arrived: list[float] = [0.0] * capacity
+        """When each buffered packet arrived: a gap is known since the first packet after it arrived."""
         self._highest: int | None = None
         self.skipped_gaps = 0
 
@@ -104,19 +113,15 @@ class FrameJitterBuffer(JitterBuffer):
         if delta >= self._capacity:  # the gap outgrew the buffer: start over at this packet
             self._reset(seq)
             pli, delta = True, 0
+        now = self._clock()
         self._packets[seq % self._capacity] = packet
+        self._arrived[seq % self._capacity] = now
         if self._highest is None or uint16_gt(seq, self._highest):
             self._highest = seq
         self._collect()
-        if self._stuck():
-            now = self._clock()
-            if self._hole_since is None:
-                self._hole_since = now
-            elif now - self._hole_since >= HOLE_DEADLINE_S and self._skip_gap():
-                pli = True
-                self._collect()
-        else:
-            self._hole_since = None
+        while (since := self._gap_seen()) is not None and now - since >= HOLE_DEADLINE_S and self._skip_gap():
+            pli = True
+            self._collect()
         return pli, self._next()
 
     def _next(self) -> JitterFrame | None:
@@ -126,7 +131,6 @@ class FrameJitterBuffer(JitterBuffer):
         self._packets = [None] * self._capacity
         self._origin = seq
         self._highest = seq
-        self._hole_since = None
 
     def _at(self, offset: int) -> RtpPacket | None:
         assert self._origin is not None
@@ -160,14 +164,22 @@ class FrameJitterBuffer(JitterBuffer):
         assert packets[0] is not None
         self._ready.append(JitterFrame(data=data, timestamp=packets[0].timestamp))
         self.remove(count)
-        self._hole_since = None
 
-    def _stuck(self) -> bool:
-        """A packet is missing between the front and the newest packet (a frame cannot complete)."""
+    def _gap_seen(self) -> float | None:
+        """When the first gap between the front and the newest packet showed: the arrival of the first packet
+        after it (None: no gap, every frame at the front can complete)."""
         if self._highest is None or self._origin is None:
-            return False
+            return None
         span = uint16_add(self._highest, -self._origin)
-        return span < self._capacity and any(self._at(i) is None for i in range(span))
+        if span >= self._capacity:
+            return None
+        gap = False
+        for i in range(span + 1):
+            if self._at(i) is None:
+                gap = True
+            elif gap:
+                return self._arrived[(self._origin + i) % self._capacity]
+        return None
 
     def _skip_gap(self) -> bool:
         """Drop everything up to the first frame boundary after the gap; False when none has arrived yet."""
@@ -176,7 +188,6 @@ class FrameJitterBuffer(JitterBuffer):
             packet = self._at(count)
             if packet is not None and previous is not None and _starts_frame(previous, packet):
                 self.remove(count)
-                self._hole_since = None
                 self.skipped_gaps += 1
                 return True
             previous = packet
@@ -191,10 +202,12 @@ def _starts_frame(previous: RtpPacket, packet: RtpPacket) -> bool:
 class _Missing:
     asked_at: float
     tries: int
+    first_asked: float = -1.0
 
 
 class RetryingNackGenerator(NackGenerator):
-    """NACKs a gap at once, then again every measured round trip, each packet at most ``NACK_TRIES`` times.
+    """NACKs a gap at once, then again after 1.5, 3, 6 ... measured round trips, each packet at most
+    ``NACK_TRIES`` times and for at most ``NACK_FOR_S``.
 
     ``add`` returns True when a NACK is due; ``missing`` then holds exactly the packets to ask for (aiortc's
     receiver sends ``sorted(missing)``).
@@ -225,10 +238,17 @@ class RetryingNackGenerator(NackGenerator):
         oldest = uint16_add(self.max_seq, -RTP_HISTORY_SIZE)
         for s in [s for s, m in self._lost.items() if uint16_gt(oldest, s) or m.tries >= NACK_TRIES]:
             del self._lost[s]
-        retry = 1.5 * self.rtt
-        due = {s for s, m in self._lost.items() if m.tries == 0 or now - m.asked_at >= retry}
+        for s in [s for s, m in self._lost.items() if m.tries and now - m.first_asked >= NACK_FOR_S]:
+            del self._lost[s]
+        due = {s for s, m in self._lost.items() if m.tries == 0 or now - m.asked_at >= self._retry_after(m.tries)}
         for s in due:
-            self._lost[s].asked_at = now
-            self._lost[s].tries += 1
+            missing = self._lost[s]
+            missing.asked_at = now
+            if missing.tries == 0:
+                missing.first_asked = now
+            missing.tries += 1
         self.missing = due
         return bool(due)
+
+    def _retry_after(self, tries: int) -> float:
+        return 1.5 * self.rtt * float(2 ** (tries - 1))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from session.media.link_feedback import ReceiverLink
 from session.media.link_policy import (
     DOWN_AFTER_S,
     FIRST_PROBE_S,
     HIGH_BPS,
     LOW_BPS,
+    PACKET_BYTES,
+    PROBE_NACK_WINDOW_S,
     PROBE_SETTLE_S,
     Layer,
     LinkPolicy,
@@ -119,6 +122,53 @@ def test_the_next_layer_up_is_probed_and_a_failed_probe_doubles_the_wait() -> No
     assert run(policy, 2, back + 2 * FIRST_PROBE_S - 1, estimate_bps=500_000, rtt_s=0.03) == [Layer.HIGH]
 
 
+def probing_high(streams: int = 2) -> LinkPolicy:
+    """A receiver moved to LOW by loss, whose first probe of HIGH has just begun."""
+    policy = LinkPolicy()
+    run(policy, 3, 0, streams=streams, loss=0.3)
+    assert policy.layer is Layer.LOW
+    changes = run(policy, FIRST_PROBE_S + 0.5, policy.changed_at, streams=streams, rtt_s=0.03, loss=0.0)
+    assert changes == [Layer.HIGH] and policy.probing
+    return policy
+
+
+def packets(seconds: float, streams: int = 2) -> float:
+    """HIGH's packets in ``seconds``."""
+    return streams * HIGH_BPS / 8 / PACKET_BYTES * seconds
+
+
+def test_a_probe_the_link_drops_is_undone_by_the_nacks_before_any_receiver_report() -> None:
+    """Behind a rate cap, a probe of HIGH loses half its packets once the queue is full. The receivers NACK them
+    within a round trip; their reports, about once a second, say it later. Each second cost late frames."""
+    policy = probing_high()
+    t = probe_at = policy.changed_at
+    new = None
+    while new is None and t < probe_at + 2:  # NACKs as they come, each decided on at once
+        t += 0.05
+        policy.report(nacked=int(0.5 * packets(0.05)))
+        new = policy.decide(2, t)
+    assert new is Layer.LOW and t - probe_at <= PROBE_NACK_WINDOW_S + 0.05
+    assert policy.failed_probes == 1 and policy.probe_wait_s == 2 * FIRST_PROBE_S
+
+
+def test_random_loss_nacked_during_a_probe_does_not_undo_it() -> None:
+    policy = probing_high()
+    t = policy.changed_at
+    for _ in range(int(PROBE_SETTLE_S / 0.05) + 2):
+        t += 0.05
+        policy.report(nacked=1 if round(t / 0.05) % 2 else 0, sending_bps=2 * HIGH_BPS)  # 5 %: ~10 a second
+        assert policy.decide(2, t) is None
+    assert policy.layer is Layer.HIGH and not policy.probing  # the probe held: HIGH is the layer now
+
+
+def test_nacks_outside_a_probe_do_not_move_a_receiver() -> None:
+    """Outside a probe the receiver reports decide (one burst of NACKs is no reason to drop a layer)."""
+    policy = LinkPolicy()
+    run(policy, 5, 0, streams=2, rtt_s=0.03)
+    policy.report(nacked=int(0.5 * packets(0.5)))
+    assert policy.decide(2, 5.0) is None and policy.layer is Layer.HIGH
+
+
 def test_a_probe_that_holds_becomes_the_layer_and_resets_the_wait() -> None:
     policy = LinkPolicy()
     falls_to(policy, 120_000)
@@ -137,3 +187,33 @@ def test_audio_only_chosen_wins_over_every_estimate_and_is_undone_by_the_user() 
     assert run(policy, 60, 0, estimate_bps=5_000_000) == []
     assert policy.effective is Layer.NONE
     assert policy.choose_audio_only(False) is Layer.HIGH
+
+
+class Track:
+    """What ReceiverLink moves between layers (an EncodedTrack's two fields and one method)."""
+
+    def __init__(self) -> None:
+        self.layer, self.bytes_sent = Layer.HIGH, 0
+
+    def set_layer(self, layer: Layer) -> None:
+        self.layer = layer
+
+
+def test_a_receiver_report_during_a_probe_is_decided_on_at_once_not_at_the_next_tick() -> None:
+    """The report that says a probe congests the link came just after a tick: it waited half a second."""
+    now = [0.0]
+    tracks = [Track(), Track()]
+    link = ReceiverLink(lambda: list(enumerate(tracks)), clock=lambda: now[0])
+    for _ in range(8):  # HIGH does not fit: loss moves the receiver down
+        now[0] += 0.5
+        link.report(loss=0.3)
+        link.tick()
+    assert link.layer is Layer.LOW
+    while link.layer is Layer.LOW:  # until the probe (the link's loss is over)
+        now[0] += 0.5
+        link.report(loss=0.0, rtt_s=0.03)
+        link.tick()
+    assert link.policy.probing and all(t.layer is Layer.HIGH for t in tracks)
+    now[0] += 0.1
+    link.report(loss=0.3)  # between two ticks
+    assert link.layer is Layer.LOW and all(t.layer is Layer.LOW for t in tracks)

@@ -7,7 +7,14 @@ from collections.abc import AsyncIterator
 import pytest
 from aiortc.rtp import RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
 
-from session.media.rtcp_guard import RESEND_SPACING_S, RETRANSMIT_BURST, RETRANSMIT_RATE, RetransmitBudget
+from session.media.rtcp_guard import (
+    EARNED_BURST,
+    RESEND_SPACING_S,
+    RETRANSMIT_BURST,
+    RETRANSMIT_RATE,
+    RETRANSMIT_SHARE,
+    RetransmitBudget,
+)
 from session.media.rtp_receive import install
 from tests.session.lossy_link import FPS, Link, Loss, lossy_link, receive
 
@@ -18,6 +25,27 @@ def test_the_retransmission_budget_bounds_a_flood_and_spaces_repeats() -> None:
     assert allowed <= RETRANSMIT_BURST + RETRANSMIT_RATE + 1
     budget = RetransmitBudget()
     assert budget.allow(7, 0.0) and not budget.allow(7, RESEND_SPACING_S / 2) and budget.allow(7, RESEND_SPACING_S)
+
+
+def test_one_packet_is_resent_at_most_once_per_round_trip() -> None:
+    """Behind a queue the answer to a NACK takes the round trip: asking again sooner only doubles the load."""
+    budget = RetransmitBudget()
+    assert budget.allow(7, 0.0, rtt_s=0.25)
+    assert not budget.allow(7, 0.1, rtt_s=0.25) and not budget.allow(7, 0.2, rtt_s=0.25)
+    assert budget.allow(7, 0.25, rtt_s=0.25)
+
+
+def test_retransmissions_are_earned_by_what_the_stream_sends() -> None:
+    """A capped link lost 150 packets of a probe while its receiver was moved down to 30 packets a second: the
+    repairs may not offer it three times what it carries (they took the new layer's room for seconds)."""
+    budget = RetransmitBudget()
+    budget.sent(1000)
+    resent = 0
+    for i in range(150):  # the probe's losses, each NACKed, over one second
+        budget.sent(1000 + i // 5)  # 30 packets a second are sent meanwhile
+        resent += budget.allow(i, now=i / 150, rtt_s=0.01)
+    assert resent <= EARNED_BURST + 30 * RETRANSMIT_SHARE + 1
+    assert resent >= EARNED_BURST  # a keyframe's worth of repairs is always there
 
 
 @pytest.fixture

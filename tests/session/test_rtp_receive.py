@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
 
-from session.media.rtp_receive import HOLE_DEADLINE_S, NACK_TRIES, FrameJitterBuffer, RetryingNackGenerator
+from session.media.rtp_receive import (
+    HOLE_DEADLINE_S,
+    NACK_FOR_S,
+    NACK_TRIES,
+    FrameJitterBuffer,
+    RetryingNackGenerator,
+)
 
 
 class Clock:
@@ -81,6 +89,19 @@ def test_a_gap_that_outlives_the_deadline_is_skipped_with_one_keyframe_request()
     assert plis == 1 and buffer.skipped_gaps == 1
 
 
+def test_damaged_frames_in_a_row_are_skipped_together_not_one_deadline_after_another() -> None:
+    """A congested link damages several frames in a row. Each gap is overdue one deadline after it showed; the
+    frame after them must not wait another deadline for every gap before it (five gaps were 1.25 s of delay)."""
+    clock = Clock()
+    buffer = FrameJitterBuffer(capacity=256, is_video=True, clock=clock)
+    damaged = [frame(3 * i, 3, 6000 * i) for i in range(1, 6)]
+    out, _ = feed(buffer, frame(0, 3, 0) + [p for f in damaged for p in (f[0], f[2])])  # each lost one packet
+    assert [f.timestamp for f in out] == [0]
+    clock.now += HOLE_DEADLINE_S + 0.01
+    out, plis = feed(buffer, frame(18, 3, 36000))
+    assert [f.timestamp for f in out] == [36000] and plis == 1 and buffer.skipped_gaps == 5
+
+
 def test_audio_keeps_aiortcs_behaviour() -> None:
     buffer, plain = FrameJitterBuffer(capacity=16, prefetch=4), JitterBuffer(capacity=16, prefetch=4)
     packets = [packet(i, i * 960, marker=True) for i in range(12)]
@@ -101,16 +122,37 @@ def test_nacks_are_repeated_each_round_trip_until_the_packet_arrives() -> None:
     assert not nacks.add(packet(15, 0))
 
 
-def test_a_packet_is_asked_for_a_bounded_number_of_times() -> None:
+def asks_for(nacks: RetryingNackGenerator, clock: Clock, lost: int, until: float, step: float = 0.005) -> list[float]:
+    """Packets after ``lost`` arrive every ``step`` s until ``until`` s from now; when ``lost`` was NACKed."""
+    start, asked, seq = clock.now, [], lost + 1
+    while clock.now - start < until:
+        if nacks.add(packet(seq, 0)) and lost in nacks.missing:
+            asked.append(round(clock.now - start, 3))
+        clock.now += step
+        seq += 1
+    return asked
+
+
+def test_a_packet_is_asked_for_a_bounded_number_of_times_and_never_after_the_deadline() -> None:
     clock = Clock()
     nacks = RetryingNackGenerator(clock=clock)
     nacks.add(packet(0, 0))
-    asked = 0
-    for seq in range(2, 40):
-        clock.now += 1
-        if nacks.add(packet(seq, 0)) and 1 in nacks.missing:
-            asked += 1
-    assert asked == NACK_TRIES
+    asked = asks_for(nacks, clock, 1, until=2.0)
+    assert 2 <= len(asked) <= NACK_TRIES
+    assert asked[-1] < NACK_FOR_S  # the jitter buffer skips its frame then: an answer would be of no use
+    gaps = [b - a for a, b in itertools.pairwise(asked)]
+    assert all(later > earlier for earlier, later in itertools.pairwise(gaps))  # each wait is longer
+
+
+def test_an_answer_delayed_by_a_queue_is_not_asked_for_again_and_again() -> None:
+    """A link that starts queueing: the answer to the first NACK takes 200 ms instead of the 50 ms measured so
+    far. Each extra NACK is a retransmission on the congested link: one retry is the most that is useful."""
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    nacks.add(packet(0, 0))
+    asked = asks_for(nacks, clock, 1, until=0.2, step=0.01)
+    nacks.add(packet(1, 0))  # the answer
+    assert len(asked) <= 2
 
 
 def test_the_retry_interval_follows_the_measured_round_trip() -> None:
