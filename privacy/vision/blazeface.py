@@ -21,6 +21,7 @@ import numpy as np
 from privacy.vision.boxes import Box
 from privacy.vision.errors import ModelUnusable
 from privacy.vision.models import BLAZEFACE_FULL, BLAZEFACE_FULL_SPARSE, BLAZEFACE_SHORT, read_model
+from privacy.vision.native_close import ClosedWhenCollected
 from privacy.vision.tflite_metadata import with_image_metadata
 
 
@@ -101,8 +102,7 @@ class BlazeFaceDetector:
         self.config = config or BlazeFaceConfig()
         self._task = _create(self.config)
         self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, self._task.close)
-        self._finalizer.atexit = False
+        self._closing = ClosedWhenCollected(self, self._task.close)
         _open_detectors.add(self)
 
     def detect(self, image: np.ndarray) -> list[Box]:
@@ -122,4 +122,4 @@ class BlazeFaceDetector:
     def close(self) -> None:
         """Release the native graph (also done when the object is collected)."""
         with self._lock:
-            self._finalizer()
+            self._closing.close()

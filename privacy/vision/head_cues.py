@@ -25,6 +25,7 @@ import numpy as np
 from privacy.vision.boxes import Box
 from privacy.vision.errors import ModelUnusable
 from privacy.vision.models import SELFIE_SEGMENTATION, read_model
+from privacy.vision.native_close import ClosedWhenCollected
 from privacy.vision.tflite_metadata import with_image_metadata
 
 
@@ -214,8 +215,7 @@ class PersonSegmenter:
         except Exception as error:  # a truncated or foreign file fails in the flatbuffer parser or in mediapipe
             raise ModelUnusable(f"{SELFIE_SEGMENTATION} could not be loaded ({type(error).__name__})") from error
         self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, self._task.close)
-        self._finalizer.atexit = False
+        self._closing = ClosedWhenCollected(self, self._task.close)
         _open_segmenters.add(self)
 
     def person_mask(self, image: np.ndarray) -> np.ndarray:
@@ -232,7 +232,7 @@ class PersonSegmenter:
     def close(self) -> None:
         """Release the native graph (also done when the object is collected)."""
         with self._lock:
-            self._finalizer()
+            self._closing.close()
 
 
 class HeadDetector:
