@@ -82,7 +82,8 @@ class CenterFaceDetector:
     def detect_scaled(self, image: np.ndarray, max_side: int, threshold: float | None = None) -> list[Box]:
         """Faces in ``image`` with the network input's longer side at ``max_side`` (0: native size), above
         ``threshold`` (default: the configured one)."""
-        return self.detect_with_tilt(image, max_side, threshold)[0]
+        outputs, peaks, (sx, sy) = self._infer(image, max_side)
+        return self._boxes(outputs, peaks, sx, sy, threshold)
 
     def detect_with_tilt(
         self, image: np.ndarray, max_side: int, threshold: float | None = None
@@ -90,6 +91,12 @@ class CenterFaceDetector:
         """:meth:`detect_scaled`'s faces and how the scene is tilted: the median angle of the eye lines of the
         faces found at :data:`TILT_SCORE` or above, in degrees (clockwise positive, as the picture shows it), or
         None when none is that sure."""
+        outputs, peaks, (sx, sy) = self._infer(image, max_side)
+        heat, size, _offset, landmarks = outputs
+        return self._boxes(outputs, peaks, sx, sy, threshold), eye_line_tilt(heat, size, landmarks, peaks, sx / sy)
+
+    def _infer(self, image: np.ndarray, max_side: int) -> tuple[list[np.ndarray], np.ndarray, tuple[float, float]]:
+        """The network's four outputs, the heat map's local maxima, and the scale from input to image pixels."""
         h, w = image.shape[:2]
         scale = 1.0 if max_side <= 0 else min(1.0, max_side / max(h, w))
         in_w = max(32, int(np.ceil(w * scale / 32) * 32))
@@ -98,23 +105,29 @@ class CenterFaceDetector:
         # CenterFace was trained on RGB in [0, 255], NCHW, no mean subtraction.
         blob = resized[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32)
         with self._lock:
-            heat, size, offset, landmarks = self._session.run(_OUTPUTS, {_INPUT: blob})  # type: ignore[attr-defined]
-        boxes = decode(heat, size, offset, self.config.threshold if threshold is None else threshold)
-        sx, sy = w / in_w, h / in_h
+            outputs = list(self._session.run(_OUTPUTS, {_INPUT: blob}))  # type: ignore[attr-defined]
+        return outputs, local_maxima(outputs[0]), (w / in_w, h / in_h)
+
+    def _boxes(
+        self, outputs: list[np.ndarray], peaks: np.ndarray, sx: float, sy: float, threshold: float | None
+    ) -> list[Box]:
+        heat, size, offset, _landmarks = outputs
+        boxes = decode(heat, size, offset, self.config.threshold if threshold is None else threshold, peaks)
         scaled = [Box(b.x * sx, b.y * sy, b.w * sx, b.h * sy, b.score) for b in boxes]
-        return nms(scaled, self.config.nms_iou), eye_line_tilt(heat, size, landmarks, sx / sy)
+        return nms(scaled, self.config.nms_iou)
 
 
 TILT_SCORE = 0.35
 """Only faces this sure tell the scene's tilt (a false face's "eyes" point anywhere)."""
 
 
-def eye_line_tilt(heat: np.ndarray, size: np.ndarray, landmarks: np.ndarray, aspect: float = 1.0) -> float | None:
+def eye_line_tilt(
+    heat: np.ndarray, size: np.ndarray, landmarks: np.ndarray, peaks: np.ndarray, aspect: float = 1.0
+) -> float | None:
     """The median angle, in degrees, of the line from the left to the right eye of the faces CenterFace is sure
     of (its landmarks are offsets within the face's box, eyes first); ``aspect`` corrects an input that was
     resized more in one direction than the other."""
     hm = heat[0, 0]
-    peaks = hm >= cv2.dilate(hm, np.ones((3, 3), np.uint8))
     ys, xs = np.nonzero(peaks & (hm >= TILT_SCORE))
     if len(ys) == 0:
         return None
@@ -173,12 +186,20 @@ def detect_upright(
     return boxes, None if measured is None else tilt + measured
 
 
-def decode(heat: np.ndarray, size: np.ndarray, offset: np.ndarray, threshold: float) -> list[Box]:
-    """Boxes in network-input pixels from CenterFace's outputs (stride 4)."""
+def local_maxima(heat: np.ndarray) -> np.ndarray:
+    """Where the heat map peaks. Only local maxima are face centres (CenterNet's decoding); their neighbours
+    would otherwise become hundreds of near-duplicate boxes in a crowd."""
     hm = heat[0, 0]
-    # Only local maxima of the heat map are face centres (CenterNet's decoding); their neighbours would
-    # otherwise become hundreds of near-duplicate boxes in a crowd.
-    peaks = hm >= cv2.dilate(hm, np.ones((3, 3), np.uint8))
+    return np.asarray(hm >= cv2.dilate(hm, np.ones((3, 3), np.uint8)))
+
+
+def decode(
+    heat: np.ndarray, size: np.ndarray, offset: np.ndarray, threshold: float, peaks: np.ndarray | None = None
+) -> list[Box]:
+    """Boxes in network-input pixels from CenterFace's outputs (stride 4); ``peaks`` from :func:`local_maxima`
+    when the caller has them already."""
+    hm = heat[0, 0]
+    peaks = local_maxima(heat) if peaks is None else peaks
     ys, xs = np.nonzero(peaks & (hm > threshold))
     if len(ys) == 0:
         return []
