@@ -8,9 +8,7 @@ frame, which is why :mod:`privacy.vision.tiling` runs them on overlapping crops 
 
 from __future__ import annotations
 
-import concurrent.futures.thread  # noqa: F401 - registers its exit hook before ours (see _close_all_at_exit)
 import threading
-import weakref
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -75,22 +73,6 @@ def _face_extent(x: float, y: float, w: float, h: float, score: float) -> Box:
     return Box(float(x), float(cy - tall / 2), float(w), float(tall), score)
 
 
-_open_detectors: weakref.WeakSet[BlazeFaceDetector] = weakref.WeakSet()
-
-
-def _close_all_at_exit() -> None:
-    # mediapipe runs every native call through a thread pool that Python shuts down at exit before ordinary
-    # atexit handlers run; graphs still open then make mediapipe's __del__ print errors. Closing them from a
-    # threading-atexit hook (which runs before that shutdown) avoids it.
-    for detector in list(_open_detectors):
-        detector.close()
-
-
-_register = getattr(threading, "_register_atexit", None)
-if _register is not None:
-    _register(_close_all_at_exit)
-
-
 class BlazeFaceDetector:
     """A :class:`~privacy.vision.boxes.FaceDetector` backed by one mediapipe Tasks ``FaceDetector``.
 
@@ -102,8 +84,7 @@ class BlazeFaceDetector:
         self.config = config or BlazeFaceConfig()
         self._task = _create(self.config)
         self._lock = threading.Lock()
-        self._closing = ClosedWhenCollected(self, self._task.close)
-        _open_detectors.add(self)
+        self._closing = ClosedWhenCollected(self, self._task.close, self._lock)
 
     def detect(self, image: np.ndarray) -> list[Box]:
         import mediapipe as mp
@@ -121,5 +102,4 @@ class BlazeFaceDetector:
 
     def close(self) -> None:
         """Release the native graph (also done when the object is collected)."""
-        with self._lock:
-            self._closing.close()
+        self._closing.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import concurrent.futures.thread  # noqa: F401 - registers its exit hook before ours (see blazeface.py)
 import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,21 +183,6 @@ INPUT_SIZE = (256, 144)
 """The landscape model's input (width, height); frames are scaled to it here (cheaper than inside mediapipe)."""
 
 
-_open_segmenters: weakref.WeakSet[PersonSegmenter] = weakref.WeakSet()
-
-
-def _close_all_at_exit() -> None:
-    # As for BlazeFace (privacy/vision/blazeface.py): graphs still open when Python shuts mediapipe's thread pool
-    # down make its __del__ print errors; a threading-atexit hook closes them first.
-    for segmenter in list(_open_segmenters):
-        segmenter.close()
-
-
-_register = getattr(threading, "_register_atexit", None)
-if _register is not None:
-    _register(_close_all_at_exit)
-
-
 class PersonSegmenter:
     """Person confidence per cell through mediapipe's Tasks ``ImageSegmenter``; one graph, calls serialised.
 
@@ -215,8 +199,7 @@ class PersonSegmenter:
         except Exception as error:  # a truncated or foreign file fails in the flatbuffer parser or in mediapipe
             raise ModelUnusable(f"{SELFIE_SEGMENTATION} could not be loaded ({type(error).__name__})") from error
         self._lock = threading.Lock()
-        self._closing = ClosedWhenCollected(self, self._task.close)
-        _open_segmenters.add(self)
+        self._closing = ClosedWhenCollected(self, self._task.close, self._lock)
 
     def person_mask(self, image: np.ndarray) -> np.ndarray:
         """A 144 x 256 float mask of person confidence for a BGR ``image`` of any size."""
@@ -231,8 +214,7 @@ class PersonSegmenter:
 
     def close(self) -> None:
         """Release the native graph (also done when the object is collected)."""
-        with self._lock:
-            self._closing.close()
+        self._closing.close()
 
 
 class HeadDetector:

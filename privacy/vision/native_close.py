@@ -7,10 +7,15 @@ sender's ``run_in_executor`` creating a thread, a collection, a BlazeFace detect
 ``submit`` then waited for that lock in the same thread, forever: a whole test run hung. So a collected owner's
 close is handed to one closer thread: :meth:`queue.SimpleQueue.put` is safe to call from a finalizer. An explicit
 ``close()`` still closes at once, in the caller's thread.
+
+At exit, what is still open is closed from a threading-atexit hook: mediapipe runs every native call through a
+thread pool that Python shuts down before ordinary atexit handlers run, and graphs still open then make
+mediapipe's ``__del__`` print errors.
 """
 
 from __future__ import annotations
 
+import concurrent.futures.thread  # noqa: F401 - registers its exit hook before ours (see _close_all_at_exit)
 import contextlib
 import queue
 import threading
@@ -43,15 +48,31 @@ def _close_later(close: Callable[[], object]) -> None:
 
 
 class ClosedWhenCollected:
-    """The close of one native resource: :meth:`close` runs it now (once); if ``owner`` is collected first, it
-    runs on the closer thread."""
+    """The close of one native resource: :meth:`close` runs it now (once, under ``lock``, the lock its calls take);
+    if ``owner`` is collected first, it runs on the closer thread; still open at exit, it runs then."""
 
-    def __init__(self, owner: object, close: Callable[[], object]) -> None:
+    def __init__(self, owner: object, close: Callable[[], object], lock: threading.Lock) -> None:
         _start_closer()
         self._close = close
+        self._lock = lock
         self._finalizer = weakref.finalize(owner, _close_later, close)
         self._finalizer.atexit = False
+        _open.add(self)
 
     def close(self) -> None:
-        if self._finalizer.detach() is not None:
-            self._close()
+        with self._lock:
+            if self._finalizer.detach() is not None:
+                self._close()
+
+
+_open: weakref.WeakSet[ClosedWhenCollected] = weakref.WeakSet()
+
+
+def _close_all_at_exit() -> None:
+    for handle in list(_open):
+        handle.close()
+
+
+_register = getattr(threading, "_register_atexit", None)
+if _register is not None:
+    _register(_close_all_at_exit)

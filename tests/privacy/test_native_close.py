@@ -33,7 +33,7 @@ def test_a_collected_detector_does_not_wait_for_the_pool_lock(make: type) -> Non
 
     # The detector's own close, observed: the same mechanism, with a close that says when it ran.
     holder[0]._closing._finalizer.detach()  # type: ignore[attr-defined]
-    holder[0]._closing = ClosedWhenCollected(holder[0], close_and_tell)  # type: ignore[attr-defined]
+    holder[0]._closing = ClosedWhenCollected(holder[0], close_and_tell, holder[0]._lock)  # type: ignore[attr-defined]
 
     def let_go() -> None:
         holder.clear()
@@ -59,7 +59,7 @@ def test_an_explicit_close_closes_at_once_and_only_once() -> None:
         task.close()
 
     detector._closing._finalizer.detach()
-    detector._closing = ClosedWhenCollected(detector, close)
+    detector._closing = ClosedWhenCollected(detector, close, detector._lock)
     detector.close()
     assert calls == [1]  # at once, in this thread
     detector.close()
