@@ -46,6 +46,7 @@ from privacy.vision.strong_schedule import (
     faces_still,
     is_calm,
     largest_change,
+    settled,
     strong_due,
     thumbnail,
 )
@@ -93,6 +94,12 @@ class TrackState:
         """How far the scene is tilted (degrees, from the eye lines of the faces CenterFace is sure of), carried by
         the camera's rotation from frame to frame; every other CenterFace pass looks at the picture turned upright."""
         self.strong_passes = 0
+        self.settled = False
+        """Whether the newest expensive pass merged found nothing the held tracks did not already hold (see
+        :func:`privacy.vision.strong_schedule.settled`)."""
+        self.may_skip = 0
+        """How many frames the expensive detector may wait on this frame while the picture moves (see
+        :attr:`~privacy.vision.options.AnonymizerOptions.strong_skip_settled`)."""
         self.paused = False
         """While True, frames are replaced by the pause card (set by the pause control)."""
         self.pause_text = "Pause"
@@ -122,6 +129,8 @@ class TrackState:
         self.calm_run = 0
         self.prev_thumb = None
         self.tilt = None
+        self.settled = False
+        self.may_skip = 0
 
 
 class Anonymizer:
@@ -239,6 +248,8 @@ class Anonymizer:
                 light_changed=brightened != state.brightened,
             )
             state.calm_run = state.calm_run + 1 if is_calm(signals) else 0
+            quiet = state.settled and not (signals.scene_cut or signals.light_changed)
+            state.may_skip = opts.strong_skip_settled if quiet else 0
             state.prev_thumb = thumb
         state.brightened = brightened
         # The first frame of a track has no history to lean on: it runs every detector (all tiles, CenterFace
@@ -247,11 +258,14 @@ class Anonymizer:
         fast_boxes = self._fast.detect(looked_at, state.frame_index, thorough=thorough)
         strong_boxes: list[Box] = []
         strong_ok = True
+        merged_pass = state.last_strong_frame
         if self._strong is not None:
             strong_boxes, strong_ok = self._run_strong(looked_at, state, now)
         sure = sure_boxes(fast_boxes, strong_boxes, opts.fast_sure_score, opts.strong_sure_score)
         size = (frame.shape[1], frame.shape[0])
         state.tracks = associate(tracks, fast_boxes + strong_boxes, now, opts.tracking, sure, size)
+        if state.last_strong_frame != merged_pass:  # an expensive pass's results joined on this frame
+            state.settled = settled(state.tracks, now)
         if self._heads is not None and (thorough or state.frame_index % opts.head_every == 0):
             heads = associate(heads, self._heads.detect(looked_at), now, opts.head_tracking)
         state.heads = [t for t in heads if now - t.last_seen <= opts.head_tracking.hold_s]
@@ -279,7 +293,10 @@ class Anonymizer:
         assert strong is not None
         opts = self.options
         due = strong_due(
-            state.frame_index - state.last_strong_submit, state.calm_run, opts.strong_every, opts.strong_every_calm
+            state.frame_index - state.last_strong_submit,
+            max(state.calm_run, state.may_skip),
+            opts.strong_every,
+            opts.strong_every_calm,
         )
         if opts.strong_mode is StrongMode.INLINE or state.last_strong_frame is None:
             # Inline mode, and the warm-up frame of a background track: run it now.

@@ -4,7 +4,8 @@ Defaults were set from ``bench/privacy_bench.py`` (closing notes of issues 3 and
 on the whole frame inside the call (no lag for the near face), CenterFace at 320 px on every frame in a
 background thread (its boxes carried by optical flow to the frame they are used on; every third frame saved a
 third of the CPU but let a face go uncovered for 7 frames instead of 2 on the motion clips, issue 14) except
-that it may wait up to three frames while the picture stands still (:mod:`privacy.vision.strong_schedule`), heads
+that it may wait up to three frames while the picture stands still and one while it moves but the last pass
+found nothing new (:mod:`privacy.vision.strong_schedule`), heads
 from a person mask every sixth frame (heads no face detector finds), every detector on a track's first frame,
 tracks held for a second and followed by optical flow, masks 1.7x the detector box and growing while
 unconfirmed, a large box that no sure detection confirmed masked at only 1.3x (issue 14), smoothed 3x3-cell
@@ -76,6 +77,12 @@ class AnonymizerOptions:
     makes it due at once. 1 runs it on every frame. 3 cost no coverage on the motion clips (they never stand
     still, so they keep CenterFace on every frame) nor on the real clip, where it saved ~15 % of the CPU
     (issue 14); a plain every-2nd or every-3rd frame left faces uncovered for 10 and 17 frames."""
+    strong_skip_settled: int = 1
+    """While the picture moves but is *settled* (the newest CenterFace pass found nothing the tracks did not hold,
+    every track matched three times or more: :func:`privacy.vision.strong_schedule.settled`), CenterFace may wait
+    this many frames. 1 kept every face-frame covered on the motion clips and on held-out clips and saved about a
+    tenth of the CPU; 2, or counting only boxes scoring 0.3 or more as new, let faces go uncovered for 4 to 12
+    frames (issue 14). 0 turns it off."""
     calm: CalmLimits = field(default_factory=CalmLimits)
     """How still a calm picture is."""
     strong_max_side: int = 320
@@ -132,6 +139,7 @@ class AnonymizerOptions:
             strong_mode=StrongMode.INLINE,
             strong_every=1,
             strong_every_calm=1,
+            strong_skip_settled=0,
             extra_full_res_strong=True,
             upside_down_every_pass=True,
             head_every=1,

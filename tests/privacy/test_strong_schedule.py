@@ -1,4 +1,5 @@
-"""When CenterFace runs: every frame while the picture moves, less often only while it is calm."""
+"""When CenterFace runs: every frame while the picture moves and something new was found, less often while it is
+calm or settled."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from privacy.vision.strong_schedule import (
     faces_still,
     is_calm,
     largest_change,
+    settled,
     strong_due,
     thumbnail,
 )
+from privacy.vision.tracking import Track
 from tests.fakes import FixedBoxesDetector
 
 CALM = FrameSignals(
@@ -90,9 +93,14 @@ def test_strong_pass_waits_only_across_an_unbroken_calm_run() -> None:
     assert strong_due(2, calm_run=0, every=2, every_calm=4)
 
 
-def _strong_calls(frames: list[np.ndarray], every_calm: int) -> int:
+def _strong_calls(frames: list[np.ndarray], every_calm: int, skip_settled: int = 0) -> int:
     options = replace(
-        AnonymizerOptions(), strong_mode=StrongMode.INLINE, strong_every=1, strong_every_calm=every_calm, head_every=0
+        AnonymizerOptions(),
+        strong_mode=StrongMode.INLINE,
+        strong_every=1,
+        strong_every_calm=every_calm,
+        strong_skip_settled=skip_settled,
+        head_every=0,
     )
     strong = FixedBoxesDetector([FACE])
     anonymizer = Anonymizer(options, FixedBoxesDetector([FACE]), strong_detector=strong)
@@ -109,6 +117,56 @@ def test_on_a_still_picture_centerface_waits_and_on_a_pan_it_runs_every_frame(po
     assert _strong_calls(still, every_calm=4) == 4
     assert _strong_calls(still, every_calm=1) == 12
     assert _strong_calls(panning, every_calm=4) == 12
+
+
+def test_a_settled_moving_picture_lets_centerface_skip_every_other_frame(portrait: np.ndarray) -> None:
+    panning = [np.roll(portrait, 12 * i, axis=1) for i in range(12)]
+    # The first three passes make the track settled (three hits); then every other frame.
+    calls = _strong_calls(panning, every_calm=4, skip_settled=1)
+    assert 6 <= calls <= 8
+    assert _strong_calls(panning, every_calm=4, skip_settled=0) == 12
+
+
+def test_settled_means_no_new_track_and_none_young() -> None:
+    old = Track(FACE, last_seen=1.0, hits=5)
+    assert settled([], 1.0)
+    assert settled([old], 1.0)
+    assert not settled([old, Track(FACE, last_seen=1.0, hits=1)], 1.0), "a pass that started a track"
+    assert not settled([old, Track(FACE, last_seen=0.9, hits=2)], 1.0), "a young track"
+    assert settled([Track(FACE, last_seen=1.0, hits=3)], 1.0)
+
+
+class _Appearing:
+    """CenterFace stand-in: finds FACE on every frame, and a second face on the frames marked as showing it."""
+
+    def __init__(self) -> None:
+        self.frames: list[int] = []
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        index = int(image[0, 0, 0])
+        self.frames.append(index)
+        return [FACE, Box(40.0, 60.0, 90.0, 100.0)] if image[0, 1, 0] else [FACE]
+
+
+def test_a_pass_that_finds_a_new_face_makes_the_next_frame_due(portrait: np.ndarray) -> None:
+    """While settled, CenterFace skips frames on a moving picture; the frame after it found someone new, it runs
+    again at once (and again until the newcomer's track is no longer young)."""
+    options = replace(
+        AnonymizerOptions(), strong_mode=StrongMode.INLINE, strong_every_calm=4, head_every=0, dark_boost=False
+    )
+    strong = _Appearing()
+    anonymizer = Anonymizer(options, FixedBoxesDetector(), strong_detector=strong)
+    state = anonymizer.new_track()
+    for i in range(20):
+        frame = np.roll(portrait, 12 * i, axis=1)
+        frame[0, 0] = i
+        frame[0, 1] = 255 if i >= 10 else 0
+        anonymizer.process(frame, state, i / 15)
+    before = [f for f in strong.frames if 3 <= f < 10]
+    assert len(before) <= 4, strong.frames  # settled: every other frame
+    first_seen = min(f for f in strong.frames if f >= 10)
+    after = [f for f in strong.frames if first_seen < f <= first_seen + 2]
+    assert after == [first_seen + 1, first_seen + 2], strong.frames
 
 
 def test_someone_walking_into_a_still_picture_is_a_content_change(portrait: np.ndarray) -> None:
