@@ -21,16 +21,24 @@ NACKs), each time waiting twice as long as before (an answer may just be late: a
 :data:`NACK_TRIES` times and never after the jitter buffer's deadline has given the packet up: on a congested
 link every extra NACK becomes a retransmission that takes the room of new video. :func:`install` puts both
 into aiortc at one place (the names ``RTCRtpReceiver`` looks up when it is created); audio keeps aiortc's buffer.
+:class:`TailProbe` covers the one loss those cannot see: the last packets of a frame (the marker). A gap shows
+only when a later packet arrives, and the next one is the next frame's first, a frame interval later (67 ms at
+15 fps): at 5 % loss on two hops a tenth of the frames waited that long, most of the relay's delay tail. Like
+TCP's tail-loss probe, when a frame has begun but not ended and no packet followed for a few of its usual
+packet gaps, the receiver asks for the packets after the newest one; a sender that sent them resends them, one
+that did not has nothing to resend (a sender answers only for packets in its history).
 :class:`BundleRtpRouter` routes a packet of an unknown SSRC by its MID header extension (RFC 8843), which
 aiortc and browsers put on retransmissions too, and remembers the SSRC.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import aiortc.rtcdtlstransport as _transport
 import aiortc.rtcrtpreceiver as _receiver
@@ -51,6 +59,14 @@ an answer would only take room from the frames that replace it."""
 NACK_RTT_S = (0.02, 0.5)
 """Bounds of the measured NACK round trip used as the retry interval (first guess: 50 ms)."""
 
+TAIL_PROBE_S = (0.01, 0.05)
+"""Bounds of the silence after an unfinished frame's newest packet before the rest is asked for: a few of the
+link's usual gaps between a frame's packets (a rate-capped link spaces them out), at least 10 ms."""
+TAIL_PROBE_GAPS = 3.0
+"""How many of the usual gaps between a frame's packets count as silence."""
+TAIL_PROBE_PACKETS = 2
+"""How many packets after the newest one a tail probe asks for."""
+
 _PLAIN_JITTER_BUFFER = JitterBuffer
 _PLAIN_NACK_GENERATOR = _receiver.NackGenerator
 _PLAIN_ROUTER = _transport.RtpRouter
@@ -61,6 +77,7 @@ def install() -> None:
     _receiver.JitterBuffer = FrameJitterBuffer  # type: ignore[attr-defined]
     _receiver.NackGenerator = RetryingNackGenerator  # type: ignore[misc]
     _transport.RtpRouter = BundleRtpRouter  # type: ignore[misc]
+    _receiver.RTCRtpReceiver._handle_rtp_packet = _handle_rtp_with_tail_probe  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -68,6 +85,18 @@ def uninstall() -> None:
     _receiver.JitterBuffer = _PLAIN_JITTER_BUFFER  # type: ignore[attr-defined]
     _receiver.NackGenerator = _PLAIN_NACK_GENERATOR  # type: ignore[misc]
     _transport.RtpRouter = _PLAIN_ROUTER  # type: ignore[misc]
+    _receiver.RTCRtpReceiver._handle_rtp_packet = _PLAIN_HANDLE_RTP  # type: ignore[method-assign]
+
+
+_PLAIN_HANDLE_RTP = _receiver.RTCRtpReceiver._handle_rtp_packet
+
+
+async def _handle_rtp_with_tail_probe(self: _receiver.RTCRtpReceiver, packet: RtpPacket, arrival_time_ms: int) -> None:
+    """aiortc's packet handling, then (video) the tail probe re-armed for the newest packet."""
+    await _PLAIN_HANDLE_RTP(self, packet, arrival_time_ms)
+    nacks = getattr(self, "_RTCRtpReceiver__nack_generator", None)
+    if isinstance(nacks, RetryingNackGenerator):
+        nacks.tail.arm(lambda ssrc, lost: self._send_rtcp_nack(ssrc, lost))
 
 
 class BundleRtpRouter(_transport.RtpRouter):
@@ -218,10 +247,12 @@ class RetryingNackGenerator(NackGenerator):
         self._clock = clock
         self._lost: dict[int, _Missing] = {}
         self.rtt = 0.05
+        self.tail = TailProbe(clock)
 
     def add(self, packet: RtpPacket) -> bool:
         seq = packet.sequence_number
         now = self._clock()
+        self.tail.saw(packet, now)
         if self.max_seq is None:
             self.max_seq = seq
             return False
@@ -252,3 +283,68 @@ class RetryingNackGenerator(NackGenerator):
 
     def _retry_after(self, tries: int) -> float:
         return 1.5 * self.rtt * float(2 ** (tries - 1))
+
+
+SendNack = Callable[[int, list[int]], Coroutine[Any, Any, None]]
+
+
+class TailProbe:
+    """Asks for the packets after the newest one when a frame has begun but not ended and the link fell silent
+    (see the module's documentation). One probe per newest packet: its answer, or the next frame, moves on."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self._newest: RtpPacket | None = None
+        self._arrived = 0.0
+        self._probed: int | None = None
+        self.gap = 0.0
+        """The usual gap between two packets of one frame (moving average, seconds)."""
+        self.probes = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def saw(self, packet: RtpPacket, now: float) -> None:
+        newest = self._newest
+        if newest is not None and not uint16_gt(packet.sequence_number, newest.sequence_number):
+            return  # a retransmission or a late packet: the newest one stays
+        if newest is not None and newest.timestamp == packet.timestamp and not newest.marker:
+            self.gap = 0.9 * self.gap + 0.1 * (now - self._arrived) if self.gap else now - self._arrived
+        self._newest, self._arrived = packet, now
+
+    def wait(self) -> float:
+        """How long the link may stay silent inside a frame before the probe."""
+        low, high = TAIL_PROBE_S
+        return min(max(TAIL_PROBE_GAPS * self.gap, low), high)
+
+    def due(self) -> list[int]:
+        """The sequence numbers to ask for now (empty: the frame ended, or it was asked already, or not yet)."""
+        newest = self._newest
+        if newest is None or newest.marker or not newest.payload:  # a padding packet is no frame
+            return []
+        if self._probed == newest.sequence_number or self._clock() - self._arrived < self.wait():
+            return []
+        self._probed = newest.sequence_number
+        self.probes += 1
+        return [uint16_add(newest.sequence_number, i + 1) for i in range(TAIL_PROBE_PACKETS)]
+
+    def arm(self, send: SendNack) -> None:
+        """(Re)start the timer that probes after :meth:`wait` of silence, on the running loop."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        newest = self._newest
+        if newest is None or newest.marker:
+            return
+        self._timer = asyncio.get_running_loop().call_later(self.wait(), self._fire, send, newest.ssrc)
+
+    def _fire(self, send: SendNack, ssrc: int) -> None:
+        self._timer = None
+        lost = self.due()
+        if lost:
+            task = asyncio.ensure_future(send(ssrc, lost))
+            task.add_done_callback(_quiet)
+
+
+def _quiet(task: asyncio.Future[None]) -> None:
+    """A probe whose transport closed meanwhile is of no interest."""
+    if not task.cancelled():
+        task.exception()

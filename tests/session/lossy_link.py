@@ -58,8 +58,11 @@ class Loss:
     """Drop the n-th media RTP packet sent (0-based), first transmission only."""
     forever: set[int] = field(default_factory=set)
     """... and for these, every retransmission as well."""
+    marker_index: set[int] = field(default_factory=set)
+    """Drop the n-th frame's last packet (the one with the marker bit), first transmission only."""
     dropped: int = 0
     _count: int = 0
+    _markers: int = 0
     _doomed: set[int] = field(default_factory=set)
 
     def keep(self, packet: RtpPacket, rtx_ssrc: int) -> bool:
@@ -67,6 +70,10 @@ class Loss:
             original = struct.unpack("!H", packet.payload[:2])[0]
             return original not in self._doomed
         index, self._count = self._count, self._count + 1
+        if packet.marker:
+            marker, self._markers = self._markers, self._markers + 1
+            if marker in self.marker_index:
+                return False
         if index in self.forever:
             self._doomed.add(packet.sequence_number)
         return index not in self.media_index and index not in self.forever

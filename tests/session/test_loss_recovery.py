@@ -7,6 +7,7 @@ and a packet that never arrives holds every later frame until 512 packets have p
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections.abc import AsyncIterator
 
 import pytest
@@ -51,3 +52,18 @@ async def test_a_packet_lost_for_good_costs_a_keyframe_not_a_growing_delay(closi
     assert link.encoder.keyframes >= 2  # the receiver's PLI reached the shared encoder
     late = [a.delay for a in got if a.at > got[-1].at - 1.5]
     assert len(late) >= FPS and max(late) < 0.5  # caught up: the last frames are not behind
+
+
+async def test_a_frame_whose_last_packet_is_lost_is_not_held_until_the_next_frame(closing: list[Link]) -> None:
+    """Tail loss: nothing after the lost marker packet shows the gap until the next frame starts, a frame
+    interval later; the receiver's tail probe asks for it after a short silence instead."""
+    loss = Loss(marker_index={20, 28, 36, 44, 52})
+    link = await lossy_link(loss)
+    closing.append(link)
+    got = await receive(link, 4.5)
+    assert loss.dropped == 5
+    numbers = [a.frame for a in got]
+    assert numbers == list(range(len(numbers))) and len(numbers) >= 3 * FPS  # every frame, recovered
+    usual = statistics.median(a.delay for a in got)
+    worst = sorted(a.delay - usual for a in got)[-5:]
+    assert max(worst) < 0.6 / FPS, worst  # without the probe: a whole frame interval (1 / FPS) and more

@@ -183,3 +183,47 @@ def test_padding_packets_between_frames_are_no_frames() -> None:
     padding._data = b""  # type: ignore[attr-defined]
     out, plis = feed(buffer, [*frame(0, 3, 0), padding, *frame(4, 2, 6000)])
     assert [f.timestamp for f in out] == [0, 6000] and all(f.data for f in out) and plis == 0
+
+
+def test_a_frame_whose_last_packet_is_lost_is_probed_after_a_short_silence() -> None:
+    """Tail loss: no later packet shows the gap, so the receiver asks for what follows the newest packet."""
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    for p in frame(1000, 3, 9000)[:2]:  # the marker packet 1002 is lost
+        p.payload = b"x"
+        nacks.add(p)
+        clock.now += 0.002
+    assert nacks.tail.due() == []  # not yet: the frame may still be arriving
+    clock.now += nacks.tail.wait()
+    assert nacks.tail.due() == [1002, 1003]
+    assert nacks.tail.due() == []  # once per newest packet
+    assert nacks.tail.probes == 1
+
+
+def test_a_complete_frame_and_a_padding_packet_are_never_probed() -> None:
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    for p in frame(1000, 3, 9000):
+        p.payload = b"x"
+        nacks.add(p)
+    clock.now += 1.0
+    assert nacks.tail.due() == []
+    padding = packet(1003, 9000)
+    padding.payload = b""
+    nacks.add(padding)
+    clock.now += 1.0
+    assert nacks.tail.due() == []
+
+
+def test_the_probe_waits_longer_on_a_link_that_spaces_a_frames_packets_out() -> None:
+    """A rate-capped link delivers a frame's packets 16 ms apart: probing after 10 ms would ask for packets
+    already on their way on every frame."""
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    for p in frame(1000, 8, 9000)[:7]:
+        p.payload = b"x"
+        nacks.add(p)
+        clock.now += 0.016
+    assert nacks.tail.wait() >= 2.5 * 0.016
+    clock.now += 0.02 - 0.016
+    assert nacks.tail.due() == []
