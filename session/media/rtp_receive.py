@@ -66,6 +66,8 @@ TAIL_PROBE_GAPS = 3.0
 """How many of the usual gaps between a frame's packets count as silence."""
 TAIL_PROBE_PACKETS = 2
 """How many packets after the newest one a tail probe asks for."""
+TAIL_PROBE_TRIES = 2
+"""How often the tail after one newest packet is probed: the probe or its answer may be lost too."""
 
 _PLAIN_JITTER_BUFFER = JitterBuffer
 _PLAIN_NACK_GENERATOR = _receiver.NackGenerator
@@ -266,6 +268,7 @@ class RetryingNackGenerator(NackGenerator):
             if found is not None and found.tries == 1:  # unambiguous: answer to our only NACK
                 sample = min(max(now - found.asked_at, NACK_RTT_S[0]), NACK_RTT_S[1])
                 self.rtt = 0.8 * self.rtt + 0.2 * sample
+                self.tail.rtt = self.rtt
         oldest = uint16_add(self.max_seq, -RTP_HISTORY_SIZE)
         for s in [s for s, m in self._lost.items() if uint16_gt(oldest, s) or m.tries >= NACK_TRIES]:
             del self._lost[s]
@@ -290,13 +293,18 @@ SendNack = Callable[[int, list[int]], Coroutine[Any, Any, None]]
 
 class TailProbe:
     """Asks for the packets after the newest one when a frame has begun but not ended and the link fell silent
-    (see the module's documentation). One probe per newest packet: its answer, or the next frame, moves on."""
+    (see the module's documentation). At most :data:`TAIL_PROBE_TRIES` probes per newest packet, the second one a
+    retry interval after the first (``rtt``, kept by the NACK generator): its answer, or the next frame, moves on."""
 
     def __init__(self, clock: Clock = time.monotonic) -> None:
         self._clock = clock
         self._newest: RtpPacket | None = None
         self._arrived = 0.0
         self._probed: int | None = None
+        self._tries = 0
+        self._probed_at = 0.0
+        self.rtt = 0.05
+        """The NACK round trip (seconds), as :class:`RetryingNackGenerator` measures it."""
         self.gap = 0.0
         """The usual gap between two packets of one frame (moving average, seconds)."""
         self.probes = 0
@@ -320,11 +328,21 @@ class TailProbe:
         newest = self._newest
         if newest is None or newest.marker or not newest.payload:  # a padding packet is no frame
             return []
-        if self._probed == newest.sequence_number or self._clock() - self._arrived < self.wait():
+        now = self._clock()
+        if self._probed != newest.sequence_number:
+            if now - self._arrived < self.wait():
+                return []
+            self._probed, self._tries = newest.sequence_number, 0
+        elif self._tries >= TAIL_PROBE_TRIES or now - self._probed_at < self.retry_after():
             return []
-        self._probed = newest.sequence_number
+        self._tries += 1
+        self._probed_at = now
         self.probes += 1
         return [uint16_add(newest.sequence_number, i + 1) for i in range(TAIL_PROBE_PACKETS)]
+
+    def retry_after(self) -> float:
+        """How long after a probe the next one may go: its answer had a round trip to come."""
+        return max(self.wait(), 1.5 * self.rtt)
 
     def arm(self, send: SendNack) -> None:
         """(Re)start the timer that probes after :meth:`wait` of silence, on the running loop."""
@@ -342,6 +360,8 @@ class TailProbe:
         if lost:
             task = asyncio.ensure_future(send(ssrc, lost))
             task.add_done_callback(_quiet)
+            if self._tries < TAIL_PROBE_TRIES:
+                self._timer = asyncio.get_running_loop().call_later(self.retry_after(), self._fire, send, ssrc)
 
 
 def _quiet(task: asyncio.Future[None]) -> None:

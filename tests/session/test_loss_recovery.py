@@ -66,4 +66,4 @@ async def test_a_frame_whose_last_packet_is_lost_is_not_held_until_the_next_fram
     assert numbers == list(range(len(numbers))) and len(numbers) >= 3 * FPS  # every frame, recovered
     usual = statistics.median(a.delay for a in got)
     worst = sorted(a.delay - usual for a in got)[-5:]
-    assert max(worst) < 0.6 / FPS, worst  # without the probe: a whole frame interval (1 / FPS) and more
+    assert max(worst) < 0.8 / FPS, worst  # without the probe: a whole frame interval (1 / FPS) and more

@@ -196,8 +196,12 @@ def test_a_frame_whose_last_packet_is_lost_is_probed_after_a_short_silence() -> 
     assert nacks.tail.due() == []  # not yet: the frame may still be arriving
     clock.now += nacks.tail.wait()
     assert nacks.tail.due() == [1002, 1003]
-    assert nacks.tail.due() == []  # once per newest packet
-    assert nacks.tail.probes == 1
+    assert nacks.tail.due() == []  # not again at once: the answer has a round trip to come
+    clock.now += nacks.tail.retry_after()
+    assert nacks.tail.due() == [1002, 1003]  # the probe or its answer was lost: once more
+    clock.now += 1.0
+    assert nacks.tail.due() == []  # then the next frame's first packet shows the gap
+    assert nacks.tail.probes == 2
 
 
 def test_a_complete_frame_and_a_padding_packet_are_never_probed() -> None:
