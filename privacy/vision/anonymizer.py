@@ -97,9 +97,6 @@ class TrackState:
         self.settled = False
         """Whether the newest expensive pass merged found nothing the held tracks did not already hold (see
         :func:`privacy.vision.strong_schedule.settled`)."""
-        self.may_skip = 0
-        """How many frames the expensive detector may wait on this frame while the picture moves (see
-        :attr:`~privacy.vision.options.AnonymizerOptions.strong_skip_settled`)."""
         self.paused = False
         """While True, frames are replaced by the pause card (set by the pause control)."""
         self.pause_text = "Pause"
@@ -130,7 +127,6 @@ class TrackState:
         self.prev_thumb = None
         self.tilt = None
         self.settled = False
-        self.may_skip = 0
 
 
 class Anonymizer:
@@ -221,6 +217,7 @@ class Anonymizer:
         if cut:
             state.cut_index = state.frame_index
         motion = Motion.still()
+        may_wait = 0  # frames the expensive detector may wait: while calm, or while settled (strong_schedule)
         followed = [t.box for t in state.tracks] + [t.box for t in state.heads]
         # The camera's motion is needed even without tracks when a pass is pending (its boxes are carried by
         # it) or when the schedule asks whether the picture is calm.
@@ -248,8 +245,9 @@ class Anonymizer:
                 light_changed=brightened != state.brightened,
             )
             state.calm_run = state.calm_run + 1 if is_calm(signals) else 0
-            quiet = state.settled and not (signals.scene_cut or signals.light_changed)
-            state.may_skip = opts.strong_skip_settled if quiet else 0
+            may_wait = state.calm_run
+            if state.settled and not (signals.scene_cut or signals.light_changed):
+                may_wait = max(state.calm_run, opts.strong_skip_settled)
             state.prev_thumb = thumb
         state.brightened = brightened
         # The first frame of a track has no history to lean on: it runs every detector (all tiles, CenterFace
@@ -260,12 +258,12 @@ class Anonymizer:
         strong_ok = True
         merged_pass = state.last_strong_frame
         if self._strong is not None:
-            strong_boxes, strong_ok = self._run_strong(looked_at, state, now)
+            strong_boxes, strong_ok = self._run_strong(looked_at, state, now, may_wait)
         sure = sure_boxes(fast_boxes, strong_boxes, opts.fast_sure_score, opts.strong_sure_score)
         size = (frame.shape[1], frame.shape[0])
         state.tracks = associate(tracks, fast_boxes + strong_boxes, now, opts.tracking, sure, size)
         if state.last_strong_frame != merged_pass:  # an expensive pass's results joined on this frame
-            state.settled = settled(state.tracks, now)
+            state.settled = settled(state.tracks)
         if self._heads is not None and (thorough or state.frame_index % opts.head_every == 0):
             heads = associate(heads, self._heads.detect(looked_at), now, opts.head_tracking)
         state.heads = [t for t in heads if now - t.last_seen <= opts.head_tracking.hold_s]
@@ -287,14 +285,15 @@ class Anonymizer:
             state.last_masks += unseen_bands(motion.camera, width, height, lag, entry)
         return obscure_boxes(frame, state.last_masks, opts.method, opts.blocks, opts.blur_share)
 
-    def _run_strong(self, image: np.ndarray, state: TrackState, now: float) -> tuple[list[Box], bool]:
-        """Boxes from the expensive detector for this frame and whether its results are fresh enough."""
+    def _run_strong(self, image: np.ndarray, state: TrackState, now: float, may_wait: int) -> tuple[list[Box], bool]:
+        """Boxes from the expensive detector for this frame and whether its results are fresh enough; it may wait
+        ``may_wait`` frames since its last pass."""
         strong = self._strong
         assert strong is not None
         opts = self.options
         due = strong_due(
             state.frame_index - state.last_strong_submit,
-            max(state.calm_run, state.may_skip),
+            may_wait,
             opts.strong_every,
             opts.strong_every_calm,
         )

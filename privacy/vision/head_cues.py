@@ -13,7 +13,6 @@ crowd, which the face detectors handle. :func:`heads_from_mask` is pure and test
 
 from __future__ import annotations
 
-import concurrent.futures.thread  # noqa: F401 - registers its exit hook before ours (see blazeface.py)
 import threading
 from dataclasses import dataclass
 from typing import Any

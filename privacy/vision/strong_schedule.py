@@ -119,10 +119,10 @@ SETTLED_HITS = 3
 lost, and the next pass is what confirms it."""
 
 
-def settled(tracks: Sequence[Track], now: float) -> bool:
-    """Whether the detections merged at ``now`` started no track and every track is matched at least
-    :data:`SETTLED_HITS` times (see the module's documentation)."""
-    return all(t.hits >= SETTLED_HITS and not (t.hits == 1 and t.last_seen == now) for t in tracks)
+def settled(tracks: Sequence[Track]) -> bool:
+    """Whether every track is matched at least :data:`SETTLED_HITS` times (see the module's documentation); so the
+    detections just merged started none (a new track has one hit)."""
+    return all(t.hits >= SETTLED_HITS for t in tracks)
 
 
 def strong_due(frames_since: int, calm_run: int, every: int, every_calm: int) -> bool:

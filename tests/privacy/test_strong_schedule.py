@@ -129,11 +129,11 @@ def test_a_settled_moving_picture_lets_centerface_skip_every_other_frame(portrai
 
 def test_settled_means_no_new_track_and_none_young() -> None:
     old = Track(FACE, last_seen=1.0, hits=5)
-    assert settled([], 1.0)
-    assert settled([old], 1.0)
-    assert not settled([old, Track(FACE, last_seen=1.0, hits=1)], 1.0), "a pass that started a track"
-    assert not settled([old, Track(FACE, last_seen=0.9, hits=2)], 1.0), "a young track"
-    assert settled([Track(FACE, last_seen=1.0, hits=3)], 1.0)
+    assert settled([])
+    assert settled([old])
+    assert not settled([old, Track(FACE, last_seen=1.0, hits=1)]), "a pass that started a track"
+    assert not settled([old, Track(FACE, last_seen=0.9, hits=2)]), "a young track"
+    assert settled([Track(FACE, last_seen=1.0, hits=3)])
 
 
 class _Appearing:
