@@ -98,7 +98,7 @@ async def _handle_rtp_with_tail_probe(self: _receiver.RTCRtpReceiver, packet: Rt
     await _PLAIN_HANDLE_RTP(self, packet, arrival_time_ms)
     nacks = getattr(self, "_RTCRtpReceiver__nack_generator", None)
     if isinstance(nacks, RetryingNackGenerator):
-        nacks.tail.arm(lambda ssrc, lost: self._send_rtcp_nack(ssrc, lost))
+        nacks.tail.arm(self._send_rtcp_nack)
 
 
 class BundleRtpRouter(_transport.RtpRouter):
@@ -249,7 +249,7 @@ class RetryingNackGenerator(NackGenerator):
         self._clock = clock
         self._lost: dict[int, _Missing] = {}
         self.rtt = 0.05
-        self.tail = TailProbe(clock)
+        self.tail = TailProbe(clock, lambda: self.rtt)
 
     def add(self, packet: RtpPacket) -> bool:
         seq = packet.sequence_number
@@ -268,7 +268,6 @@ class RetryingNackGenerator(NackGenerator):
             if found is not None and found.tries == 1:  # unambiguous: answer to our only NACK
                 sample = min(max(now - found.asked_at, NACK_RTT_S[0]), NACK_RTT_S[1])
                 self.rtt = 0.8 * self.rtt + 0.2 * sample
-                self.tail.rtt = self.rtt
         oldest = uint16_add(self.max_seq, -RTP_HISTORY_SIZE)
         for s in [s for s, m in self._lost.items() if uint16_gt(oldest, s) or m.tries >= NACK_TRIES]:
             del self._lost[s]
@@ -294,17 +293,17 @@ SendNack = Callable[[int, list[int]], Coroutine[Any, Any, None]]
 class TailProbe:
     """Asks for the packets after the newest one when a frame has begun but not ended and the link fell silent
     (see the module's documentation). At most :data:`TAIL_PROBE_TRIES` probes per newest packet, the second one a
-    retry interval after the first (``rtt``, kept by the NACK generator): its answer, or the next frame, moves on."""
+    retry interval after the first (``rtt``: the NACK generator's round trip): its answer, or the next frame, moves on.
+    One timer per receiver, set when a frame is left open and moved on when it fires early, not one per packet."""
 
-    def __init__(self, clock: Clock = time.monotonic) -> None:
+    def __init__(self, clock: Clock = time.monotonic, rtt: Callable[[], float] = lambda: 0.05) -> None:
         self._clock = clock
+        self._rtt = rtt
         self._newest: RtpPacket | None = None
         self._arrived = 0.0
         self._probed: int | None = None
         self._tries = 0
         self._probed_at = 0.0
-        self.rtt = 0.05
-        """The NACK round trip (seconds), as :class:`RetryingNackGenerator` measures it."""
         self.gap = 0.0
         """The usual gap between two packets of one frame (moving average, seconds)."""
         self.probes = 0
@@ -326,42 +325,44 @@ class TailProbe:
     def due(self) -> list[int]:
         """The sequence numbers to ask for now (empty: the frame ended, or it was asked already, or not yet)."""
         newest = self._newest
-        if newest is None or newest.marker or not newest.payload:  # a padding packet is no frame
+        if newest is None or self.next_in() != 0.0:
             return []
-        now = self._clock()
         if self._probed != newest.sequence_number:
-            if now - self._arrived < self.wait():
-                return []
             self._probed, self._tries = newest.sequence_number, 0
-        elif self._tries >= TAIL_PROBE_TRIES or now - self._probed_at < self.retry_after():
-            return []
         self._tries += 1
-        self._probed_at = now
+        self._probed_at = self._clock()
         self.probes += 1
         return [uint16_add(newest.sequence_number, i + 1) for i in range(TAIL_PROBE_PACKETS)]
 
     def retry_after(self) -> float:
         """How long after a probe the next one may go: its answer had a round trip to come."""
-        return max(self.wait(), 1.5 * self.rtt)
+        return max(self.wait(), 1.5 * self._rtt())
+
+    def next_in(self) -> float | None:
+        """Seconds until :meth:`due` may next ask for something (None: the newest frame is closed, or probed out)."""
+        newest = self._newest
+        if newest is None or newest.marker or not newest.payload:  # a padding packet is no frame
+            return None
+        now = self._clock()
+        if self._probed != newest.sequence_number:
+            return max(0.0, self._arrived + self.wait() - now)
+        if self._tries >= TAIL_PROBE_TRIES:
+            return None
+        return max(0.0, self._probed_at + self.retry_after() - now)
 
     def arm(self, send: SendNack) -> None:
-        """(Re)start the timer that probes after :meth:`wait` of silence, on the running loop."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        newest = self._newest
-        if newest is None or newest.marker:
-            return
-        self._timer = asyncio.get_running_loop().call_later(self.wait(), self._fire, send, newest.ssrc)
+        """Set the timer, on the running loop, when a frame is open and none is set."""
+        if self._timer is None and (delay := self.next_in()) is not None:
+            self._timer = asyncio.get_running_loop().call_later(delay, self._fire, send)
 
-    def _fire(self, send: SendNack, ssrc: int) -> None:
+    def _fire(self, send: SendNack) -> None:
         self._timer = None
         lost = self.due()
         if lost:
-            task = asyncio.ensure_future(send(ssrc, lost))
+            assert self._newest is not None
+            task = asyncio.ensure_future(send(self._newest.ssrc, lost))
             task.add_done_callback(_quiet)
-            if self._tries < TAIL_PROBE_TRIES:
-                self._timer = asyncio.get_running_loop().call_later(self.retry_after(), self._fire, send, ssrc)
+        self.arm(send)  # a newer packet came meanwhile, or a second probe may follow
 
 
 def _quiet(task: asyncio.Future[None]) -> None:
