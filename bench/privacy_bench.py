@@ -64,8 +64,8 @@ Clip = tuple[Still, int, str]
 
 
 def previous_design() -> AnonymizerOptions:
-    """The live defaults before issue 14: CenterFace (320 px) on every frame in the background, no head cue."""
-    return replace(AnonymizerOptions(), strong_every=1, strong_max_side=320, head_every=0)
+    """The live defaults before issue 14: CenterFace (320 px, float) on every frame in the background, no head cue."""
+    return replace(AnonymizerOptions(), strong_every=1, strong_max_side=320, head_every=0, strong_int8=False)
 
 
 def _score_faces(

@@ -82,7 +82,9 @@ class StrongDetector:
 
     def __init__(self, options: AnonymizerOptions, centerface: CenterFaceDetector | None = None) -> None:
         self.options = options
-        self._cf = centerface or CenterFaceDetector(CenterFaceConfig(threshold=options.strong_threshold))
+        self._cf = centerface or CenterFaceDetector(
+            CenterFaceConfig(threshold=options.strong_threshold, int8=options.strong_int8)
+        )
 
     def detect(self, image: np.ndarray) -> list[Box]:
         return self.detect_tilted(image, 0.0)[0]

