@@ -36,7 +36,7 @@ from session.media.ice import rtc_configuration
 from tests.aiortc_client import CallClient, host_client
 
 REPO = Path(__file__).resolve().parent.parent
-MEETING_ROLES = ("radgiver", "tekniker", "parorende", "leverandor", "formidler")
+MEETING_ROLES = ("radgiver", "tekniker", "parorende", "leverandor", "formidler", "husbanken")
 """Roles for the links besides the host's. Not ``bruker``: a user's video may wait for consent."""
 MAX_PARTICIPANTS = 1 + len(MEETING_ROLES)
 
