@@ -65,7 +65,8 @@ class Settings:
     join_link_ttl_hours: int = 72
     max_participants: int = 6
     frame_deadline_ms: int = 150
-    """A frame not checked by the privacy core within this time is replaced by a fully obscured frame."""
+    """A frame not checked by the privacy core within this time is never sent; after half a second without a
+    checked frame the fully obscured card goes out (see :mod:`privacy.vision.privacy_track`)."""
     log_level: str = "INFO"
     oidc_issuer: str = ""
     """Staff login (e.g. ID-porten). Empty in development mode: the built-in development provider is used."""

@@ -4,6 +4,12 @@ A :class:`PrivacyTrack` wraps a participant's inbound camera track. It drains th
 (aiortc queues without limit when nobody reads), keeps only the newest frame, and runs the frame processor
 off the event loop with a deadline. Whatever goes wrong — a slow or failing detector, a frame arriving while
 the previous one is still being checked, a pause — the frame that leaves is never the unchecked input.
+
+A frame that could not be checked within its deadline is not sent at all: the receivers keep the last checked
+picture and the frame rate falls. Only when no frame has been checked for :data:`STALL_S` (a stuck detector),
+or the detector raised, does the fully obscured card go out. Replacing every late frame by the card, as the
+first design did, made an overloaded six-person call flicker between pictures and grey cards (a third of the
+frames were cards); a lower frame rate of checked pictures is what a video call on a slow link looks like.
 The consented face-visible exception carries its own end, checked on every frame: when it has passed, frames
 are anonymized again whether or not anyone has told the track yet.
 Frames leave as yuv420p so that encoders sharing one frame never convert it concurrently.
@@ -43,7 +49,10 @@ class TrackCounters:
     received: int = 0
     processed: int = 0
     obscured: int = 0
-    """Frames replaced because they could not be checked in time (or the check failed)."""
+    """Frames replaced by the obscured card: the check failed, or none was checked for :data:`STALL_S`."""
+    late: int = 0
+    """Frames not sent because their check did not finish within the deadline (the receivers keep the last
+    checked picture)."""
     dropped: int = 0
     """Frames overwritten by a newer one before they were processed."""
     paused: int = 0
@@ -58,6 +67,11 @@ FACE_VISIBLE = "face_visible"
 PAUSE = "pause"
 CLOSED = "closed"
 """Gate values. Anything other than OPEN and FACE_VISIBLE replaces the picture with a card."""
+
+
+STALL_S = 0.5
+"""No frame checked for this long: the obscured card goes out (and keeps going out until one is checked), so a
+receiver sees that the picture stopped instead of a frozen last frame."""
 
 
 def utc_now() -> datetime:
@@ -83,6 +97,7 @@ class PrivacyTrack(MediaStreamTrack):
         executor: Executor,
         deadline_s: float,
         card: Callable[[int, int, str], np.ndarray],
+        stall_s: float = STALL_S,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -92,6 +107,8 @@ class PrivacyTrack(MediaStreamTrack):
         self._state = processor.new_track()
         self._executor = executor
         self._deadline = deadline_s
+        self._stall = stall_s
+        self._stalled_since: float | None = None
         self._render_card = card
         self._clock = clock
         self._wall_clock = wall_clock
@@ -183,6 +200,24 @@ class PrivacyTrack(MediaStreamTrack):
         return _with_timing(yuv420p_frame(out), frame)
 
     async def recv(self) -> VideoFrame:
+        while True:
+            frame, arrived = await self._newest_frame()
+            gate = self._gate_for_frame()
+            card = self._gated(frame, gate)
+            if card is not None:
+                return card
+            out = await self._checked(frame, gate, arrived)
+            if out is not None:
+                self._stalled_since = None
+                return out
+            # Not checked in time: this frame is never sent. The next one is tried, unless the stream has stalled.
+            self._stalled_since = arrived if self._stalled_since is None else self._stalled_since
+            if self._clock() - self._stalled_since >= self._stall:
+                return self._obscured(frame)
+            self.counters.late += 1
+            self._count("late")
+
+    async def _newest_frame(self) -> tuple[VideoFrame, float]:
         if self.readyState != "live":
             raise MediaStreamError
         while self._newest is None:
@@ -191,22 +226,28 @@ class PrivacyTrack(MediaStreamTrack):
                 raise MediaStreamError
             self._arrived.clear()
             await self._arrived.wait()
-        frame, arrived = self._newest
-        self._newest = None
-        gate = self._gate_for_frame()
-        card = self._gated(frame, gate)
-        if card is not None:
-            return card
-        if self._job is not None and not self._job.done():
-            # The previous frame is still being checked: this one cannot be, in time.
-            return self._obscured(frame)
+        newest, self._newest = self._newest, None
+        return newest
+
+    async def _checked(self, frame: VideoFrame, gate: str, arrived: float) -> VideoFrame | None:
+        """The frame as it may leave: processed, or a card (the check failed, the gate changed meanwhile); None
+        when its check did not finish within the deadline (one check runs per track: a frame waits for the
+        previous frame's check, whose result came too late to be used, within its own deadline)."""
+        remaining = self._deadline - (self._clock() - arrived)
+        if self._job is not None:
+            if not self._job.done():
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(self._job), timeout=max(0.0, remaining))
+                if not self._job.done():
+                    return None
+                remaining = self._deadline - (self._clock() - arrived)
+            _consume(self._job)
         loop = asyncio.get_running_loop()
         self._job = asyncio.ensure_future(loop.run_in_executor(self._executor, self._run, frame, gate))
-        remaining = self._deadline - (self._clock() - arrived)
         try:
             out = await asyncio.wait_for(asyncio.shield(self._job), timeout=max(0.0, remaining))
         except TimeoutError:
-            return self._obscured(frame)
+            return None
         except Exception:
             log.warning("frame processing failed", exc_info=True)
             return self._obscured(frame)

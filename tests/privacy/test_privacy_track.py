@@ -16,7 +16,17 @@ import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
-from privacy.vision.privacy_track import CLOSED, FACE_VISIBLE, OPEN, PAUSE, PrivacyTrack, utc_now, yuv420p_frame
+from privacy.vision.privacy_track import (
+    CLOSED,
+    FACE_VISIBLE,
+    OPEN,
+    PAUSE,
+    STALL_S,
+    PrivacyTrack,
+    neutral_card_yuv,
+    utc_now,
+    yuv420p_frame,
+)
 from tests.fake_clock import FakeClock
 from tests.media import clip_frames
 
@@ -64,8 +74,10 @@ def card(width: int, height: int, text: str) -> np.ndarray:
     return np.full((height, width, 3), 200 if text == "Pause" else 100, dtype=np.uint8)
 
 
-def open_track(source: FrameSource, proc: Blackout, deadline: float, executor: Any) -> PrivacyTrack:
-    track = PrivacyTrack(source, proc, executor=executor, deadline_s=deadline, card=card)
+def open_track(
+    source: FrameSource, proc: Blackout, deadline: float, executor: Any, stall: float = STALL_S
+) -> PrivacyTrack:
+    track = PrivacyTrack(source, proc, executor=executor, deadline_s=deadline, card=card, stall_s=stall)
     track.set_gate(OPEN)
     return track
 
@@ -110,16 +122,52 @@ async def test_processed_frames_leave_as_yuv420p_with_timing(frames: list[np.nda
     track.stop()
 
 
-@pytest.mark.parametrize("proc", [Blackout(delay=0.3), Blackout(fail=True)], ids=["too-slow", "raises"])
-async def test_a_frame_not_checked_in_time_is_replaced_never_sent(
-    proc: Blackout, frames: list[np.ndarray], executor: Any
-) -> None:
-    track = open_track(FrameSource(frames, 0.05), proc, 0.05, executor)
+def is_card(out: VideoFrame) -> bool:
+    return bool(np.array_equal(out.to_ndarray(), neutral_card_yuv(out.width, out.height)))
+
+
+async def test_a_failing_check_sends_the_obscured_card_never_the_frame(frames: list[np.ndarray], executor: Any) -> None:
+    track = open_track(FrameSource(frames, 0.05), Blackout(fail=True), 0.05, executor)
     out = await collect(track, 8)
     assert len(out) >= 4
-    assert not any(is_input(f, frames) for f in out)
+    assert all(is_card(f) for f in out)
     assert track.counters.obscured >= 4
     assert track.counters.processed == 0
+    track.stop()
+
+
+async def test_frames_not_checked_in_time_are_never_sent_and_a_stalled_stream_shows_the_card(
+    frames: list[np.ndarray], executor: Any
+) -> None:
+    """A stuck detector: no frame is checked within its deadline. None is sent until the stream has stalled for
+    the stall time; from then on the card goes out for every frame."""
+    track = open_track(FrameSource(frames, 0.05), Blackout(delay=0.3), 0.05, executor, stall=0.2)
+    began = time.monotonic()
+    first = await asyncio.wait_for(track.recv(), 5)
+    assert time.monotonic() - began >= 0.2 + 0.05
+    out = [first, *await collect(track, 4)]
+    assert len(out) >= 3
+    assert all(is_card(f) for f in out)
+    assert not any(is_input(f, frames) for f in out)
+    assert track.counters.late >= 2
+    assert track.counters.processed == 0
+    track.stop()
+
+
+async def test_a_check_slower_than_the_frames_lowers_the_frame_rate_without_cards(
+    frames: list[np.ndarray], executor: Any
+) -> None:
+    """An overloaded machine: each check takes longer than the frames are apart. Each frame waits for the
+    previous check; what leaves is every frame that could be checked in time, and no card at all (the first
+    design sent the card for every frame that came while a check ran: pictures and grey cards in turn)."""
+    proc = Blackout(delay=0.08)
+    track = open_track(FrameSource(clip_frames()[:24], 0.05), proc, 0.15, executor)
+    out = await collect(track, 24)
+    assert 6 <= len(out) < 20
+    assert not any(is_card(f) for f in out)
+    assert all(f.to_ndarray(format="bgr24").max() < 30 for f in out)  # the processor's output, every one
+    assert track.counters.obscured == 0
+    assert track.counters.processed == len(out)
     track.stop()
 
 
