@@ -78,13 +78,21 @@ class FastDetectors:
 
 
 class StrongDetector:
-    """CenterFace at the configured size, optionally also at the frame's own resolution."""
+    """CenterFace at the configured size, optionally also at the frame's own resolution.
+
+    With :attr:`AnonymizerOptions.strong_int8` the everyday passes run the int8 model and a track's first frame
+    (:meth:`detect_thorough`) the float one: the first frame has no history to lean on, it is rare, and the int8
+    model's grey pass lost a face on a blue-tinted banner that the float model's found.
+    """
 
     def __init__(self, options: AnonymizerOptions, centerface: CenterFaceDetector | None = None) -> None:
         self.options = options
         self._cf = centerface or CenterFaceDetector(
             CenterFaceConfig(threshold=options.strong_threshold, int8=options.strong_int8)
         )
+        self._thorough = self._cf
+        if centerface is None and options.strong_int8:
+            self._thorough = CenterFaceDetector(CenterFaceConfig(threshold=options.strong_threshold))
 
     def detect(self, image: np.ndarray) -> list[Box]:
         return self.detect_tilted(image, 0.0)[0]
@@ -103,18 +111,27 @@ class StrongDetector:
     def detect_thorough(self, image: np.ndarray) -> list[Box]:
         """CenterFace at the configured size, at the frame's own resolution (up to 640 px), upside down and in
         grey: a track's first frame has no history to lean on."""
-        base = self._cf.detect_scaled(image, self.options.strong_max_side)
-        return base + self._extra(image, full_res=True, upside_down=True, grey=True)
+        base = self._thorough.detect_scaled(image, self.options.strong_max_side)
+        return base + self._extra(image, full_res=True, upside_down=True, grey=True, cf=self._thorough)
 
-    def _extra(self, image: np.ndarray, *, full_res: bool, upside_down: bool, grey: bool = False) -> list[Box]:
+    def _extra(
+        self,
+        image: np.ndarray,
+        *,
+        full_res: bool,
+        upside_down: bool,
+        grey: bool = False,
+        cf: CenterFaceDetector | None = None,
+    ) -> list[Box]:
         opts = self.options
+        cf = cf or self._cf
         boxes: list[Box] = []
         if full_res and max(image.shape[:2]) > opts.strong_max_side:
-            boxes += self._cf.detect_scaled(image, 640)
+            boxes += cf.detect_scaled(image, 640)
         if grey:
-            boxes += detect_in_grey(self._cf, image, opts.strong_max_side, opts.grey_threshold)
+            boxes += detect_in_grey(cf, image, opts.strong_max_side, opts.grey_threshold)
         if upside_down:
-            boxes += detect_upside_down(self._cf, image, 640, opts.upside_down_threshold)
+            boxes += detect_upside_down(cf, image, 640, opts.upside_down_threshold)
         return boxes
 
 

@@ -13,10 +13,17 @@ import pytest
 
 from privacy.vision.anonymizer import Anonymizer, AnonymizerOptions
 from privacy.vision.errors import ModelMissing, ModelUnusable
-from privacy.vision.models import BLAZEFACE_SHORT, CENTERFACE_INT8, MODEL_DIR_ENV, SELFIE_SEGMENTATION, model_path
+from privacy.vision.models import (
+    BLAZEFACE_SHORT,
+    CENTERFACE,
+    CENTERFACE_INT8,
+    MODEL_DIR_ENV,
+    SELFIE_SEGMENTATION,
+    model_path,
+)
 
-STARTUP_MODELS = (BLAZEFACE_SHORT, CENTERFACE_INT8, SELFIE_SEGMENTATION)
-"""The models the live anonymizer loads (offline files use the float CenterFace instead of the int8 one)."""
+STARTUP_MODELS = (BLAZEFACE_SHORT, CENTERFACE, CENTERFACE_INT8, SELFIE_SEGMENTATION)
+"""The models the live anonymizer loads (the float CenterFace for a track's first frame, the int8 one for the rest)."""
 
 
 def _model_dir(tmp_path: Path, broken: str, content: bytes | None) -> Path:
