@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc import RTCRtpSender
+from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
 
 from session.media.keyframes import MIN_KEYFRAME_INTERVAL_S
 
@@ -77,6 +78,16 @@ class RetransmitBudget:
         return True
 
 
+def has_sent(sender: RTCRtpSender, seq: int) -> bool:
+    """Whether ``sender`` still holds packet ``seq`` in its retransmission history (as aiortc's ``_retransmit``
+    looks it up). Receivers' tail probes ask for the packets after the newest they have, which the sender may
+    not have sent yet: such a request must neither spend the budget nor count as a resend of that number (the
+    packet's real loss, moments later, would then be refused for a round trip)."""
+    history: dict[int, RtpPacket] = getattr(sender, "_RTCRtpSender__rtp_history", {})
+    packet = history.get(seq % RTP_HISTORY_SIZE)
+    return packet is not None and packet.sequence_number == seq
+
+
 def guard_video_sender(
     sender: RTCRtpSender,
     request_keyframe: Callable[[], None] | None = None,
@@ -96,6 +107,8 @@ def guard_video_sender(
     last: list[float] = []
 
     async def limited_retransmit(seq: int) -> None:
+        if not has_sent(sender, seq):
+            return  # a probe for a packet not sent (yet): nothing to resend, so nothing spent or remembered
         budget.sent(getattr(sender, "_RTCRtpSender__packet_count", 0))
         if budget.allow(seq, clock(), getattr(sender, "_RTCRtpSender__rtt", None)):
             count("retransmission")

@@ -26,7 +26,10 @@ only when a later packet arrives, and the next one is the next frame's first, a 
 15 fps): at 5 % loss on two hops a tenth of the frames waited that long, most of the relay's delay tail. Like
 TCP's tail-loss probe, when a frame has begun but not ended and no packet followed for a few of its usual
 packet gaps, the receiver asks for the packets after the newest one; a sender that sent them resends them, one
-that did not has nothing to resend (a sender answers only for packets in its history).
+that did not has nothing to resend (a sender answers only for packets in its history). A frame lost whole (a
+still picture's frames are one packet each) leaves no open frame behind; so when the next frame is late by
+the same few gaps past the sender's frame interval, the probe asks for it too. On one aiortc hop at 5 % loss,
+frames lost whole were the 5 % of frames that still waited a frame interval.
 :class:`BundleRtpRouter` routes a packet of an unknown SSRC by its MID header extension (RFC 8843), which
 aiortc and browsers put on retransmissions too, and remembers the SSRC.
 """
@@ -34,6 +37,7 @@ aiortc and browsers put on retransmissions too, and remembers the SSRC.
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -45,7 +49,7 @@ import aiortc.rtcrtpreceiver as _receiver
 from aiortc.jitterbuffer import MAX_MISORDER, JitterBuffer, JitterFrame
 from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
-from aiortc.utils import uint16_add, uint16_gt
+from aiortc.utils import uint16_add, uint16_gt, uint32_add
 
 Clock = Callable[[], float]
 
@@ -65,9 +69,16 @@ link's usual gaps between a frame's packets (a rate-capped link spaces them out)
 TAIL_PROBE_GAPS = 3.0
 """How many of the usual gaps between a frame's packets count as silence."""
 TAIL_PROBE_PACKETS = 2
-"""How many packets after the newest one a tail probe asks for."""
+"""How many packets after the newest one a tail probe inside a frame asks for."""
+FRAME_PROBE_PACKETS = 16
+"""A probe for a frame lost whole asks for the sender's usual packets per frame, at most this many."""
 TAIL_PROBE_TRIES = 2
 """How often the tail after one newest packet is probed: the probe or its answer may be lost too."""
+FRAME_INTERVALS = 8
+"""The sender's frame interval is the median of this many (RTP timestamp steps between consecutive frames)."""
+FRAME_INTERVAL_S = (0.01, 0.5)
+"""Frame intervals outside these bounds (100 fps, 2 fps) say nothing about when the next frame is due."""
+VIDEO_CLOCK_HZ = 90_000
 
 _PLAIN_JITTER_BUFFER = JitterBuffer
 _PLAIN_NACK_GENERATOR = _receiver.NackGenerator
@@ -98,7 +109,7 @@ async def _handle_rtp_with_tail_probe(self: _receiver.RTCRtpReceiver, packet: Rt
     await _PLAIN_HANDLE_RTP(self, packet, arrival_time_ms)
     nacks = getattr(self, "_RTCRtpReceiver__nack_generator", None)
     if isinstance(nacks, RetryingNackGenerator):
-        nacks.tail.arm(self._send_rtcp_nack)
+        nacks.arm(self._send_rtcp_nack)
 
 
 class BundleRtpRouter(_transport.RtpRouter):
@@ -250,6 +261,7 @@ class RetryingNackGenerator(NackGenerator):
         self._lost: dict[int, _Missing] = {}
         self.rtt = 0.05
         self.tail = TailProbe(clock, lambda: self.rtt)
+        self._timer: asyncio.TimerHandle | None = None
 
     def add(self, packet: RtpPacket) -> bool:
         seq = packet.sequence_number
@@ -268,11 +280,12 @@ class RetryingNackGenerator(NackGenerator):
             if found is not None and found.tries == 1:  # unambiguous: answer to our only NACK
                 sample = min(max(now - found.asked_at, NACK_RTT_S[0]), NACK_RTT_S[1])
                 self.rtt = 0.8 * self.rtt + 0.2 * sample
-        oldest = uint16_add(self.max_seq, -RTP_HISTORY_SIZE)
-        for s in [s for s, m in self._lost.items() if uint16_gt(oldest, s) or m.tries >= NACK_TRIES]:
-            del self._lost[s]
-        for s in [s for s, m in self._lost.items() if m.tries and now - m.first_asked >= NACK_FOR_S]:
-            del self._lost[s]
+        self.missing = self.due(now)
+        return bool(self.missing)
+
+    def due(self, now: float) -> set[int]:
+        """The missing packets to ask for at ``now`` (marked asked): new gaps, and retries whose time has come."""
+        self._forget(now)
         due = {s for s, m in self._lost.items() if m.tries == 0 or now - m.asked_at >= self._retry_after(m.tries)}
         for s in due:
             missing = self._lost[s]
@@ -280,8 +293,51 @@ class RetryingNackGenerator(NackGenerator):
             if missing.tries == 0:
                 missing.first_asked = now
             missing.tries += 1
-        self.missing = due
-        return bool(due)
+        return due
+
+    def next_retry_in(self, now: float) -> float | None:
+        """Seconds until a missing packet may be asked for again (None: nothing is missing)."""
+        self._forget(now)
+        if not self._lost:
+            return None
+        return max(0.0, min(m.asked_at + self._retry_after(m.tries) - now for m in self._lost.values()))
+
+    def arm(self, send: SendNack) -> None:
+        """Keep the one timer set for the earliest of the next retry and the next tail probe, on the running loop.
+
+        Without it, a retry waits for the next packet to arrive: when a NACK or its answer is lost at a frame's
+        end, that is the next frame, a frame interval later (on one aiortc hop at 5 % loss, 2 % of the frames).
+        """
+        now = self._clock()
+        waits = [w for w in (self.next_retry_in(now), self.tail.next_in()) if w is not None]
+        if not waits:
+            return
+        loop = asyncio.get_running_loop()
+        when = loop.time() + min(waits)
+        if self._timer is not None:
+            if self._timer.when() <= when + 0.001:
+                return
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._fire, send)
+
+    def _fire(self, send: SendNack) -> None:
+        self._timer = None
+        newest = self.tail.newest
+        lost = sorted(self.due(self._clock()) | set(self.tail.due()))
+        if lost and newest is not None:
+            task = asyncio.ensure_future(send(newest.ssrc, lost))
+            task.add_done_callback(_quiet)
+        self.arm(send)
+
+    def _forget(self, now: float) -> None:
+        """Drop what is no longer worth asking for: too old for the sender's history, asked too often or too long."""
+        if self.max_seq is None:
+            return
+        oldest = uint16_add(self.max_seq, -RTP_HISTORY_SIZE)
+        for s in [s for s, m in self._lost.items() if uint16_gt(oldest, s) or m.tries >= NACK_TRIES]:
+            del self._lost[s]
+        for s in [s for s, m in self._lost.items() if m.tries and now - m.first_asked >= NACK_FOR_S]:
+            del self._lost[s]
 
     def _retry_after(self, tries: int) -> float:
         return 1.5 * self.rtt * float(2 ** (tries - 1))
@@ -291,10 +347,11 @@ SendNack = Callable[[int, list[int]], Coroutine[Any, Any, None]]
 
 
 class TailProbe:
-    """Asks for the packets after the newest one when a frame has begun but not ended and the link fell silent
-    (see the module's documentation). At most :data:`TAIL_PROBE_TRIES` probes per newest packet, the second one a
-    retry interval after the first (``rtt``: the NACK generator's round trip): its answer, or the next frame, moves on.
-    One timer per receiver, set when a frame is left open and moved on when it fires early, not one per packet."""
+    """Asks for the packets after the newest one when a frame has begun but not ended and the link fell silent,
+    or when the next frame is late past the sender's frame interval (see the module's documentation). At most
+    :data:`TAIL_PROBE_TRIES` probes per newest packet, the second one a retry interval after the first (``rtt``:
+    the NACK generator's round trip): its answer, or the next frame, moves on. The NACK generator's one timer
+    (:meth:`RetryingNackGenerator.arm`) asks it when it is due."""
 
     def __init__(self, clock: Clock = time.monotonic, rtt: Callable[[], float] = lambda: 0.05) -> None:
         self._clock = clock
@@ -306,8 +363,11 @@ class TailProbe:
         self._probed_at = 0.0
         self.gap = 0.0
         """The usual gap between two packets of one frame (moving average, seconds)."""
+        self._intervals: deque[float] = deque(maxlen=FRAME_INTERVALS)
+        self._sizes: deque[int] = deque(maxlen=FRAME_INTERVALS)
+        """Packets per frame of the last frames seen whole."""
+        self._frame_first: int | None = None
         self.probes = 0
-        self._timer: asyncio.TimerHandle | None = None
 
     def saw(self, packet: RtpPacket, now: float) -> None:
         newest = self._newest
@@ -315,7 +375,25 @@ class TailProbe:
             return  # a retransmission or a late packet: the newest one stays
         if newest is not None and newest.timestamp == packet.timestamp and not newest.marker:
             self.gap = 0.9 * self.gap + 0.1 * (now - self._arrived) if self.gap else now - self._arrived
+        if newest is not None and packet.payload and newest.timestamp != packet.timestamp:
+            step = uint32_add(packet.timestamp, -newest.timestamp) / VIDEO_CLOCK_HZ
+            if FRAME_INTERVAL_S[0] <= step <= FRAME_INTERVAL_S[1]:
+                self._intervals.append(step)
+        if newest is None or newest.timestamp != packet.timestamp:
+            follows = (
+                newest is not None and newest.marker and packet.sequence_number == uint16_add(newest.sequence_number, 1)
+            )
+            self._frame_first = packet.sequence_number if follows else None  # else its first packets may be lost
+        if packet.marker and self._frame_first is not None:
+            self._sizes.append(uint16_add(packet.sequence_number, -self._frame_first) + 1)
         self._newest, self._arrived = packet, now
+
+    def frame_interval(self) -> float | None:
+        """The sender's usual time between frames (the median of the last steps; a lost frame makes one step
+        two intervals long), or None before three frames have been seen."""
+        if len(self._intervals) < 2:
+            return None
+        return float(statistics.median(self._intervals))
 
     def wait(self) -> float:
         """How long the link may stay silent inside a frame before the probe."""
@@ -332,37 +410,39 @@ class TailProbe:
         self._tries += 1
         self._probed_at = self._clock()
         self.probes += 1
-        return [uint16_add(newest.sequence_number, i + 1) for i in range(TAIL_PROBE_PACKETS)]
+        count = TAIL_PROBE_PACKETS
+        if newest.marker and self._sizes:  # a whole frame is missing: ask for as many packets as frames have
+            count = min(max(count, int(statistics.median(self._sizes))), FRAME_PROBE_PACKETS)
+        return [uint16_add(newest.sequence_number, i + 1) for i in range(count)]
 
     def retry_after(self) -> float:
         """How long after a probe the next one may go: its answer had a round trip to come."""
         return max(self.wait(), 1.5 * self._rtt())
 
     def next_in(self) -> float | None:
-        """Seconds until :meth:`due` may next ask for something (None: the newest frame is closed, or probed out)."""
+        """Seconds until :meth:`due` may next ask for something (None: nothing to ask for yet, or probed out).
+
+        Inside a frame the silence may last :meth:`wait`; after a frame's last packet, the sender's frame
+        interval as well (the next frame is due then)."""
         newest = self._newest
-        if newest is None or newest.marker or not newest.payload:  # a padding packet is no frame
+        if newest is None or not newest.payload:  # a padding packet is no frame
             return None
+        silence = self.wait()
+        if newest.marker:
+            interval = self.frame_interval()
+            if interval is None:
+                return None
+            silence += interval
         now = self._clock()
         if self._probed != newest.sequence_number:
-            return max(0.0, self._arrived + self.wait() - now)
+            return max(0.0, self._arrived + silence - now)
         if self._tries >= TAIL_PROBE_TRIES:
             return None
         return max(0.0, self._probed_at + self.retry_after() - now)
 
-    def arm(self, send: SendNack) -> None:
-        """Set the timer, on the running loop, when a frame is open and none is set."""
-        if self._timer is None and (delay := self.next_in()) is not None:
-            self._timer = asyncio.get_running_loop().call_later(delay, self._fire, send)
-
-    def _fire(self, send: SendNack) -> None:
-        self._timer = None
-        lost = self.due()
-        if lost:
-            assert self._newest is not None
-            task = asyncio.ensure_future(send(self._newest.ssrc, lost))
-            task.add_done_callback(_quiet)
-        self.arm(send)  # a newer packet came meanwhile, or a second probe may follow
+    @property
+    def newest(self) -> RtpPacket | None:
+        return self._newest
 
 
 def _quiet(task: asyncio.Future[None]) -> None:

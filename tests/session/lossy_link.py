@@ -60,22 +60,39 @@ class Loss:
     """... and for these, every retransmission as well."""
     marker_index: set[int] = field(default_factory=set)
     """Drop the n-th frame's last packet (the one with the marker bit), first transmission only."""
+    frame_index: set[int] = field(default_factory=set)
+    """Drop every packet of the n-th frame (0-based, by RTP timestamp), first transmissions only."""
+    twice_index: set[int] = field(default_factory=set)
+    """Drop the n-th media RTP packet and its first retransmission (a NACK's answer lost too)."""
     dropped: int = 0
     _count: int = 0
     _markers: int = 0
+    _frames: int = -1
+    _timestamp: int | None = None
     _doomed: set[int] = field(default_factory=set)
+    _twice: set[int] = field(default_factory=set)
 
     def keep(self, packet: RtpPacket, rtx_ssrc: int) -> bool:
         if packet.ssrc == rtx_ssrc and len(packet.payload) >= 2:
             original = struct.unpack("!H", packet.payload[:2])[0]
+            if original in self._twice:
+                self._twice.discard(original)
+                return False
             return original not in self._doomed
         index, self._count = self._count, self._count + 1
+        if packet.timestamp != self._timestamp:
+            self._frames, self._timestamp = self._frames + 1, packet.timestamp
+        if self._frames in self.frame_index:
+            return False
         if packet.marker:
             marker, self._markers = self._markers, self._markers + 1
             if marker in self.marker_index:
                 return False
         if index in self.forever:
             self._doomed.add(packet.sequence_number)
+        if index in self.twice_index:
+            self._twice.add(packet.sequence_number)
+            return False
         return index not in self.media_index and index not in self.forever
 
 

@@ -67,3 +67,36 @@ async def test_a_frame_whose_last_packet_is_lost_is_not_held_until_the_next_fram
     usual = statistics.median(a.delay for a in got)
     worst = sorted(a.delay - usual for a in got)[-5:]
     assert max(worst) < 0.8 / FPS, worst  # without the probe: a whole frame interval (1 / FPS) and more
+
+
+async def test_a_frame_lost_whole_is_asked_for_when_the_next_frame_is_overdue(closing: list[Link]) -> None:
+    """A frame lost whole leaves nothing open: the gap shows only when the next frame arrives, a frame interval
+    later. The receiver's probe asks for it a few packet gaps after the next frame was due instead."""
+    loss = Loss(frame_index={20, 28, 36, 44, 52})
+    link = await lossy_link(loss)
+    closing.append(link)
+    got = await receive(link, 4.5)
+    assert loss.dropped >= 5
+    numbers = [a.frame for a in got]
+    assert numbers == list(range(len(numbers))) and len(numbers) >= 3 * FPS  # every frame, recovered
+    usual = statistics.median(a.delay for a in got)
+    worst = sorted(a.delay - usual for a in got)[-5:]
+    assert max(worst) < 0.8 / FPS, worst  # without the probe: a whole frame interval (1 / FPS) and more
+
+
+async def test_a_packet_whose_retransmission_is_lost_too_is_asked_for_again_without_waiting_for_the_next_frame(
+    closing: list[Link],
+) -> None:
+    """The NACK's answer is lost as well. The retry is due a round trip and a half later, but a receiver that only
+    looks at its NACKs when a packet arrives asks again only when the next frame begins, a frame interval on.
+    Single losses first teach the receiver the link's round trip (its first guess is 50 ms)."""
+    loss = Loss(media_index=set(range(10, 100, 6)), twice_index={130, 170, 210, 250, 290})
+    link = await lossy_link(loss)
+    closing.append(link)
+    got = await receive(link, 4.5)
+    numbers = [a.frame for a in got]
+    assert numbers == list(range(len(numbers))) and len(numbers) >= 3 * FPS  # every frame, recovered
+    assert link.events["retransmission"] >= 15 + 10  # the single losses once, the five twice
+    usual = statistics.median(a.delay for a in got)
+    worst = sorted(a.delay - usual for a in got)[-5:]
+    assert max(worst) < 0.8 / FPS, worst

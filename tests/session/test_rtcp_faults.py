@@ -76,3 +76,24 @@ async def test_floods_and_garbage_from_a_receiver_do_not_stop_or_swamp_the_strea
     # 200 NACKs for the whole history: only the budget's worth was resent.
     assert link.events["retransmission"] <= RETRANSMIT_BURST + RETRANSMIT_RATE * 4
     assert link.events["retransmission_refused"] > 0
+
+
+async def test_probes_for_packets_not_sent_yet_spend_nothing(link: Link) -> None:
+    """Receivers' tail probes ask for the packets after the newest they have, which the sender may not have sent
+    yet. Such requests must not use up the retransmissions the stream has earned: the packets' real losses,
+    moments later, would be refused."""
+    assert len(await receive(link, 1.0)) >= FPS // 2
+    transport = link.receiver.getTransceivers()[0].receiver.transport
+    history = link.rtp_sender._RTCRtpSender__rtp_history  # type: ignore[attr-defined]
+    newest = max(p.sequence_number for p in history.values())
+    future = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=link.rtp_sender._ssrc)
+    future.lost = [(newest + 200 + i) % 65536 for i in range(2 * int(EARNED_BURST))]
+    for _ in range(3):
+        await transport._send_rtp(bytes(future))
+    await receive(link, 0.3)
+    assert link.events["retransmission"] == 0 and link.events["retransmission_refused"] == 0
+    sent = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=link.rtp_sender._ssrc)
+    sent.lost = sorted(p.sequence_number for p in history.values())[-10:]  # real losses of packets it sent
+    await transport._send_rtp(bytes(sent))
+    await receive(link, 0.3)
+    assert link.events["retransmission"] == 10 and link.events["retransmission_refused"] == 0

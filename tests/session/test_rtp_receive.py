@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
 
@@ -219,6 +220,53 @@ def test_a_complete_frame_and_a_padding_packet_are_never_probed() -> None:
     assert nacks.tail.due() == []
 
 
+def test_a_frame_lost_whole_is_probed_once_the_next_frame_is_overdue() -> None:
+    """A still picture's frames are one packet each: one lost leaves no open frame, and without a probe the gap
+    shows only when the frame after it arrives, a frame interval later."""
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    for k in range(4):  # one-packet frames 6000 ticks (67 ms) apart
+        p = packet(1000 + k, 9000 + 6000 * k, marker=True)
+        p.payload = b"x"
+        nacks.add(p)
+        if k < 3:
+            clock.now += 6000 / 90000
+    assert nacks.tail.frame_interval() == 6000 / 90000
+    clock.now += 6000 / 90000  # the next frame is due now: not yet probed, it may be on its way
+    assert nacks.tail.due() == []
+    clock.now += nacks.tail.wait()
+    assert nacks.tail.due() == [1004, 1005]
+    clock.now += nacks.tail.retry_after()
+    assert nacks.tail.due() == [1004, 1005]
+    clock.now += 1.0
+    assert nacks.tail.due() == []  # probed out: a sender that stopped is not asked again and again
+
+
+def test_a_probe_for_a_frame_lost_whole_asks_for_as_many_packets_as_frames_have() -> None:
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    for k in range(4):
+        for p in frame(1000 + 5 * k, 5, 9000 + 6000 * k):
+            p.payload = b"x"
+            nacks.add(p)
+        clock.now += 6000 / 90000
+    clock.now += nacks.tail.wait()
+    assert nacks.tail.due() == [1020, 1021, 1022, 1023, 1024]
+
+
+def test_no_frame_interval_is_assumed_before_frames_have_shown_it() -> None:
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    for k in range(2):
+        p = packet(1000 + k, 9000 + 6000 * k, marker=True)
+        p.payload = b"x"
+        nacks.add(p)
+        clock.now += 6000 / 90000
+    assert nacks.tail.frame_interval() is None
+    clock.now += 1.0
+    assert nacks.tail.due() == []
+
+
 def test_the_probe_waits_longer_on_a_link_that_spaces_a_frames_packets_out() -> None:
     """A rate-capped link delivers a frame's packets 16 ms apart: probing after 10 ms would ask for packets
     already on their way on every frame."""
@@ -231,3 +279,19 @@ def test_the_probe_waits_longer_on_a_link_that_spaces_a_frames_packets_out() -> 
     assert nacks.tail.wait() >= 2.5 * 0.016
     clock.now += 0.02 - 0.016
     assert nacks.tail.due() == []
+
+
+def test_a_retry_is_due_a_round_trip_and_a_half_after_the_nack_without_a_packet_arriving() -> None:
+    """The retry timer: the NACK or its answer was lost at a frame's end, and no later packet comes to show it."""
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    nacks.add(packet(1000, 0))
+    assert nacks.next_retry_in(clock.now) is None
+    assert nacks.add(packet(1002, 0)) and nacks.missing == {1001}
+    wait = nacks.next_retry_in(clock.now)
+    assert wait is not None and wait == pytest.approx(1.5 * nacks.rtt)
+    assert nacks.due(clock.now) == set()
+    clock.now += wait
+    assert nacks.due(clock.now) == {1001}
+    nacks.add(packet(1001, 0))  # the answer came
+    assert nacks.next_retry_in(clock.now) is None
