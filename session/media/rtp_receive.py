@@ -28,8 +28,8 @@ TCP's tail-loss probe, when a frame has begun but not ended and no packet follow
 packet gaps, the receiver asks for the packets after the newest one; a sender that sent them resends them, one
 that did not has nothing to resend (a sender answers only for packets in its history). A frame lost whole (a
 still picture's frames are one packet each) leaves no open frame behind; so when the next frame is late by
-the same few gaps past the sender's frame interval, the probe asks for it too. On one aiortc hop at 5 % loss,
-frames lost whole were the 5 % of frames that still waited a frame interval.
+the same few gaps past the sender's frame interval, the probe asks for it too, unless the frames have been
+arriving late (a queue: the next one is on its way, and asking would add to the queue).
 :class:`BundleRtpRouter` routes a packet of an unknown SSRC by its MID header extension (RFC 8843), which
 aiortc and browsers put on retransmissions too, and remembers the SSRC.
 """
@@ -70,8 +70,6 @@ TAIL_PROBE_GAPS = 3.0
 """How many of the usual gaps between a frame's packets count as silence."""
 TAIL_PROBE_PACKETS = 2
 """How many packets after the newest one a tail probe inside a frame asks for."""
-FRAME_PROBE_PACKETS = 16
-"""A probe for a frame lost whole asks for the sender's usual packets per frame, at most this many."""
 TAIL_PROBE_TRIES = 2
 """How often the tail after one newest packet is probed: the probe or its answer may be lost too."""
 FRAME_INTERVALS = 8
@@ -79,6 +77,10 @@ FRAME_INTERVALS = 8
 FRAME_INTERVAL_S = (0.01, 0.5)
 """Frame intervals outside these bounds (100 fps, 2 fps) say nothing about when the next frame is due."""
 VIDEO_CLOCK_HZ = 90_000
+QUEUEING_S = 0.06
+"""A frame that arrived this much later than the earliest of the last ones, measured against its RTP timestamp,
+waited in a queue: the link is congested, and a frame that is late there is on its way, not lost."""
+TRANSIT_FRAMES = 32
 
 _PLAIN_JITTER_BUFFER = JitterBuffer
 _PLAIN_NACK_GENERATOR = _receiver.NackGenerator
@@ -364,9 +366,9 @@ class TailProbe:
         self.gap = 0.0
         """The usual gap between two packets of one frame (moving average, seconds)."""
         self._intervals: deque[float] = deque(maxlen=FRAME_INTERVALS)
-        self._sizes: deque[int] = deque(maxlen=FRAME_INTERVALS)
-        """Packets per frame of the last frames seen whole."""
-        self._frame_first: int | None = None
+        self._transit: deque[float] = deque(maxlen=TRANSIT_FRAMES)
+        """Arrival minus RTP time of the last frames' first packets (seconds, up to a constant)."""
+        self._origin: int | None = None
         self.probes = 0
 
     def saw(self, packet: RtpPacket, now: float) -> None:
@@ -379,13 +381,9 @@ class TailProbe:
             step = uint32_add(packet.timestamp, -newest.timestamp) / VIDEO_CLOCK_HZ
             if FRAME_INTERVAL_S[0] <= step <= FRAME_INTERVAL_S[1]:
                 self._intervals.append(step)
-        if newest is None or newest.timestamp != packet.timestamp:
-            follows = (
-                newest is not None and newest.marker and packet.sequence_number == uint16_add(newest.sequence_number, 1)
-            )
-            self._frame_first = packet.sequence_number if follows else None  # else its first packets may be lost
-        if packet.marker and self._frame_first is not None:
-            self._sizes.append(uint16_add(packet.sequence_number, -self._frame_first) + 1)
+        if packet.payload and (newest is None or newest.timestamp != packet.timestamp):
+            self._origin = packet.timestamp if self._origin is None else self._origin
+            self._transit.append(now - uint32_add(packet.timestamp, -self._origin) / VIDEO_CLOCK_HZ)
         self._newest, self._arrived = packet, now
 
     def frame_interval(self) -> float | None:
@@ -394,6 +392,11 @@ class TailProbe:
         if len(self._intervals) < 2:
             return None
         return float(statistics.median(self._intervals))
+
+    def queueing(self) -> bool:
+        """Whether the newest frame arrived :data:`QUEUEING_S` later than the earliest of the last frames would
+        have put it (a queue on the way: its packets are late, not lost; asking for them would add to it)."""
+        return len(self._transit) > 1 and self._transit[-1] - min(self._transit) > QUEUEING_S
 
     def wait(self) -> float:
         """How long the link may stay silent inside a frame before the probe."""
@@ -410,10 +413,7 @@ class TailProbe:
         self._tries += 1
         self._probed_at = self._clock()
         self.probes += 1
-        count = TAIL_PROBE_PACKETS
-        if newest.marker and self._sizes:  # a whole frame is missing: ask for as many packets as frames have
-            count = min(max(count, int(statistics.median(self._sizes))), FRAME_PROBE_PACKETS)
-        return [uint16_add(newest.sequence_number, i + 1) for i in range(count)]
+        return [uint16_add(newest.sequence_number, i + 1) for i in range(TAIL_PROBE_PACKETS)]
 
     def retry_after(self) -> float:
         """How long after a probe the next one may go: its answer had a round trip to come."""
@@ -430,7 +430,7 @@ class TailProbe:
         silence = self.wait()
         if newest.marker:
             interval = self.frame_interval()
-            if interval is None:
+            if interval is None or self.queueing():
                 return None
             silence += interval
         now = self._clock()
