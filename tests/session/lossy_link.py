@@ -62,8 +62,8 @@ class Loss:
     """Drop the n-th frame's last packet (the one with the marker bit), first transmission only."""
     frame_index: set[int] = field(default_factory=set)
     """Drop every packet of the n-th frame (0-based, by RTP timestamp), first transmissions only."""
-    twice_index: set[int] = field(default_factory=set)
-    """Drop the n-th media RTP packet and its first retransmission (a NACK's answer lost too)."""
+    first_twice: set[int] = field(default_factory=set)
+    """Drop the n-th frame's first packet and its first retransmission (a NACK's answer lost too)."""
     dropped: int = 0
     _count: int = 0
     _markers: int = 0
@@ -71,6 +71,7 @@ class Loss:
     _timestamp: int | None = None
     _doomed: set[int] = field(default_factory=set)
     _twice: set[int] = field(default_factory=set)
+    _twice_frames: set[int] = field(default_factory=set)
 
     def keep(self, packet: RtpPacket, rtx_ssrc: int) -> bool:
         if packet.ssrc == rtx_ssrc and len(packet.payload) >= 2:
@@ -90,7 +91,8 @@ class Loss:
                 return False
         if index in self.forever:
             self._doomed.add(packet.sequence_number)
-        if index in self.twice_index:
+        if self._frames in self.first_twice and packet.timestamp not in self._twice_frames:
+            self._twice_frames.add(packet.timestamp)
             self._twice.add(packet.sequence_number)
             return False
         return index not in self.media_index and index not in self.forever
