@@ -26,9 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from privacy.vision.centerface import _DIMS, _INPUT
+from privacy.vision.centerface import INPUT, input_blob, symbolic_shapes
 from privacy.vision.models import CENTERFACE, read_model
-from privacy.vision.onnx_graph import dynamic_shapes
 
 CALIBRATION_SIZE = (320, 256)
 """The network input of the live pipeline (a 4:3 frame scaled to 320 px wide, rounded up to 32)."""
@@ -119,11 +118,6 @@ def read_pictures(wheel: Path) -> tuple[list[np.ndarray], np.ndarray]:
     return photos, np.array(faces)
 
 
-def blob(scene: np.ndarray) -> np.ndarray:
-    """CenterFace's input for a BGR scene: RGB in [0, 255], NCHW (as :class:`CenterFaceDetector` feeds it)."""
-    return np.ascontiguousarray(scene[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32))
-
-
 def quantize(out: Path, scenes: Sequence[np.ndarray]) -> None:
     """Write the int8 CenterFace to ``out`` (via a temporary file, so a failed run leaves no half model)."""
     import onnx
@@ -138,13 +132,13 @@ def quantize(out: Path, scenes: Sequence[np.ndarray]) -> None:
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
-            self._blobs: Iterator[np.ndarray] = iter([blob(s) for s in scenes])
+            self._blobs: Iterator[np.ndarray] = iter([input_blob(s) for s in scenes])
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             item = next(self._blobs, None)
-            return None if item is None else {_INPUT: item}
+            return None if item is None else {INPUT: item}
 
-    model = onnx.load_from_string(dynamic_shapes(read_model(CENTERFACE), _DIMS))
+    model = onnx.load_from_string(symbolic_shapes(read_model(CENTERFACE)))
     # Per-channel weights need QuantizeLinear's axis, which came with opset 13; the shipped graph is older.
     model = version_converter.convert_version(model, 13)
     with tempfile.TemporaryDirectory() as tmp:

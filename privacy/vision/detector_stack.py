@@ -105,7 +105,9 @@ class StrongDetector:
         if abs(tilt) >= MIN_TILT_DEG:
             return detect_upright(self._cf, image, opts.strong_max_side, tilt)
         boxes, measured = self._cf.detect_with_tilt(image, opts.strong_max_side)
-        extra = self._extra(image, full_res=opts.extra_full_res_strong, upside_down=opts.upside_down_every_pass)
+        extra = self._extra(
+            image, full_res=opts.extra_full_res_strong, upside_down=opts.upside_down_every_pass, cf=self._cf
+        )
         return boxes + extra, measured
 
     def detect_thorough(self, image: np.ndarray) -> list[Box]:
@@ -120,11 +122,10 @@ class StrongDetector:
         *,
         full_res: bool,
         upside_down: bool,
+        cf: CenterFaceDetector,
         grey: bool = False,
-        cf: CenterFaceDetector | None = None,
     ) -> list[Box]:
         opts = self.options
-        cf = cf or self._cf
         boxes: list[Box] = []
         if full_res and max(image.shape[:2]) > opts.strong_max_side:
             boxes += cf.detect_scaled(image, 640)

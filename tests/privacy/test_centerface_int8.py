@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from bench.ground_truth import load_stills
-from privacy.vision.boxes import Box
 from privacy.vision.centerface import CenterFaceConfig, CenterFaceDetector
 from privacy.vision.centerface_int8 import (
     CALIBRATION_SIZE,
@@ -24,13 +23,6 @@ from privacy.vision.centerface_int8 import (
     read_pictures,
 )
 from tests.privacy.conftest import read_image
-
-
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
-    iy = max(0.0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
-    inter = ix * iy
-    return inter / (a.w * a.h + b.w * b.h - inter)
 
 
 def test_int8_finds_the_faces_the_float_model_finds_on_unseen_stills(test_data: Path) -> None:
@@ -51,7 +43,7 @@ def test_int8_finds_the_faces_the_float_model_finds_on_unseen_stills(test_data: 
         for face in reference:
             if face.score >= 0.5 and face.h * scale >= 20:
                 sure += 1
-                found += any(_iou(face, b) >= 0.5 for b in quantised)
+                found += any(face.iou(b) >= 0.5 for b in quantised)
     assert sure >= 100
     assert found / sure >= 0.97, (found, sure)
     assert int8_boxes <= 1.2 * float_boxes
