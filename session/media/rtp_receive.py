@@ -298,8 +298,8 @@ class RetryingNackGenerator(NackGenerator):
         return due
 
     def next_retry_in(self, now: float) -> float | None:
-        """Seconds until a missing packet may be asked for again (None: nothing is missing)."""
-        self._forget(now)
+        """Seconds until a missing packet may be asked for again (None: nothing is missing). Called after
+        :meth:`due` (in :meth:`add`, or the timer's), which dropped what is no longer worth asking for."""
         if not self._lost:
             return None
         return max(0.0, min(m.asked_at + self._retry_after(m.tries) - now for m in self._lost.values()))

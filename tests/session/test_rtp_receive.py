@@ -221,17 +221,23 @@ def test_a_complete_frame_and_a_padding_packet_are_never_probed() -> None:
     assert nacks.tail.due() == []
 
 
+def one_packet_frames(nacks: RetryingNackGenerator, clock: Clock, count: int, late_by: float = 0.0) -> None:
+    """``count`` one-packet frames 6000 ticks (67 ms at 90 kHz) apart, each arriving ``late_by`` later than the
+    one before would put it; the clock stops at the last one's arrival."""
+    for k in range(count):
+        p = packet(1000 + k, 9000 + 6000 * k, marker=True)
+        p.payload = b"x"
+        nacks.add(p)
+        if k < count - 1:
+            clock.now += 6000 / 90000 + late_by
+
+
 def test_a_frame_lost_whole_is_probed_once_the_next_frame_is_overdue() -> None:
     """A still picture's frames are one packet each: one lost leaves no open frame, and without a probe the gap
     shows only when the frame after it arrives, a frame interval later."""
     clock = Clock()
     nacks = RetryingNackGenerator(clock=clock)
-    for k in range(4):  # one-packet frames 6000 ticks (67 ms) apart
-        p = packet(1000 + k, 9000 + 6000 * k, marker=True)
-        p.payload = b"x"
-        nacks.add(p)
-        if k < 3:
-            clock.now += 6000 / 90000
+    one_packet_frames(nacks, clock, 4)
     assert nacks.tail.frame_interval() == 6000 / 90000
     clock.now += 6000 / 90000  # the next frame is due now: not yet probed, it may be on its way
     assert nacks.tail.due() == []
@@ -247,12 +253,7 @@ def test_a_link_that_queues_gets_no_probe_for_an_overdue_frame() -> None:
     """Frames arriving later and later than their timestamps say: a queue. The next frame is in it, not lost."""
     clock = Clock()
     nacks = RetryingNackGenerator(clock=clock)
-    for k in range(5):
-        p = packet(1000 + k, 9000 + 6000 * k, marker=True)
-        p.payload = b"x"
-        nacks.add(p)
-        if k < 4:
-            clock.now += 6000 / 90000 + QUEUEING_S / 2  # each frame later than the one before
+    one_packet_frames(nacks, clock, 5, late_by=QUEUEING_S / 2)
     assert nacks.tail.queueing()
     clock.now += 1.0
     assert nacks.tail.due() == []
@@ -261,11 +262,7 @@ def test_a_link_that_queues_gets_no_probe_for_an_overdue_frame() -> None:
 def test_no_frame_interval_is_assumed_before_frames_have_shown_it() -> None:
     clock = Clock()
     nacks = RetryingNackGenerator(clock=clock)
-    for k in range(2):
-        p = packet(1000 + k, 9000 + 6000 * k, marker=True)
-        p.payload = b"x"
-        nacks.add(p)
-        clock.now += 6000 / 90000
+    one_packet_frames(nacks, clock, 2)
     assert nacks.tail.frame_interval() is None
     clock.now += 1.0
     assert nacks.tail.due() == []
