@@ -33,8 +33,10 @@ from session.media.keyframes import MIN_KEYFRAME_INTERVAL_S
 RETRANSMIT_RATE = 300.0
 """Packets per second one sender may resend: about twice a 900 kbit/s stream's own packet rate at 20 % loss."""
 RETRANSMIT_BURST = 150.0
-RESEND_SPACING_S = 0.02
-"""The least time between two resends of one packet (the round trip, when it is longer, is used instead)."""
+RESEND_SPACING_S = 0.005
+"""The least time between two resends of one packet (the round trip, when it is longer, is used instead). As low
+as the receivers' own retry floor (:data:`session.media.rtp_receive.NACK_RTT_S`): a resend refused there leaves
+the frame waiting for the receiver's next, twice as long, retry."""
 RETRANSMIT_SHARE = 0.5
 """Retransmissions per packet the stream sends: random loss of 5 % needs a tenth of this."""
 EARNED_BURST = 40.0

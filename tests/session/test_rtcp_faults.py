@@ -35,6 +35,14 @@ def test_one_packet_is_resent_at_most_once_per_round_trip() -> None:
     assert budget.allow(7, 0.25, rtt_s=0.25)
 
 
+def test_on_a_short_round_trip_a_packet_lost_again_is_resent_again_within_milliseconds() -> None:
+    """The receiver asks again about 1.5 round trips after its NACK: a resend refused for tens of milliseconds
+    on a 1 ms link would make that retry, and the frame waiting for it, wait as long."""
+    budget = RetransmitBudget()
+    assert budget.allow(7, 0.0, rtt_s=0.001)
+    assert budget.allow(7, 0.008, rtt_s=0.001)
+
+
 def test_retransmissions_are_earned_by_what_the_stream_sends() -> None:
     """A capped link lost 150 packets of a probe while its receiver was moved down to 30 packets a second: the
     repairs may not offer it three times what it carries (they took the new layer's room for seconds)."""
