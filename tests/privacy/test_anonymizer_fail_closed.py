@@ -226,6 +226,35 @@ def test_a_new_scene_is_fully_obscured_until_the_strong_detector_has_seen_it(por
         anonymizer.close()
 
 
+def _with_blinking_band(picture: np.ndarray, phase: int) -> np.ndarray:
+    """``picture`` with black and white cells over its bottom twelfth that swap with ``phase`` (a screen, a
+    counter, a blinking sign: high contrast that changes in one place)."""
+    out = picture.copy()
+    height, width = out.shape[:2]
+    cells = np.indices((1, 16))[1] % 2 ^ phase % 2
+    band = np.repeat(np.repeat(cells * 255, height // 12, axis=0), -(-width // 16), axis=1)[:, :width]
+    out[height - height // 12 :] = band[..., None].astype(np.uint8)
+    return out
+
+
+def test_a_blinking_patch_is_no_new_scene(portrait: np.ndarray) -> None:
+    """A patch of high contrast that changes alone can decorrelate the whole thumbnail, but the rest of the
+    picture, and so the held tracks, are the same: withholding the picture each time was a grey frame (and a
+    large encoded one) every time it blinked."""
+    options = replace(AnonymizerOptions(), strong_mode=StrongMode.BACKGROUND, strong_every=1, strong_every_calm=1)
+    anonymizer = Anonymizer(options, FixedBoxesDetector(), strong_detector=ScriptedDetector([[]] * 20))
+    try:
+        state = anonymizer.new_track()
+        anonymizer.process(_with_blinking_band(portrait, 0), state, 0.0)  # warm-up (inline)
+        anonymizer.process(_with_blinking_band(portrait, 0), state, 1 / 15)
+        anonymizer.wait_idle(state, timeout=5)
+        for index in range(2, 6):
+            frame = _with_blinking_band(portrait, index)
+            assert not np.array_equal(anonymizer.process(frame, state, index / 15), obscure_whole_frame(frame))
+    finally:
+        anonymizer.close()
+
+
 class _PriorityProbe:
     """Records the scheduling priority (nice value) of the thread each detection runs on."""
 
