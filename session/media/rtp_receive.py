@@ -28,8 +28,9 @@ TCP's tail-loss probe, when a frame has begun but not ended and no packet follow
 packet gaps, the receiver asks for the packets after the newest one; a sender that sent them resends them, one
 that did not has nothing to resend (a sender answers only for packets in its history). A frame lost whole (a
 still picture's frames are one packet each) leaves no open frame behind; so when the next frame is late by
-the same few gaps past the sender's frame interval, the probe asks for it too, unless the frames have been
-arriving late (a queue: the next one is on its way, and asking would add to the queue).
+the same few gaps past the sender's frame interval and past the lateness the last frames showed (a capped link
+holds a frame back while another stream's large one drains), the probe asks for it too, unless the frames have
+been arriving late (a queue: the next one is on its way, and asking would add to the queue).
 :class:`BundleRtpRouter` routes a packet of an unknown SSRC by its MID header extension (RFC 8843), which
 aiortc and browsers put on retransmissions too, and remembers the SSRC.
 """
@@ -84,6 +85,8 @@ QUEUEING_S = 0.06
 """A frame that arrived this much later than the earliest of the last ones, measured against its RTP timestamp,
 waited in a queue: the link is congested, and a frame that is late there is on its way, not lost."""
 TRANSIT_FRAMES = 32
+DUE_WITHIN_S = 0.001
+"""A probe this close to its time is due (the event loop's timers are no finer)."""
 
 _PLAIN_JITTER_BUFFER = JitterBuffer
 _PLAIN_NACK_GENERATOR = _receiver.NackGenerator
@@ -396,6 +399,11 @@ class TailProbe:
             return None
         return float(statistics.median(self._intervals))
 
+    def lateness(self) -> float:
+        """How much later than the earliest the latest of the last frames arrived (seconds): the jitter a
+        rate-capped link adds when a large frame of another stream drains ahead of this one's."""
+        return max(self._transit) - min(self._transit) if self._transit else 0.0
+
     def queueing(self) -> bool:
         """Whether the newest frame arrived :data:`QUEUEING_S` later than the earliest of the last frames would
         have put it (a queue on the way: its packets are late, not lost; asking for them would add to it)."""
@@ -409,7 +417,8 @@ class TailProbe:
     def due(self) -> list[int]:
         """The sequence numbers to ask for now (empty: the frame ended, or it was asked already, or not yet)."""
         newest = self._newest
-        if newest is None or self.next_in() != 0.0:
+        wait = self.next_in()
+        if newest is None or wait is None or wait > DUE_WITHIN_S:
             return []
         if self._probed != newest.sequence_number:
             self._probed, self._tries = newest.sequence_number, 0
@@ -435,7 +444,9 @@ class TailProbe:
             interval = self.frame_interval()
             if interval is None or self.queueing():
                 return None
-            silence += interval
+            # A frame later than the latest of the last ones is overdue; earlier, it may be on its way still
+            # (asking for it then sent its packets twice into the link that delayed them).
+            silence += interval + min(self.lateness(), QUEUEING_S)
         now = self._clock()
         if self._probed != newest.sequence_number:
             return max(0.0, self._arrived + silence - now)

@@ -265,6 +265,25 @@ def test_a_frame_lost_whole_is_probed_once_the_next_frame_is_overdue() -> None:
     assert nacks.tail.due() == []  # probed out: a sender that stopped is not asked again and again
 
 
+def test_a_frame_as_late_as_recent_frames_were_is_not_probed_yet() -> None:
+    """A capped link holds one stream's frame back while another stream's large frame drains ahead of it: the
+    frames of the last seconds arrived up to 40 ms late. A frame that late is on its way; a probe would send
+    its packets into that link twice."""
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    interval = 6000 / 90000
+    for k in range(9):
+        clock.now = 1.0 + k * interval + (0.04 if k % 4 == 3 else 0.0)
+        p = packet(1000 + k, 9000 + 6000 * k, marker=True)
+        p.payload = b"x"
+        nacks.add(p)
+    assert not nacks.tail.queueing() and abs(nacks.tail.lateness() - 0.04) < 1e-6
+    clock.now += interval + nacks.tail.wait() + 0.03  # the next frame is 30 ms later than the usual probe
+    assert nacks.tail.due() == []
+    clock.now += 0.01
+    assert nacks.tail.due() == [1009, 1010]
+
+
 def test_a_link_that_queues_gets_no_probe_for_an_overdue_frame() -> None:
     """Frames arriving later and later than their timestamps say: a queue. The next frame is in it, not lost."""
     clock = Clock()
