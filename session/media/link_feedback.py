@@ -31,6 +31,8 @@ Report = Callable[..., None]
 
 NACKED_MEMORY = 512
 """Sequence numbers remembered per sender, so that a packet asked for again is not counted as lost again."""
+MAX_ESTIMATED_SETS = 64
+"""Sets of streams whose last estimate is kept (a receiver estimates them all together, or one per stream)."""
 
 
 def watch_sender_feedback(sender: RTCRtpSender, on_report: Report) -> None:
@@ -94,8 +96,12 @@ class ReceiverLink:
     ) -> None:
         self.policy = LinkPolicy()
         self._streams = streams
+        self._estimates: dict[frozenset[int], float] = {}
+        """The last estimate of each set of streams a receiver estimates together."""
         self._sending: frozenset[int] = frozenset()
         """SSRCs of the streams that carried video in the last measurement."""
+        self._track_bytes: dict[int, int] = {}
+        """Each stream's bytes sent at the last measurement."""
         self._on_audio_only = on_audio_only
         self._clock = clock
         self._last_bytes = 0
@@ -114,11 +120,18 @@ class ReceiverLink:
     def report(self, ssrcs: frozenset[int] | None = None, **signals: float | None) -> None:
         """Feedback from one sender. An estimate counts only when it covers every stream that carries video:
         browsers estimate the whole connection, but some receivers (aiortc) estimate each stream on its own,
-        and one stream's estimate said nothing about the link."""
+        and one stream's estimate said nothing about the link. A fall of any of them still says its estimator
+        saw a queue start (reported as ``estimate_fell``)."""
         estimate = signals.pop("estimate_bps", None)
-        if estimate is not None and ssrcs is not None and self._sending and self._sending <= ssrcs:
-            signals["estimate_bps"] = estimate
-        self.policy.report(**signals)
+        fell = False
+        if estimate is not None and ssrcs is not None:
+            before = self._estimates.get(ssrcs)
+            fell = before is not None and estimate < 0.95 * before
+            if len(self._estimates) < MAX_ESTIMATED_SETS or ssrcs in self._estimates:
+                self._estimates[ssrcs] = estimate
+            if self._sending and self._sending <= ssrcs:
+                signals["estimate_bps"] = estimate
+        self.policy.report(estimate_fell=fell, **signals)
         if self.policy.probing and not self.policy.chosen_audio_only:
             # A probe congests the link while it lasts: undone on the report that says so, not at the next tick.
             self._apply(self.policy.decide(self._video_streams(), self._clock()), chosen=False)
@@ -135,11 +148,18 @@ class ReceiverLink:
         if now > self._last_at:
             self.policy.report(sending_bps=max(0, sent - self._last_bytes) * 8 / (now - self._last_at))
         self._last_bytes, self._last_at = sent, now
-        self._sending = frozenset(ssrc for ssrc, t in streams if t.layer is not Layer.NONE and t.bytes_sent)
+        self._sending = frozenset(
+            ssrc for ssrc, t in streams if t.layer is not Layer.NONE and t.bytes_sent > self._track_bytes.get(ssrc, 0)
+        )
+        self._track_bytes = {ssrc: t.bytes_sent for ssrc, t in streams}
         if not self.policy.chosen_audio_only:
             self._apply(self.policy.decide(self._video_streams(tracks), now), chosen=False)
 
     def _video_streams(self, tracks: list[LayeredTrack] | None = None) -> int:
+        """The streams that carry video to this receiver: those that sent in the last measurement (a slot whose
+        sender shows nothing, or a card now and then, does not count), else every one not audio only."""
+        if self._sending:
+            return len(self._sending)
         tracks = self._tracks() if tracks is None else tracks
         return sum(1 for t in tracks if t.layer is not Layer.NONE) or len(tracks)
 

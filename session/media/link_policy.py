@@ -13,7 +13,9 @@ A probe must fail fast: while it lasts the link is sent more than it may carry (
 keyframes into an 800 kbit/s link), and each of its seconds was seen to cost the capped receiver a second of
 late or lost frames. So during a probe every report is decided on at once (a receiver report with the loss
 waited up to half a second for the next tick), and the packets NACKed count too: NACKs come within a round
-trip of the loss, receiver reports about once a second. More than :data:`PROBE_NACKED` of the probed layer's
+trip of the loss, receiver reports about once a second. So does any fall of the receiver's estimate (of the
+whole link, or of one stream where the receiver estimates each on its own): its estimator lowers it as soon as
+it sees a queue start, before the queue overflows. More than :data:`PROBE_NACKED` of the probed layer's
 packets NACKed over :data:`PROBE_NACK_WINDOW_S` undoes the probe.
 """
 
@@ -93,6 +95,11 @@ class LinkSignals:
             self.fell = True
         self.estimate_bps = bps
 
+    def add_fall(self) -> None:
+        """An estimate of part of the link fell (aiortc's receivers estimate each stream on its own): its
+        estimator saw a queue, though its number says nothing about the whole link."""
+        self.fell = True
+
     def add_rtt(self, rtt_s: float) -> None:
         self.rtts = (*self.rtts[-2:], rtt_s)
         self.min_rtt_s = rtt_s if self.min_rtt_s is None else min(self.min_rtt_s, rtt_s)
@@ -150,11 +157,14 @@ class LinkPolicy:
         loss: float | None = None,
         sending_bps: float | None = None,
         nacked: float | None = None,
+        estimate_fell: bool = False,
     ) -> None:
         s = self.signals
         assert s is not None
         if estimate_bps is not None:
             s.add_estimate(estimate_bps)
+        if estimate_fell:
+            s.add_fall()
         if rtt_s is not None:
             s.add_rtt(rtt_s)
         if loss is not None:
@@ -193,7 +203,14 @@ class LinkPolicy:
         if self.chosen_audio_only:
             return  # nothing is sent, so nothing is learnt; the policy resumes where it was when video is wanted
         draining = not self.probing and now - self.changed_at < DRAIN_S and self.changes > 0
-        if self.layer is not Layer.NONE and not draining and (s.congested() or self._probe_lost(streams, now)):
+        # During a probe any fall of an estimate counts: a delay-based estimator lowers it only when it sees a
+        # queue start, which comes before the loss and long before the receiver reports.
+        probe_queued = self.probing and s.fell
+        if (
+            self.layer is not Layer.NONE
+            and not draining
+            and (s.congested() or probe_queued or self._probe_lost(streams, now))
+        ):
             self.congested_since = now if self.congested_since is None else self.congested_since
             if self.probing or now - self.congested_since >= DOWN_AFTER_S:
                 # Audio only needs two signals: the link's own estimate under the floor, and loss. A receiver

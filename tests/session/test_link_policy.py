@@ -161,6 +161,23 @@ def test_random_loss_nacked_during_a_probe_does_not_undo_it() -> None:
     assert policy.layer is Layer.HIGH and not policy.probing  # the probe held: HIGH is the layer now
 
 
+def test_a_fall_of_an_estimate_during_a_probe_undoes_it_at_once() -> None:
+    """The probe's keyframes start a queue on a capped link: the receiver's delay-based estimator lowers its
+    estimate within a few hundred milliseconds, before the queue overflows and long before a receiver report."""
+    policy = probing_high()
+    probe_at = policy.changed_at
+    policy.report(estimate_fell=True)
+    assert policy.decide(2, probe_at + 0.1) is Layer.LOW
+    assert policy.failed_probes == 1
+
+
+def test_a_fall_of_an_estimate_outside_a_probe_is_no_congestion_by_itself() -> None:
+    policy = LinkPolicy()
+    run(policy, 5, 0, streams=2, rtt_s=0.03)
+    policy.report(estimate_fell=True)
+    assert run(policy, 5, 5, streams=2, rtt_s=0.03) == [] and policy.layer is Layer.HIGH
+
+
 def test_nacks_outside_a_probe_do_not_move_a_receiver() -> None:
     """Outside a probe the receiver reports decide (one burst of NACKs is no reason to drop a layer)."""
     policy = LinkPolicy()
@@ -217,3 +234,53 @@ def test_a_receiver_report_during_a_probe_is_decided_on_at_once_not_at_the_next_
     now[0] += 0.1
     link.report(loss=0.3)  # between two ticks
     assert link.layer is Layer.LOW and all(t.layer is Layer.LOW for t in tracks)
+
+
+def moved_down_then_probing(link: ReceiverLink, now: list[float], tracks: list[Track]) -> None:
+    """Loss moves the receiver down; once it is over, the tracks that send carry on until the probe."""
+    for _ in range(8):
+        now[0] += 0.5
+        for t in tracks:
+            t.bytes_sent += 1000
+        link.report(loss=0.3)
+        link.tick()
+    assert link.layer is Layer.LOW
+    while not link.policy.probing:
+        now[0] += 0.5
+        for t in tracks:
+            t.bytes_sent += 1000
+        link.report(loss=0.0, rtt_s=0.03)
+        link.tick()
+
+
+def test_one_streams_estimate_that_falls_during_a_probe_undoes_it() -> None:
+    """aiortc's receivers estimate each stream on its own: no one estimate covers the link, but any of them
+    falling says the probe started a queue."""
+    now = [0.0]
+    tracks = [Track(), Track()]
+    link = ReceiverLink(lambda: list(enumerate(tracks)), clock=lambda: now[0])
+    moved_down_then_probing(link, now, tracks)
+    link.report(estimate_bps=400_000, ssrcs=frozenset({0, 100}))
+    link.report(estimate_bps=400_000, ssrcs=frozenset({1, 101}))
+    now[0] += 0.2
+    link.report(estimate_bps=420_000, ssrcs=frozenset({1, 101}))  # a rise is no queue
+    assert link.layer is Layer.HIGH
+    link.report(estimate_bps=300_000, ssrcs=frozenset({0, 100}))
+    assert link.layer is Layer.LOW
+
+
+def test_a_probe_weighs_nacks_against_the_streams_that_send_not_every_slot() -> None:
+    """Two of the four slots carry a camera; the other two (people without one) send nothing. The NACKs of a
+    probe that loses 40 % of what is sent must undo it, not be diluted by the slots that send nothing."""
+    now = [0.0]
+    tracks = [Track() for _ in range(4)]
+    sending = tracks[:2]
+    link = ReceiverLink(lambda: list(enumerate(tracks)), clock=lambda: now[0])
+    moved_down_then_probing(link, now, sending)
+    probe_at = now[0]
+    while link.layer is Layer.HIGH and now[0] < probe_at + 1:
+        now[0] += 0.05
+        for t in sending:
+            t.bytes_sent += 1000
+        link.report(nacked=int(0.4 * packets(0.05)))
+    assert link.layer is Layer.LOW and now[0] - probe_at <= PROBE_NACK_WINDOW_S + 0.05
