@@ -85,6 +85,7 @@ QUEUEING_S = 0.06
 """A frame that arrived this much later than the earliest of the last ones, measured against its RTP timestamp,
 waited in a queue: the link is congested, and a frame that is late there is on its way, not lost."""
 TRANSIT_FRAMES = 32
+LATENESS_QUANTILE = 0.9
 DUE_WITHIN_S = 0.001
 """A probe this close to its time is due (the event loop's timers are no finer)."""
 
@@ -400,9 +401,13 @@ class TailProbe:
         return float(statistics.median(self._intervals))
 
     def lateness(self) -> float:
-        """How much later than the earliest the latest of the last frames arrived (seconds): the jitter a
-        rate-capped link adds when a large frame of another stream drains ahead of this one's."""
-        return max(self._transit) - min(self._transit) if self._transit else 0.0
+        """How much later than the earliest of the last frames most of them arrived (seconds, the 90th
+        percentile): the jitter a rate-capped link adds when a large frame of another stream drains ahead of
+        this one's. One late frame (a keyframe that took longer to encode) is not the link's habit."""
+        if not self._transit:
+            return 0.0
+        ordered = sorted(self._transit)
+        return ordered[int(LATENESS_QUANTILE * (len(ordered) - 1))] - ordered[0]
 
     def queueing(self) -> bool:
         """Whether the newest frame arrived :data:`QUEUEING_S` later than the earliest of the last frames would

@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from session.media.rtp_receive import install
-from tests.session.lossy_link import FPS, Link, Loss, lossy_link, receive
+from tests.session.lossy_link import FPS, Arrival, Link, Loss, lossy_link, receive
+
+SETTLE_S = 1.0
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +29,15 @@ async def closing() -> AsyncIterator[list[Link]]:
     yield links
     for link in links:
         await link.close()
+
+
+def worst_five(got: list[Arrival]) -> list[float]:
+    """The five largest delays beyond the usual one, once the link has settled: the losses of these tests come
+    after the first second. The first frames' delays depend on how fast the connection started (the decoder's
+    start, the first keyframe), which in a module's run varied by up to 140 ms and passed for recovery time."""
+    settled = [a for a in got if a.at >= got[0].at + SETTLE_S]
+    usual = statistics.median(a.delay for a in settled)
+    return sorted(a.delay - usual for a in settled)[-5:]
 
 
 async def test_lost_packets_are_retransmitted_to_one_of_several_bundled_video_receivers(closing: list[Link]) -> None:
@@ -64,8 +75,7 @@ async def test_a_frame_whose_last_packet_is_lost_is_not_held_until_the_next_fram
     assert loss.dropped == 5
     numbers = [a.frame for a in got]
     assert numbers == list(range(len(numbers))) and len(numbers) >= 3 * FPS  # every frame, recovered
-    usual = statistics.median(a.delay for a in got)
-    worst = sorted(a.delay - usual for a in got)[-5:]
+    worst = worst_five(got)
     assert max(worst) < 0.8 / FPS, worst  # without the probe: a whole frame interval (1 / FPS) and more
 
 
@@ -79,8 +89,7 @@ async def test_a_frame_lost_whole_is_asked_for_when_the_next_frame_is_overdue(cl
     assert loss.dropped >= 5
     numbers = [a.frame for a in got]
     assert numbers == list(range(len(numbers))) and len(numbers) >= 3 * FPS  # every frame, recovered
-    usual = statistics.median(a.delay for a in got)
-    worst = sorted(a.delay - usual for a in got)[-5:]
+    worst = worst_five(got)
     assert max(worst) < 0.8 / FPS, worst  # without the probe: a whole frame interval (1 / FPS) and more
 
 
@@ -97,8 +106,6 @@ async def test_a_packet_whose_retransmission_is_lost_too_is_asked_for_again_with
     numbers = [a.frame for a in got]
     assert numbers == list(range(len(numbers))) and len(numbers) >= 3 * FPS  # every frame, recovered
     assert link.events["retransmission"] >= 15 + 10  # the single losses once, the five twice
-    usual = statistics.median(a.delay for a in got)
-    worst = sorted(a.delay - usual for a in got)[-5:]
-    # Without the retry timer each of the five is a frame interval late (67 ms). With it, in this module's run
-    # three are about 34 ms late and two still 65 and 120 ms (alone: all five about 34 ms); not explained yet.
-    assert worst[2] < 0.8 / FPS, worst
+    worst = worst_five(got)
+    # Without the retry timer each of the five is a frame interval late (67 ms); with it about 34 ms.
+    assert max(worst) < 0.8 / FPS, worst

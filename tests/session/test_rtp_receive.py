@@ -284,6 +284,22 @@ def test_a_frame_as_late_as_recent_frames_were_is_not_probed_yet() -> None:
     assert nacks.tail.due() == [1009, 1010]
 
 
+def test_one_frame_that_was_late_once_does_not_hold_the_probe_back() -> None:
+    """The first keyframe took 50 ms longer to encode than the frames after it: that is no habit of the link,
+    and a frame lost whole later is probed as soon as usual."""
+    clock = Clock()
+    nacks = RetryingNackGenerator(clock=clock)
+    interval = 6000 / 90000
+    for k in range(20):
+        clock.now = 1.0 + k * interval + (0.05 if k == 0 else 0.0)
+        p = packet(1000 + k, 9000 + 6000 * k, marker=True)
+        p.payload = b"x"
+        nacks.add(p)
+    assert nacks.tail.lateness() < 0.001
+    clock.now += interval + nacks.tail.wait()
+    assert nacks.tail.due() == [1020, 1021]
+
+
 def test_a_link_that_queues_gets_no_probe_for_an_overdue_frame() -> None:
     """Frames arriving later and later than their timestamps say: a queue. The next frame is in it, not lost."""
     clock = Clock()
