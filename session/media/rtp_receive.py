@@ -86,6 +86,7 @@ QUEUEING_S = 0.06
 waited in a queue: the link is congested, and a frame that is late there is on its way, not lost."""
 TRANSIT_FRAMES = 32
 LATENESS_QUANTILE = 0.9
+"""Of the last frames' lateness the whole-frame probe waits out this quantile (see :meth:`TailProbe.lateness`)."""
 DUE_WITHIN_S = 0.001
 """A probe this close to its time is due (the event loop's timers are no finer)."""
 
@@ -449,8 +450,8 @@ class TailProbe:
             interval = self.frame_interval()
             if interval is None or self.queueing():
                 return None
-            # A frame later than the latest of the last ones is overdue; earlier, it may be on its way still
-            # (asking for it then sent its packets twice into the link that delayed them).
+            # A frame later than most of the last ones is overdue; earlier, it may be on its way still (asking
+            # for it then sent its packets twice into the link that delayed them).
             silence += interval + min(self.lateness(), QUEUEING_S)
         now = self._clock()
         if self._probed != newest.sequence_number:
