@@ -65,8 +65,9 @@ class Settings:
     join_link_ttl_hours: int = 72
     max_participants: int = 6
     frame_deadline_ms: int = 150
-    """A frame not checked by the privacy core within this time is never sent; after half a second without a
-    checked frame the fully obscured card goes out (see :mod:`privacy.vision.privacy_track`)."""
+    """A frame not checked by the privacy core within this time is not sent then (it may leave later, checked, if
+    nothing newer was); after half a second without a checked frame the fully obscured card goes out (see
+    :mod:`privacy.vision.privacy_track`)."""
     log_level: str = "INFO"
     oidc_issuer: str = ""
     """Staff login (e.g. ID-porten). Empty in development mode: the built-in development provider is used."""

@@ -5,11 +5,15 @@ A :class:`PrivacyTrack` wraps a participant's inbound camera track. It drains th
 off the event loop with a deadline. Whatever goes wrong — a slow or failing detector, a frame arriving while
 the previous one is still being checked, a pause — the frame that leaves is never the unchecked input.
 
-A frame that could not be checked within its deadline is not sent at all: the receivers keep the last checked
-picture and the frame rate falls. Only when no frame has been checked for :data:`STALL_S` (a stuck detector),
-or the detector raised, does the fully obscured card go out. Replacing every late frame by the card, as the
-first design did, made an overloaded six-person call flicker between pictures and grey cards (a third of the
-frames were cards); a lower frame rate of checked pictures is what a video call on a slow link looks like.
+A frame that could not be checked within its deadline is not sent then: the receivers keep the last checked
+picture and the frame rate falls. Its check runs on, and when it finishes with nothing newer checked, that
+checked picture is sent late (if it is not older than :data:`STALL_S` and its gate still holds): on an
+overloaded server every check was once thrown away when it missed its deadline, so the more frames were late,
+the more of the CPU went to checks nobody used. Only when no frame has been checked for :data:`STALL_S` (a
+stuck detector), or the detector raised, does the fully obscured card go out. Replacing every late frame by
+the card, as the first design did, made an overloaded six-person call flicker between pictures and grey cards
+(a third of the frames were cards); a lower frame rate of checked pictures is what a video call on a slow link
+looks like.
 The consented face-visible exception carries its own end, checked on every frame: when it has passed, frames
 are anonymized again whether or not anyone has told the track yet.
 Frames leave as yuv420p so that encoders sharing one frame never convert it concurrently.
@@ -53,6 +57,8 @@ class TrackCounters:
     late: int = 0
     """Frames not sent because their check did not finish within the deadline (the receivers keep the last
     checked picture)."""
+    overdue: int = 0
+    """Frames sent after their deadline: their check finished late, and nothing newer had been checked."""
     dropped: int = 0
     """Frames overwritten by a newer one before they were processed."""
     paused: int = 0
@@ -119,6 +125,8 @@ class PrivacyTrack(MediaStreamTrack):
         self._newest: tuple[VideoFrame, float] | None = None
         self._arrived = asyncio.Event()
         self._job: asyncio.Future[VideoFrame] | None = None
+        self._job_frame: tuple[VideoFrame, str, float] | None = None
+        """The frame the running or last check looked at, its gate and arrival; None once its result was used."""
         self._reader = asyncio.ensure_future(self._drain())
         self._cards: dict[tuple[str, int, int], np.ndarray] = {}
         self.on_counters: Callable[[str], None] | None = None
@@ -201,6 +209,10 @@ class PrivacyTrack(MediaStreamTrack):
 
     async def recv(self) -> VideoFrame:
         while True:
+            pending = await self._pending_in_time()
+            if pending is not None:
+                self._stalled_since = None
+                return pending
             frame, arrived = await self._newest_frame()
             gate = self._gate_for_frame()
             card = self._gated(frame, gate)
@@ -210,7 +222,7 @@ class PrivacyTrack(MediaStreamTrack):
             if out is not None:
                 self._stalled_since = None
                 return out
-            # Not checked in time: this frame is never sent. The next one is tried, unless the stream has stalled.
+            # Not checked in time: not sent now (its check runs on). The next one is tried, unless the stream stalled.
             self._stalled_since = arrived if self._stalled_since is None else self._stalled_since
             if self._clock() - self._stalled_since >= self._stall:
                 return self._obscured(frame)
@@ -229,35 +241,73 @@ class PrivacyTrack(MediaStreamTrack):
         newest, self._newest = self._newest, None
         return newest
 
+    async def _pending_in_time(self) -> VideoFrame | None:
+        """The result of a check started for an earlier frame and not taken yet (it began while an overdue
+        picture left), if it finishes within that frame's deadline: waiting for the next frame instead would
+        send every later picture one frame interval late."""
+        job, checked = self._job, self._job_frame
+        if job is None or checked is None:
+            return None
+        if not job.done():
+            remaining = self._deadline - (self._clock() - checked[2])
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(job), timeout=max(0.0, remaining))
+            if not job.done():
+                return None
+        return self._finish()
+
     async def _checked(self, frame: VideoFrame, gate: str, arrived: float) -> VideoFrame | None:
-        """The frame as it may leave: processed, or a card (the check failed, the gate changed meanwhile); None
-        when its check did not finish within the deadline (one check runs per track: a frame waits for the
-        previous frame's check, whose result came too late to be used, within its own deadline)."""
+        """The frame as it may leave: processed, or a card (the check failed, the gate changed meanwhile); or the
+        earlier frame whose check finished late, while this one's runs on; None when neither is ready within
+        this frame's deadline (one check runs per track: a frame waits for the previous frame's check)."""
         remaining = self._deadline - (self._clock() - arrived)
-        if self._job is not None:
+        if self._job is not None and not self._job.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._job), timeout=max(0.0, remaining))
             if not self._job.done():
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(self._job), timeout=max(0.0, remaining))
-                if not self._job.done():
-                    return None
-                remaining = self._deadline - (self._clock() - arrived)
-            _consume(self._job)
+                return None
+            remaining = self._deadline - (self._clock() - arrived)
+        overdue = self._finish() if self._job_frame is not None else None
         loop = asyncio.get_running_loop()
         self._job = asyncio.ensure_future(loop.run_in_executor(self._executor, self._run, frame, gate))
+        self._job_frame = (frame, gate, arrived)
+        if overdue is not None:
+            return overdue  # the earlier frame, checked, leaves now; this one's check runs on
         try:
-            out = await asyncio.wait_for(asyncio.shield(self._job), timeout=max(0.0, remaining))
+            await asyncio.wait_for(asyncio.shield(self._job), timeout=max(0.0, remaining))
         except TimeoutError:
             return None
-        except Exception:
-            log.warning("frame processing failed", exc_info=True)
+        except Exception:  # the check raised: _finish logs it and sends the obscured card
+            return self._finish()
+        return self._finish()
+
+    def _finish(self) -> VideoFrame | None:
+        """The finished check's frame as it may leave, taken once: processed; the obscured card when the check
+        raised; a card when the gate changed meanwhile (or the face-visible period ended); None when its frame
+        is past its deadline by more than :data:`STALL_S` (too old to be worth sending)."""
+        job, checked = self._job, self._job_frame
+        self._job_frame = None
+        assert job is not None and job.done() and checked is not None
+        frame, gate, arrived = checked
+        if job.cancelled():
+            return None
+        error = job.exception()
+        if error is not None:
+            log.warning("frame processing failed", exc_info=error)
             return self._obscured(frame)
+        age = self._clock() - arrived
+        if age > self._deadline and age > self._stall:
+            return None
         now_gate = self.gate_now()
         if now_gate != gate:  # the gate changed (or the face-visible period ended) while this frame was processed
             card = self._gated(frame, now_gate)
             if card is not None or gate == FACE_VISIBLE:
                 return card or self._obscured(frame)
         self.counters.processed += 1
-        return out
+        if age > self._deadline:
+            self.counters.overdue += 1
+            self._count("overdue")
+        return job.result()
 
     def _gate_for_frame(self) -> str:
         gate = self.gate_now()

@@ -171,6 +171,36 @@ async def test_a_check_slower_than_the_frames_lowers_the_frame_rate_without_card
     track.stop()
 
 
+async def test_a_check_that_misses_its_deadline_is_still_sent_when_nothing_newer_was_checked(
+    frames: list[np.ndarray], executor: Any
+) -> None:
+    """Every check takes twice the deadline (a saturated server). Each result was once thrown away and the next
+    frame's check started over, so nothing was ever sent in time: the receivers saw the grey card after half a
+    second. Each finished check is a checked picture: it leaves late instead, and the CPU it took is not lost."""
+    proc = Blackout(delay=0.2)
+    track = open_track(FrameSource(clip_frames()[:40], 0.05), proc, 0.1, executor)
+    out = await collect(track, 5)
+    assert len(out) == 5
+    assert not any(is_card(f) for f in out)
+    assert all(f.to_ndarray(format="bgr24").max() < 30 for f in out)  # the processor's output, every one
+    assert track.counters.obscured == 0 and track.counters.overdue >= 4
+    track.stop()
+
+
+async def test_a_late_check_whose_gate_closed_meanwhile_is_not_sent(frames: list[np.ndarray], executor: Any) -> None:
+    """The participant paused while a late check ran: its picture is not sent after all, the pause card is."""
+    proc = Blackout(delay=0.2)
+    track = open_track(FrameSource(clip_frames()[:40], 0.05), proc, 0.1, executor)
+    first = await collect(track, 1)
+    assert track.counters.overdue == 1 and not is_card(first[0])
+    await asyncio.sleep(0.05)  # the next check is running
+    track.set_gate(PAUSE)
+    after = await collect(track, 3)
+    assert all(abs(float(f.to_ndarray(format="bgr24").mean()) - 200) < 8 for f in after)  # the pause card
+    assert track.counters.overdue == 1
+    track.stop()
+
+
 async def test_pause_shows_the_card_at_once_and_resume_returns(frames: list[np.ndarray], executor: Any) -> None:
     proc = Blackout()
     track = open_track(FrameSource(frames, 0.05), proc, 1, executor)
