@@ -248,6 +248,9 @@ class PrivacyTrack(MediaStreamTrack):
         job, checked = self._job, self._job_frame
         if job is None or checked is None:
             return None
+        if self.gate_now() != checked[1]:  # paused or closed meanwhile: the card goes out at once, not after it
+            self._job_frame = None
+            return None
         if not job.done():
             remaining = self._deadline - (self._clock() - checked[2])
             with contextlib.suppress(Exception):

@@ -187,15 +187,21 @@ async def test_a_check_that_misses_its_deadline_is_still_sent_when_nothing_newer
     track.stop()
 
 
-async def test_a_late_check_whose_gate_closed_meanwhile_is_not_sent(frames: list[np.ndarray], executor: Any) -> None:
-    """The participant paused while a late check ran: its picture is not sent after all, the pause card is."""
-    proc = Blackout(delay=0.2)
-    track = open_track(FrameSource(clip_frames()[:40], 0.05), proc, 0.1, executor)
+async def test_a_pause_during_a_late_check_shows_the_card_at_once_and_never_its_picture(
+    frames: list[np.ndarray], executor: Any
+) -> None:
+    """The participant pauses while a check runs that will finish late: the pause card goes out with the next
+    frame, not after that check (it takes 0.6 s here), and its picture is never sent."""
+    proc = Blackout(delay=0.6)
+    track = open_track(FrameSource(clip_frames()[:60], 0.05), proc, 0.3, executor, stall=2.0)
     first = await collect(track, 1)
     assert track.counters.overdue == 1 and not is_card(first[0])
     await asyncio.sleep(0.05)  # the next check is running
     track.set_gate(PAUSE)
-    after = await collect(track, 3)
+    started = asyncio.get_running_loop().time()
+    card = await collect(track, 1)
+    assert asyncio.get_running_loop().time() - started < 0.15
+    after = card + await collect(track, 2)
     assert all(abs(float(f.to_ndarray(format="bgr24").mean()) - 200) < 8 for f in after)  # the pause card
     assert track.counters.overdue == 1
     track.stop()
