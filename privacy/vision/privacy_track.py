@@ -287,7 +287,7 @@ class PrivacyTrack(MediaStreamTrack):
     def _finish(self) -> VideoFrame | None:
         """The finished check's frame as it may leave, taken once: processed; the obscured card when the check
         raised; a card when the gate changed meanwhile (or the face-visible period ended); None when its frame
-        is past its deadline by more than :data:`STALL_S` (too old to be worth sending)."""
+        is older than both its deadline and :data:`STALL_S` (too old to be worth sending)."""
         job, checked = self._job, self._job_frame
         self._job_frame = None
         assert job is not None and job.done() and checked is not None
