@@ -157,27 +157,27 @@ def test_an_answer_delayed_by_a_queue_is_not_asked_for_again_and_again() -> None
     assert len(asked) <= 2
 
 
-def test_the_retry_interval_follows_the_measured_round_trip() -> None:
+def answered_after(answer_s: float) -> tuple[RetryingNackGenerator, Clock]:
+    """A receiver that has seen every other packet of 200 lost, each answered ``answer_s`` after its NACK."""
     clock = Clock()
     nacks = RetryingNackGenerator(clock=clock)
     nacks.add(packet(0, 0))
-    for gap in range(2, 200, 2):  # every other packet lost, each answered 30 ms after its NACK
+    for gap in range(2, 200, 2):
         nacks.add(packet(gap, 0))
-        clock.now += 0.03
+        clock.now += answer_s
         nacks.add(packet(gap - 1, 0))
+    return nacks, clock
+
+
+def test_the_retry_interval_follows_the_measured_round_trip() -> None:
+    nacks, _ = answered_after(0.03)
     assert abs(nacks.rtt - 0.03) < 0.005
 
 
 def test_on_a_short_round_trip_a_lost_answer_is_asked_for_again_within_milliseconds() -> None:
     """A LAN or loopback answers a NACK in about a millisecond. A retry held to tens of milliseconds there was most
     of the relay's latency tail at 5 % loss (a NACK or its answer lost on either hop: 30 ms, then 60 ms more)."""
-    clock = Clock()
-    nacks = RetryingNackGenerator(clock=clock)
-    nacks.add(packet(0, 0))
-    for gap in range(2, 200, 2):  # every other packet lost, each answered 1 ms after its NACK
-        nacks.add(packet(gap, 0))
-        clock.now += 0.001
-        nacks.add(packet(gap - 1, 0))
+    nacks, clock = answered_after(0.001)
     lost = 200
     nacks.add(packet(lost - 1, 0))
     asked = asks_for(nacks, clock, lost, until=0.03, step=0.001)
