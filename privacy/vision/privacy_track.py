@@ -251,37 +251,33 @@ class PrivacyTrack(MediaStreamTrack):
         if self.gate_now() != checked[1]:  # paused or closed meanwhile: the card goes out at once, not after it
             self._job_frame = None
             return None
-        if not job.done():
-            remaining = self._deadline - (self._clock() - checked[2])
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(job), timeout=max(0.0, remaining))
-            if not job.done():
-                return None
+        if not await self._done_by_deadline(job, checked[2]):
+            return None
         return self._finish()
+
+    async def _done_by_deadline(self, job: asyncio.Future[VideoFrame], arrived: float) -> bool:
+        """Wait for ``job`` until the deadline of the frame that arrived at ``arrived``; whether it finished (a
+        check that raised has finished too: :meth:`_finish` turns it into the card)."""
+        if not job.done():
+            with contextlib.suppress(Exception):
+                remaining = self._deadline - (self._clock() - arrived)
+                await asyncio.wait_for(asyncio.shield(job), timeout=max(0.0, remaining))
+        return job.done()
 
     async def _checked(self, frame: VideoFrame, gate: str, arrived: float) -> VideoFrame | None:
         """The frame as it may leave: processed, or a card (the check failed, the gate changed meanwhile); or the
         earlier frame whose check finished late, while this one's runs on; None when neither is ready within
         this frame's deadline (one check runs per track: a frame waits for the previous frame's check)."""
-        remaining = self._deadline - (self._clock() - arrived)
-        if self._job is not None and not self._job.done():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._job), timeout=max(0.0, remaining))
-            if not self._job.done():
-                return None
-            remaining = self._deadline - (self._clock() - arrived)
+        if self._job is not None and not await self._done_by_deadline(self._job, arrived):
+            return None
         overdue = self._finish() if self._job_frame is not None else None
         loop = asyncio.get_running_loop()
         self._job = asyncio.ensure_future(loop.run_in_executor(self._executor, self._run, frame, gate))
         self._job_frame = (frame, gate, arrived)
         if overdue is not None:
             return overdue  # the earlier frame, checked, leaves now; this one's check runs on
-        try:
-            await asyncio.wait_for(asyncio.shield(self._job), timeout=max(0.0, remaining))
-        except TimeoutError:
+        if not await self._done_by_deadline(self._job, arrived):
             return None
-        except Exception:  # the check raised: _finish logs it and sends the obscured card
-            return self._finish()
         return self._finish()
 
     def _finish(self) -> VideoFrame | None:
