@@ -385,11 +385,11 @@ class TailProbe:
             return  # a retransmission or a late packet: the newest one stays
         if newest is not None and newest.timestamp == packet.timestamp and not newest.marker:
             self.gap = 0.9 * self.gap + 0.1 * (now - self._arrived) if self.gap else now - self._arrived
-        if newest is not None and packet.payload and newest.timestamp != packet.timestamp:
-            step = uint32_add(packet.timestamp, -newest.timestamp) / VIDEO_CLOCK_HZ
-            if FRAME_INTERVAL_S[0] <= step <= FRAME_INTERVAL_S[1]:
-                self._intervals.append(step)
-        if packet.payload and (newest is None or newest.timestamp != packet.timestamp):
+        if packet.payload and (newest is None or newest.timestamp != packet.timestamp):  # a new frame's first
+            if newest is not None:
+                step = uint32_add(packet.timestamp, -newest.timestamp) / VIDEO_CLOCK_HZ
+                if FRAME_INTERVAL_S[0] <= step <= FRAME_INTERVAL_S[1]:
+                    self._intervals.append(step)
             self._origin = packet.timestamp if self._origin is None else self._origin
             self._transit.append(now - uint32_add(packet.timestamp, -self._origin) / VIDEO_CLOCK_HZ)
         self._newest, self._arrived = packet, now
