@@ -101,10 +101,10 @@ class ReceiverLink:
         self._sending: frozenset[int] = frozenset()
         """SSRCs of the streams that carried video in the last measurement."""
         self._track_bytes: dict[int, int] = {}
-        """Each stream's bytes sent at the last measurement."""
+        """Each stream's bytes sent at the last measurement (what was sent since is measured per stream: a slot
+        whose track was replaced starts again at 0 without taking the others' bytes with it)."""
         self._on_audio_only = on_audio_only
         self._clock = clock
-        self._last_bytes = 0
         self._last_at = clock()
         self.policy.changed_at = self._last_at
         self.audio_only = False
@@ -144,13 +144,11 @@ class ReceiverLink:
         streams = list(self._streams())
         tracks = [t for _, t in streams]
         now = self._clock()
-        sent = sum(t.bytes_sent for t in tracks)
+        sent = {ssrc: max(0, t.bytes_sent - self._track_bytes.get(ssrc, 0)) for ssrc, t in streams}
         if now > self._last_at:
-            self.policy.report(sending_bps=max(0, sent - self._last_bytes) * 8 / (now - self._last_at))
-        self._last_bytes, self._last_at = sent, now
-        self._sending = frozenset(
-            ssrc for ssrc, t in streams if t.layer is not Layer.NONE and t.bytes_sent > self._track_bytes.get(ssrc, 0)
-        )
+            self.policy.report(sending_bps=sum(sent.values()) * 8 / (now - self._last_at))
+        self._last_at = now
+        self._sending = frozenset(ssrc for ssrc, t in streams if t.layer is not Layer.NONE and sent[ssrc])
         self._track_bytes = {ssrc: t.bytes_sent for ssrc, t in streams}
         if not self.policy.chosen_audio_only:
             self._apply(self.policy.decide(self._video_streams(tracks), now), chosen=False)
