@@ -21,7 +21,8 @@ packets NACKed over :data:`PROBE_NACK_WINDOW_S` undoes the probe.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -57,6 +58,8 @@ PROBE_NACKED = 0.25
 half of it loses far more; random loss of 5 % exceeds it over a window by chance about once in 10^4."""
 PROBE_NACK_WINDOW_S = 0.25
 """NACKs are weighed over at least this long (fewer packets would make random loss look like a queue)."""
+NACK_LOG = 256
+"""Decisions with NACKs remembered (bounds a hostile receiver's flood; a window holds a few dozen)."""
 FIRST_PROBE_S = 8.0
 MAX_PROBE_WAIT_S = 64.0
 PROBE_SETTLE_S = 20.0
@@ -87,8 +90,11 @@ class LinkSignals:
     min_rtt_s: float | None = None
     loss: float = 0.0
     nacked: int = 0
-    """Packets NACKed (each once) since ``nacked_from``."""
+    """Packets NACKed (each once) since the last decision."""
     nacked_from: float | None = None
+    """When NACKs began to count (a probe's start)."""
+    nack_log: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=NACK_LOG))
+    """(when decided, packets NACKed) over the last :data:`PROBE_NACK_WINDOW_S`."""
 
     def add_estimate(self, bps: float) -> None:
         if self.estimate_bps is not None and bps < 0.95 * self.estimate_bps:
@@ -107,6 +113,7 @@ class LinkSignals:
     def forget(self) -> None:
         """Loss, round trip and the estimate's fall were measured on the old rate; new reports will tell."""
         self.loss, self.rtts, self.fell, self.nacked, self.nacked_from = 0.0, (), False, 0, None
+        self.nack_log.clear()
 
     def congested(self) -> bool:
         if len(self.rtts) == 3 and self.min_rtt_s is not None and min(self.rtts) - self.min_rtt_s >= QUEUE_DELAY_S:
@@ -181,21 +188,25 @@ class LinkPolicy:
 
     def _probe_lost(self, streams: int, now: float) -> bool:
         """The receiver NACKed more than :data:`PROBE_NACKED` of the probed layer's packets (its rate in
-        :data:`PACKET_BYTES` packets) in the window that just ended; each full window starts the next."""
+        :data:`PACKET_BYTES` packets) in the last :data:`PROBE_NACK_WINDOW_S`, a window that slides with each
+        decision: a queue that overflows is seen at the report after it does, not at the end of a fixed window
+        (which missed an overflow that began late in one window and was cut in two)."""
         s = self.signals
         assert s is not None
         if not self.probing:
             return False
         if s.nacked_from is None:
-            s.nacked_from, s.nacked = now, 0
-        elapsed = now - s.nacked_from
-        if elapsed < PROBE_NACK_WINDOW_S:
+            s.nacked_from = now
+        if s.nacked:
+            s.nack_log.append((now, s.nacked))
+            s.nacked = 0
+        while s.nack_log and s.nack_log[0][0] <= now - PROBE_NACK_WINDOW_S:
+            s.nack_log.popleft()
+        if now - s.nacked_from < PROBE_NACK_WINDOW_S:
             return False
         rate = {Layer.HIGH: HIGH_BPS, Layer.LOW: LOW_BPS, Layer.NONE: 0}[self.layer]
-        expected = max(1, streams) * rate / 8 / PACKET_BYTES * elapsed
-        lost = s.nacked >= PROBE_NACKED * expected
-        s.nacked_from, s.nacked = now, 0
-        return lost
+        expected = max(1, streams) * rate / 8 / PACKET_BYTES * PROBE_NACK_WINDOW_S
+        return sum(n for _, n in s.nack_log) >= PROBE_NACKED * expected
 
     def _decide(self, streams: int, now: float) -> None:
         s = self.signals

@@ -153,6 +153,21 @@ def test_a_probe_the_link_drops_is_undone_by_the_nacks_before_any_receiver_repor
     assert policy.failed_probes == 1 and policy.probe_wait_s == 2 * FIRST_PROBE_S
 
 
+def test_a_queue_that_overflows_late_in_a_window_undoes_the_probe_a_window_after_it_began() -> None:
+    """The probe's keyframes fit the queue; it overflows 0.2 s in, and 40 % of what is sent is lost from then
+    on. NACKs are weighed over the last window at every decision: a fixed window (0 to 0.25 s, then 0.25 to
+    0.5 s) saw the overflow's first report alone and undid the probe only at 0.5 s."""
+    policy = probing_high()
+    t = probe_at = policy.changed_at
+    new = None
+    while new is None and t < probe_at + 2:
+        t += 0.05
+        if t - probe_at > 0.2:
+            policy.report(nacked=int(0.4 * packets(0.05)))
+        new = policy.decide(2, t)
+    assert new is Layer.LOW and t - probe_at <= 0.2 + PROBE_NACK_WINDOW_S
+
+
 def test_random_loss_nacked_during_a_probe_does_not_undo_it() -> None:
     policy = probing_high()
     t = policy.changed_at
