@@ -201,6 +201,9 @@ async def test_a_weak_receiver_gets_the_low_layer_while_another_keeps_the_high_o
         strong_slot = (await strong.wait_for("slot", participant=host.pid))["slot"]
         await until_shape(weak.slot_video[weak_slot], (480, 640, 3), 20)
         task = reporting(weak, falling(1_000_000, 180_000))  # less than the high layer, more than the low
+        # The strong link says so, as a browser on a good link does: aiortc's own estimator on a loaded machine
+        # takes the CPU's delays for a queue, and this test is about the weak receiver not moving the other.
+        steady = reporting(strong, lambda: 5_000_000)
         try:
             await wait_until(lambda: relay.link_layer(weak.pid) == "low", 20, "the weak receiver moved down")
             await until_shape(weak.slot_video[weak_slot], (240, 320, 3), 15)
@@ -209,6 +212,7 @@ async def test_a_weak_receiver_gets_the_low_layer_while_another_keeps_the_high_o
             assert not [m for m in weak.messages if m["type"] == "link"]  # low video is still video
         finally:
             task.cancel()
+            steady.cancel()
 
     await closing([host, *others.values()], body)
 
