@@ -93,8 +93,11 @@ class ReceiverLink:
         streams: Callable[[], Iterable[tuple[int, LayeredTrack]]],
         on_audio_only: Callable[[bool], object] = lambda _on: None,
         clock: Callable[[], float] = time.monotonic,
+        on_probe: Callable[[], object] = lambda: None,
     ) -> None:
         self.policy = LinkPolicy()
+        self._on_probe = on_probe
+        """Called when a probe begins (the relay measures its queue: :mod:`session.media.probe_ping`)."""
         self._streams = streams
         self._estimates: dict[frozenset[int], float] = {}
         """The last estimate of each set of streams a receiver estimates together."""
@@ -131,13 +134,18 @@ class ReceiverLink:
                 self._estimates[ssrcs] = estimate
             if self._sending and self._sending <= ssrcs:
                 signals["estimate_bps"] = estimate
-        self.policy.report(estimate_fell=fell, **signals)
+        queued = bool(signals.pop("queued", False))
+        self.policy.report(estimate_fell=fell, queued=queued, **signals)
         if self.policy.probing and not self.policy.chosen_audio_only:
             # A probe congests the link while it lasts: undone on the report that says so, not at the next tick.
             self._apply(self.policy.decide(self._video_streams(), self._clock()), chosen=False)
 
     def choose_audio_only(self, on: bool) -> None:
         self._apply(self.policy.choose_audio_only(on), chosen=True)
+
+    def queue_seen(self) -> None:
+        """Pings during the probe waited in a queue: the probe is undone now."""
+        self.report(queued=True)
 
     def tick(self) -> None:
         """About twice a second: measure what is sent, let the policy decide, apply a change."""
@@ -151,7 +159,10 @@ class ReceiverLink:
         self._sending = frozenset(ssrc for ssrc, t in streams if t.layer is not Layer.NONE and sent[ssrc])
         self._track_bytes = {ssrc: t.bytes_sent for ssrc, t in streams}
         if not self.policy.chosen_audio_only:
+            probes = self.policy.probes
             self._apply(self.policy.decide(self._video_streams(tracks), now), chosen=False)
+            if self.policy.probes != probes:
+                self._on_probe()
 
     def _video_streams(self, tracks: list[LayeredTrack] | None = None) -> int:
         """The streams that carry video to this receiver: those that sent in the last measurement (a slot whose

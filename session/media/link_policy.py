@@ -95,6 +95,8 @@ class LinkSignals:
     """When NACKs began to count (a probe's start)."""
     nack_log: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=NACK_LOG))
     """(when decided, packets NACKed) over the last :data:`PROBE_NACK_WINDOW_S`."""
+    queued: bool = False
+    """Pings during a probe waited in a queue (:mod:`session.media.probe_ping`)."""
 
     def add_estimate(self, bps: float) -> None:
         if self.estimate_bps is not None and bps < 0.95 * self.estimate_bps:
@@ -114,6 +116,7 @@ class LinkSignals:
         """Loss, round trip and the estimate's fall were measured on the old rate; new reports will tell."""
         self.loss, self.rtts, self.fell, self.nacked, self.nacked_from = 0.0, (), False, 0, None
         self.nack_log.clear()
+        self.queued = False
 
     def congested(self) -> bool:
         if len(self.rtts) == 3 and self.min_rtt_s is not None and min(self.rtts) - self.min_rtt_s >= QUEUE_DELAY_S:
@@ -165,6 +168,7 @@ class LinkPolicy:
         sending_bps: float | None = None,
         nacked: float | None = None,
         estimate_fell: bool = False,
+        queued: bool = False,
     ) -> None:
         s = self.signals
         assert s is not None
@@ -172,6 +176,8 @@ class LinkPolicy:
             s.add_estimate(estimate_bps)
         if estimate_fell:
             s.add_fall()
+        if queued:
+            s.queued = True
         if rtt_s is not None:
             s.add_rtt(rtt_s)
         if loss is not None:
@@ -215,8 +221,9 @@ class LinkPolicy:
             return  # nothing is sent, so nothing is learnt; the policy resumes where it was when video is wanted
         draining = not self.probing and now - self.changed_at < DRAIN_S and self.changes > 0
         # During a probe any fall of an estimate counts: a delay-based estimator lowers it only when it sees a
-        # queue start, which comes before the loss and long before the receiver reports.
-        probe_queued = self.probing and s.fell
+        # queue start, which comes before the loss and long before the receiver reports. Pings that waited in
+        # a queue say so sooner still.
+        probe_queued = self.probing and (s.fell or s.queued)
         if (
             self.layer is not Layer.NONE
             and not draining
