@@ -9,8 +9,9 @@ them for every video stream sent to one participant and moves those streams betw
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from aiortc import RTCRtpSender
@@ -27,6 +28,13 @@ from aiortc.rtp import (
 from session.media.link_policy import Layer, LinkPolicy
 
 Report = Callable[..., None]
+Pad = Callable[[int], Awaitable[int]]
+"""Sends about the given bytes of padding to the receiver; returns the bytes sent."""
+
+PAD_STEP_S = 0.02
+"""Padding goes out in steps this far apart: smooth enough for a link that queues, few enough for the loop."""
+PAD_BURST_BYTES = 4000
+"""At most this much padding at once (three or four packets): neither silence nor a burst is saved up."""
 
 
 NACKED_MEMORY = 512
@@ -94,8 +102,12 @@ class ReceiverLink:
         on_audio_only: Callable[[bool], object] = lambda _on: None,
         clock: Callable[[], float] = time.monotonic,
         on_probe: Callable[[], object] = lambda: None,
+        pad: Pad | None = None,
     ) -> None:
-        self.policy = LinkPolicy()
+        self.policy = LinkPolicy(pads=pad is not None)
+        self._pad = pad
+        self._padding: asyncio.Task[None] | None = None
+        self.padding_bytes = 0
         self._on_probe = on_probe
         """Called when a probe begins (the relay measures its queue: :mod:`session.media.probe_ping`)."""
         self._streams = streams
@@ -136,7 +148,7 @@ class ReceiverLink:
                 signals["estimate_bps"] = estimate
         queued = bool(signals.pop("queued", False))
         self.policy.report(estimate_fell=fell, queued=queued, **signals)
-        if self.policy.probing and not self.policy.chosen_audio_only:
+        if self.policy.measuring and not self.policy.chosen_audio_only:
             # A probe congests the link while it lasts: undone on the report that says so, not at the next tick.
             self._apply(self.policy.decide(self._video_streams(), self._clock()), chosen=False)
 
@@ -159,10 +171,37 @@ class ReceiverLink:
         self._sending = frozenset(ssrc for ssrc, t in streams if t.layer is not Layer.NONE and sent[ssrc])
         self._track_bytes = {ssrc: t.bytes_sent for ssrc, t in streams}
         if not self.policy.chosen_audio_only:
-            probes = self.policy.probes
+            measuring = self.policy.measuring
             self._apply(self.policy.decide(self._video_streams(tracks), now), chosen=False)
-            if self.policy.probes != probes:
+            if self.policy.measuring and not measuring:
                 self._on_probe()
+            padding = self.policy.padding_since is not None and self._pad is not None
+            if padding and (self._padding is None or self._padding.done()):
+                assert self._pad is not None
+                self._padding = asyncio.ensure_future(self._pad_while_measuring(self._pad))
+
+    async def _pad_while_measuring(self, pad: Pad) -> None:
+        """Every :data:`PAD_STEP_S`, pad up to the policy's target; the media sent meanwhile counts."""
+        owed = 0.0
+        last, last_bytes = self._clock(), sum(t.bytes_sent for t in self._tracks())
+        while True:
+            await asyncio.sleep(PAD_STEP_S)
+            now = self._clock()
+            target = self.policy.padding_target_bps(self._video_streams(), now)
+            if target is None:
+                return
+            sent = sum(t.bytes_sent for t in self._tracks())
+            owed += target * (now - last) / 8 - max(0, sent - last_bytes)
+            last, last_bytes = now, sent
+            owed = min(max(owed, -PAD_BURST_BYTES), PAD_BURST_BYTES)
+            if owed > 0:
+                done = await pad(int(owed))
+                self.padding_bytes += done
+                owed -= done
+
+    def close(self) -> None:
+        if self._padding is not None:
+            self._padding.cancel()
 
     def _video_streams(self, tracks: list[LayeredTrack] | None = None) -> int:
         """The streams that carry video to this receiver: those that sent in the last measurement (a slot whose

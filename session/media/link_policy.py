@@ -9,6 +9,14 @@ video. Going up is a probe: a receiver estimates at most about 1.5 times what it
 needs cannot show before the layer is sent. After a quiet while the next layer up is tried; a probe that
 congests the link is undone and the wait before the next one doubles. Audio is never part of the decision.
 
+The room is measured first, without a keyframe: a switch to the high layer starts with one keyframe per stream,
+which into an 800 kbit/s link alone queue 140 ms. The low layer goes on, and padding (resends of its newest
+packets, :mod:`session.media.padding`) raises what the link is sent to the high layer's rate over
+:data:`PAD_RAMP_S`, then holds it for :data:`PAD_HOLD_S`. Pings on the receiver's ICE pair
+(:mod:`session.media.probe_ping`) see the queue the padding starts at a few tens of milliseconds; that, a fall
+of an estimate, loss or NACKs end the padding, and the layer never changed. Only padding that went through clean
+switches the layer, still as a probe.
+
 A probe must fail fast: while it lasts the link is sent more than it may carry (2 x 900 kbit/s and two
 keyframes into an 800 kbit/s link), and each of its seconds was seen to cost the capped receiver a second of
 late or lost frames. So during a probe every report is decided on at once (a receiver report with the loss
@@ -60,6 +68,11 @@ PROBE_NACK_WINDOW_S = 0.25
 """NACKs are weighed over at least this long (fewer packets would make random loss look like a queue)."""
 NACK_LOG = 256
 """Decisions with NACKs remembered (bounds a hostile receiver's flood; a window holds a few dozen)."""
+PAD_RAMP_S = 2.0
+"""Padding raises what the link is sent from the low layer's rate to the high one's over this long: past what the
+link carries the queue then grows slowly enough for the pings to see it at a few tens of milliseconds."""
+PAD_HOLD_S = 0.5
+"""Then the high layer's rate is held this long before the layer is switched to."""
 FIRST_PROBE_S = 8.0
 MAX_PROBE_WAIT_S = 64.0
 PROBE_SETTLE_S = 20.0
@@ -142,6 +155,10 @@ class LinkPolicy:
     changed_at: float = 0.0
     congested_since: float | None = None
     probing: bool = False
+    pads: bool = False
+    """The room for the high layer can be measured with padding first (the relay can send it)."""
+    padding_since: float | None = None
+    """When padding began to measure the room for the high layer (None: not padding)."""
     probe_wait_s: float = FIRST_PROBE_S
     probes: int = 0
     failed_probes: int = 0
@@ -154,9 +171,23 @@ class LinkPolicy:
     def effective(self) -> Layer:
         return Layer.NONE if self.chosen_audio_only else self.layer
 
+    @property
+    def measuring(self) -> bool:
+        """Padding or probing: the link is sent more than it has shown it carries; every report counts at once."""
+        return self.probing or self.padding_since is not None
+
+    def padding_target_bps(self, streams: int, now: float) -> float | None:
+        """What the link should be sent now, media and padding together (None: no padding)."""
+        if self.padding_since is None or self.chosen_audio_only:
+            return None
+        share = min(1.0, (now - self.padding_since) / PAD_RAMP_S)
+        return max(1, streams) * (LOW_BPS + share * (HIGH_BPS - LOW_BPS))
+
     def choose_audio_only(self, on: bool) -> Layer | None:
         before = self.effective
         self.chosen_audio_only = on
+        if on:
+            self.padding_since = None  # nothing is sent to measure with
         return self.effective if self.effective != before else None
 
     def report(
@@ -199,7 +230,7 @@ class LinkPolicy:
         (which missed an overflow that began late in one window and was cut in two)."""
         s = self.signals
         assert s is not None
-        if not self.probing:
+        if not self.measuring:
             return False
         if s.nacked_from is None:
             s.nacked_from = now
@@ -219,6 +250,9 @@ class LinkPolicy:
         assert s is not None
         if self.chosen_audio_only:
             return  # nothing is sent, so nothing is learnt; the policy resumes where it was when video is wanted
+        if self.padding_since is not None:
+            self._pad(streams, now)
+            return
         draining = not self.probing and now - self.changed_at < DRAIN_S and self.changes > 0
         # During a probe any fall of an estimate counts: a delay-based estimator lowers it only when it sees a
         # queue start, which comes before the loss and long before the receiver reports. Pings that waited in
@@ -257,9 +291,33 @@ class LinkPolicy:
         if self.probing and held >= PROBE_SETTLE_S:
             self.probing, self.probe_wait_s = False, FIRST_PROBE_S
         if self.layer is not Layer.HIGH and not self.probing and held >= self.probe_wait_s:
-            self.probes += 1
-            self._set(_above(self.layer), now)
-            self.probing = True
+            if self.layer is Layer.LOW and self.pads:
+                self.padding_since = now  # measure the room first: no keyframe goes out before it shows
+                s.forget()
+                s.nacked_from = now
+                return
+            self._probe(now)
+
+    def _probe(self, now: float) -> None:
+        self.probes += 1
+        self._set(_above(self.layer), now)
+        self.probing = True
+
+    def _pad(self, streams: int, now: float) -> None:
+        """Padding: any sign of a queue ends it where it is (the layer never changed, no keyframe went out);
+        padding that went through clean switches the layer up, still as a probe."""
+        s = self.signals
+        assert s is not None and self.padding_since is not None
+        if s.queued or s.fell or s.congested() or self._probe_lost(streams, now):
+            self.padding_since = None
+            self.failed_probes += 1
+            self.probe_wait_s = min(MAX_PROBE_WAIT_S, self.probe_wait_s * 2)
+            self.changed_at = now  # the wait for the next try starts now; the small queue drains meanwhile
+            s.forget()
+            return
+        if now - self.padding_since >= PAD_RAMP_S + PAD_HOLD_S:
+            self.padding_since = None
+            self._probe(now)
 
     def _set(self, layer: Layer, now: float) -> None:
         self.layer, self.changed_at, self.congested_since, self.probing = layer, now, None, False

@@ -1,18 +1,17 @@
-"""While a probe lasts, the queue it builds is measured directly: STUN pings on the receiver's ICE pair.
+"""While the room for the high layer is measured, the queue it builds is measured directly: STUN pings.
 
-A probe sends a link the high layer to learn whether it carries it (see :mod:`session.media.link_policy`). Into
-a link that does not, the queue in front of it (a radio link's buffer) grows at once, but the receiver's feedback
-says so late: its estimator (aiortc's, a browser's) lowers its estimate only after the rate it measures over a
-second has stopped growing, and the NACKs come once the queue overflows, 0.35–0.6 s in. By then every packet
-waits the whole buffer (200 ms in the bench) and the lost ones wait it twice.
+The link policy measures a link's room for the high layer with padding, then switches (see
+:mod:`session.media.link_policy`). Into a link that does not carry it, the queue in front of it (a radio link's
+buffer) grows at once, but the receiver's feedback says so late: its estimator (aiortc's, a browser's) lowers its
+estimate only after the rate it measures over a second has stopped growing, and the NACKs come once the queue
+overflows, 0.35–0.6 s in. By then every packet waits the whole buffer (200 ms in the bench).
 
 A STUN binding request on the nominated ICE pair goes the way the media goes, through the same queue, and every
 ICE agent answers it at once (RFC 8445; RFC 7675's consent checks are the same request). So for the first
-:data:`PING_FOR_S` of a probe the server pings every :data:`PING_INTERVAL_S`. A ping is late when its answer
-took :data:`PROBE_QUEUE_S` longer than the fastest of this probe, or has not come by then (it waits in the queue,
-or the queue dropped it). :data:`QUEUED_PINGS` late pings in a row are a queue the probe made, and the probe is
-undone about a tenth of a second after it began instead of half a second. Pings cost about 40 kbit/s, and only
-then.
+:data:`PING_FOR_S` of a measurement the server pings every :data:`PING_INTERVAL_S`. A ping is late when its
+answer took :data:`PROBE_QUEUE_S` longer than the fastest of this measurement, or has not come by then (it waits
+in the queue, or the queue dropped it). :data:`QUEUED_PINGS` late pings in a row are a queue the measurement
+made, and it ends there, a few tens of milliseconds of queue in. Pings cost about 40 kbit/s, and only then.
 """
 
 from __future__ import annotations
@@ -28,12 +27,13 @@ from aioice import stun
 
 PING_INTERVAL_S = 0.02
 """A ping every this long while a probe is measured (about 40 kbit/s with the answers)."""
-PING_FOR_S = 2.0
-"""A probe is measured this long: its queue shows within a fraction of a second (a link sent twice what it
-carries queues half of it), and later congestion is the receiver's feedback's to tell."""
-PROBE_QUEUE_S = 0.05
-"""Waits this much longer than the fastest answer: a queue. Above a loaded server's event-loop lag (10–30 ms),
-below what a probe's queue reaches in a tenth of a second."""
+PING_FOR_S = 3.5
+"""A measurement is pinged this long: the padding's ramp and hold (2.5 s) and the first second of the switch that
+follows; later congestion is the receiver's feedback's to tell."""
+PROBE_QUEUE_S = 0.03
+"""Waits this much longer than the fastest answer: a queue. Padding that passes what the link carries queues
+tens of milliseconds within a tenth of a second; a loaded server's event loop lags 10–30 ms now and then, which
+three late pings in a row (below) rule out."""
 QUEUED_PINGS = 3
 """Late pings in a row that make a queue. One unanswered ping can be random loss: three in a row lost at 5 %
 random loss happen about once in 8000, so once in 80 probes over :data:`PING_FOR_S`, and such a false alarm

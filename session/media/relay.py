@@ -29,6 +29,7 @@ from session.media.fanout import Fanout
 from session.media.ice import rtc_configuration
 from session.media.ice_consent import install as install_consent_check
 from session.media.link_feedback import ReceiverLink, watch_sender_feedback
+from session.media.padding import send_padding
 from session.media.probe_ping import ping_while_probing
 from session.media.rtcp_guard import guard_video_sender
 from session.media.rtp_receive import install as install_receive_layer
@@ -67,13 +68,19 @@ class _Media:
     probe_pings: asyncio.Future[None] | None = None
     """Pings measuring the queue of the link's probe while it lasts (:mod:`session.media.probe_ping`)."""
 
+    async def pad(self, budget: int) -> int:
+        """About ``budget`` bytes of padding on the video streams sent to this participant (to measure the link)."""
+        live = {ssrc for ssrc, _ in self.encoded_streams()}
+        senders = [self.self_sender, *(video for _, video in self.slot_senders)]
+        return await send_padding([s for s in senders if s is not None and s._ssrc in live], budget)
+
     def ping_probe(self) -> None:
         """A probe began: measure its queue, unless the last probe's pings still run."""
         link = self.link
         if link is None or (self.probe_pings is not None and not self.probe_pings.done()):
             return
         self.probe_pings = asyncio.ensure_future(
-            ping_while_probing(self.pc, lambda: link.policy.probing, link.queue_seen)
+            ping_while_probing(self.pc, lambda: link.policy.measuring, link.queue_seen)
         )
 
     def encoded_streams(self) -> list[tuple[int, EncodedTrack]]:
@@ -179,7 +186,9 @@ class MediaRelay:
         servers = self.config.ice_servers_now() if self.config.ice_servers_now else self.config.ice_servers
         pc = RTCPeerConnection(rtc_configuration(servers, self.config.ice_transport_policy))
         media = _Media(pc)
-        media.link = ReceiverLink(media.encoded_streams, on_audio_only=events.link, on_probe=media.ping_probe)
+        media.link = ReceiverLink(
+            media.encoded_streams, on_audio_only=events.link, on_probe=media.ping_probe, pad=media.pad
+        )
         if pid in self._audio_only:
             media.link.choose_audio_only(True)
         self._media[pid] = media
@@ -340,6 +349,8 @@ class MediaRelay:
     async def _shutdown(self, media: _Media) -> None:
         if media.probe_pings is not None:
             media.probe_pings.cancel()
+        if media.link is not None:
+            media.link.close()
         for slot in list(media.slot_tracks):
             for track in media.slot_tracks.pop(slot):
                 if track is not None:

@@ -140,6 +140,7 @@ def guard_video_sender(
         else:
             count("keyframe_request_coalesced")
 
+    sender._samhandling_resend = retransmit  # type: ignore[attr-defined]  # padding resends past the budget
     sender._retransmit = limited_retransmit  # type: ignore[method-assign,assignment]
     sender._send_keyframe = keyframe  # type: ignore[method-assign]
     sender._samhandling_guarded = True  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from session.media.link_feedback import ReceiverLink
@@ -11,6 +12,8 @@ from session.media.link_policy import (
     HIGH_BPS,
     LOW_BPS,
     PACKET_BYTES,
+    PAD_HOLD_S,
+    PAD_RAMP_S,
     PROBE_NACK_WINDOW_S,
     PROBE_SETTLE_S,
     Layer,
@@ -301,3 +304,45 @@ def test_a_probe_weighs_nacks_against_the_streams_that_send_not_every_slot() -> 
             t.bytes_sent += 1000
         link.report(nacked=int(0.4 * packets(0.05)))
     assert link.layer is Layer.LOW and now[0] - probe_at <= PROBE_NACK_WINDOW_S + 0.05
+
+
+def padding_for_high(streams: int = 2) -> LinkPolicy:
+    """A receiver (whose relay can pad) moved to LOW by loss, whose link has just begun to be padded."""
+    policy = LinkPolicy(pads=True)
+    run(policy, 3, 0, streams=streams, loss=0.3)
+    assert run(policy, FIRST_PROBE_S + 0.5, policy.changed_at, streams=streams, rtt_s=0.03, loss=0.0) == []
+    assert policy.padding_since is not None and policy.layer is Layer.LOW and not policy.probing
+    return policy
+
+
+def test_padding_rises_from_the_low_layers_rate_to_the_high_ones_then_the_layer_is_probed() -> None:
+    policy = padding_for_high()
+    start = policy.padding_since
+    assert start is not None and policy.measuring
+    rates = [policy.padding_target_bps(2, start + k * PAD_RAMP_S / 4) for k in range(6)]
+    assert rates[0] == 2 * LOW_BPS and rates[4] == rates[5] == 2 * HIGH_BPS
+    assert all(a is not None and b is not None and a < b for a, b in itertools.pairwise(rates[:5]))
+    assert LinkPolicy().padding_target_bps(2, start) is None  # no padding outside a measurement
+    changes = run(policy, PAD_RAMP_S + PAD_HOLD_S + 0.5, start + 0.5, streams=2, rtt_s=0.03, loss=0.0)
+    assert changes == [Layer.HIGH] and policy.probing and policy.padding_since is None
+
+
+def test_a_queue_seen_while_padding_ends_it_without_touching_the_layer() -> None:
+    """The pings see the queue the padding starts: the padding stops there, no keyframe of the high layer ever
+    went into the link, and the next try waits twice as long."""
+    policy = padding_for_high()
+    t = policy.padding_since
+    assert t is not None
+    policy.report(queued=True)
+    assert policy.decide(2, t + 0.6) is None
+    assert policy.padding_since is None and policy.layer is Layer.LOW and policy.changes == 1
+    assert policy.padding_target_bps(2, t + 0.7) is None
+    assert policy.failed_probes == 1 and policy.probe_wait_s == 2 * FIRST_PROBE_S
+    assert run(policy, 2 * FIRST_PROBE_S - 1, t + 0.6, streams=2, rtt_s=0.03) == []
+    assert policy.padding_since is None
+
+
+def test_audio_only_chosen_while_padding_stops_it() -> None:
+    policy = padding_for_high()
+    policy.choose_audio_only(True)
+    assert policy.padding_since is None and policy.padding_target_bps(2, 100.0) is None

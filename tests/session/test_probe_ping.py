@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from session.media.link_policy import Layer, LinkPolicy
+from session.media.link_policy import LOW_BPS, Layer, LinkPolicy
 from session.media.probe_ping import PING_INTERVAL_S, PROBE_QUEUE_S, QUEUED_PINGS, QueueGauge, nominated_pair
 from tests.live_server import LiveServer
 from tests.session.test_link_layers import closing, in_call, silence_estimators
@@ -39,10 +39,11 @@ def test_answers_that_wait_longer_in_a_row_are_a_queue_one_or_two_late_answers_a
 def test_pings_not_answered_when_an_answer_in_time_would_have_come_are_late() -> None:
     """A queue that holds the pings (or overflows and drops them) is seen before any of them comes back."""
     gauge = QueueGauge()
-    pinged(gauge, [0.004, None, None, None])  # sent at 0, 20, 40, 60 ms
-    assert not gauge.queued(0.08)  # the last three are not yet overdue (54 ms after each was sent)
-    assert not gauge.queued(0.105)  # two are
-    assert gauge.queued(0.115)  # three are
+    pinged(gauge, [0.004, None, None, None])  # sent 0, 1, 2 and 3 intervals in; the first answered in 4 ms
+    overdue = 0.004 + PROBE_QUEUE_S  # after its sending, a ping not answered by then is late
+    assert not gauge.queued(PING_INTERVAL_S + overdue - 0.001)  # none is overdue yet
+    assert not gauge.queued(3 * PING_INTERVAL_S + overdue - 0.001)  # two are
+    assert gauge.queued(3 * PING_INTERVAL_S + overdue + 0.001)  # three are
 
 
 def test_random_loss_of_single_pings_and_a_steady_slow_link_are_no_queue() -> None:
@@ -71,16 +72,17 @@ async def polled(check: Callable[[], bool], timeout: float) -> bool:
     return check()
 
 
-async def probe_with_answers(server: LiveServer, queueing: bool) -> tuple[float | None, int]:
-    """Move a receiver to the low layer and let the relay probe the high one while the receiver's ICE answers
-    each ping at once, or (``queueing``) after a wait that grows as a queue in front of a link sent 2.25 times
-    what it carries does, up to a 200 ms buffer. Returns how long the probe lasted (None: still on after 1.5 s)
-    and the pings the receiver answered."""
+async def measure_with_answers(server: LiveServer, queueing: bool) -> tuple[float | None, int, int]:
+    """Move a receiver to the low layer and let the relay measure the room for the high one (padding, then the
+    switch) while the receiver's ICE answers each ping at once, or (``queueing``) after a wait that grows as a
+    queue in front of a link sent 2.25 times what it carries does, up to a 200 ms buffer. Returns how long the
+    measurement lasted (None: still on after 1.5 s), the pings the receiver answered and the padding sent."""
     host, others = await in_call(server, ["tekniker"])
     receiver = others["tekniker"]
     relay = server.app[RELAY]
     result: list[float | None] = [None]
     answered = [0]
+    padded = [0]
 
     async def body() -> None:
         await receiver.wait_for("slot", participant=host.pid)
@@ -102,25 +104,31 @@ async def probe_with_answers(server: LiveServer, queueing: bool) -> tuple[float 
         media = relay._media[receiver.pid]
         assert media.link is not None
         policy = media.link.policy
-        policy.layer, policy.changed_at, policy.changes = Layer.LOW, 0.0, 1  # long on LOW: the next tick probes
-        await polled(lambda: policy.probing, 5)
-        probe_at.append(policy.changed_at)  # the link's clock is the loop's (monotonic)
+        policy.layer, policy.changed_at, policy.changes = Layer.LOW, 0.0, 1  # long on LOW: the next tick pads
+        assert await polled(lambda: policy.padding_since is not None, 5)
+        assert policy.padding_since is not None
+        probe_at.append(policy.padding_since)  # the link's clock is the loop's (monotonic)
         answered[0] = 0
-        if await polled(lambda: not policy.probing, 1.5):
+        if await polled(lambda: not policy.measuring, 1.5):
+            assert policy.layer is Layer.LOW and policy.failed_probes == 1  # the layer never changed
             result[0] = policy.changed_at - probe_at[0]
+        padded[0] = media.link.padding_bytes
 
     await closing([host, *others.values()], body)
-    return result[0], answered[0]
+    return result[0], answered[0], padded[0]
 
 
-async def test_a_probe_whose_pings_wait_in_a_growing_queue_is_undone_within_a_third_of_a_second(
+async def test_padding_whose_pings_wait_in_a_growing_queue_ends_within_a_third_of_a_second(
     server: LiveServer,
 ) -> None:
-    lasted, _ = await probe_with_answers(server, queueing=True)
+    lasted, _, _ = await measure_with_answers(server, queueing=True)
     assert lasted is not None and lasted <= 0.3, lasted
 
 
-async def test_a_probe_whose_pings_come_back_at_once_holds(server: LiveServer) -> None:
-    lasted, answered = await probe_with_answers(server, queueing=False)
-    assert lasted is None  # still probing after 1.5 s
+async def test_padding_whose_pings_come_back_at_once_goes_on_and_is_sent(server: LiveServer) -> None:
+    lasted, answered, padded = await measure_with_answers(server, queueing=False)
+    assert lasted is None  # still measuring after 1.5 s
     assert answered >= 30  # pinged all along (every 20 ms)
+    # Resends of the newest packets raise what the link is sent toward the high layer's rate (900 kbit/s after
+    # the 2 s ramp): after 1.5 s at least the low layer's rate's worth on top of the low layer.
+    assert padded >= LOW_BPS / 8 * 1.0, padded
