@@ -11,7 +11,7 @@ ICE agent answers it at once (RFC 8445; RFC 7675's consent checks are the same r
 :data:`PING_FOR_S` of a measurement the server pings every :data:`PING_INTERVAL_S`. A ping is late when its
 answer took :data:`PROBE_QUEUE_S` longer than the fastest of this measurement, or has not come by then (it waits
 in the queue, or the queue dropped it). :data:`QUEUED_PINGS` late pings in a row are a queue the measurement
-made, and it ends there, a few tens of milliseconds of queue in. Pings cost about 40 kbit/s, and only then.
+made, and it ends there, a few tens of milliseconds of queue in. Pings cost about 60 kbit/s, and only then.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from aioice import stun
 
 PING_INTERVAL_S = 0.02
-"""A ping every this long while a probe is measured (about 40 kbit/s with the answers)."""
+"""A ping every this long while the room is measured (a request of about 150 bytes with UDP and IP: 60 kbit/s)."""
 PING_FOR_S = 3.5
 """A measurement is pinged this long: the padding's ramp and hold (2.5 s) and the first second of the switch that
 follows; later congestion is the receiver's feedback's to tell."""
@@ -36,8 +36,8 @@ tens of milliseconds within a tenth of a second; a loaded server's event loop la
 three late pings in a row (below) rule out."""
 QUEUED_PINGS = 3
 """Late pings in a row that make a queue. One unanswered ping can be random loss: three in a row lost at 5 %
-random loss happen about once in 8000, so once in 80 probes over :data:`PING_FOR_S`, and such a false alarm
-only doubles the wait before the next probe."""
+random loss happen about once in 8000, so about once in 45 measurements (175 pings over :data:`PING_FOR_S`), and
+such a false alarm only doubles the wait before the next one."""
 PING_TIMEOUT_S = 0.5
 """A ping not answered by then is given up (it was late long before)."""
 MAX_PINGS_IN_FLIGHT = 32
