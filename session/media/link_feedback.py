@@ -30,6 +30,9 @@ from session.media.link_policy import Layer, LinkPolicy
 Report = Callable[..., None]
 Pad = Callable[[int], Awaitable[int]]
 """Sends about the given bytes of padding to the receiver; returns the bytes sent."""
+Ping = Callable[[Callable[[], bool], Callable[[], object]], Awaitable[None]]
+"""Pings the receiver while the first callable says so; calls the second when the pings show a queue
+(:func:`session.media.probe_ping.ping_while_probing` on the receiver's connection)."""
 
 PAD_STEP_S = 0.02
 """Padding goes out in steps this far apart: smooth enough for a link that queues, few enough for the loop."""
@@ -101,15 +104,16 @@ class ReceiverLink:
         streams: Callable[[], Iterable[tuple[int, LayeredTrack]]],
         on_audio_only: Callable[[bool], object] = lambda _on: None,
         clock: Callable[[], float] = time.monotonic,
-        on_probe: Callable[[], object] = lambda: None,
         pad: Pad | None = None,
+        ping: Ping | None = None,
     ) -> None:
         self.policy = LinkPolicy(pads=pad is not None)
         self._pad = pad
-        self._padding: asyncio.Task[None] | None = None
+        self._ping = ping
+        self._padding: asyncio.Future[None] | None = None
+        self._pinging: asyncio.Future[None] | None = None
+        """The measurement's two tasks (padding and pings), owned here: started when it begins, ended with it."""
         self.padding_bytes = 0
-        self._on_probe = on_probe
-        """Called when a probe begins (the relay measures its queue: :mod:`session.media.probe_ping`)."""
         self._streams = streams
         self._estimates: dict[frozenset[int], float] = {}
         """The last estimate of each set of streams a receiver estimates together."""
@@ -146,18 +150,21 @@ class ReceiverLink:
                 self._estimates[ssrcs] = estimate
             if self._sending and self._sending <= ssrcs:
                 signals["estimate_bps"] = estimate
-        queued = bool(signals.pop("queued", False))
-        self.policy.report(estimate_fell=fell, queued=queued, **signals)
+        self.policy.report(estimate_fell=fell, **signals)
+        self._decide_while_measuring()
+
+    def queue_seen(self) -> None:
+        """Pings during the measurement waited in a queue: it ends now."""
+        self.policy.queue_seen()
+        self._decide_while_measuring()
+
+    def _decide_while_measuring(self) -> None:
         if self.policy.measuring and not self.policy.chosen_audio_only:
-            # A probe congests the link while it lasts: undone on the report that says so, not at the next tick.
+            # A measurement congests the link while it lasts: ended on the report that says so, not at the next tick.
             self._apply(self.policy.decide(self._video_streams(), self._clock()), chosen=False)
 
     def choose_audio_only(self, on: bool) -> None:
         self._apply(self.policy.choose_audio_only(on), chosen=True)
-
-    def queue_seen(self) -> None:
-        """Pings during the probe waited in a queue: the probe is undone now."""
-        self.report(queued=True)
 
     def tick(self) -> None:
         """About twice a second: measure what is sent, let the policy decide, apply a change."""
@@ -171,14 +178,15 @@ class ReceiverLink:
         self._sending = frozenset(ssrc for ssrc, t in streams if t.layer is not Layer.NONE and sent[ssrc])
         self._track_bytes = {ssrc: t.bytes_sent for ssrc, t in streams}
         if not self.policy.chosen_audio_only:
-            measuring = self.policy.measuring
             self._apply(self.policy.decide(self._video_streams(tracks), now), chosen=False)
-            if self.policy.measuring and not measuring:
-                self._on_probe()
-            padding = self.policy.padding_since is not None and self._pad is not None
-            if padding and (self._padding is None or self._padding.done()):
-                assert self._pad is not None
-                self._padding = asyncio.ensure_future(self._pad_while_measuring(self._pad))
+            self._run_measurement()
+
+    def _run_measurement(self) -> None:
+        """While the room is measured: the pings watch the queue, and while padding, the padding goes out."""
+        if self._ping is not None and self.policy.measuring and _idle(self._pinging):
+            self._pinging = asyncio.ensure_future(self._ping(lambda: self.policy.measuring, self.queue_seen))
+        if self._pad is not None and self.policy.padding_since is not None and _idle(self._padding):
+            self._padding = asyncio.ensure_future(self._pad_while_measuring(self._pad))
 
     async def _pad_while_measuring(self, pad: Pad) -> None:
         """Every :data:`PAD_STEP_S`, pad up to the policy's target; the media sent meanwhile counts."""
@@ -200,8 +208,9 @@ class ReceiverLink:
                 owed -= done
 
     def close(self) -> None:
-        if self._padding is not None:
-            self._padding.cancel()
+        for task in (self._padding, self._pinging):
+            if task is not None:
+                task.cancel()
 
     def _video_streams(self, tracks: list[LayeredTrack] | None = None) -> int:
         """The streams that carry video to this receiver: those that sent in the last measurement (a slot whose
@@ -219,3 +228,7 @@ class ReceiverLink:
         if not chosen and (layer is Layer.NONE) != self.audio_only:
             self.audio_only = layer is Layer.NONE
             self._on_audio_only(self.audio_only)
+
+
+def _idle(task: asyncio.Future[None] | None) -> bool:
+    return task is None or task.done()

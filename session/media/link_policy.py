@@ -199,7 +199,6 @@ class LinkPolicy:
         sending_bps: float | None = None,
         nacked: float | None = None,
         estimate_fell: bool = False,
-        queued: bool = False,
     ) -> None:
         s = self.signals
         assert s is not None
@@ -207,8 +206,6 @@ class LinkPolicy:
             s.add_estimate(estimate_bps)
         if estimate_fell:
             s.add_fall()
-        if queued:
-            s.queued = True
         if rtt_s is not None:
             s.add_rtt(rtt_s)
         if loss is not None:
@@ -217,6 +214,11 @@ class LinkPolicy:
             s.sending_bps = sending_bps
         if nacked is not None:
             s.nacked += int(nacked)
+
+    def queue_seen(self) -> None:
+        """Pings on the receiver's ICE pair waited in a queue (:mod:`session.media.probe_ping`)."""
+        assert self.signals is not None
+        self.signals.queued = True
 
     def decide(self, streams: int, now: float) -> Layer | None:
         before = self.effective

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -65,23 +66,12 @@ class _Media:
     tracks_ready: asyncio.Event = field(default_factory=asyncio.Event)
     link: ReceiverLink | None = None
     """What this participant's link carries: the layer of every shared-encoder stream sent to them."""
-    probe_pings: asyncio.Future[None] | None = None
-    """Pings measuring the queue of the link's probe while it lasts (:mod:`session.media.probe_ping`)."""
 
     async def pad(self, budget: int) -> int:
         """About ``budget`` bytes of padding on the video streams sent to this participant (to measure the link)."""
         live = {ssrc for ssrc, _ in self.encoded_streams()}
         senders = [self.self_sender, *(video for _, video in self.slot_senders)]
         return await send_padding([s for s in senders if s is not None and s._ssrc in live], budget)
-
-    def ping_probe(self) -> None:
-        """A probe began: measure its queue, unless the last probe's pings still run."""
-        link = self.link
-        if link is None or (self.probe_pings is not None and not self.probe_pings.done()):
-            return
-        self.probe_pings = asyncio.ensure_future(
-            ping_while_probing(self.pc, lambda: link.policy.measuring, link.queue_seen)
-        )
 
     def encoded_streams(self) -> list[tuple[int, EncodedTrack]]:
         """(sender SSRC, shared-encoder track) of every video stream sent to this participant."""
@@ -187,7 +177,10 @@ class MediaRelay:
         pc = RTCPeerConnection(rtc_configuration(servers, self.config.ice_transport_policy))
         media = _Media(pc)
         media.link = ReceiverLink(
-            media.encoded_streams, on_audio_only=events.link, on_probe=media.ping_probe, pad=media.pad
+            media.encoded_streams,
+            on_audio_only=events.link,
+            pad=media.pad,
+            ping=functools.partial(ping_while_probing, pc),
         )
         if pid in self._audio_only:
             media.link.choose_audio_only(True)
@@ -347,8 +340,6 @@ class MediaRelay:
             await self._shutdown(media)
 
     async def _shutdown(self, media: _Media) -> None:
-        if media.probe_pings is not None:
-            media.probe_pings.cancel()
         if media.link is not None:
             media.link.close()
         for slot in list(media.slot_tracks):

@@ -333,7 +333,7 @@ def test_a_queue_seen_while_padding_ends_it_without_touching_the_layer() -> None
     policy = padding_for_high()
     t = policy.padding_since
     assert t is not None
-    policy.report(queued=True)
+    policy.queue_seen()
     assert policy.decide(2, t + 0.6) is None
     assert policy.padding_since is None and policy.layer is Layer.LOW and policy.changes == 1
     assert policy.padding_target_bps(2, t + 0.7) is None

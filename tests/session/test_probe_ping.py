@@ -58,7 +58,7 @@ def test_random_loss_of_single_pings_and_a_steady_slow_link_are_no_queue() -> No
 def test_a_queue_seen_during_a_probe_undoes_it_and_is_forgotten_after() -> None:
     policy = LinkPolicy(layer=Layer.LOW, changed_at=0.0, changes=1)
     assert policy.decide(1, 9.0) is Layer.HIGH and policy.probing
-    policy.report(queued=True)
+    policy.queue_seen()
     assert policy.decide(1, 9.1) is Layer.LOW and policy.failed_probes == 1
     assert policy.signals is not None and not policy.signals.queued
 
