@@ -256,15 +256,7 @@ class LinkPolicy:
             self._pad(streams, now)
             return
         draining = not self.probing and now - self.changed_at < DRAIN_S and self.changes > 0
-        # During a probe any fall of an estimate counts: a delay-based estimator lowers it only when it sees a
-        # queue start, which comes before the loss and long before the receiver reports. Pings that waited in
-        # a queue say so sooner still.
-        probe_queued = self.probing and (s.fell or s.queued)
-        if (
-            self.layer is not Layer.NONE
-            and not draining
-            and (s.congested() or probe_queued or self._probe_lost(streams, now))
-        ):
+        if self.layer is not Layer.NONE and not draining and self._queue_signs(streams, now):
             self.congested_since = now if self.congested_since is None else self.congested_since
             if self.probing or now - self.congested_since >= DOWN_AFTER_S:
                 # Audio only needs two signals: the link's own estimate under the floor, and loss. A receiver
@@ -284,8 +276,7 @@ class LinkPolicy:
                     # the same from here. Audio only is for a link whose own estimate says it carries no video.
                     return
                 if self.probing:
-                    self.failed_probes += 1
-                    self.probe_wait_s = min(MAX_PROBE_WAIT_S, self.probe_wait_s * 2)
+                    self._measurement_failed()
                 self._set(target, now)
             return
         self.congested_since = None
@@ -295,10 +286,28 @@ class LinkPolicy:
         if self.layer is not Layer.HIGH and not self.probing and held >= self.probe_wait_s:
             if self.layer is Layer.LOW and self.pads:
                 self.padding_since = now  # measure the room first: no keyframe goes out before it shows
-                s.forget()
-                s.nacked_from = now
+                self._restart_signals(now)
                 return
             self._probe(now)
+
+    def _queue_signs(self, streams: int, now: float) -> bool:
+        """Congestion; and during a measurement (padding or probe) any fall of an estimate, pings that waited, or
+        NACKs: a delay-based estimator lowers its estimate only when it sees a queue start, which comes before
+        the loss and long before the receiver reports, and the pings see it sooner still."""
+        s = self.signals
+        assert s is not None
+        measured = self.measuring and (s.fell or s.queued)
+        return s.congested() or measured or self._probe_lost(streams, now)
+
+    def _measurement_failed(self) -> None:
+        self.failed_probes += 1
+        self.probe_wait_s = min(MAX_PROBE_WAIT_S, self.probe_wait_s * 2)
+
+    def _restart_signals(self, now: float) -> None:
+        """Signals measured on the old rate are forgotten; NACKs count from now."""
+        assert self.signals is not None
+        self.signals.forget()
+        self.signals.nacked_from = now
 
     def _probe(self, now: float) -> None:
         self.probes += 1
@@ -308,14 +317,12 @@ class LinkPolicy:
     def _pad(self, streams: int, now: float) -> None:
         """Padding: any sign of a queue ends it where it is (the layer never changed, no keyframe went out);
         padding that went through clean switches the layer up, still as a probe."""
-        s = self.signals
-        assert s is not None and self.padding_since is not None
-        if s.queued or s.fell or s.congested() or self._probe_lost(streams, now):
+        assert self.padding_since is not None
+        if self._queue_signs(streams, now):
             self.padding_since = None
-            self.failed_probes += 1
-            self.probe_wait_s = min(MAX_PROBE_WAIT_S, self.probe_wait_s * 2)
+            self._measurement_failed()
             self.changed_at = now  # the wait for the next try starts now; the small queue drains meanwhile
-            s.forget()
+            self._restart_signals(now)
             return
         if now - self.padding_since >= PAD_RAMP_S + PAD_HOLD_S:
             self.padding_since = None
@@ -324,6 +331,4 @@ class LinkPolicy:
     def _set(self, layer: Layer, now: float) -> None:
         self.layer, self.changed_at, self.congested_since, self.probing = layer, now, None, False
         self.changes += 1
-        assert self.signals is not None
-        self.signals.forget()
-        self.signals.nacked_from = now
+        self._restart_signals(now)
