@@ -48,15 +48,21 @@ class ConsentClock:
         return now - self.granted_at >= self.lifetime_s
 
 
-async def _check(connection: Any, pair: Any, clock: ConsentClock) -> None:
+async def binding_request(connection: Any, pair: Any, retransmissions: int) -> None:
+    """One STUN binding request on ``pair``, as a consent check sends it; returns when it is answered (raises
+    :class:`aioice.stun.TransactionError` when it is not)."""
     request = connection.build_request(pair, nominate=False)
+    await pair.protocol.request(
+        request,
+        pair.remote_addr,
+        integrity_key=connection.remote_password.encode("utf8"),
+        retransmissions=retransmissions,
+    )
+
+
+async def _check(connection: Any, pair: Any, clock: ConsentClock) -> None:
     with contextlib.suppress(stun.TransactionError, ConnectionError, OSError):
-        await pair.protocol.request(
-            request,
-            pair.remote_addr,
-            integrity_key=connection.remote_password.encode("utf8"),
-            retransmissions=CHECK_RETRANSMISSIONS,
-        )
+        await binding_request(connection, pair, CHECK_RETRANSMISSIONS)
         clock.answered(asyncio.get_running_loop().time())
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 from aioice import stun
 
+from session.media.ice_consent import binding_request
+
 PING_INTERVAL_S = 0.02
 """A ping every this long while the room is measured (a request of about 150 bytes with UDP and IP: 60 kbit/s)."""
 PING_FOR_S = 3.5
@@ -93,15 +95,9 @@ def nominated_pair(pc: Any) -> tuple[Any, Any] | None:
 async def _ping(connection: Any, pair: Any) -> float | None:
     """One binding request; its round trip, or None when it was not answered in time."""
     loop = asyncio.get_running_loop()
-    request = connection.build_request(pair, nominate=False)
     sent = loop.time()
     with contextlib.suppress(stun.TransactionError, ConnectionError, OSError, TimeoutError):
-        await asyncio.wait_for(
-            pair.protocol.request(
-                request, pair.remote_addr, integrity_key=connection.remote_password.encode("utf8"), retransmissions=0
-            ),
-            PING_TIMEOUT_S,
-        )
+        await asyncio.wait_for(binding_request(connection, pair, retransmissions=0), PING_TIMEOUT_S)
         return loop.time() - sent
     return None
 
