@@ -35,7 +35,7 @@ follows; later congestion is the receiver's feedback's to tell."""
 PROBE_QUEUE_S = 0.03
 """Waits this much longer than the fastest answer: a queue. Padding that passes what the link carries queues
 tens of milliseconds within a tenth of a second; a loaded server's event loop lags 10–30 ms now and then, which
-three late pings in a row (below) rule out."""
+three late pings in a row (below) rule out, and a longer hold of the loop is seen and its pings not judged."""
 QUEUED_PINGS = 3
 """Late pings in a row that make a queue. One unanswered ping can be random loss: three in a row lost at 5 %
 random loss happen about once in 8000, so about once in 45 measurements (175 pings over :data:`PING_FOR_S`), and
@@ -53,6 +53,9 @@ class QueueGauge:
     sent: list[float] = field(default_factory=list)
     rtts: dict[int, float] = field(default_factory=dict)
     fastest_s: float | None = None
+    held_until: float = float("-inf")
+    """The end of the last stretch in which the server's own event loop was held: a ping in flight then had its
+    answer read late, however fast it came, and says nothing about the link."""
 
     def ping(self, now: float) -> int:
         self.sent.append(now)
@@ -61,6 +64,9 @@ class QueueGauge:
     def answered(self, index: int, rtt_s: float) -> None:
         self.rtts[index] = rtt_s
         self.fastest_s = rtt_s if self.fastest_s is None else min(self.fastest_s, rtt_s)
+
+    def loop_held(self, now: float) -> None:
+        self.held_until = now
 
     def queued(self, now: float) -> bool:
         """The newest :data:`QUEUED_PINGS` pings that can be judged were all late (answered late, or not yet
@@ -73,7 +79,7 @@ class QueueGauge:
             rtt = self.rtts.get(index)
             if rtt is None and now - self.sent[index] < late_after:
                 continue  # too young to judge
-            if rtt is not None and rtt < late_after:
+            if (rtt is not None and rtt < late_after) or self.sent[index] < self.held_until:
                 return False
             in_row += 1
             if in_row >= QUEUED_PINGS:
@@ -125,7 +131,6 @@ async def ping_while_probing(pc: Any, probing: Callable[[], bool], on_queue: Cal
         rtt = None if task.cancelled() or task.exception() is not None else task.result()
         if rtt is not None:
             gauge.answered(index, rtt)
-            judge()
 
     until = loop.time() + PING_FOR_S
     try:
@@ -134,7 +139,10 @@ async def ping_while_probing(pc: Any, probing: Callable[[], bool], on_queue: Cal
                 task = asyncio.ensure_future(_ping(connection, pair))
                 in_flight.add(task)
                 task.add_done_callback(functools.partial(answered, gauge.ping(loop.time())))
+            slept_from = loop.time()
             await asyncio.sleep(PING_INTERVAL_S)
+            if loop.time() - slept_from > PING_INTERVAL_S + PROBE_QUEUE_S:
+                gauge.loop_held(loop.time())  # judged here, after the answers read in the same stretch
             judge()
     finally:
         for task in list(in_flight):

@@ -46,6 +46,24 @@ def test_pings_not_answered_when_an_answer_in_time_would_have_come_are_late() ->
     assert gauge.queued(3 * PING_INTERVAL_S + overdue + 0.001)  # three are
 
 
+def test_pings_in_flight_while_the_servers_own_loop_was_held_are_not_judged() -> None:
+    """A busy server reads every answer late after its event loop was held: that is no queue on the link."""
+    late = 0.004 + PROBE_QUEUE_S + 0.05
+    gauge = QueueGauge()
+
+    def ping_at(t: float, rtt: float) -> None:
+        gauge.answered(gauge.ping(t), rtt)
+
+    ping_at(0.0, 0.004)
+    for k in range(1, 4):
+        ping_at(k * PING_INTERVAL_S, late)
+    gauge.loop_held(0.2)
+    assert not gauge.queued(0.2)
+    for k in range(3):  # late again, sent after the hold: the link queues
+        ping_at(0.2 + k * PING_INTERVAL_S, late)
+    assert gauge.queued(0.5)
+
+
 def test_random_loss_of_single_pings_and_a_steady_slow_link_are_no_queue() -> None:
     gauge = QueueGauge()
     now = pinged(gauge, [0.004, 0.005, None, 0.004, None, None, 0.006, 0.004])
