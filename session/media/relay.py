@@ -69,15 +69,16 @@ class _Media:
 
     async def pad(self, budget: int) -> int:
         """About ``budget`` bytes of padding on the video streams sent to this participant (to measure the link)."""
-        live = {ssrc for ssrc, _ in self.encoded_streams()}
-        senders = [self.self_sender, *(video for _, video in self.slot_senders)]
-        return await send_padding([s for s in senders if s is not None and s._ssrc in live], budget)
+        return await send_padding([sender for sender, _ in self._encoded_senders()], budget)
 
     def encoded_streams(self) -> list[tuple[int, EncodedTrack]]:
         """(sender SSRC, shared-encoder track) of every video stream sent to this participant."""
+        return [(sender._ssrc, track) for sender, track in self._encoded_senders()]
+
+    def _encoded_senders(self) -> list[tuple[RTCRtpSender, EncodedTrack]]:
         pairs: list[tuple[RTCRtpSender | None, MediaStreamTrack | None]] = [(self.self_sender, self.self_view)]
         pairs += [(self.slot_senders[slot][1], video) for slot, (_, video) in self.slot_tracks.items()]
-        return [(sender._ssrc, t) for sender, t in pairs if sender is not None and isinstance(t, EncodedTrack)]
+        return [(sender, t) for sender, t in pairs if sender is not None and isinstance(t, EncodedTrack)]
 
 
 def _nothing(*_args: object) -> None:
