@@ -248,18 +248,24 @@ async def test_audio_only_chosen_stops_video_to_the_user_and_the_others_see_it(s
 
     async def body() -> None:
         slot = (await tech.wait_for("slot", participant=host.pid))["slot"]
-        await frames_from(tech.slot_video[slot], 3)
-        await tech.send({"type": "audio-only", "on": True})
-        await host.wait_for("link", participant=tech.pid, audio_only=True)
-        await wait_until(lambda: relay.link_layer(tech.pid) == "none", 5, "no video to the audio-only user")
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(frames_from(tech.slot_video[slot], 30), 4)  # a few queued ones at most
-        await tech.send({"type": "audio-only", "on": False})
-        await host.wait_for("link", participant=tech.pid, audio_only=False)
-        assert relay.link_layer(tech.pid) == "high"
-        await frames_from(tech.slot_video[slot], 5)
-        await tech.send({"type": "audio-only", "on": "yes"})
-        error = await tech.wait_for("error")
-        assert error["field"] == "on"
+        # A good link says so, as a browser's does (aiortc's own estimator takes a loaded machine's delays for a
+        # queue): this test is about the user's choice, not the link's.
+        steady = reporting(tech, lambda: 5_000_000)
+        try:
+            await frames_from(tech.slot_video[slot], 3)
+            await tech.send({"type": "audio-only", "on": True})
+            await host.wait_for("link", participant=tech.pid, audio_only=True)
+            await wait_until(lambda: relay.link_layer(tech.pid) == "none", 5, "no video to the audio-only user")
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(frames_from(tech.slot_video[slot], 30), 4)  # a few queued ones at most
+            await tech.send({"type": "audio-only", "on": False})
+            await host.wait_for("link", participant=tech.pid, audio_only=False)
+            assert relay.link_layer(tech.pid) == "high"
+            await frames_from(tech.slot_video[slot], 5)
+            await tech.send({"type": "audio-only", "on": "yes"})
+            error = await tech.wait_for("error")
+            assert error["field"] == "on"
+        finally:
+            steady.cancel()
 
     await closing([host, tech], body)
